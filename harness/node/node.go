@@ -1,0 +1,99 @@
+// Package node is the node runtime interface: how targets and the nuker act
+// on the machines of a test cluster (run a command, write or read a file,
+// start and signal the target's processes) without knowing whether a node is
+// a Docker container (package harness/docker) or, later, a real machine over
+// SSH. Nothing here may mention Docker.
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Node is one machine of a test cluster.
+type Node interface {
+	// Name is the node's name and hostname: n1, n2, ...
+	Name() string
+	// Addr is the address other nodes and the controller reach it at.
+	Addr() netip.Addr
+	// Exec runs argv as root on the node and waits for it. A non-zero exit
+	// status is an *ExitError carrying the output; err is nil only on exit 0.
+	Exec(ctx context.Context, argv ...string) (ExecResult, error)
+	// ExecDetached starts argv on the node and returns without waiting.
+	ExecDetached(ctx context.Context, argv ...string) error
+	// WriteFile creates or replaces a file on the node (parents created).
+	WriteFile(ctx context.Context, path string, data []byte, mode int64) error
+	// CopyOut copies a file or directory from the node into the local
+	// directory dst (created if missing), keeping its base name.
+	CopyOut(ctx context.Context, src, dst string) error
+}
+
+// Cluster is the set of nodes of one run.
+type Cluster interface {
+	Nodes() []Node
+}
+
+// ExecResult is the output of a finished command.
+type ExecResult struct {
+	Stdout, Stderr []byte
+	ExitCode       int
+}
+
+// ExitError is returned by Exec when the command exits non-zero.
+type ExitError struct {
+	Node     string
+	Argv     []string
+	ExitCode int
+	Stderr   string
+}
+
+func (e *ExitError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return fmt.Sprintf("%s: %q exited %d: %s", e.Node, strings.Join(e.Argv, " "), e.ExitCode, msg)
+}
+
+// Software is what a target needs installed on every node: Debian packages
+// and static Go binaries built from Go modules. A runtime turns it into an
+// image (Docker) or installs it (SSH). Every field takes part in the recipe
+// hash, so changing any of them rebuilds.
+type Software struct {
+	// Name names the installation, e.g. "etcd"; images are tagged
+	// faultline/<Name>:<recipe hash>.
+	Name string
+	// Packages are Debian packages added to the base tools.
+	Packages []string
+	// Binaries are static Go programs copied to /usr/local/bin.
+	Binaries []GoBinary
+}
+
+// GoBinary is a static (CGO_ENABLED=0) Go program built from the Go module
+// proxy, in a module of its own so its dependencies never enter faultline's
+// go.mod.
+type GoBinary struct {
+	// Name is the installed file name, e.g. "etcd".
+	Name string
+	// Require lists module@version pairs the build module requires.
+	Require []string
+	// Main is the source of the program's main.go. When empty, Package is
+	// built instead.
+	Main string
+	// Package is a main package path to build (go install style), used when
+	// Main is empty.
+	Package string
+}
+
+// Progress receives human-readable progress lines from long work (image
+// builds). It may be nil.
+type Progress func(format string, args ...any)
+
+// Printf calls p when it is not nil.
+func (p Progress) Printf(format string, args ...any) {
+	if p != nil {
+		p(format, args...)
+	}
+}
