@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Node is one machine of a test cluster.
@@ -60,7 +61,8 @@ func (e *ExitError) Error() string {
 // Software is what a target needs installed on every node: Debian packages
 // and static Go binaries built from Go modules. A runtime turns it into an
 // image (Docker) or installs it (SSH). Every field takes part in the recipe
-// hash, so changing any of them rebuilds.
+// hash, so changing any of them rebuilds (except GoBinary.Estimate, which only
+// feeds progress messages).
 type Software struct {
 	// Name names the installation, e.g. "etcd"; images are tagged
 	// faultline/<Name>:<recipe hash>.
@@ -85,6 +87,10 @@ type GoBinary struct {
 	// Package is a main package path to build (go install style), used when
 	// Main is empty.
 	Package string
+	// Estimate is roughly how long a build takes on 2 cores with cold Go
+	// caches, shown to people while they wait. Zero means unknown. It is not
+	// part of the recipe: changing it rebuilds nothing.
+	Estimate time.Duration
 }
 
 // Progress receives human-readable progress lines from long work (image

@@ -1,0 +1,37 @@
+# faultline: the two commands a new user needs are `make run` (set up,
+# build images, run the default test) and `make test` (the test suite).
+GO      ?= go
+BIN     := bin/faultline
+ARGS    ?=
+# The whole suite, Docker-backed tests included, stays well inside this.
+TEST_TIMEOUT ?= 45m
+
+.PHONY: all setup build images run test vet soak clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/faultline
+
+images: setup build
+	$(BIN) images
+
+# The default test: 5-node etcd, register workload, partition+kill+pause, 60 s.
+run: setup build
+	$(BIN) run $(ARGS)
+
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Longer runs, on purpose only (not in CI): 10 minutes under all faults.
+soak: setup build
+	$(BIN) run --time-limit 10m --test-name etcd-soak $(ARGS)
+	$(BIN) run --time-limit 10m --target-opt read=serializable --test-name etcd-serializable-soak $(ARGS) || test $$? -eq 1
+
+clean:
+	-$(BIN) clean
+	rm -rf bin

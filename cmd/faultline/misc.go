@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/models/catalog"
+	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/targets"
+	"github.com/faultline/faultline/workloads"
+)
+
+func imagesCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "images",
+		Usage: "build the images faultline needs (when missing) and list them",
+		Description: `The Docker engine may have no registry: faultline builds a Debian base image
+from the host's apt sources (mmdebstrap) and each target's static Go binaries
+from the Go module proxy. Images are tagged by a hash of their recipe and
+rebuilt only when the recipe changes.`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "target", Usage: "build only for these targets (default: all)"},
+			&cli.StringFlag{Name: "target-version", Usage: "release to build (default: each target's default)"},
+			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "only list, build nothing"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usage("images takes no arguments")
+			}
+			cli0, err := docker.Connect(c.Context)
+			if err != nil {
+				return cli.Exit(err.Error(), ExitHarness)
+			}
+			defer cli0.Close()
+			if !c.Bool("list") {
+				cat := targets.Default()
+				names := c.StringSlice("target")
+				if len(names) == 0 {
+					names = cat.Names()
+				}
+				prog := progress(c.App.ErrWriter, c.Bool("quiet"))
+				for _, name := range names {
+					e, err := cat.Lookup(name)
+					if err != nil {
+						return usageError{err}
+					}
+					t, err := e.New(c.String("target-version"), nil)
+					if err != nil {
+						return usageError{err}
+					}
+					sw, err := t.Software()
+					if err != nil {
+						return usageError{err}
+					}
+					ref, err := docker.EnsureImage(c.Context, cli0, sw, prog)
+					if err != nil {
+						return cli.Exit(fmt.Sprintf("build image for %s: %v", name, err), ExitHarness)
+					}
+					fmt.Fprintf(c.App.ErrWriter, "%s %s: %s\n", name, t.Version(), ref)
+				}
+			}
+			imgs, err := docker.ListImages(c.Context, cli0)
+			if err != nil {
+				return cli.Exit(err.Error(), ExitHarness)
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "IMAGE\tSIZE\tCREATED")
+			for _, im := range imgs {
+				fmt.Fprintf(tw, "%s\t%.0f MB\t%s\n", im.Ref, float64(im.Size)/1e6, im.Created.Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func cleanCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "clean",
+		Usage: "remove every container and network a run left behind (label io.faultline.run)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "run", Usage: "only this run id (default: every run)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usage("clean takes no arguments")
+			}
+			cli0, err := docker.Connect(c.Context)
+			if err != nil {
+				return cli.Exit(err.Error(), ExitHarness)
+			}
+			defer cli0.Close()
+			removed, err := docker.CleanList(c.Context, cli0, c.String("run"))
+			for _, r := range removed {
+				fmt.Fprintf(c.App.Writer, "removed %s %s (run %s)\n", r.Kind, r.Name, r.RunID)
+			}
+			if err != nil {
+				return cli.Exit(err.Error(), ExitHarness)
+			}
+			if len(removed) == 0 {
+				fmt.Fprintln(c.App.Writer, "nothing to clean")
+			}
+			return nil
+		},
+	}
+}
+
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list targets, workloads, faults and models, one line each",
+		Action: func(c *cli.Context) error {
+			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "TARGETS")
+			tc := targets.Default()
+			for _, n := range tc.Names() {
+				e := tc[n]
+				fmt.Fprintf(w, "  %s\t%s (default version %s)\n", n, e.Summary, e.DefaultVersion)
+				opts := make([]string, 0, len(e.Options))
+				for k := range e.Options {
+					opts = append(opts, k)
+				}
+				sort.Strings(opts)
+				for _, k := range opts {
+					fmt.Fprintf(w, "    --target-opt %s=…\t%s\n", k, e.Options[k])
+				}
+			}
+			fmt.Fprintln(w, "WORKLOADS")
+			wc := workloads.Default()
+			for _, n := range wc.Names() {
+				fmt.Fprintf(w, "  %s\t%s (models: %s)\n", n, wc[n].Summary(), strings.Join(wc[n].Models(), ", "))
+			}
+			fmt.Fprintln(w, "FAULTS (--nemesis)")
+			for _, f := range nuker.KnownFaults() {
+				fmt.Fprintf(w, "  %s\t%s\n", f.Name, f.Summary)
+			}
+			fmt.Fprintln(w, "MODELS (--model)")
+			mc := catalog.Default()
+			for _, n := range mc.Names() {
+				fmt.Fprintf(w, "  %s\t%s\n", n, mc[n].Summary)
+			}
+			return w.Flush()
+		},
+	}
+}

@@ -1,0 +1,137 @@
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written as "10s" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string such as "1m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "10s" or a number of nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("duration %s: want a string like \"10s\"", b)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Spec is everything that defines a test run; it is stored as spec.json.
+type Spec struct {
+	// Test names the test; runs are stored under store/<Test>/.
+	Test string `json:"test"`
+	// Target is the system under test and TargetVersion its release ("" =
+	// the target's default); TargetOpts are its knobs (--target-opt k=v).
+	Target        string            `json:"target"`
+	TargetVersion string            `json:"target_version,omitempty"`
+	TargetOpts    map[string]string `json:"target_opts,omitempty"`
+	// Workload is the traffic driven against it.
+	Workload string `json:"workload"`
+	// Nemesis lists the fault kinds; NemesisInterval is the time between a
+	// fault's start and stop and between faults.
+	Nemesis         []string `json:"nemesis"`
+	NemesisInterval Duration `json:"nemesis_interval"`
+	// Nodes is the cluster size, Concurrency the number of workers (one op
+	// outstanding each), Rate the total ops/s limit (0 = none).
+	Nodes       int     `json:"nodes"`
+	Concurrency int     `json:"concurrency"`
+	Rate        float64 `json:"rate,omitempty"`
+	// TimeLimit is the length of the run phase.
+	TimeLimit Duration `json:"time_limit"`
+	// Seed makes op and fault choices reproducible.
+	Seed int64 `json:"seed"`
+	// OpTimeout bounds one client op; a timed-out op is info.
+	OpTimeout Duration `json:"op_timeout"`
+	// RecoveryWait is the pause after healing before final reads.
+	RecoveryWait Duration `json:"recovery_wait"`
+	// CheckTimeout bounds each checker; past it the verdict is unknown.
+	CheckTimeout Duration `json:"check_timeout"`
+	// OpsPerKey bounds the ops on one key (0 = the workload's default).
+	OpsPerKey int `json:"ops_per_key,omitempty"`
+	// Store is the directory runs are stored in.
+	Store string `json:"-"`
+}
+
+// DefaultSpec is the default test: a 5-node etcd cluster, the register
+// workload, partitions, kills and pauses, for 60 s.
+func DefaultSpec() Spec {
+	return Spec{
+		Target:          "etcd",
+		Workload:        "register",
+		Nemesis:         []string{"partition", "kill", "pause"},
+		NemesisInterval: Duration(10 * time.Second),
+		Nodes:           5,
+		Concurrency:     10,
+		TimeLimit:       Duration(60 * time.Second),
+		OpTimeout:       Duration(2 * time.Second),
+		RecoveryWait:    Duration(5 * time.Second),
+		CheckTimeout:    Duration(5 * time.Minute),
+		Store:           "store",
+	}
+}
+
+var testName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+
+// Validate checks the spec's own fields (targets, workloads and faults are
+// checked against their catalogs by Run) and fills a default test name.
+func (s *Spec) Validate() error {
+	var errs []error
+	if s.Target == "" {
+		errs = append(errs, errors.New("target is empty"))
+	}
+	if s.Workload == "" {
+		errs = append(errs, errors.New("workload is empty"))
+	}
+	if s.Nodes < 1 || s.Nodes > 100 {
+		errs = append(errs, fmt.Errorf("nodes must be 1..100, got %d", s.Nodes))
+	}
+	if s.Concurrency < 1 || s.Concurrency > 10000 {
+		errs = append(errs, fmt.Errorf("concurrency must be 1..10000, got %d", s.Concurrency))
+	}
+	if s.Rate < 0 {
+		errs = append(errs, fmt.Errorf("rate must be >= 0, got %g", s.Rate))
+	}
+	if s.TimeLimit.D() <= 0 {
+		errs = append(errs, fmt.Errorf("time limit must be > 0, got %s", s.TimeLimit.D()))
+	}
+	if len(s.Nemesis) > 0 && s.NemesisInterval.D() <= 0 {
+		errs = append(errs, fmt.Errorf("nemesis interval must be > 0, got %s", s.NemesisInterval.D()))
+	}
+	if s.OpTimeout.D() <= 0 {
+		errs = append(errs, fmt.Errorf("op timeout must be > 0, got %s", s.OpTimeout.D()))
+	}
+	if s.RecoveryWait.D() < 0 || s.CheckTimeout.D() <= 0 {
+		errs = append(errs, errors.New("recovery wait must be >= 0 and check timeout > 0"))
+	}
+	if s.Test == "" {
+		s.Test = s.Target + "-" + s.Workload
+		if len(s.Nemesis) > 0 {
+			s.Test += "-" + strings.Join(s.Nemesis, "+")
+		}
+	}
+	if !testName.MatchString(s.Test) {
+		errs = append(errs, fmt.Errorf("test name %q: use letters, digits, '.', '_', '-', '+'", s.Test))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,123 @@
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/reports"
+)
+
+// Store file names inside a run directory.
+const (
+	SpecFile    = "spec.json"
+	HistoryFile = "history.jsonl"
+	ResultsFile = "results.json"
+	ReportFile  = "report.html"
+	LogFile     = "faultline.log"
+	NodesDir    = "nodes"
+)
+
+// ResultsFormat and ResultsVersion identify results.json.
+const (
+	ResultsFormat  = "faultline-results"
+	ResultsVersion = 1
+)
+
+// Results is the content of results.json: the combined verdict, each
+// checker's result, op statistics and how the run went.
+type Results struct {
+	Format  string         `json:"format"`
+	Version int            `json:"version"`
+	Test    string         `json:"test"`
+	Verdict models.Verdict `json:"verdict"`
+	// Reason summarises why the verdict is not valid.
+	Reason  string          `json:"reason,omitempty"`
+	Results []models.Result `json:"results"`
+	Stats   reports.Summary `json:"stats"`
+	Run     RunInfo         `json:"run"`
+}
+
+// RunInfo records how the run itself went.
+type RunInfo struct {
+	ID            string    `json:"id,omitempty"`
+	Started       time.Time `json:"started"`
+	Duration      Duration  `json:"duration"`
+	TargetVersion string    `json:"target_version,omitempty"`
+	// TargetSettings are the target's effective options.
+	TargetSettings map[string]string `json:"target_settings,omitempty"`
+	Nodes          []string          `json:"nodes,omitempty"`
+	// Interrupted is true when the run was stopped by a signal.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// HarnessError is why the harness could not complete the test.
+	HarnessError string `json:"harness_error,omitempty"`
+	// FirstOpAfter is the time from start to the first client op.
+	FirstOpAfter Duration `json:"first_op_after,omitempty"`
+}
+
+// newRunDir creates store/<test>/<UTC timestamp>/ and points store/latest
+// at it.
+func newRunDir(store, test string, now time.Time) (string, error) {
+	stamp := now.UTC().Format("20060102T150405Z")
+	rel := filepath.Join(test, stamp)
+	dir := filepath.Join(store, rel)
+	for i := 1; ; i++ {
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+				return "", fmt.Errorf("create store: %w", err)
+			}
+			continue
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", fmt.Errorf("create run directory: %w", err)
+		}
+		rel = filepath.Join(test, fmt.Sprintf("%s-%d", stamp, i))
+		dir = filepath.Join(store, rel)
+	}
+	// Replace the link atomically: a reader never sees it missing.
+	tmp := filepath.Join(store, fmt.Sprintf(".latest-%d", os.Getpid()))
+	_ = os.Remove(tmp)
+	if err := os.Symlink(rel, tmp); err != nil {
+		return dir, fmt.Errorf("link store/latest: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(store, "latest")); err != nil {
+		return dir, fmt.Errorf("link store/latest: %w", err)
+	}
+	return dir, nil
+}
+
+// writeJSON writes v to path atomically (temp file + rename).
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// readJSON reads path into v.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,400 @@
+// Package etcd is faultline's etcd target: a statically bootstrapped
+// N-node etcd cluster built from the etcd server Go module, its health and
+// leader, and clients for the register workload that talk to one node each,
+// as Jepsen's do, so a partitioned node's clients see what that node serves.
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Ports etcd listens on.
+const (
+	ClientPort = 2379
+	PeerPort   = 2380
+)
+
+// Read consistency modes (target option read=...).
+const (
+	ReadLinearizable = "linearizable"
+	ReadSerializable = "serializable"
+)
+
+// Target is an etcd cluster.
+type Target struct {
+	version string
+	read    string
+	nodes   []node.Node
+	daemons map[string]node.Daemon
+	log     *slog.Logger
+	// token makes the cluster id unique per run.
+	token string
+}
+
+// Options lists the target options etcd takes, with their meaning, for
+// `faultline list` and validation.
+func Options() map[string]string {
+	return map[string]string{
+		"read": "linearizable (default) or serializable: serializable reads are served from the node's local state and may be stale",
+	}
+}
+
+// New returns an etcd target of the given version ("" = DefaultVersion)
+// with the given options.
+func New(version string, opts map[string]string) (*Target, error) {
+	if version == "" {
+		version = DefaultVersion
+	}
+	if _, err := Software(version); err != nil {
+		return nil, err
+	}
+	t := &Target{version: version, read: ReadLinearizable, daemons: map[string]node.Daemon{}, log: slog.Default()}
+	for k, v := range opts {
+		switch k {
+		case "read":
+			switch v {
+			case ReadLinearizable, ReadSerializable:
+				t.read = v
+			default:
+				return nil, fmt.Errorf("etcd: option read=%q: must be %s or %s", v, ReadLinearizable, ReadSerializable)
+			}
+		default:
+			return nil, fmt.Errorf("etcd: unknown option %q (known: read)", k)
+		}
+	}
+	return t, nil
+}
+
+// Name implements targets.Target.
+func (t *Target) Name() string { return "etcd" }
+
+// Version is the etcd release this target runs.
+func (t *Target) Version() string { return t.version }
+
+// Settings returns the effective options.
+func (t *Target) Settings() map[string]string { return map[string]string{"read": t.read} }
+
+// Software is what every node needs installed.
+func (t *Target) Software() (node.Software, error) { return Software(t.version) }
+
+// Workloads lists the workloads etcd serves.
+func (t *Target) Workloads() []string { return []string{"register"} }
+
+func (t *Target) daemon(n node.Node, peers []node.Node) node.Daemon {
+	var initial []string
+	for _, p := range peers {
+		initial = append(initial, fmt.Sprintf("%s=http://%s", p.Name(), net.JoinHostPort(p.Addr().String(), fmt.Sprint(PeerPort))))
+	}
+	ip := n.Addr().String()
+	return node.Daemon{
+		Name: "etcd",
+		Dir:  "/var/lib/etcd",
+		Argv: []string{
+			"/usr/local/bin/etcd",
+			"--name", n.Name(),
+			"--data-dir", "/var/lib/etcd/data",
+			"--listen-client-urls", fmt.Sprintf("http://0.0.0.0:%d", ClientPort),
+			"--advertise-client-urls", fmt.Sprintf("http://%s", net.JoinHostPort(ip, fmt.Sprint(ClientPort))),
+			"--listen-peer-urls", fmt.Sprintf("http://0.0.0.0:%d", PeerPort),
+			"--initial-advertise-peer-urls", fmt.Sprintf("http://%s", net.JoinHostPort(ip, fmt.Sprint(PeerPort))),
+			"--initial-cluster", strings.Join(initial, ","),
+			"--initial-cluster-state", "new",
+			"--initial-cluster-token", t.token,
+			"--log-level", "info",
+		},
+	}
+}
+
+// Setup starts etcd on every node and waits until every node agrees on a
+// leader and serves a linearizable read.
+func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger) error {
+	if log != nil {
+		t.log = log
+	}
+	t.nodes = nodes
+	t.token = fmt.Sprintf("faultline-%d", time.Now().UnixNano())
+	for _, n := range nodes {
+		t.daemons[n.Name()] = t.daemon(n, nodes)
+	}
+	if err := eachNode(nodes, func(n node.Node) error { return t.Start(ctx, n) }); err != nil {
+		return err
+	}
+	return t.WaitHealthy(ctx, 60*time.Second)
+}
+
+// eachNode runs f on every node in parallel and joins the errors.
+func eachNode(nodes []node.Node, f func(node.Node) error) error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// WaitHealthy polls every node, with backoff, until all report the same
+// leader and answer a linearizable read, or the limit passes.
+func (t *Target) WaitHealthy(ctx context.Context, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	backoff := 100 * time.Millisecond
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		lastErr = t.healthy(ctx)
+		if lastErr == nil {
+			t.log.Debug("etcd healthy", "attempts", attempt)
+			return nil
+		}
+		t.log.Debug("etcd not healthy yet", "attempt", attempt, "err", lastErr)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("etcd not healthy after %s: %w", limit, lastErr)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+func (t *Target) healthy(ctx context.Context) error {
+	leaders := make([]uint64, len(t.nodes))
+	err := eachNode(t.nodes, func(n node.Node) error {
+		cli, err := t.dial(n, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		st, err := cli.Status(cctx, endpoint(n))
+		if err != nil {
+			return fmt.Errorf("%s: status: %w", n.Name(), err)
+		}
+		if st.Leader == 0 {
+			return fmt.Errorf("%s: no leader", n.Name())
+		}
+		if _, err := cli.Get(cctx, "faultline-health"); err != nil {
+			return fmt.Errorf("%s: read: %w", n.Name(), err)
+		}
+		for i, m := range t.nodes {
+			if m.Name() == n.Name() {
+				leaders[i] = st.Leader
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range leaders[1:] {
+		if l != leaders[0] {
+			return fmt.Errorf("nodes disagree on the leader: %x", leaders)
+		}
+	}
+	return nil
+}
+
+// Primaries returns the nodes that currently believe they are the leader
+// (more than one is possible across a partition).
+func (t *Target) Primaries(ctx context.Context) ([]string, error) {
+	var mu sync.Mutex
+	var out []string
+	err := eachNode(t.nodes, func(n node.Node) error {
+		cli, err := t.dial(n, time.Second)
+		if err != nil {
+			return nil // an unreachable node is no primary we can see
+		}
+		defer cli.Close()
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		st, err := cli.Status(cctx, endpoint(n))
+		if err == nil && st.Header != nil && st.Leader == st.Header.MemberId {
+			mu.Lock()
+			out = append(out, n.Name())
+			mu.Unlock()
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+func (t *Target) daemonOf(n node.Node) (node.Daemon, error) {
+	d, ok := t.daemons[n.Name()]
+	if !ok {
+		return d, fmt.Errorf("etcd: node %s is not part of this cluster", n.Name())
+	}
+	return d, nil
+}
+
+// Start starts (or restarts) etcd on n with its existing data.
+func (t *Target) Start(ctx context.Context, n node.Node) error {
+	d, err := t.daemonOf(n)
+	if err != nil {
+		return err
+	}
+	return d.Start(ctx, n)
+}
+
+// Kill kills etcd on n with SIGKILL.
+func (t *Target) Kill(ctx context.Context, n node.Node) error {
+	d, err := t.daemonOf(n)
+	if err != nil {
+		return err
+	}
+	return d.Kill(ctx, n)
+}
+
+// Pause stops etcd on n with SIGSTOP.
+func (t *Target) Pause(ctx context.Context, n node.Node) error {
+	d, err := t.daemonOf(n)
+	if err != nil {
+		return err
+	}
+	return d.Signal(ctx, n, "STOP")
+}
+
+// Resume continues etcd on n with SIGCONT.
+func (t *Target) Resume(ctx context.Context, n node.Node) error {
+	d, err := t.daemonOf(n)
+	if err != nil {
+		return err
+	}
+	return d.Signal(ctx, n, "CONT")
+}
+
+// LogFiles are the files on each node worth keeping.
+func (t *Target) LogFiles() []string {
+	return []string{node.Daemon{Name: "etcd"}.LogPath()}
+}
+
+func endpoint(n node.Node) string {
+	return net.JoinHostPort(n.Addr().String(), fmt.Sprint(ClientPort))
+}
+
+func (t *Target) dial(n node.Node, timeout time.Duration) (*clientv3.Client, error) {
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            []string{endpoint(n)},
+		DialTimeout:          timeout,
+		DialKeepAliveTime:    time.Second,
+		DialKeepAliveTimeout: time.Second,
+		Logger:               zap.NewNop(),
+		// One endpoint only and no endpoint sync: a client must keep
+		// talking to its own node, like Jepsen's.
+		AutoSyncInterval: 0,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: connect: %w", n.Name(), err)
+	}
+	return cli, nil
+}
+
+// NewClient opens a client pinned to node n.
+func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, error) {
+	cli, err := t.dial(n, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cli: cli, serializable: t.read == ReadSerializable}, nil
+}
+
+// Client serves the register workload on one etcd node.
+type Client struct {
+	cli          *clientv3.Client
+	serializable bool
+}
+
+var _ workloads.RegisterClient = (*Client)(nil)
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.cli.Close() }
+
+// Read gets the key, linearizably unless the target runs read=serializable.
+func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
+	var opts []clientv3.OpOption
+	if c.serializable {
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	resp, err := c.cli.Get(clientv3.WithRequireLeader(ctx), key, opts...)
+	if err != nil {
+		return 0, false, classify(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, false, nil
+	}
+	var v int64
+	if _, err := fmt.Sscan(string(resp.Kvs[0].Value), &v); err != nil {
+		return 0, false, workloads.Definite(fmt.Errorf("key %s holds %q, not an integer", key, resp.Kvs[0].Value))
+	}
+	return v, true, nil
+}
+
+// Write puts the key.
+func (c *Client) Write(ctx context.Context, key string, value int64) error {
+	_, err := c.cli.Put(clientv3.WithRequireLeader(ctx), key, fmt.Sprint(value))
+	return classify(err)
+}
+
+// CAS swaps the key from old to new in one transaction.
+func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, error) {
+	resp, err := c.cli.Txn(clientv3.WithRequireLeader(ctx)).
+		If(clientv3.Compare(clientv3.Value(key), "=", fmt.Sprint(old))).
+		Then(clientv3.OpPut(key, fmt.Sprint(new))).
+		Commit()
+	if err != nil {
+		return false, classify(err)
+	}
+	return resp.Succeeded, nil
+}
+
+// classify marks the errors after which etcd certainly did not apply a
+// request. Everything else (timeouts, "request timed out", leader changes,
+// a connection lost after sending) stays indeterminate.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	switch {
+	case errors.Is(err, rpctypes.ErrNoLeader), errors.Is(err, rpctypes.ErrGRPCNoLeader):
+		// Refused by the require-leader check before the request is handled.
+		return workloads.Definite(err)
+	case errors.Is(err, rpctypes.ErrTooManyRequests), errors.Is(err, rpctypes.ErrGRPCRequestTooManyRequests):
+		return workloads.Definite(err)
+	}
+	if s, ok := status.FromError(err); ok {
+		msg := s.Message()
+		if s.Code() == codes.Unavailable && (strings.Contains(msg, "Error while dialing") ||
+			strings.Contains(msg, "connection refused") || strings.Contains(msg, "no address available")) {
+			// The connection was never established: nothing was sent.
+			return workloads.Definite(err)
+		}
+		if msg == rpctypes.ErrGRPCNoLeader.Error() || strings.HasSuffix(msg, "etcdserver: no leader") {
+			return workloads.Definite(err)
+		}
+	}
+	return err
+}

@@ -1,0 +1,94 @@
+// Package targets lists the real systems faultline can test. Each system
+// lives in its own sub-package (targets/etcd, ...) and satisfies Target
+// structurally; this package only names them and describes their options.
+package targets
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/targets/etcd"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Target is a real system under test, running on a cluster's nodes.
+type Target interface {
+	// Name is the system's name, e.g. "etcd".
+	Name() string
+	// Version is the release under test.
+	Version() string
+	// Settings returns the effective target options.
+	Settings() map[string]string
+	// Software is what every node needs installed.
+	Software() (node.Software, error)
+	// Workloads lists the workloads the target serves.
+	Workloads() []string
+	// Setup starts the system on the nodes and waits until it is healthy.
+	Setup(ctx context.Context, nodes []node.Node, log *slog.Logger) error
+	// WaitHealthy waits until the system serves again after faults.
+	WaitHealthy(ctx context.Context, limit time.Duration) error
+	// Start, Kill, Pause and Resume act on the system's process on one
+	// node; the nuker uses them for kill and pause faults.
+	Start(ctx context.Context, n node.Node) error
+	Kill(ctx context.Context, n node.Node) error
+	Pause(ctx context.Context, n node.Node) error
+	Resume(ctx context.Context, n node.Node) error
+	// Primaries names the nodes that currently act as leader or primary.
+	Primaries(ctx context.Context) ([]string, error)
+	// LogFiles are the paths on every node to keep with the run.
+	LogFiles() []string
+	// NewClient opens a client for one worker, talking to node n only.
+	NewClient(ctx context.Context, n node.Node) (workloads.Client, error)
+}
+
+// Entry describes one target system.
+type Entry struct {
+	// Summary is one line for `faultline list`.
+	Summary string
+	// DefaultVersion is the release used when none is asked for.
+	DefaultVersion string
+	// Options describes each target option.
+	Options map[string]string
+	// New builds the target for a version ("" for the default) and options.
+	New func(version string, opts map[string]string) (Target, error)
+}
+
+// Catalog maps target names to their entries.
+type Catalog map[string]Entry
+
+// Default returns every target faultline has.
+func Default() Catalog {
+	return Catalog{
+		"etcd": {
+			Summary:        "etcd (Raft key-value store), static binary from the etcd server Go module; option read=linearizable|serializable",
+			DefaultVersion: etcd.DefaultVersion,
+			Options:        etcd.Options(),
+			New: func(v string, o map[string]string) (Target, error) {
+				return etcd.New(v, o)
+			},
+		},
+	}
+}
+
+// Lookup returns the target called name.
+func (c Catalog) Lookup(name string) (Entry, error) {
+	e, ok := c[name]
+	if !ok {
+		return Entry{}, fmt.Errorf("unknown target %q (known: %v)", name, c.Names())
+	}
+	return e, nil
+}
+
+// Names returns the target names, sorted.
+func (c Catalog) Names() []string {
+	out := make([]string, 0, len(c))
+	for n := range c {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
