@@ -378,7 +378,7 @@ func (n *Node) CopyOut(ctx context.Context, src, dst string) error {
 		if err != nil {
 			return fmt.Errorf("%s: copy %s: %w", n.name, src, err)
 		}
-		target := filepath.Join(dst, filepath.Clean("/" + h.Name))
+		target := filepath.Join(dst, filepath.Clean("/"+h.Name))
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, 0o755); err != nil {
