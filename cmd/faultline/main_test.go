@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// corpusDir finds ../shared/corpus next to the repository, or
+// FAULTLINE_CORPUS; "" when absent.
+func corpusDir(t *testing.T) string {
+	if d := os.Getenv("FAULTLINE_CORPUS"); d != "" {
+		return d
+	}
+	dir, _ := filepath.Abs(".")
+	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		c := filepath.Join(dir, "shared", "corpus")
+		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+			return c
+		}
+	}
+	return ""
+}
+
+// TestExitCodes runs the CLI in-process on inputs with known outcomes.
+func TestExitCodes(t *testing.T) {
+	good := filepath.Join(t.TempDir(), "good.edn")
+	bad := filepath.Join(t.TempDir(), "bad.edn")
+	// A write of 1 completes, then a read returns the never-written 2.
+	os.WriteFile(good, []byte(`[{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 1}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 1}]`), 0o644)
+	os.WriteFile(bad, []byte(`[{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 1}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value 2}]`), 0o644)
+	garbage := filepath.Join(t.TempDir(), "garbage.txt")
+	os.WriteFile(garbage, []byte("this is not a history\n"), 0o644)
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string // substring of stdout+stderr
+	}{
+		{"no args prints help", nil, 0, "USAGE"},
+		{"list", []string{"list"}, 0, "etcd"},
+		{"unknown command", []string{"frobnicate"}, 64, "unknown command"},
+		{"unknown flag", []string{"run", "--no-such-flag"}, 64, "no-such-flag"},
+		{"bad nodes", []string{"run", "--nodes", "0"}, 64, "nodes must be"},
+		{"bad nemesis", []string{"run", "--nemesis", "meteor"}, 64, "unknown fault"},
+		{"bad target", []string{"run", "--target", "oracle"}, 64, "unknown target"},
+		{"bad target opt", []string{"run", "--target-opt", "read=sometimes"}, 64, "read"},
+		{"bad workload", []string{"run", "--workload", "bank"}, 64, "unknown workload"},
+		{"run with args", []string{"run", "extra"}, 64, "no arguments"},
+		{"check missing file", []string{"check", "/nonexistent/history.edn"}, 64, "no such file"},
+		{"check needs model", []string{"check", good}, 64, "--model"},
+		{"check unknown model", []string{"check", "--model", "teapot", good}, 64, "unknown model"},
+		{"check garbage", []string{"check", "--model", "cas-register", garbage}, 64, ""},
+		{"check good", []string{"check", "--model", "cas-register", good}, 0, "VALID"},
+		{"check bad", []string{"check", "--model", "cas-register", bad}, 1, "INVALID"},
+		{"check wrong format", []string{"check", "--format", "faultline", "--model", "cas-register", good}, 64, "format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"faultline"}, tt.args...), &out, &errb)
+			all := out.String() + errb.String()
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tt.code, all)
+			}
+			if !strings.Contains(all, tt.out) {
+				t.Errorf("output lacks %q:\n%s", tt.out, all)
+			}
+			if tt.code == 64 && strings.Count(strings.TrimSpace(errb.String()), "\n") > 0 && !strings.Contains(errb.String(), "USAGE") {
+				t.Errorf("usage error should be one line, got:\n%s", errb.String())
+			}
+		})
+	}
+}
+
+// TestCheckKnossosCorpus: `faultline check` gives Knossos's verdict on every
+// history of the corpus (good/ valid, bad/ invalid).
+func TestCheckKnossosCorpus(t *testing.T) {
+	dir := corpusDir(t)
+	if dir == "" {
+		t.Skip("Knossos corpus not found (set FAULTLINE_CORPUS or keep ../shared/corpus next to the repository)")
+	}
+	for _, want := range []struct {
+		sub  string
+		code int
+	}{{"good", 0}, {"bad", 1}} {
+		files, _ := filepath.Glob(filepath.Join(dir, "knossos", "cas-register", want.sub, "*.edn"))
+		if len(files) == 0 {
+			t.Fatalf("no histories in %s/knossos/cas-register/%s", dir, want.sub)
+		}
+		for _, f := range files {
+			var out, errb bytes.Buffer
+			code := run([]string{"faultline", "check", "--format", "jepsen-edn", "--model", "cas-register", f}, &out, &errb)
+			if code != want.code {
+				t.Errorf("%s/%s: exit %d, want %d\n%s%s", want.sub, filepath.Base(f), code, want.code, out.String(), errb.String())
+			}
+		}
+	}
+}
