@@ -78,7 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer, code *int) *cli.App {
-	return &cli.App{
+	onUsage := func(c *cli.Context, err error, isSubcommand bool) error { return usageError{err} }
+	app := &cli.App{
 		Name:  "faultline",
 		Usage: "Jepsen-style fault-injection tests of real distributed systems in Docker",
 		Description: `faultline starts a target system as a cluster of Docker containers, drives a
@@ -91,12 +92,10 @@ Exit codes: 0 valid, 1 invalid (anomaly found), 2 unknown,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
-		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return usageError{err}
-		},
+		OnUsageError:         onUsage,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "faultline: unknown command %q (see faultline --help)\n", name)
-			os.Exit(ExitUsage)
+			*code = ExitUsage
 		},
 		Commands: []*cli.Command{
 			runCommand(code),
@@ -106,6 +105,11 @@ Exit codes: 0 valid, 1 invalid (anomaly found), 2 unknown,
 			listCommand(),
 		},
 	}
+	// Flag errors of a subcommand go to the subcommand's handler.
+	for _, c := range app.Commands {
+		c.OnUsageError = onUsage
+	}
+	return app
 }
 
 // progress returns a printer of timestamped progress lines to w, silent

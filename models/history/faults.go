@@ -11,6 +11,10 @@ const (
 	StopPrefix  = "stop-"
 )
 
+// JepsenNemesis is the fault kind of Jepsen's generic nemesis ops, whose F
+// is just "start" or "stop".
+const JepsenNemesis = "nemesis"
+
 // Window is the span during which one fault was in effect.
 type Window struct {
 	// Kind is the fault kind: "partition", "kill", "pause", ...
@@ -33,7 +37,9 @@ type Window struct {
 
 // FaultWindows pairs the nuker's start and stop ops into windows, in order
 // of start. A fault started twice without a stop in between yields one
-// window per start, each ending at the next stop of that kind.
+// window per start, each ending at the next stop of that kind. Jepsen's
+// bare nemesis ops F "start" and "stop" (imported histories) are windows of
+// kind JepsenNemesis.
 func FaultWindows(ops []Op) []Window {
 	var out []Window
 	open := map[string][]int{} // kind -> indexes into out
@@ -45,9 +51,7 @@ func FaultWindows(ops []Op) []Window {
 		if op.Process != Nuker {
 			continue
 		}
-		switch {
-		case strings.HasPrefix(op.F, StartPrefix):
-			kind := strings.TrimPrefix(op.F, StartPrefix)
+		if kind, ok := faultKind(op.F, StartPrefix); ok {
 			if op.Type == Invoke {
 				out = append(out, Window{Kind: kind, Start: op.Time, StartOp: op.Index, EndOp: -1, Open: true})
 				open[kind] = append(open[kind], len(out)-1)
@@ -63,8 +67,7 @@ func FaultWindows(ops []Op) []Window {
 					w.Value = op.Value
 				}
 			}
-		case strings.HasPrefix(op.F, StopPrefix) && op.Type != Invoke:
-			kind := strings.TrimPrefix(op.F, StopPrefix)
+		} else if kind, ok := faultKind(op.F, StopPrefix); ok && op.Type != Invoke {
 			for _, i := range open[kind] {
 				out[i].End, out[i].EndOp, out[i].Open = op.Time, op.Index, false
 			}
@@ -77,4 +80,16 @@ func FaultWindows(ops []Op) []Window {
 		}
 	}
 	return out
+}
+
+// faultKind returns the kind named by f when f starts with prefix, or
+// JepsenNemesis when f is the prefix's bare word.
+func faultKind(f, prefix string) (string, bool) {
+	if f == strings.TrimSuffix(prefix, "-") {
+		return JepsenNemesis, true
+	}
+	if kind, ok := strings.CutPrefix(f, prefix); ok {
+		return kind, true
+	}
+	return "", false
 }

@@ -1,0 +1,333 @@
+// Package linear checks histories of registers for linearizability, with
+// github.com/anishathalye/porcupine.
+//
+// Two models are offered: a compare-and-set register (read, write, cas) and
+// a plain register (read, write). Ops are partitioned by their Key (ops
+// without a key are one register) and each key is checked on its own, so a
+// key that times out does not hide another key's verdict. The register
+// starts unset: a read of nil means no value yet.
+//
+// Jepsen's semantics of outcomes apply: an ok op took effect between its
+// invocation and its completion; a fail op certainly did not take effect and
+// is dropped (as Knossos does); an info op, or one that never completed
+// because the run was cut short, may have taken effect at any time after its
+// invocation or not at all, so it returns after every other op and accepts
+// any result. Reads of unknown outcome constrain nothing and are dropped.
+package linear
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/models/history"
+)
+
+// Model names.
+const (
+	// CASRegister is a register with read, write and compare-and-set.
+	CASRegister = "cas-register"
+	// Register is a register with read and write only.
+	Register = "register"
+)
+
+// Name is the checker's name in results.
+const Name = "linearizable"
+
+// VisualizationFile is the name of the HTML file written to Options.Dir.
+const VisualizationFile = "linearizability.html"
+
+// Defaults for the zero values of Checker's fields.
+const (
+	DefaultTimeout          = time.Minute
+	DefaultMaxVisualizedOps = 10000
+)
+
+// Checker checks a register history for linearizability. The zero value
+// checks a cas-register with the defaults.
+type Checker struct {
+	// Model is CASRegister (when empty) or Register.
+	Model string
+	// Timeout bounds the check of each key: DefaultTimeout when zero, no
+	// bound (other than the context's) when negative. A key that runs out
+	// of time is unknown.
+	Timeout time.Duration
+	// MaxVisualizedOps bounds the ops of valid keys drawn in the
+	// visualization (DefaultMaxVisualizedOps when zero); invalid keys are
+	// always drawn.
+	MaxVisualizedOps int
+	// Parallelism is how many keys are checked at once (GOMAXPROCS when
+	// zero).
+	Parallelism int
+}
+
+// NewCASRegister returns a checker of the compare-and-set register model.
+func NewCASRegister() *Checker { return &Checker{Model: CASRegister} }
+
+// NewRegister returns a checker of the read/write register model.
+func NewRegister() *Checker { return &Checker{Model: Register} }
+
+var _ models.Checker = (*Checker)(nil)
+
+// Name returns "linearizable".
+func (c *Checker) Name() string { return Name }
+
+func (c *Checker) model() string { return cmp.Or(c.Model, CASRegister) }
+
+func (c *Checker) timeout() time.Duration {
+	if c.Timeout == 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
+// keyResult is the outcome of checking one key.
+type keyResult struct {
+	verdict models.Verdict
+	reason  string
+	anomaly *models.Anomaly
+	// info is kept only when the history has a single key, so that the
+	// visualization can reuse it instead of checking again.
+	info *porcupine.LinearizationInfo
+}
+
+// Check checks ops, given in history order, and returns the verdict. It
+// never fails: malformed ops, an exhausted context or a timeout make the
+// verdict unknown with a reason. Each invalid key yields one anomaly naming
+// the op that cannot be linearized. Stats: keys, ops (checked, fail ops and
+// reads of unknown outcome excluded), indeterminate (of those, ops of
+// unknown outcome), failed, invalid_keys, unknown_keys, and
+// unmatched_completions when some completion had no invocation. With
+// opt.Dir set it writes VisualizationFile there and lists it in Artifacts.
+func (c *Checker) Check(ctx context.Context, ops []history.Op, opt models.Options) models.Result {
+	start := time.Now()
+	res := c.check(ctx, ops, opt)
+	res.DurationNS = time.Since(start).Nanoseconds()
+	return res
+}
+
+func (c *Checker) check(ctx context.Context, ops []history.Op, opt models.Options) models.Result {
+	res := models.Result{Checker: Name, Model: c.model()}
+	if c.model() != CASRegister && c.model() != Register {
+		res.Verdict = models.Unknown
+		res.Reason = fmt.Sprintf("unknown model %q (known: %s, %s)", c.model(), CASRegister, Register)
+		return res
+	}
+	p := prepare(ops, c.model() == CASRegister)
+	results := c.checkKeys(ctx, p, ops)
+
+	var nops, indet, invalid, unknown int
+	var verdicts []models.Verdict
+	var invalidNames, unknownReasons []string
+	for i, kh := range p.keys {
+		nops += len(kh.ops)
+		indet += kh.indet
+		r := results[i]
+		verdicts = append(verdicts, r.verdict)
+		switch r.verdict {
+		case models.Invalid:
+			invalid++
+			invalidNames = append(invalidNames, cmp.Or(kh.name, "(no key)"))
+			res.Anomalies = append(res.Anomalies, *r.anomaly)
+		case models.Unknown:
+			unknown++
+			unknownReasons = append(unknownReasons, r.reason)
+		}
+	}
+	res.Stats = map[string]int64{
+		"keys":          int64(len(p.keys)),
+		"ops":           int64(nops),
+		"indeterminate": int64(indet),
+		"failed":        int64(p.failed),
+		"invalid_keys":  int64(invalid),
+		"unknown_keys":  int64(unknown),
+	}
+	if p.unmatched > 0 {
+		res.Stats["unmatched_completions"] = int64(p.unmatched)
+	}
+	if len(p.keys) == 0 {
+		res.Verdict = models.Unknown
+		res.Reason = "no read, write or cas ops with a known or possible effect to check"
+		return res
+	}
+	res.Verdict = models.Combine(verdicts...)
+	res.Reason = summarize(p, res.Anomalies, invalidNames, unknownReasons)
+
+	if opt.Dir != "" && ctx.Err() == nil {
+		wrote, err := c.visualize(ctx, opt.Dir, p, results, ops)
+		switch {
+		case err != nil:
+			note := fmt.Sprintf("%s not written: %v", VisualizationFile, err)
+			if res.Reason == "" {
+				res.Reason = note
+			} else {
+				res.Reason += "; " + note
+			}
+		case wrote:
+			res.Artifacts = append(res.Artifacts, VisualizationFile)
+		}
+	}
+	return res
+}
+
+// summarize writes the result's reason: the invalid keys (with the
+// explanation when there is one), then the keys that could not be judged.
+func summarize(p prepared, anomalies []models.Anomaly, invalid, unknown []string) string {
+	var parts []string
+	switch {
+	case len(invalid) == 1:
+		parts = append(parts, anomalies[0].Explanation)
+	case len(invalid) > 1:
+		names := invalid
+		if len(names) > 10 {
+			names = append(names[:10:10], "...")
+		}
+		parts = append(parts, fmt.Sprintf("%d of %d keys are not linearizable: %s", len(invalid), len(p.keys), strings.Join(names, ", ")))
+	}
+	switch {
+	case len(unknown) == 1:
+		parts = append(parts, unknown[0])
+	case len(unknown) > 1:
+		shown := unknown
+		if len(shown) > 3 {
+			shown = append(shown[:3:3], "...")
+		}
+		parts = append(parts, fmt.Sprintf("%d of %d keys could not be checked: %s", len(unknown), len(p.keys), strings.Join(shown, "; ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// checkKeys checks every key, several at a time.
+func (c *Checker) checkKeys(ctx context.Context, p prepared, ops []history.Op) []keyResult {
+	results := make([]keyResult, len(p.keys))
+	workers := c.Parallelism
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(p.keys))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = c.checkKey(ctx, p.keys[i], ops, len(p.keys) == 1)
+			}
+		})
+	}
+	for i := range p.keys {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
+// checkKey checks one key within the per-key timeout and ctx.
+func (c *Checker) checkKey(ctx context.Context, kh *keyHistory, ops []history.Op, keepInfo bool) keyResult {
+	if kh.reject != nil {
+		return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s cannot be checked: %v", kh.label(), kh.reject)}
+	}
+	start := time.Now()
+	kctx := ctx
+	if t := c.timeout(); t > 0 {
+		var cancel context.CancelFunc
+		kctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	stop := new(atomic.Bool)
+	defer context.AfterFunc(kctx, func() { stop.Store(true) })()
+	if kctx.Err() != nil {
+		stop.Store(true)
+	}
+	model := newModel(stop, nil)
+	verdict, info := porcupine.CheckOperationsVerbose(model, kh.ops, 0)
+	if kctx.Err() != nil && verdict != porcupine.Ok {
+		// Steps refused after the deadline make porcupine say Illegal;
+		// only Ok (every step a real one) survives cancellation.
+		what := fmt.Sprintf("linearizability check of %s (%d ops, %d indeterminate)", kh.label(), len(kh.ops), kh.indet)
+		if kh.name == "" {
+			what = fmt.Sprintf("linearizability check (%d ops, %d indeterminate)", len(kh.ops), kh.indet)
+		}
+		took := time.Since(start).Round(time.Millisecond)
+		switch {
+		case ctx.Err() == nil:
+			return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s timed out after %v", what, c.timeout())}
+		case errors.Is(context.Cause(ctx), context.DeadlineExceeded):
+			return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s timed out after %v (the check's deadline)", what, took)}
+		}
+		return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s stopped after %v: %v", what, took, context.Cause(ctx))}
+	}
+	r := keyResult{verdict: models.Valid}
+	if verdict == porcupine.Illegal {
+		a := explain(kh, ops, info)
+		r = keyResult{verdict: models.Invalid, anomaly: &a}
+	}
+	if keepInfo {
+		r.info = &info
+	}
+	return r
+}
+
+// describeMeta renders an op's metadata in the visualization: its history
+// indexes, process, node and times.
+func describeMeta(ops []history.Op) func(any) string {
+	timed := hasTimes(ops)
+	return func(m any) string {
+		ref, ok := m.(opRef)
+		if !ok {
+			return ""
+		}
+		inv := ops[ref.inv]
+		var sb strings.Builder
+		if ref.done >= 0 {
+			done := ops[ref.done]
+			fmt.Fprintf(&sb, "ops %d→%d, %s, process %v", inv.Index, done.Index, done.Type, inv.Process)
+			if inv.Node != "" {
+				fmt.Fprintf(&sb, ", node %s", inv.Node)
+			}
+			if timed {
+				fmt.Fprintf(&sb, ", t %s→%s", seconds(inv.Time), seconds(done.Time))
+			}
+			if done.Error != "" {
+				fmt.Fprintf(&sb, ", error %s", done.Error)
+			}
+		} else {
+			fmt.Fprintf(&sb, "op %d, never completed, process %v", inv.Index, inv.Process)
+			if inv.Node != "" {
+				fmt.Fprintf(&sb, ", node %s", inv.Node)
+			}
+			if timed {
+				fmt.Fprintf(&sb, ", t %s", seconds(inv.Time))
+			}
+		}
+		return sb.String()
+	}
+}
+
+// hasTimes reports whether ops carry times at all (imported Jepsen
+// histories may not), so that descriptions leave out meaningless zeros.
+func hasTimes(ops []history.Op) bool {
+	for _, op := range ops {
+		if op.Time != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func seconds(ns int64) string {
+	return fmt.Sprintf("%.3fs", float64(ns)/1e9)
+}
+
+// visualizationPath is where the visualization goes in dir.
+func visualizationPath(dir string) string { return filepath.Join(dir, VisualizationFile) }
