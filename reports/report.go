@@ -1,0 +1,592 @@
+// Package reports renders what a run leaves for people: report.html, a
+// single self-contained page (inline CSS and SVG plots, no external
+// resources, no script) with the verdict, what ran, each checker's
+// anomalies next to the faults active at the time, op counts, throughput and
+// latency while healthy and under each fault, plots with the fault windows
+// shaded, the fault timeline, node log tails and links to the run's other
+// artifacts. Stats computes the same numbers for the CLI and results.json.
+package reports
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/models/history"
+)
+
+//go:embed templates/report.html.tmpl
+var templates embed.FS
+
+// Limits that keep the page readable for huge or very broken histories.
+const (
+	maxAnomalies   = 50  // shown per checker
+	maxAnomalyOps  = 20  // ops shown per anomaly
+	logTailLines   = 50  // lines of each node log embedded
+	maxValueLength = 160 // characters of an op value or fault description
+)
+
+// Run describes what ran.
+type Run struct {
+	// Test is the test's name.
+	Test string
+	// Target is the system under test and TargetVersion its version.
+	Target        string
+	TargetVersion string
+	// TargetOpts are target settings that matter to the result.
+	TargetOpts map[string]string
+	// Workload names the workload and Faults the fault kinds scheduled.
+	Workload string
+	Faults   []string
+	// Nodes are the cluster's nodes.
+	Nodes []string
+	// Concurrency is the number of client workers.
+	Concurrency int
+	// Seed is the run's random seed.
+	Seed int64
+	// Started is when the run began; Duration how long its run phase took
+	// (taken from the history when zero).
+	Started  time.Time
+	Duration time.Duration
+	// Interrupted is set when the run was stopped early (Ctrl-C, deadline).
+	Interrupted bool
+	// HarnessError is the harness's own failure, if any.
+	HarnessError string
+}
+
+// Input is everything a report shows.
+type Input struct {
+	Run Run
+	// Ops is the run's history.
+	Ops []history.Op
+	// Verdict is the combined verdict; when empty it is combined from Results.
+	Verdict models.Verdict
+	// Results are the checkers' results.
+	Results []models.Result
+	// NodeLogs maps a node to its log files, relative to the run directory
+	// (the directory of the report).
+	NodeLogs map[string][]string
+	// Artifacts are other files of the run to link, relative to the run
+	// directory (e.g. "linearizability.html"); the results' own artifacts
+	// are linked too.
+	Artifacts []string
+}
+
+// Write renders the report of in and writes it to path (normally
+// <run dir>/report.html) atomically: through a temporary file in the same
+// directory, renamed into place. Node logs and artifacts are looked up
+// relative to path's directory.
+func Write(path string, in Input) error {
+	html, err := Render(filepath.Dir(path), in)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, html)
+}
+
+// Render returns the report of in as HTML. dir is the run directory, against
+// which node logs and artifacts are resolved.
+func Render(dir string, in Input) ([]byte, error) {
+	pg, err := buildPage(dir, in)
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.New("report.html.tmpl").Funcs(template.FuncMap{
+		"dur":  fmtDuration,
+		"rate": func(r float64) string { return fmt.Sprintf("%.1f", r) },
+	}).ParseFS(templates, "templates/report.html.tmpl")
+	if err != nil {
+		return nil, fmt.Errorf("parse report template: %w", err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, pg); err != nil {
+		return nil, fmt.Errorf("render report: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write report %s: %w", tmp, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("write report %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write report %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// page is the template's data, formatted for display.
+type page struct {
+	Run         Run
+	Title       string
+	Verdict     string
+	Reasons     []string
+	Headline    string
+	Started     string
+	Duration    string
+	Options     []kv
+	Summary     Summary
+	Phases      []phaseRow
+	Checkers    []checkerView
+	Latency     template.HTML
+	LatencyNote string
+	Throughput  template.HTML
+	Kinds       []kindView
+	Faults      []faultRow
+	Logs        []nodeLogs
+	Artifacts   []artifact
+	Files       []artifact
+	Generated   string
+	OKHex       string
+	FailHex     string
+	InfoHex     string
+}
+
+type kv struct{ K, V string }
+
+type kindView struct{ Kind, Color string }
+
+type phaseRow struct {
+	Phase
+	Color string
+}
+
+type checkerView struct {
+	models.Result
+	Stats     []kv
+	Duration  string
+	Anomalies []anomalyView
+	More      int
+	Artifacts []artifact
+}
+
+type anomalyView struct {
+	models.Anomaly
+	At      string
+	Rows    []opRow
+	MoreOps int
+	Missing []int64
+	Faults  []string
+}
+
+type opRow struct {
+	Index                        int64
+	Process, F, Key, Node        string
+	Invoked, Completed, Latency  string
+	Outcome, Value, Error, Class string
+}
+
+type faultRow struct {
+	Kind, Color, Nodes   string
+	Start, End, Duration string
+	Value                string
+	Open                 bool
+	StartOp, EndOp       int64
+}
+
+type nodeLogs struct {
+	Node  string
+	Files []logFile
+}
+
+type artifact struct {
+	Path    string
+	Missing bool
+}
+
+func buildPage(dir string, in Input) (*page, error) {
+	opers, at := pairOps(in.Ops)
+	windows := history.FaultWindows(in.Ops)
+	sum := summarize(opers, windows)
+
+	pg := &page{
+		Run:       in.Run,
+		Summary:   sum,
+		Generated: time.Now().UTC().Format(time.RFC3339),
+		OKHex:     okHex, FailHex: failHex, InfoHex: infoHex,
+	}
+	pg.Title = in.Run.Test
+	if pg.Title == "" {
+		pg.Title = "faultline run"
+	}
+
+	// Verdict and the reasons for it.
+	v := in.Verdict
+	if v == "" {
+		vs := make([]models.Verdict, 0, len(in.Results))
+		for _, r := range in.Results {
+			vs = append(vs, r.Verdict)
+		}
+		v = models.Combine(vs...)
+	}
+	pg.Verdict = string(v)
+	pg.Reasons = reasons(in)
+
+	// What ran.
+	var end int64
+	for _, op := range in.Ops {
+		end = max(end, op.Time)
+	}
+	d := in.Run.Duration
+	if d == 0 {
+		d = time.Duration(end)
+	}
+	pg.Duration = fmtDuration(d)
+	if !in.Run.Started.IsZero() {
+		pg.Started = in.Run.Started.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	for k, val := range in.Run.TargetOpts {
+		pg.Options = append(pg.Options, kv{k, val})
+	}
+	sort.Slice(pg.Options, func(i, j int) bool { return pg.Options[i].K < pg.Options[j].K })
+	pg.Headline = headline(sum, len(windows), d)
+
+	// Fault kinds and their colors, in order of first appearance.
+	colors := map[string]string{}
+	for _, w := range windows {
+		if _, ok := colors[w.Kind]; !ok {
+			colors[w.Kind] = faultHex(len(pg.Kinds))
+			pg.Kinds = append(pg.Kinds, kindView{w.Kind, colors[w.Kind]})
+		}
+	}
+	pg.Phases = append(pg.Phases, phaseRow{Phase: sum.Overall}, phaseRow{Phase: sum.Healthy})
+	for _, ph := range sum.Faults {
+		pg.Phases = append(pg.Phases, phaseRow{Phase: ph, Color: colors[ph.Name]})
+	}
+	for _, w := range windows {
+		r := faultRow{
+			Kind: w.Kind, Color: colors[w.Kind], Nodes: strings.Join(w.Nodes, ", "),
+			Start: fmtSecs(w.Start), End: fmtSecs(w.End), Duration: fmtDuration(time.Duration(w.End - w.Start)),
+			Value: fmtValue(w.Value), Open: w.Open, StartOp: w.StartOp, EndOp: w.EndOp,
+		}
+		pg.Faults = append(pg.Faults, r)
+	}
+
+	// Checkers.
+	lookup := indexLookup(in.Ops)
+	for _, r := range in.Results {
+		cv := checkerView{Result: r, Duration: fmtDuration(time.Duration(r.DurationNS))}
+		for k, n := range r.Stats {
+			cv.Stats = append(cv.Stats, kv{k, fmt.Sprint(n)})
+		}
+		sort.Slice(cv.Stats, func(i, j int) bool { return cv.Stats[i].K < cv.Stats[j].K })
+		for i, a := range r.Anomalies {
+			if i == maxAnomalies {
+				cv.More = len(r.Anomalies) - i
+				break
+			}
+			cv.Anomalies = append(cv.Anomalies, anomalyRows(a, in.Ops, opers, at, lookup, windows, end))
+		}
+		for _, p := range r.Artifacts {
+			cv.Artifacts = append(cv.Artifacts, newArtifact(dir, p))
+		}
+		pg.Checkers = append(pg.Checkers, cv)
+	}
+
+	// Artifacts: the run's standard files that exist, then the others.
+	seen := map[string]bool{}
+	for _, p := range []string{"history.jsonl", "results.json", "spec.json", "faultline.log"} {
+		if a := newArtifact(dir, p); !a.Missing {
+			seen[p] = true
+			pg.Files = append(pg.Files, a)
+		}
+	}
+	others := slices.Clone(in.Artifacts)
+	for _, r := range in.Results {
+		others = append(others, r.Artifacts...)
+	}
+	for _, p := range others {
+		if !seen[p] {
+			seen[p] = true
+			pg.Artifacts = append(pg.Artifacts, newArtifact(dir, p))
+		}
+	}
+
+	// Plots.
+	var err error
+	endS := secs(end)
+	if pg.Latency, pg.LatencyNote, err = latencyPlot(opers, windows, colors, endS); err != nil {
+		return nil, err
+	}
+	if pg.Throughput, err = throughputPlot(opers, windows, colors, endS); err != nil {
+		return nil, err
+	}
+
+	pg.Logs = readLogs(dir, in.Run.Nodes, in.NodeLogs)
+	return pg, nil
+}
+
+// reasons lists why the verdict is what it is, most serious first.
+func reasons(in Input) []string {
+	var out []string
+	if e := in.Run.HarnessError; e != "" {
+		first, _, more := strings.Cut(e, "\n")
+		if r := []rune(first); len(r) > maxValueLength {
+			first, more = string(r[:maxValueLength-1])+"…", true
+		}
+		if more {
+			first += " (in full below)"
+		}
+		out = append(out, "Harness error: "+first)
+	}
+	if in.Run.Interrupted {
+		out = append(out, "The run was interrupted: the history ends early and may be incomplete.")
+	}
+	if len(in.Results) == 0 {
+		out = append(out, "No checker ran.")
+	}
+	rs := slices.Clone(in.Results)
+	rank := map[models.Verdict]int{models.Invalid: 0, models.Unknown: 1}
+	slices.SortStableFunc(rs, func(a, b models.Result) int {
+		ra, ok := rank[a.Verdict]
+		if !ok {
+			ra = 2
+		}
+		rb, ok := rank[b.Verdict]
+		if !ok {
+			rb = 2
+		}
+		return ra - rb
+	})
+	valid := 0
+	for _, r := range rs {
+		if r.Verdict == models.Valid {
+			valid++
+			continue
+		}
+		s := checkerName(r) + ": " + string(r.Verdict)
+		if n := len(r.Anomalies); n > 0 {
+			var kinds []string
+			for _, a := range r.Anomalies {
+				if !slices.Contains(kinds, a.Kind) {
+					kinds = append(kinds, a.Kind)
+				}
+			}
+			s += fmt.Sprintf(", %d %s (%s)", n, plural(n, "anomaly", "anomalies"), strings.Join(kinds, ", "))
+		}
+		if r.Reason != "" {
+			s += ": " + r.Reason
+		}
+		out = append(out, s)
+	}
+	if valid > 0 {
+		out = append(out, fmt.Sprintf("%d of %d %s valid.", valid, len(rs), plural(len(rs), "checker", "checkers")))
+	}
+	return out
+}
+
+func checkerName(r models.Result) string {
+	if r.Model != "" {
+		return r.Checker + " (" + r.Model + ")"
+	}
+	return r.Checker
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func headline(s Summary, faults int, d time.Duration) string {
+	parts := []string{fmt.Sprintf("%d client ops", s.Ops)}
+	if s.Ops > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f%% ok", 100*float64(s.Outcomes.OK)/float64(s.Ops)))
+	}
+	parts = append(parts,
+		fmt.Sprintf("%d fault %s", faults, plural(faults, "window", "windows")),
+		fmt.Sprintf("%.1f ops/s", s.Overall.Throughput),
+		"ran "+fmtDuration(d))
+	return strings.Join(parts, " · ")
+}
+
+// indexLookup returns a function from a history index to its position in
+// ops. Histories are normally dense (ops[i].Index == i); others fall back to
+// a map built on first need.
+func indexLookup(ops []history.Op) func(int64) (int, bool) {
+	var byIndex map[int64]int
+	return func(idx int64) (int, bool) {
+		if idx >= 0 && idx < int64(len(ops)) && ops[idx].Index == idx {
+			return int(idx), true
+		}
+		if byIndex == nil {
+			byIndex = make(map[int64]int, len(ops))
+			for i, op := range ops {
+				byIndex[op.Index] = i
+			}
+		}
+		i, ok := byIndex[idx]
+		return i, ok
+	}
+}
+
+// anomalyRows resolves an anomaly's ops in the history and finds the fault
+// windows overlapping their time span (pending ops span to end, the time of
+// the history's last op).
+func anomalyRows(a models.Anomaly, ops []history.Op, opers []operation, at []int, lookup func(int64) (int, bool), windows []history.Window, end int64) anomalyView {
+	av := anomalyView{Anomaly: a, At: fmtSecs(a.Time)}
+	lo, hi, found := a.Time, a.Time, false
+	span := func(s, e int64) {
+		if !found {
+			lo, hi, found = s, e, true
+			return
+		}
+		lo, hi = min(lo, s), max(hi, e)
+	}
+	done := map[int]bool{}
+	for _, idx := range a.Ops {
+		pos, ok := lookup(idx)
+		if !ok {
+			av.Missing = append(av.Missing, idx)
+			continue
+		}
+		if j := at[pos]; j >= 0 {
+			if done[j] {
+				continue
+			}
+			done[j] = true
+			o := opers[j]
+			if o.pending() {
+				span(o.start, end)
+			} else {
+				span(o.start, o.end)
+			}
+			if len(av.Rows) < maxAnomalyOps {
+				av.Rows = append(av.Rows, operationRow(ops, o))
+			} else {
+				av.MoreOps++
+			}
+			continue
+		}
+		op := ops[pos]
+		span(op.Time, op.Time)
+		if len(av.Rows) < maxAnomalyOps {
+			av.Rows = append(av.Rows, rawRow(op))
+		} else {
+			av.MoreOps++
+		}
+	}
+	for _, w := range windows {
+		if w.Start <= hi && w.End >= lo {
+			f := strings.Join(append([]string{w.Kind}, w.Nodes...), " ") + " " + fmtSecs(w.Start) + "–" + fmtSecs(w.End)
+			if w.Open {
+				f += " (not healed)"
+			}
+			av.Faults = append(av.Faults, f)
+		}
+	}
+	return av
+}
+
+func operationRow(ops []history.Op, o operation) opRow {
+	inv := ops[o.inv]
+	r := opRow{
+		Index: inv.Index, Process: inv.Process.String(), F: inv.F, Key: inv.Key, Node: inv.Node,
+		Invoked: fmtSecs(o.start), Value: fmtValue(inv.Value), Outcome: "pending", Class: "pending",
+	}
+	if o.pending() {
+		return r
+	}
+	c := ops[o.comp]
+	r.Completed, r.Latency = fmtSecs(o.end), fmtDuration(o.latency())
+	r.Outcome, r.Class, r.Error = string(c.Type), string(c.Type), c.Error
+	if cv := fmtValue(c.Value); cv != "" && cv != r.Value {
+		if r.Value == "" {
+			r.Value = "→ " + cv
+		} else {
+			r.Value += " → " + cv
+		}
+	}
+	if r.Node == "" {
+		r.Node = c.Node
+	}
+	return r
+}
+
+func rawRow(op history.Op) opRow {
+	return opRow{
+		Index: op.Index, Process: op.Process.String(), F: op.F, Key: op.Key, Node: op.Node,
+		Invoked: fmtSecs(op.Time), Outcome: string(op.Type), Class: string(op.Type),
+		Value: fmtValue(op.Value), Error: op.Error,
+	}
+}
+
+func newArtifact(dir, p string) artifact {
+	_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p)))
+	return artifact{Path: p, Missing: err != nil}
+}
+
+// fmtValue renders an op value or fault description compactly.
+func fmtValue(v any) string {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		s = x
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			s = fmt.Sprint(x)
+		} else {
+			s = string(b)
+		}
+	}
+	if r := []rune(s); len(r) > maxValueLength {
+		s = string(r[:maxValueLength-1]) + "…"
+	}
+	return s
+}
+
+// fmtSecs renders a history time as seconds since the run started.
+func fmtSecs(ns int64) string { return fmt.Sprintf("%.3fs", float64(ns)/1e9) }
+
+// fmtDuration renders d with three significant digits or so.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", d.Nanoseconds())
+	case d < time.Millisecond:
+		return trimZero(fmt.Sprintf("%.1f", float64(d)/1e3)) + "µs"
+	case d < 10*time.Millisecond:
+		return trimZero(fmt.Sprintf("%.2f", float64(d)/1e6)) + "ms"
+	case d < time.Second:
+		return trimZero(fmt.Sprintf("%.1f", float64(d)/1e6)) + "ms"
+	case d < time.Minute:
+		return trimZero(fmt.Sprintf("%.2f", d.Seconds())) + "s"
+	}
+	return d.Round(time.Second).String()
+}
+
+func trimZero(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
