@@ -248,11 +248,18 @@ func (t *Target) daemonOf(n node.Node) (node.Daemon, error) {
 	return d, nil
 }
 
-// Start starts (or restarts) etcd on n with its existing data.
+// Start starts (or restarts) etcd on n with its existing data. It is a
+// no-op when etcd is already running there (the nuker restarts every node
+// it tried to kill, killed or not).
 func (t *Target) Start(ctx context.Context, n node.Node) error {
 	d, err := t.daemonOf(n)
 	if err != nil {
 		return err
+	}
+	if up, err := d.Running(ctx, n); err != nil {
+		return err
+	} else if up {
+		return nil
 	}
 	return d.Start(ctx, n)
 }

@@ -1,0 +1,80 @@
+package nuker
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Fault names accepted in Config.Faults.
+const (
+	// FaultPartition cuts the network between nodes (see Grudge).
+	FaultPartition = "partition"
+	// FaultKill SIGKILLs the target's process on some nodes, then restarts it.
+	FaultKill = "kill"
+	// FaultPause SIGSTOPs the target's process on some nodes, then SIGCONTs it.
+	FaultPause = "pause"
+)
+
+// Description names a fault or partition kind and says in one line what it
+// does, for `faultline list`.
+type Description struct {
+	Name    string `json:"name"`
+	Summary string `json:"summary"`
+}
+
+// KnownFaults lists the faults the nuker can inject, in schedule order.
+func KnownFaults() []Description {
+	return []Description{
+		{FaultPartition, "network partition by iptables in each node's namespace: " + names(KnownPartitions())},
+		{FaultKill, "SIGKILL the target process on one node, a minority, a majority or all, then restart it"},
+		{FaultPause, "SIGSTOP the target process on one node, a minority or a majority, then SIGCONT it"},
+	}
+}
+
+// ParseFaults parses a comma-separated list of fault names such as
+// "partition,kill,pause". Blanks and repeats are ignored, "all" stands for
+// every known fault and "none" or "" for no faults. The result keeps the
+// order of KnownFaults, so the same set always gives the same schedule.
+func ParseFaults(s string) ([]string, error) {
+	want := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		switch f {
+		case "", "none":
+			continue
+		case "all":
+			for _, k := range KnownFaults() {
+				want[k.Name] = true
+			}
+			continue
+		}
+		if !known(KnownFaults(), f) {
+			return nil, fmt.Errorf("unknown fault %q (known: %s)", f, names(KnownFaults()))
+		}
+		want[f] = true
+	}
+	var out []string
+	for _, k := range KnownFaults() {
+		if want[k.Name] {
+			out = append(out, k.Name)
+		}
+	}
+	return out, nil
+}
+
+func known(ds []Description, name string) bool {
+	for _, d := range ds {
+		if d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func names(ds []Description) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = d.Name
+	}
+	return strings.Join(s, ", ")
+}
