@@ -13,8 +13,9 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// LabelRun is set on every container, network and image faultline creates;
-// its value is the run id ("images" for images).
+// LabelRun is set on every container and network faultline creates; its
+// value is the run id. Images carry LabelRecipe instead, so `faultline
+// clean` never removes them.
 const LabelRun = "io.faultline.run"
 
 // Connect returns a client for the engine named by the environment
