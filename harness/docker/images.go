@@ -239,6 +239,15 @@ func (im *Images) Base(ctx context.Context, packages []string, progress node.Pro
 func (im *Images) base(ctx context.Context, pkgs []string, sourcesPath string, sources []byte, progress node.Progress) (string, error) {
 	hash := baseHash(pkgs, sources)
 	ref := ImageRepoPrefix + "base:" + hash
+	return im.buildOnce(ctx, ref, progress, func() error {
+		return im.buildBase(ctx, ref, hash, pkgs, sourcesPath, progress)
+	})
+}
+
+// buildOnce returns ref when the image exists, and otherwise builds it
+// under a lock shared with other faultline processes, looking again once
+// the lock is held: another process may have built it meanwhile.
+func (im *Images) buildOnce(ctx context.Context, ref string, progress node.Progress, build func() error) (string, error) {
 	switch ok, err := im.exists(ctx, ref); {
 	case err != nil:
 		return "", err
@@ -256,26 +265,35 @@ func (im *Images) base(ctx context.Context, pkgs []string, sourcesPath string, s
 	case ok:
 		return ref, nil
 	}
-	if err := im.checkPlatform(ctx); err != nil {
+	if err := build(); err != nil {
 		return "", err
 	}
+	return ref, nil
+}
+
+// buildBase makes the base image's root file system with mmdebstrap and
+// imports it as ref.
+func (im *Images) buildBase(ctx context.Context, ref, hash string, pkgs []string, sourcesPath string, progress node.Progress) error {
+	if err := im.checkPlatform(ctx); err != nil {
+		return err
+	}
 	if runtime.GOOS != "linux" {
-		return "", fmt.Errorf("base image %s: mmdebstrap needs a Linux machine", ref)
+		return fmt.Errorf("base image %s: mmdebstrap needs a Linux machine", ref)
 	}
 	mmdebstrap, err := exec.LookPath("mmdebstrap")
 	if err != nil {
-		return "", fmt.Errorf("base image %s: mmdebstrap not found: run scripts/setup.sh or apt-get install mmdebstrap", ref)
+		return fmt.Errorf("base image %s: mmdebstrap not found: run scripts/setup.sh or apt-get install mmdebstrap", ref)
 	}
 	if os.Geteuid() != 0 {
-		return "", fmt.Errorf("base image %s: building it needs root (mmdebstrap runs in root mode): run faultline as root once to build the images", ref)
+		return fmt.Errorf("base image %s: building it needs root (mmdebstrap runs in root mode): run faultline as root once to build the images", ref)
 	}
 	if _, err := os.Stat(mergedUsrHooks); err != nil {
-		return "", fmt.Errorf("base image %s: mmdebstrap's hook directory %s is missing (mmdebstrap 1.0 or newer needed): %w", ref, mergedUsrHooks, err)
+		return fmt.Errorf("base image %s: mmdebstrap's hook directory %s is missing (mmdebstrap 1.0 or newer needed): %w", ref, mergedUsrHooks, err)
 	}
 
 	work, err := os.MkdirTemp("", "faultline-base-")
 	if err != nil {
-		return "", fmt.Errorf("base image %s: %w", ref, err)
+		return fmt.Errorf("base image %s: %w", ref, err)
 	}
 	defer os.RemoveAll(work)
 	tarPath := filepath.Join(work, "rootfs.tar")
@@ -283,23 +301,23 @@ func (im *Images) base(ctx context.Context, pkgs []string, sourcesPath string, s
 	progress.Printf("building base image %s: Debian %s with %s from %s (1-2 min)", ref, BaseSuite, strings.Join(pkgs, " "), sourcesPath)
 	start := time.Now()
 	if err := runMmdebstrap(ctx, mmdebstrap, mmdebstrapArgs(pkgs, tarPath, sourcesPath), progress); err != nil {
-		return "", fmt.Errorf("base image %s: %w", ref, err)
+		return fmt.Errorf("base image %s: %w", ref, err)
 	}
 	fi, err := os.Stat(tarPath)
 	if err != nil {
-		return "", fmt.Errorf("base image %s: mmdebstrap wrote no tar: %w", ref, err)
+		return fmt.Errorf("base image %s: mmdebstrap wrote no tar: %w", ref, err)
 	}
 	progress.Printf("base image: root file system ready in %s (%s); importing", roundDuration(time.Since(start)), megabytes(fi.Size()))
 
 	if err := im.importTar(ctx, tarPath, ref, hash); err != nil {
-		return "", fmt.Errorf("base image %s: %w", ref, err)
+		return fmt.Errorf("base image %s: %w", ref, err)
 	}
 	size := int64(-1)
 	if info, err := im.cli.ImageInspect(ctx, ref); err == nil {
 		size = info.Size
 	}
 	progress.Printf("built base image %s in %s: %s", ref, roundDuration(time.Since(start)), megabytes(size))
-	return ref, nil
+	return nil
 }
 
 // runMmdebstrap runs mmdebstrap, forwarding its log lines to progress and
@@ -433,44 +451,35 @@ func (im *Images) Ensure(ctx context.Context, sw node.Software, progress node.Pr
 
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	switch ok, err := im.exists(ctx, ref); {
-	case err != nil:
-		return "", err
-	case ok:
-		return ref, nil
-	}
-	unlock, err := lockImage(ctx, ref, progress)
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	switch ok, err := im.exists(ctx, ref); {
-	case err != nil:
-		return "", err
-	case ok:
-		return ref, nil
-	}
+	return im.buildOnce(ctx, ref, progress, func() error {
+		return im.buildImage(ctx, ref, hash, sw, pkgs, sourcesPath, sources, progress)
+	})
+}
+
+// buildImage builds the base image when missing, the binaries, and image
+// ref from them.
+func (im *Images) buildImage(ctx context.Context, ref, hash string, sw node.Software, pkgs []string, sourcesPath string, sources []byte, progress node.Progress) error {
 	start := time.Now()
 	progress.Printf("image %s missing: building it", ref)
 	base, err := im.base(ctx, pkgs, sourcesPath, sources, progress)
 	if err != nil {
-		return "", fmt.Errorf("image %s: %w", ref, err)
+		return fmt.Errorf("image %s: %w", ref, err)
 	}
 	paths := make([]string, len(sw.Binaries))
 	for i, b := range sw.Binaries {
 		if paths[i], err = gobuild.Build(ctx, b, progress); err != nil {
-			return "", fmt.Errorf("image %s: %w", ref, err)
+			return fmt.Errorf("image %s: %w", ref, err)
 		}
 	}
 	if err := im.buildSoftware(ctx, ref, hash, base, sw.Binaries, paths, progress); err != nil {
-		return "", fmt.Errorf("image %s: %w", ref, err)
+		return fmt.Errorf("image %s: %w", ref, err)
 	}
 	size := int64(-1)
 	if info, err := im.cli.ImageInspect(ctx, ref); err == nil {
 		size = info.Size
 	}
 	progress.Printf("image %s ready in %s: %s", ref, roundDuration(time.Since(start)), megabytes(size))
-	return ref, nil
+	return nil
 }
 
 // buildSoftware builds image ref from base plus the binaries at paths with
