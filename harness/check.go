@@ -188,21 +188,17 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 // CheckHistory checks a history file of any supported format (faultline
 // JSON lines, Jepsen history.edn, jepsen.util log lines) against the named
 // models. When outDir is set, checker artifacts go there.
-func CheckHistory(ctx context.Context, path, format string, modelNames []string, timeout time.Duration, outDir string) ([]models.Result, models.Verdict, error) {
+func CheckHistory(ctx context.Context, path, format string, modelNames []string, timeout time.Duration, outDir string) (Results, error) {
 	ops, got, err := history.ReadAny(path)
 	if err != nil {
-		return nil, "", err
+		return Results{}, err
 	}
 	if format != "" && format != got {
-		return nil, "", fmt.Errorf("%s: expected format %s, found %s", path, format, got)
+		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
 	}
 	results, err := runCheckers(ctx, modelNames, ops, outDir, timeout)
 	if err != nil {
-		return nil, "", err
+		return Results{}, err
 	}
-	var vs []models.Verdict
-	for _, r := range results {
-		vs = append(vs, r.Verdict)
-	}
-	return results, models.Combine(vs...), nil
+	return assemble(Spec{Test: path}, ops, results, RunInfo{}), nil
 }

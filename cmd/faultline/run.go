@@ -144,9 +144,6 @@ func printResults(w io.Writer, dir string, res harness.Results) {
 			fmt.Fprintf(w, "  model %s", r.Model)
 		}
 		fmt.Fprintln(w)
-		if r.Reason != "" && r.Verdict != models.Valid {
-			fmt.Fprintf(w, "      %s\n", r.Reason)
-		}
 		for i, a := range r.Anomalies {
 			if i == 5 {
 				fmt.Fprintf(w, "      ... %d more anomalies in the report\n", len(r.Anomalies)-5)
@@ -212,12 +209,12 @@ log lines); auto detects them.`,
 			if timeout <= 0 {
 				timeout = harness.DefaultSpec().CheckTimeout.D()
 			}
-			results, verdict, err := harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
+			res, err := harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
 			if err != nil {
 				return usageError{err}
 			}
-			printResults(c.App.Writer, "", harness.Results{Test: path, Verdict: verdict, Results: results})
-			*code = verdictCode(verdict)
+			printResults(c.App.Writer, "", res)
+			*code = verdictCode(res.Verdict)
 			return nil
 		},
 	}
