@@ -121,20 +121,21 @@ func finish(a models.Anomaly) models.Anomaly {
 	return a
 }
 
-// opName names an op for people: "process 3's read → nil (op 15)", using
-// the completion's index (the invocation's when it never completed).
+// opName names an op for people: "process 3's read → nil (ops 12–15)",
+// with the indexes of its invocation and completion, so a reader sees
+// which ops overlapped in real time ("op 12" alone when it never completed).
 func opName(o porcupine.Operation, ops []history.Op) string {
 	ref := o.Metadata.(opRef)
-	at := ops[ref.inv].Index
+	at := " " + fmt.Sprint(ops[ref.inv].Index)
 	if ref.done >= 0 {
-		at = ops[ref.done].Index
+		at = fmt.Sprintf("s %d–%d", ops[ref.inv].Index, ops[ref.done].Index)
 	}
 	out := o.Output.(output)
 	if out.unknown {
 		// Only writes and cas ops of unknown outcome are checked.
-		return fmt.Sprintf("process %v's indeterminate %s (op %d)", ops[ref.inv].Process, describeOp(o.Input.(input), output{}), at)
+		return fmt.Sprintf("process %v's indeterminate %s (op%s)", ops[ref.inv].Process, describeOp(o.Input.(input), output{}), at)
 	}
-	return fmt.Sprintf("process %v's %s (op %d)", ops[ref.inv].Process, describeOp(o.Input.(input), out), at)
+	return fmt.Sprintf("process %v's %s (op%s)", ops[ref.inv].Process, describeOp(o.Input.(input), out), at)
 }
 
 func capitalize(s string) string {

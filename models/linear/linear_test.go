@@ -38,35 +38,35 @@ func TestHandWritten(t *testing.T) {
 		{file: "good-keys-faults.jsonl", verdict: models.Valid},
 		{
 			file: "bad-stale-read.edn", verdict: models.Invalid, ops: []int64{2, 3, 6, 7},
-			explain: "Process 1's read → 1 (op 7) cannot be linearized: after the longest linearizable prefix of the history (3 of its 4 ops) the register holds 2, from process 0's write 2 (op 3), so the read should have returned 2",
+			explain: "Process 1's read → 1 (ops 6–7) cannot be linearized: after the longest linearizable prefix of the history (3 of its 4 ops) the register holds 2, from process 0's write 2 (ops 2–3), so the read should have returned 2",
 		},
 		{
 			file: "bad-lost-write.edn", verdict: models.Invalid, ops: []int64{2, 3, 4, 5},
-			explain: "Process 2's read → 1 (op 5) cannot be linearized: after the longest linearizable prefix of the history (2 of its 4 ops) the register holds 3, from process 1's write 3 (op 3), so the read should have returned 3",
+			explain: "Process 2's read → 1 (ops 4–5) cannot be linearized: after the longest linearizable prefix of the history (2 of its 4 ops) the register holds 3, from process 1's write 3 (ops 2–3), so the read should have returned 3",
 		},
 		{
 			file: "bad-cas-wrong-value.edn", verdict: models.Invalid, ops: []int64{0, 1, 2, 3},
-			explain: "Process 1's cas 2→3 (op 3) cannot be linearized: after the longest linearizable prefix of the history (1 of its 3 ops) the register holds 1, from process 0's write 1 (op 1), not the 2 the cas expected",
+			explain: "Process 1's cas 2→3 (ops 2–3) cannot be linearized: after the longest linearizable prefix of the history (1 of its 3 ops) the register holds 1, from process 0's write 1 (ops 0–1), not the 2 the cas expected",
 		},
 		{
 			file: "bad-info-write-early.edn", verdict: models.Invalid, ops: []int64{0, 1, 2, 3},
-			explain: "Process 2's read → 2 (op 3) cannot be linearized",
+			explain: "Process 2's read → 2 (ops 2–3) cannot be linearized: after the longest linearizable prefix of the history (1 of its 3 ops) the register holds 1, from process 0's write 1 (ops 0–1), so the read should have returned 1",
 		},
 		{
 			file: "bad-fail-write-visible.edn", verdict: models.Invalid, ops: []int64{0, 1, 4, 5},
-			explain: "Process 2's read → 2 (op 5) cannot be linearized: after the longest linearizable prefix of the history (1 of its 2 ops) the register holds 1",
+			explain: "Process 2's read → 2 (ops 4–5) cannot be linearized: after the longest linearizable prefix of the history (1 of its 2 ops) the register holds 1, from process 0's write 1 (ops 0–1), so the read should have returned 1",
 		},
 		{
 			file: "bad-cut-short.edn", verdict: models.Invalid, ops: []int64{2, 5, 6},
-			explain: "Process 0's read → 1 (op 6) cannot be linearized: after the longest linearizable prefix of the history (3 of its 4 ops) the register holds 2, from process 1's indeterminate write 2 (op 2), so the read should have returned 2",
+			explain: "Process 0's read → 1 (ops 5–6) cannot be linearized: after the longest linearizable prefix of the history (3 of its 4 ops) the register holds 2, from process 1's indeterminate write 2 (op 2), so the read should have returned 2",
 		},
 		{
 			file: "bad-read-before-write.edn", verdict: models.Invalid, ops: []int64{0, 3},
-			explain: "Process 0's read → 3 (op 3) cannot be linearized: no op of the history can take effect before it, and the register starts unset (nil), so the read should have returned nil",
+			explain: "Process 0's read → 3 (ops 0–3) cannot be linearized: no op of the history can take effect before it, and the register starts unset (nil), so the read should have returned nil",
 		},
 		{
 			file: "bad-keys-faults.jsonl", verdict: models.Invalid, key: "b", ops: []int64{6, 7, 10, 11},
-			explain: "Process 0's read → 5 (op 11) cannot be linearized: after the longest linearizable prefix of key b (2 of its 3 ops) the register holds 6",
+			explain: "Process 0's read → 5 (ops 10–11) cannot be linearized: after the longest linearizable prefix of key b (2 of its 3 ops) the register holds 6, from process 1's write 6 (ops 6–7), so the read should have returned 6",
 		},
 	}
 	for _, tt := range tests {
@@ -271,7 +271,7 @@ func TestKeysIndependent(t *testing.T) {
 	if len(res.Anomalies) != 1 || res.Anomalies[0].Key != "fast" {
 		t.Errorf("anomalies %+v", res.Anomalies)
 	}
-	if !strings.Contains(res.Reason, "Process 1001's read → 1 (op 31)") || !strings.Contains(res.Reason, "key slow (23 ops, 22 indeterminate) timed out") {
+	if !strings.Contains(res.Reason, "Process 1001's read → 1 (ops 30–31)") || !strings.Contains(res.Reason, "key slow (23 ops, 22 indeterminate) timed out") {
 		t.Errorf("reason %q should name both keys' outcomes", res.Reason)
 	}
 }
