@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/docker/docker/client"
 	"golang.org/x/time/rate"
 
 	"github.com/faultline/faultline/harness/docker"
@@ -103,6 +104,13 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	}
 	spec.TargetVersion = target.Version()
 
+	// No engine, no run: fail before anything is stored.
+	cli, err := docker.Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+	defer cli.Close()
+
 	dir, err := newRunDir(spec.Store, spec.Test, started)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
@@ -135,7 +143,7 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	opt.Progress.Printf("run %s (seed %d) -> %s", spec.Test, spec.Seed, dir)
 
 	info := RunInfo{ID: runID, Started: started, TargetVersion: target.Version(), TargetSettings: target.Settings()}
-	runErr := execute(ctx, spec, target, wl, rec, dir, runID, log, opt, &info)
+	runErr := execute(ctx, cli, spec, target, wl, rec, dir, runID, log, opt, &info)
 	if runErr != nil {
 		log.Error("run failed", "err", runErr)
 	}
@@ -174,18 +182,12 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 }
 
 // execute runs the cluster phases; teardown always runs.
-func execute(ctx context.Context, spec Spec, target targets.Target, wl workloads.Workload,
+func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.Target, wl workloads.Workload,
 	rec *recorder, dir, runID string, log *slog.Logger, opt Options, info *RunInfo) (err error) {
 	// Cleanup must run even when ctx is cancelled by Ctrl-C.
 	cleanupCtx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	}
-
-	cli, err := docker.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
 
 	sw, err := target.Software()
 	if err != nil {

@@ -36,6 +36,14 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usage(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// harnessError marks errors of the harness itself (exit 3). It is not a
+// cli.ExitCoder on purpose: urfave/cli would call os.Exit for those, which
+// skips deferred cleanup and kills in-process tests.
+type harnessError struct{ err error }
+
+func (e harnessError) Error() string { return e.err.Error() }
+func (e harnessError) Unwrap() error { return e.err }
+
 func main() {
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
@@ -61,13 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ExitValid
 	}
 	var ue usageError
-	var ec cli.ExitCoder
 	switch {
-	case errors.As(err, &ec):
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "faultline:", msg)
-		}
-		return ec.ExitCode()
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "faultline:", err)
 		return ExitUsage

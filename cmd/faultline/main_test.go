@@ -106,3 +106,20 @@ func TestCheckKnossosCorpus(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDockerEngine: a run that cannot reach Docker exits 3 with a
+// one-line reason and stores nothing.
+func TestNoDockerEngine(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	store := t.TempDir()
+	for _, args := range [][]string{{"run", "--store", store}, {"clean"}, {"images", "--list"}} {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"faultline"}, args...), &out, &errb)
+		if code != 3 || !strings.Contains(errb.String(), "docker engine unreachable") {
+			t.Errorf("%v: exit %d, stderr %q; want 3 and the reason", args, code, errb.String())
+		}
+	}
+	if entries, _ := os.ReadDir(store); len(entries) > 0 {
+		t.Errorf("a run that never started stored %v", entries)
+	}
+}

@@ -36,7 +36,7 @@ rebuilt only when the recipe changes.`,
 			}
 			cli0, err := docker.Connect(c.Context)
 			if err != nil {
-				return cli.Exit(err.Error(), ExitHarness)
+				return harnessError{err}
 			}
 			defer cli0.Close()
 			if !c.Bool("list") {
@@ -61,14 +61,14 @@ rebuilt only when the recipe changes.`,
 					}
 					ref, err := docker.EnsureImage(c.Context, cli0, sw, prog)
 					if err != nil {
-						return cli.Exit(fmt.Sprintf("build image for %s: %v", name, err), ExitHarness)
+						return harnessError{fmt.Errorf("build image for %s: %w", name, err)}
 					}
 					fmt.Fprintf(c.App.ErrWriter, "%s %s: %s\n", name, t.Version(), ref)
 				}
 			}
 			imgs, err := docker.ListImages(c.Context, cli0)
 			if err != nil {
-				return cli.Exit(err.Error(), ExitHarness)
+				return harnessError{err}
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "IMAGE\tSIZE\tCREATED")
@@ -93,7 +93,7 @@ func cleanCommand() *cli.Command {
 			}
 			cli0, err := docker.Connect(c.Context)
 			if err != nil {
-				return cli.Exit(err.Error(), ExitHarness)
+				return harnessError{err}
 			}
 			defer cli0.Close()
 			removed, err := docker.CleanList(c.Context, cli0, c.String("run"))
@@ -101,7 +101,7 @@ func cleanCommand() *cli.Command {
 				fmt.Fprintf(c.App.Writer, "removed %s %s (run %s)\n", r.Kind, r.Name, r.RunID)
 			}
 			if err != nil {
-				return cli.Exit(err.Error(), ExitHarness)
+				return harnessError{err}
 			}
 			if len(removed) == 0 {
 				fmt.Fprintln(c.App.Writer, "nothing to clean")

@@ -71,7 +71,7 @@ in --store/<test>/<timestamp>/ and --store/latest points at it.`,
 					if out != nil {
 						err = fmt.Errorf("%w\n  the history recorded so far is kept: faultline check %s", err, out.Dir)
 					}
-					return cli.Exit(err.Error(), ExitHarness)
+					return harnessError{err}
 				}
 				return usageError{err}
 			}
