@@ -11,8 +11,13 @@ import (
 	"github.com/faultline/faultline/models/history"
 )
 
-// AnomalyKind is the Kind of the anomalies this checker reports.
-const AnomalyKind = "nonlinearizable"
+// Kinds of the anomalies this checker reports: StaleReadKind when a read is
+// stale by real time alone (a witness a person can verify from three ops),
+// AnomalyKind otherwise.
+const (
+	AnomalyKind   = "nonlinearizable"
+	StaleReadKind = "stale-read"
+)
 
 // explain turns porcupine's partial linearizations of a key found illegal
 // into an anomaly naming the op that could not be placed.
@@ -76,6 +81,15 @@ func explain(kh *keyHistory, ops []history.Op, info porcupine.LinearizationInfo)
 			}
 		}
 	}
+	// A stale read proved by real time alone is the clearest explanation.
+	if r, src, over, ok := staleRead(kh); ok {
+		expl, ids := staleAnomaly(kh, func(o porcupine.Operation) string { return opName(o, ops) }, r, src, over)
+		for _, id := range ids {
+			addOp(id)
+		}
+		a.Kind, a.Explanation = StaleReadKind, expl
+		return finish(a)
+	}
 	if next < 0 {
 		// Cannot happen for an illegal key; say what is known.
 		a.Explanation = fmt.Sprintf("no order of the %d ops of %s is consistent with real time and the register's semantics", len(kh.ops), kh.label())
@@ -104,11 +118,18 @@ func explain(kh *keyHistory, ops []history.Op, info porcupine.LinearizationInfo)
 	var so string
 	switch xin.kind {
 	case opRead:
-		so = "so the read should have returned " + s.String()
+		so = "so the read cannot follow it"
 	case opCAS:
 		so = "not the " + strconv.FormatInt(xin.arg, 10) + " the cas expected"
 	default:
-		so = "so the op cannot follow"
+		so = "so the op cannot follow it"
+	}
+	if len(prefix) > 0 {
+		// The prefix is the longest porcupine found, not the only order:
+		// say that the others fail too, without claiming which op is wrong.
+		so += ", and no other order of the ops fits real time either"
+	} else if xin.kind == opRead {
+		so = "so the read should have returned nil"
 	}
 	a.Explanation = fmt.Sprintf("%s cannot be linearized: %s, %s", capitalize(opName(x, ops)), holds, so)
 	return finish(a)

@@ -30,6 +30,7 @@ func TestHandWritten(t *testing.T) {
 		key     string
 		ops     []int64 // history indexes the anomaly names
 		explain string  // part of the explanation
+		kind    string  // anomaly kind; "" means AnomalyKind
 	}{
 		{file: "good-info-write-late.edn", verdict: models.Valid},
 		{file: "good-fail-write-absent.edn", verdict: models.Valid},
@@ -37,12 +38,12 @@ func TestHandWritten(t *testing.T) {
 		{file: "good-info-cas.edn", verdict: models.Valid},
 		{file: "good-keys-faults.jsonl", verdict: models.Valid},
 		{
-			file: "bad-stale-read.edn", verdict: models.Invalid, ops: []int64{2, 3, 6, 7},
-			explain: "Process 1's read → 1 (ops 6–7) cannot be linearized: after the longest linearizable prefix of the history (3 of its 4 ops) the register holds 2, from process 0's write 2 (ops 2–3), so the read should have returned 2",
+			file: "bad-stale-read.edn", verdict: models.Invalid, ops: []int64{0, 1, 2, 3, 6, 7}, kind: StaleReadKind,
+			explain: "Stale read on the history: process 1's read → 1 (ops 6–7), but 1 had been overwritten by process 0's write 2 (ops 2–3), which completed before the read began and started after process 0's write 1 (ops 0–1) had completed",
 		},
 		{
-			file: "bad-lost-write.edn", verdict: models.Invalid, ops: []int64{2, 3, 4, 5},
-			explain: "Process 2's read → 1 (ops 4–5) cannot be linearized: after the longest linearizable prefix of the history (2 of its 4 ops) the register holds 3, from process 1's write 3 (ops 2–3), so the read should have returned 3",
+			file: "bad-lost-write.edn", verdict: models.Invalid, ops: []int64{0, 1, 2, 3, 4, 5}, kind: StaleReadKind,
+			explain: "Stale read on the history: process 2's read → 1 (ops 4–5), but 1 had been overwritten by process 1's write 3 (ops 2–3), which completed before the read began and started after process 0's write 1 (ops 0–1) had completed",
 		},
 		{
 			file: "bad-cas-wrong-value.edn", verdict: models.Invalid, ops: []int64{0, 1, 2, 3},
@@ -50,23 +51,23 @@ func TestHandWritten(t *testing.T) {
 		},
 		{
 			file: "bad-info-write-early.edn", verdict: models.Invalid, ops: []int64{0, 1, 2, 3},
-			explain: "Process 2's read → 2 (ops 2–3) cannot be linearized: after the longest linearizable prefix of the history (1 of its 3 ops) the register holds 1, from process 0's write 1 (ops 0–1), so the read should have returned 1",
+			explain: "Process 2's read → 2 (ops 2–3) cannot be linearized: after the longest linearizable prefix of the history (1 of its 3 ops) the register holds 1, from process 0's write 1 (ops 0–1), so the read cannot follow it, and no other order of the ops fits real time either",
 		},
 		{
 			file: "bad-fail-write-visible.edn", verdict: models.Invalid, ops: []int64{0, 1, 4, 5},
-			explain: "Process 2's read → 2 (ops 4–5) cannot be linearized: after the longest linearizable prefix of the history (1 of its 2 ops) the register holds 1, from process 0's write 1 (ops 0–1), so the read should have returned 1",
+			explain: "Process 2's read → 2 (ops 4–5) cannot be linearized: after the longest linearizable prefix of the history (1 of its 2 ops) the register holds 1, from process 0's write 1 (ops 0–1), so the read cannot follow it, and no other order of the ops fits real time either",
 		},
 		{
 			file: "bad-cut-short.edn", verdict: models.Invalid, ops: []int64{2, 5, 6},
-			explain: "Process 0's read → 1 (ops 5–6) cannot be linearized: after the longest linearizable prefix of the history (3 of its 4 ops) the register holds 2, from process 1's indeterminate write 2 (op 2), so the read should have returned 2",
+			explain: "Process 0's read → 1 (ops 5–6) cannot be linearized: after the longest linearizable prefix of the history (3 of its 4 ops) the register holds 2, from process 1's indeterminate write 2 (op 2), so the read cannot follow it, and no other order of the ops fits real time either",
 		},
 		{
 			file: "bad-read-before-write.edn", verdict: models.Invalid, ops: []int64{0, 3},
 			explain: "Process 0's read → 3 (ops 0–3) cannot be linearized: no op of the history can take effect before it, and the register starts unset (nil), so the read should have returned nil",
 		},
 		{
-			file: "bad-keys-faults.jsonl", verdict: models.Invalid, key: "b", ops: []int64{6, 7, 10, 11},
-			explain: "Process 0's read → 5 (ops 10–11) cannot be linearized: after the longest linearizable prefix of key b (2 of its 3 ops) the register holds 6, from process 1's write 6 (ops 6–7), so the read should have returned 6",
+			file: "bad-keys-faults.jsonl", verdict: models.Invalid, key: "b", ops: []int64{1, 3, 6, 7, 10, 11}, kind: StaleReadKind,
+			explain: "Stale read on key b: process 0's read → 5 (ops 10–11), but 5 had been overwritten by process 1's write 6 (ops 6–7), which completed before the read began and started after process 1's write 5 (ops 1–3) had completed",
 		},
 	}
 	for _, tt := range tests {
@@ -89,8 +90,12 @@ func TestHandWritten(t *testing.T) {
 				t.Fatalf("%d anomalies, want 1: %+v", len(res.Anomalies), res.Anomalies)
 			}
 			a := res.Anomalies[0]
-			if a.Kind != AnomalyKind || a.Key != tt.key || !reflect.DeepEqual(a.Ops, tt.ops) {
-				t.Errorf("anomaly kind %q key %q ops %v, want %q %q %v", a.Kind, a.Key, a.Ops, AnomalyKind, tt.key, tt.ops)
+			kind := tt.kind
+			if kind == "" {
+				kind = AnomalyKind
+			}
+			if a.Kind != kind || a.Key != tt.key || !reflect.DeepEqual(a.Ops, tt.ops) {
+				t.Errorf("anomaly kind %q key %q ops %v, want %q %q %v", a.Kind, a.Key, a.Ops, kind, tt.key, tt.ops)
 			}
 			if !strings.Contains(a.Explanation, tt.explain) {
 				t.Errorf("explanation\n  %s\nwant it to contain\n  %s", a.Explanation, tt.explain)
@@ -271,7 +276,7 @@ func TestKeysIndependent(t *testing.T) {
 	if len(res.Anomalies) != 1 || res.Anomalies[0].Key != "fast" {
 		t.Errorf("anomalies %+v", res.Anomalies)
 	}
-	if !strings.Contains(res.Reason, "Process 1001's read → 1 (ops 30–31)") || !strings.Contains(res.Reason, "key slow (23 ops, 22 indeterminate) timed out") {
+	if !strings.Contains(res.Reason, "process 1001's read → 1 (ops 30–31)") || !strings.Contains(res.Reason, "key slow (23 ops, 22 indeterminate) timed out") {
 		t.Errorf("reason %q should name both keys' outcomes", res.Reason)
 	}
 }
@@ -281,9 +286,9 @@ func TestVisualization(t *testing.T) {
 		file     string
 		contains []string
 	}{
-		{"bad-stale-read.edn", []string{"read → 1", "anomalies", "cannot be linearized"}},
+		{"bad-stale-read.edn", []string{"read → 1", "anomalies", "Stale read"}},
 		{"good-keys-faults.jsonl", []string{"fault: partition", "n1,n2,n3", "cas 1→2", "ops 6→9, ok, process 0, node n1"}},
-		{"bad-keys-faults.jsonl", []string{"fault: kill", "never healed", "anomalies", "nonlinearizable (key b)"}},
+		{"bad-keys-faults.jsonl", []string{"fault: kill", "never healed", "anomalies", "stale-read (key b)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -163,7 +163,7 @@ func annotations(ops []history.Op, results []keyResult) []porcupine.Annotation {
 		if last < 0 {
 			continue
 		}
-		desc := AnomalyKind
+		desc := r.anomaly.Kind
 		if r.anomaly.Key != "" {
 			desc += " (key " + r.anomaly.Key + ")"
 		}
