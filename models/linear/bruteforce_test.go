@@ -265,7 +265,7 @@ func TestBruteForceReference(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	c := &Checker{Parallelism: 1}
-	var valid, invalid int
+	var valid, invalid, witnessed int
 	for i := range n {
 		ops := randomHistory(rng)
 		want := referenceLinearizable(ops)
@@ -288,8 +288,22 @@ func TestBruteForceReference(t *testing.T) {
 		} else {
 			invalid++
 		}
+		// A stale-read witness proves a violation, so it must never be
+		// found in a linearizable history.
+		for _, kh := range prepare(ops, true).keys {
+			r, src, over, ok := staleRead(kh)
+			if ok && want {
+				t.Fatalf("history %d is linearizable but staleRead claims read %d (source %d, overwritten by %d):\n%s", i, r, src, over, dump(ops))
+			}
+			if ok {
+				witnessed++
+			}
+		}
 	}
-	t.Logf("%d histories: %d linearizable, %d not", n, valid, invalid)
+	t.Logf("%d histories: %d linearizable, %d not (%d of them with a stale-read witness)", n, valid, invalid, witnessed)
+	if witnessed == 0 {
+		t.Error("no stale-read witness in any history: the soundness check above tests nothing")
+	}
 	if valid < n/10 || invalid < n/10 {
 		t.Errorf("generator is lopsided: %d valid, %d invalid", valid, invalid)
 	}
