@@ -78,6 +78,10 @@ type Result struct {
 	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Stats are checker-specific counts (keys checked, ops, ...).
 	Stats map[string]int64 `json:"stats,omitempty"`
+	// Properties are checker-specific findings that are not counts, e.g.
+	// "delivery": "at-least-once", "convergence_time": "1.2s",
+	// "violates": "serializable,snapshot-isolation".
+	Properties map[string]string `json:"properties,omitempty"`
 	// DurationNS is how long the check took.
 	DurationNS int64 `json:"duration_ns"`
 	// Artifacts are files the checker wrote, relative to the run directory
