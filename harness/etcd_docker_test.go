@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,19 +17,22 @@ import (
 	"github.com/faultline/faultline/models/history"
 )
 
-// TestMain fails the package when a test left containers or networks behind.
+// TestMain fails the package when its runs left containers or networks
+// behind. Run ids end in the controller's pid, so objects of tests running
+// in other packages at the same time are not mistaken for ours.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if cli, err := docker.Connect(ctx); err == nil {
+		suffix := fmt.Sprintf("-%d", os.Getpid())
 		left, err := docker.List(ctx, cli, "")
-		if err == nil && len(left) > 0 {
-			os.Stderr.WriteString("FAIL: tests left Docker objects behind:\n")
-			for _, l := range left {
-				os.Stderr.WriteString("  " + l.Kind + " " + l.Name + "\n")
+		for _, l := range left {
+			if err != nil || !strings.HasSuffix(l.RunID, suffix) {
+				continue
 			}
-			_ = docker.Clean(ctx, cli, "")
+			fmt.Fprintf(os.Stderr, "FAIL: tests left %s %s behind\n", l.Kind, l.Name)
+			_ = docker.Clean(ctx, cli, l.RunID)
 			code = 1
 		}
 		cli.Close()
