@@ -100,6 +100,10 @@ type Config struct {
 	Record Recorder
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Schedule, when set, is played first, step by step, instead of drawing
+	// (a replay; see ScheduleFromHistory); once it is used up, further
+	// steps are drawn from the seed.
+	Schedule []Step
 }
 
 // Nuker injects faults on a schedule and undoes them. Its methods are safe
@@ -116,6 +120,9 @@ type Nuker struct {
 	target      Target
 	record      Recorder
 	log         *slog.Logger
+
+	// replay are the steps still to play from Config.Schedule.
+	replay []*step
 
 	// mu serializes injections and undos and guards active.
 	mu     sync.Mutex
@@ -199,6 +206,13 @@ func New(cfg Config) (*Nuker, error) {
 				return nil, err
 			}
 		}
+	}
+	for i, r := range cfg.Schedule {
+		s, err := k.fromRecorded(r)
+		if err != nil {
+			return nil, fmt.Errorf("nuker: schedule step %d: %w", i+1, err)
+		}
+		k.replay = append(k.replay, s)
 	}
 	return k, nil
 }
@@ -301,6 +315,11 @@ func (k *Nuker) healContext(parent context.Context) (context.Context, context.Ca
 func (k *Nuker) next() *step {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if len(k.replay) > 0 {
+		s := k.replay[0]
+		k.replay = k.replay[1:]
+		return s
+	}
 	s := &step{fault: k.faults[k.rand.IntN(len(k.faults))]}
 	switch s.fault {
 	case FaultPartition:
