@@ -4,6 +4,8 @@ go 1.26.8
 
 require github.com/docker/docker v28.5.2+incompatible
 
+require github.com/joshdk/go-junit v1.0.0 // indirect
+
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
 	codeberg.org/go-latex/latex v0.2.0 // indirect

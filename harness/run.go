@@ -247,6 +247,7 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 		Target:   target,
 		Record:   rec.record,
 		Logger:   log,
+		Schedule: spec.Schedule,
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/nuker"
 )
 
 // Duration is a time.Duration written as "10s" in JSON.
@@ -69,6 +71,11 @@ type Spec struct {
 	CheckTimeout Duration `json:"check_timeout"`
 	// OpsPerKey bounds the ops on one key (0 = the workload's default).
 	OpsPerKey int `json:"ops_per_key,omitempty"`
+	// Schedule, when set, is the fault schedule to play (a replay); the
+	// nuker draws further faults from the seed once it is used up.
+	Schedule []nuker.Step `json:"schedule,omitempty"`
+	// ReplayOf is the run directory a replayed run reproduces.
+	ReplayOf string `json:"replay_of,omitempty"`
 	// Store is the directory runs are stored in.
 	Store string `json:"-"`
 }
