@@ -4,7 +4,10 @@ go 1.26.8
 
 require github.com/docker/docker v28.5.2+incompatible
 
-require github.com/joshdk/go-junit v1.0.0 // indirect
+require (
+	github.com/joshdk/go-junit v1.0.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
 
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect

@@ -1,0 +1,511 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/targets"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Suite is a list or matrix of tests run from one file:
+//
+//	name: nightly
+//	budget: 45m
+//	defaults: {time-limit: 60s, nodes: 5}
+//	tests:
+//	  - {name: etcd-linearizable, target: etcd, nemesis: [partition, kill]}
+//	  - {name: etcd-serializable, target: etcd, target-opts: {read: serializable}, expect: invalid}
+//	matrix:
+//	  - {name: "etcd-{nemesis}", target: etcd, nemesis: [[partition], [kill]], repeat: 2}
+//
+// In a matrix entry, a field given a list of values (a list of lists for
+// the list-valued nemesis, a list of maps for target-opts) is an axis; the
+// cross product of the axes becomes tests, named by the template.
+type Suite struct {
+	Name   string
+	Budget time.Duration
+	Tests  []SuiteTest
+}
+
+// SuiteTest is one test of a suite, with the line it came from.
+type SuiteTest struct {
+	Spec Spec
+	// Expect is the verdict the test should have; a known weakness is
+	// expected invalid.
+	Expect models.Verdict
+	// Repeat is how many times to run it, each with a fresh seed.
+	Repeat int
+	Line   int
+}
+
+// testFields are the keys a test, a default or a matrix entry may carry.
+type testFields struct {
+	Name            *string           `yaml:"name"`
+	Target          *string           `yaml:"target"`
+	TargetVersion   *string           `yaml:"target-version"`
+	TargetOpts      map[string]string `yaml:"target-opts"`
+	Workload        *string           `yaml:"workload"`
+	Nemesis         *[]string         `yaml:"nemesis"`
+	NemesisInterval *time.Duration    `yaml:"nemesis-interval"`
+	Nodes           *int              `yaml:"nodes"`
+	Concurrency     *int              `yaml:"concurrency"`
+	Rate            *float64          `yaml:"rate"`
+	TimeLimit       *time.Duration    `yaml:"time-limit"`
+	Seed            *int64            `yaml:"seed"`
+	OpTimeout       *time.Duration    `yaml:"op-timeout"`
+	RecoveryWait    *time.Duration    `yaml:"recovery-wait"`
+	CheckTimeout    *time.Duration    `yaml:"check-timeout"`
+	OpsPerKey       *int              `yaml:"ops-per-key"`
+	Expect          *string           `yaml:"expect"`
+	Repeat          *int              `yaml:"repeat"`
+}
+
+func (f testFields) apply(s *Spec) {
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&s.Test, f.Name)
+	set(&s.Target, f.Target)
+	set(&s.TargetVersion, f.TargetVersion)
+	set(&s.Workload, f.Workload)
+	if f.TargetOpts != nil {
+		s.TargetOpts = map[string]string{}
+		for k, v := range f.TargetOpts {
+			s.TargetOpts[k] = v
+		}
+	}
+	if f.Nemesis != nil {
+		s.Nemesis = slices.Clone(*f.Nemesis)
+	}
+	dur := func(dst *Duration, v *time.Duration) {
+		if v != nil {
+			*dst = Duration(*v)
+		}
+	}
+	dur(&s.NemesisInterval, f.NemesisInterval)
+	dur(&s.TimeLimit, f.TimeLimit)
+	dur(&s.OpTimeout, f.OpTimeout)
+	dur(&s.RecoveryWait, f.RecoveryWait)
+	dur(&s.CheckTimeout, f.CheckTimeout)
+	if f.Nodes != nil {
+		s.Nodes = *f.Nodes
+	}
+	if f.Concurrency != nil {
+		s.Concurrency = *f.Concurrency
+	}
+	if f.Rate != nil {
+		s.Rate = *f.Rate
+	}
+	if f.Seed != nil {
+		s.Seed = *f.Seed
+	}
+	if f.OpsPerKey != nil {
+		s.OpsPerKey = *f.OpsPerKey
+	}
+}
+
+type suiteFile struct {
+	Name     string      `yaml:"name"`
+	Budget   string      `yaml:"budget"`
+	Defaults yaml.Node   `yaml:"defaults"`
+	Tests    []yaml.Node `yaml:"tests"`
+	Matrix   []yaml.Node `yaml:"matrix"`
+}
+
+// lineError is an error at a line of the suite file.
+func lineError(path string, line int, format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))
+}
+
+// decodeStrict decodes n into v refusing unknown keys; errors carry the
+// line in the suite file.
+func decodeStrict(path string, n *yaml.Node, v any) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return lineError(path, n.Line, "%v", err)
+	}
+	d := yaml.NewDecoder(bytes.NewReader(b))
+	d.KnownFields(true)
+	err = d.Decode(v)
+	if err == nil {
+		return nil
+	}
+	// The decoder counts lines of the re-marshalled node, which starts at
+	// n.Line; its keys keep their order, one per line for our flat fields.
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
+	if first, _, _ := strings.Cut(msg, "\n"); first != "" {
+		msg = first
+	}
+	line := n.Line
+	var k int
+	if _, serr := fmt.Sscanf(msg, "line %d:", &k); serr == nil {
+		line = n.Line + k - 1
+		_, msg, _ = strings.Cut(msg, ": ")
+	}
+	return lineError(path, line, "%s", msg)
+}
+
+// LoadSuite reads and validates a suite file. Nothing runs: every test is
+// checked against the target, workload and fault catalogs first, and a
+// mistake is reported with its line.
+func LoadSuite(path string, base Spec) (*Suite, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f suiteFile
+	d := yaml.NewDecoder(bytes.NewReader(b))
+	d.KnownFields(true)
+	if err := d.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s := &Suite{Name: f.Name}
+	if s.Name == "" {
+		s.Name = strings.TrimSuffix(strings.TrimSuffix(baseName(path), ".yaml"), ".yml")
+	}
+	if f.Budget != "" {
+		if s.Budget, err = time.ParseDuration(f.Budget); err != nil || s.Budget <= 0 {
+			return nil, fmt.Errorf("%s: budget %q: want a duration like 45m", path, f.Budget)
+		}
+	}
+	var defaults testFields
+	if f.Defaults.Kind != 0 {
+		if err := decodeStrict(path, &f.Defaults, &defaults); err != nil {
+			return nil, err
+		}
+	}
+	base.Test = ""
+	defaults.apply(&base)
+	for i := range f.Tests {
+		n := &f.Tests[i]
+		var tf testFields
+		if err := decodeStrict(path, n, &tf); err != nil {
+			return nil, err
+		}
+		t, err := suiteTest(path, n.Line, base, defaults, tf)
+		if err != nil {
+			return nil, err
+		}
+		s.Tests = append(s.Tests, t)
+	}
+	for i := range f.Matrix {
+		ts, err := expandMatrix(path, &f.Matrix[i], base, defaults)
+		if err != nil {
+			return nil, err
+		}
+		s.Tests = append(s.Tests, ts...)
+	}
+	if len(s.Tests) == 0 {
+		return nil, fmt.Errorf("%s: no tests (give tests: or matrix:)", path)
+	}
+	names := map[string]int{}
+	for _, t := range s.Tests {
+		if l, dup := names[t.Spec.Test]; dup {
+			return nil, lineError(path, t.Line, "test name %q already used at line %d", t.Spec.Test, l)
+		}
+		names[t.Spec.Test] = t.Line
+	}
+	return s, nil
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// suiteTest builds and validates one test.
+func suiteTest(path string, line int, base Spec, defaults, tf testFields) (SuiteTest, error) {
+	spec := base
+	tf.apply(&spec)
+	t := SuiteTest{Spec: spec, Expect: models.Valid, Repeat: 1, Line: line}
+	for _, f := range []testFields{defaults, tf} {
+		if f.Expect != nil {
+			t.Expect = models.Verdict(*f.Expect)
+		}
+		if f.Repeat != nil {
+			t.Repeat = *f.Repeat
+		}
+	}
+	if tf.Name == nil {
+		return t, lineError(path, line, "test has no name")
+	}
+	switch t.Expect {
+	case models.Valid, models.Invalid, models.Unknown:
+	default:
+		return t, lineError(path, line, "expect %q: want valid, invalid or unknown", t.Expect)
+	}
+	if t.Repeat < 1 || t.Repeat > 1000 {
+		return t, lineError(path, line, "repeat %d: want 1..1000", t.Repeat)
+	}
+	if err := checkSpec(&t.Spec); err != nil {
+		return t, lineError(path, line, "test %s: %v", t.Spec.Test, err)
+	}
+	return t, nil
+}
+
+// checkSpec validates a spec against the catalogs, as Run would, without
+// running anything.
+func checkSpec(s *Spec) error {
+	faults, err := nuker.ParseFaults(strings.Join(s.Nemesis, ","))
+	if err != nil {
+		return err
+	}
+	s.Nemesis = faults
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	te, err := targets.Default().Lookup(s.Target)
+	if err != nil {
+		return err
+	}
+	t, err := te.New(s.TargetVersion, s.TargetOpts)
+	if err != nil {
+		return err
+	}
+	wl, err := workloads.Default().Lookup(s.Workload)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(t.Workloads(), wl.Name()) {
+		return fmt.Errorf("target %s does not serve workload %s (it serves %v)", t.Name(), wl.Name(), t.Workloads())
+	}
+	return nil
+}
+
+// expandMatrix turns one matrix entry into tests: list-valued fields are
+// axes, and the name template's {field} placeholders take each value.
+func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields) ([]SuiteTest, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, lineError(path, n.Line, "a matrix entry must be a mapping")
+	}
+	type axis struct {
+		key    string
+		values []*yaml.Node
+	}
+	var axes []axis
+	fixed := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		isAxis := false
+		if v.Kind == yaml.SequenceNode && len(v.Content) > 0 {
+			switch k.Value {
+			case "nemesis":
+				isAxis = v.Content[0].Kind == yaml.SequenceNode
+			case "target-opts":
+				isAxis = true
+			default:
+				isAxis = v.Content[0].Kind == yaml.ScalarNode
+			}
+		}
+		if isAxis {
+			axes = append(axes, axis{k.Value, v.Content})
+		} else {
+			fixed.Content = append(fixed.Content, k, v)
+		}
+	}
+	combos := [][]*yaml.Node{{}}
+	for _, a := range axes {
+		var next [][]*yaml.Node
+		for _, c := range combos {
+			for _, v := range a.values {
+				next = append(next, append(slices.Clone(c), v))
+			}
+		}
+		combos = next
+	}
+	if len(combos) > 1000 {
+		return nil, lineError(path, n.Line, "matrix expands to %d tests; at most 1000", len(combos))
+	}
+	var out []SuiteTest
+	for _, c := range combos {
+		m := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Content: slices.Clone(fixed.Content)}
+		var label []string
+		for i, a := range axes {
+			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: a.key}, c[i])
+			label = append(label, a.key+"-"+nodeLabel(c[i]))
+		}
+		var tf testFields
+		if err := decodeStrict(path, m, &tf); err != nil {
+			return nil, err
+		}
+		name := "matrix"
+		if tf.Name != nil {
+			name = *tf.Name
+		}
+		for i, a := range axes {
+			name = strings.ReplaceAll(name, "{"+a.key+"}", nodeLabel(c[i]))
+		}
+		if tf.Name == nil || !strings.Contains(*tf.Name, "{") && len(axes) > 0 {
+			name += "-" + strings.Join(label, "-")
+		}
+		tf.Name = &name
+		t, err := suiteTest(path, n.Line, base, defaults, tf)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// nodeLabel renders a value for a test name: "partition+kill", "read-serializable".
+func nodeLabel(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		var parts []string
+		for _, c := range n.Content {
+			parts = append(parts, nodeLabel(c))
+		}
+		return strings.Join(parts, "+")
+	case yaml.MappingNode:
+		var parts []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			parts = append(parts, n.Content[i].Value+"-"+nodeLabel(n.Content[i+1]))
+		}
+		return strings.Join(parts, ",")
+	}
+	return n.Value
+}
+
+// SuiteRun is the outcome of one run of a suite test.
+type SuiteRun struct {
+	Test     SuiteTest
+	Attempt  int
+	Dir      string
+	Results  Results
+	Err      error
+	Skipped  bool // not run: the budget was used up
+	Duration time.Duration
+}
+
+// Passed reports whether the run had the verdict the suite expected.
+func (r SuiteRun) Passed() bool {
+	return r.Err == nil && !r.Skipped && r.Results.Verdict == r.Test.Expect
+}
+
+// SuiteOptions tunes RunSuite.
+type SuiteOptions struct {
+	// Parallel is how many tests run at once (default 1).
+	Parallel int
+	// StopOnFailure stops starting tests after the first that did not pass.
+	StopOnFailure bool
+	// Progress and Run options for each run.
+	Run Options
+	// OnDone is called after each run (for progress lines); may be nil.
+	OnDone func(SuiteRun)
+}
+
+// RunSuite runs every test (each Repeat times, with fresh seeds after the
+// first) one after another or Parallel at once, within the suite's budget.
+// Tests that the budget or StopOnFailure left unstarted are returned as
+// skipped. Cancelling ctx stops it like a Ctrl-C of each run.
+func RunSuite(ctx context.Context, s *Suite, opt SuiteOptions) []SuiteRun {
+	var jobs []SuiteRun
+	for _, t := range s.Tests {
+		for a := 1; a <= t.Repeat; a++ {
+			jobs = append(jobs, SuiteRun{Test: t, Attempt: a})
+		}
+	}
+	par := max(opt.Parallel, 1)
+	start := time.Now()
+	var (
+		mu      sync.Mutex
+		stopped bool
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, par)
+	)
+	for i := range jobs {
+		sem <- struct{}{}
+		mu.Lock()
+		over := s.Budget > 0 && time.Since(start) >= s.Budget
+		skip := stopped || over || ctx.Err() != nil
+		mu.Unlock()
+		if skip {
+			<-sem
+			jobs[i].Skipped = true
+			switch {
+			case ctx.Err() != nil:
+				jobs[i].Err = errors.New("not run: interrupted")
+			case over:
+				jobs[i].Err = fmt.Errorf("not run: the suite's budget of %s was used up", s.Budget)
+			default:
+				jobs[i].Err = errors.New("not run: stopped at the first failure")
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			j := &jobs[i]
+			spec := j.Test.Spec
+			if j.Attempt > 1 {
+				spec.Seed = 0 // a fresh seed, recorded in the run
+			}
+			t0 := time.Now()
+			out, err := Run(ctx, spec, opt.Run)
+			j.Duration = time.Since(t0)
+			if out != nil {
+				j.Dir, j.Results = out.Dir, out.Results
+			}
+			j.Err = err
+			if !j.Passed() && opt.StopOnFailure {
+				mu.Lock()
+				stopped = true
+				mu.Unlock()
+			}
+			if opt.OnDone != nil {
+				mu.Lock()
+				opt.OnDone(*j)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return jobs
+}
+
+// SuiteExitCode is the suite's exit code, as Jepsen's test-all: 1 when any
+// run found an unexpected anomaly, else 3 when any could not run (harness
+// error, budget, interrupt), else 2 when any was unknown, else 0. A run
+// whose verdict is the one the suite expected counts as valid.
+func SuiteExitCode(runs []SuiteRun) int {
+	var invalid, harness, unknown bool
+	for _, r := range runs {
+		switch {
+		case r.Passed():
+		case r.Err != nil:
+			harness = true
+		case r.Results.Verdict == models.Invalid || r.Test.Expect == models.Invalid:
+			// An anomaly, or a known weakness that was expected and not found.
+			invalid = true
+		default:
+			unknown = true
+		}
+	}
+	switch {
+	case invalid:
+		return 1
+	case harness:
+		return 3
+	case unknown:
+		return 2
+	}
+	return 0
+}
