@@ -142,7 +142,8 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	log.Info("run starting", "dir", dir, "run_id", runID, "seed", spec.Seed, "target", target.Name(), "version", target.Version())
 	opt.Progress.Printf("run %s (seed %d) -> %s", spec.Test, spec.Seed, dir)
 
-	info := RunInfo{ID: runID, Started: started, TargetVersion: target.Version(), TargetSettings: target.Settings()}
+	info := RunInfo{ID: runID, Started: started, TargetVersion: target.Version(), TargetSettings: target.Settings(),
+		Seed: spec.Seed, ReplayOf: spec.ReplayOf}
 	runErr := execute(ctx, cli, spec, target, wl, rec, dir, runID, log, opt, &info)
 	if runErr != nil {
 		log.Error("run failed", "err", runErr)

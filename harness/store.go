@@ -57,6 +57,10 @@ type RunInfo struct {
 	HarnessError string `json:"harness_error,omitempty"`
 	// FirstOpAfter is the time from start to the first client op.
 	FirstOpAfter Duration `json:"first_op_after,omitempty"`
+	// Seed is the seed the run used (drawn when the spec had none).
+	Seed int64 `json:"seed,omitempty"`
+	// ReplayOf is the run directory this run replayed, if any.
+	ReplayOf string `json:"replay_of,omitempty"`
 }
 
 // newRunDir creates store/<test>/<UTC timestamp>/ and points store/latest

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
 )
@@ -508,4 +510,44 @@ func SuiteExitCode(runs []SuiteRun) int {
 		return 2
 	}
 	return 0
+}
+
+// JUnitCase describes the run for JUnit XML.
+func (r SuiteRun) JUnitCase(suite string) reports.Case {
+	name := r.Test.Spec.Test
+	if r.Test.Repeat > 1 {
+		name = fmt.Sprintf("%s#%d", name, r.Attempt)
+	}
+	c := reports.Case{
+		Name: name, Suite: suite, Verdict: r.Results.Verdict, Expected: r.Test.Expect,
+		Reason: r.Results.Reason, Duration: r.Duration,
+		Properties: map[string]string{
+			"target": r.Test.Spec.Target, "workload": r.Test.Spec.Workload,
+			"nemesis": strings.Join(r.Test.Spec.Nemesis, ","),
+		},
+	}
+	if c.Verdict == "" {
+		c.Verdict = models.Unknown
+	}
+	if r.Err != nil {
+		c.HarnessError = r.Err.Error()
+	}
+	if r.Dir != "" {
+		c.Report = filepath.Join(r.Dir, ReportFile)
+		c.Properties["run_dir"] = r.Dir
+	}
+	if r.Results.Run.ID != "" {
+		c.Properties["run_id"] = r.Results.Run.ID
+		c.Properties["target_version"] = r.Results.Run.TargetVersion
+		for k, v := range r.Results.Run.TargetSettings {
+			c.Properties["target_opt."+k] = v
+		}
+	}
+	if r.Results.Run.Seed != 0 {
+		c.Properties["seed"] = fmt.Sprint(r.Results.Run.Seed)
+	}
+	for _, res := range r.Results.Results {
+		c.Anomalies = append(c.Anomalies, res.Anomalies...)
+	}
+	return c
 }

@@ -101,6 +101,7 @@ Exit codes: 0 valid, 1 invalid (anomaly found), 2 unknown,
 		},
 		Commands: []*cli.Command{
 			runCommand(code),
+			suiteCommand(code),
 			checkCommand(code),
 			imagesCommand(),
 			cleanCommand(),

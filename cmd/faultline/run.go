@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -46,39 +48,150 @@ in --store/<test>/<timestamp>/ and --store/latest points at it.`,
 			&cli.StringFlag{Name: "store", Value: d.Store, Usage: "directory runs are stored in", EnvVars: []string{"FAULTLINE_STORE"}},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines", EnvVars: []string{"FAULTLINE_QUIET"}},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the controller's log (always in faultline.log)"},
+			&cli.IntFlag{Name: "test-count", Value: 1, Usage: "run the test N times, each after the first with a fresh seed", EnvVars: []string{"FAULTLINE_TEST_COUNT"}},
+			&cli.BoolFlag{Name: "stop-on-failure", Usage: "with --test-count, stop at the first run that is not valid"},
+			&cli.StringFlag{Name: "replay", Usage: "replay the stored run in `RUN_DIR`: same spec, seed and fault schedule (other flags are ignored)"},
+			&cli.StringFlag{Name: "junit", Usage: "also write JUnit XML to `FILE`", EnvVars: []string{"FAULTLINE_JUNIT"}},
+			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON on stdout (progress stays on stderr)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usage("run takes no arguments, got %q", c.Args().Slice())
 			}
-			spec, err := specFromFlags(c)
-			if err != nil {
+			var spec harness.Spec
+			var err error
+			if dir := c.String("replay"); dir != "" {
+				if spec, err = harness.ReplaySpec(dir); err != nil {
+					return usageError{err}
+				}
+				spec.Store = c.String("store")
+			} else if spec, err = specFromFlags(c); err != nil {
 				return err
 			}
-			opt := harness.Options{Progress: progress(c.App.ErrWriter, c.Bool("quiet"))}
-			if inCI() {
-				opt.ProgressEvery = 15 * time.Second
+			n := c.Int("test-count")
+			if n < 1 {
+				return usage("--test-count must be at least 1, got %d", n)
 			}
-			if c.Bool("verbose") {
-				opt.Log = c.App.ErrWriter
-			}
-			out, err := harness.Run(c.Context, spec, opt)
-			if out != nil {
-				printResults(c.App.Writer, out.Dir, out.Results)
-			}
-			if err != nil {
-				if errors.Is(err, harness.ErrHarness) {
-					if out != nil {
-						err = fmt.Errorf("%w\n  the history recorded so far is kept: faultline check %s", err, out.Dir)
-					}
-					return harnessError{err}
-				}
-				return usageError{err}
-			}
-			*code = verdictCode(out.Results.Verdict)
-			return nil
+			suite := &harness.Suite{Name: spec.Test, Tests: []harness.SuiteTest{{Spec: spec, Expect: models.Valid, Repeat: n}}}
+			return runSuite(c, suite, code, harness.SuiteOptions{StopOnFailure: c.Bool("stop-on-failure")})
 		},
 	}
+}
+
+// runSuite runs the suite's tests, prints each result (or JSON), writes
+// JUnit XML when asked and sets the exit code.
+func runSuite(c *cli.Context, suite *harness.Suite, code *int, sopt harness.SuiteOptions) error {
+	sopt.Run = harness.Options{Progress: progress(c.App.ErrWriter, c.Bool("quiet"))}
+	if inCI() {
+		sopt.Run.ProgressEvery = 15 * time.Second
+	}
+	if c.Bool("verbose") {
+		sopt.Run.Log = c.App.ErrWriter
+	}
+	sopt.OnDone = func(r harness.SuiteRun) {
+		if !c.Bool("json") {
+			printRun(c.App.Writer, r)
+		}
+	}
+	runs := harness.RunSuite(c.Context, suite, sopt)
+	// Bad input the harness found (not a harness failure) is a usage error.
+	for _, r := range runs {
+		if r.Err != nil && !errors.Is(r.Err, harness.ErrHarness) && !r.Skipped {
+			return usageError{r.Err}
+		}
+	}
+	if c.Bool("json") {
+		if err := printJSON(c.App.Writer, runs); err != nil {
+			return harnessError{err}
+		}
+	}
+	if len(runs) > 1 && !c.Bool("json") {
+		printSummary(c.App.Writer, suite.Name, runs)
+	}
+	if path := c.String("junit"); path != "" {
+		cases := make([]reports.Case, len(runs))
+		for i, r := range runs {
+			cases[i] = r.JUnitCase(suite.Name)
+		}
+		if err := reports.WriteJUnit(path, suite.Name, cases); err != nil {
+			return harnessError{err}
+		}
+	}
+	*code = harness.SuiteExitCode(runs)
+	if *code == ExitHarness {
+		for _, r := range runs {
+			if r.Err != nil {
+				msg := r.Err.Error()
+				if r.Dir != "" {
+					msg += "\n  the history recorded so far is kept: faultline check " + r.Dir
+				}
+				fmt.Fprintln(c.App.ErrWriter, "faultline:", msg)
+			}
+		}
+	}
+	return nil
+}
+
+// printRun prints one run's summary, or why it did not run.
+func printRun(w io.Writer, r harness.SuiteRun) {
+	if r.Skipped {
+		fmt.Fprintf(w, "\n%s: NOT RUN (%v)\n", r.Test.Spec.Test, r.Err)
+		return
+	}
+	if r.Results.Format != "" {
+		printResults(w, r.Dir, r.Results)
+	}
+	if r.Test.Expect != models.Valid {
+		fmt.Fprintf(w, "  expected %s: %s\n", r.Test.Expect, map[bool]string{true: "as expected", false: "NOT as expected"}[r.Passed()])
+	}
+}
+
+// printSummary prints one line per run.
+func printSummary(w io.Writer, name string, runs []harness.SuiteRun) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nSUITE %s\nTEST\tVERDICT\tEXPECTED\tOPS\tSEED\tTOOK\tREPORT\n", name)
+	for _, r := range runs {
+		verdict := string(r.Results.Verdict)
+		switch {
+		case r.Skipped:
+			verdict = "not run"
+		case r.Err != nil:
+			verdict = "could not run"
+		}
+		report := "-"
+		if r.Dir != "" {
+			report = filepath.Join(r.Dir, harness.ReportFile)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.JUnitCase(name).Name, verdict, r.Test.Expect,
+			r.Results.Stats.Ops, r.Results.Run.Seed, r.Duration.Round(time.Second), report)
+	}
+	tw.Flush()
+}
+
+// jsonRun is one run in `--json` output.
+type jsonRun struct {
+	Test     string          `json:"test"`
+	Dir      string          `json:"dir,omitempty"`
+	Expected models.Verdict  `json:"expected"`
+	Passed   bool            `json:"passed"`
+	Error    string          `json:"error,omitempty"`
+	Results  harness.Results `json:"results"`
+}
+
+func printJSON(w io.Writer, runs []harness.SuiteRun) error {
+	out := make([]jsonRun, len(runs))
+	for i, r := range runs {
+		out[i] = jsonRun{Test: r.JUnitCase("").Name, Dir: r.Dir, Expected: r.Test.Expect, Passed: r.Passed(), Results: r.Results}
+		if r.Err != nil {
+			out[i].Error = r.Err.Error()
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if len(out) == 1 {
+		return enc.Encode(out[0])
+	}
+	return enc.Encode(out)
 }
 
 func specFromFlags(c *cli.Context) (harness.Spec, error) {
@@ -232,4 +345,50 @@ func oneLine(s reports.Summary) string {
 			o.Latency.P50.Round(10*time.Microsecond), o.Latency.P95.Round(10*time.Microsecond), o.Latency.P99.Round(10*time.Microsecond))
 	}
 	return line
+}
+
+func suiteCommand(code *int) *cli.Command {
+	return &cli.Command{
+		Name:      "suite",
+		Usage:     "run a suite file: a list or matrix of tests, with a summary and JUnit XML",
+		ArgsUsage: "SUITE.yaml",
+		Description: `A suite file lists tests (target, options, workload, faults, time limit,
+repeat, expected verdict) and matrices of them; see docs/nightly.yaml. The file
+is checked whole before anything runs. Exit code as Jepsen's test-all: 0 all
+as expected, 1 any unexpected anomaly, 2 any unknown, 3 any could not run.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "junit", Usage: "write JUnit XML to `FILE`", EnvVars: []string{"FAULTLINE_JUNIT"}},
+			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON on stdout"},
+			&cli.IntFlag{Name: "parallel", Value: 1, Usage: "tests to run at once (each starts its own cluster)"},
+			&cli.BoolFlag{Name: "stop-on-failure", Usage: "start no test after one that did not pass"},
+			&cli.StringFlag{Name: "store", Value: harness.DefaultSpec().Store, Usage: "directory runs are stored in", EnvVars: []string{"FAULTLINE_STORE"}},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the controller's log"},
+			&cli.BoolFlag{Name: "check-only", Usage: "only check the suite file and list its tests"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage("suite takes one SUITE.yaml, got %d arguments", c.NArg())
+			}
+			base := harness.DefaultSpec()
+			base.Store = c.String("store")
+			suite, err := harness.LoadSuite(c.Args().First(), base)
+			if err != nil {
+				return usageError{err}
+			}
+			if c.Int("parallel") < 1 {
+				return usage("--parallel must be at least 1")
+			}
+			if c.Bool("check-only") {
+				for _, t := range suite.Tests {
+					fmt.Fprintf(c.App.Writer, "%s (line %d): %s %s, %s, faults %v, %s x%d, expect %s\n", t.Spec.Test, t.Line,
+						t.Spec.Target, t.Spec.TargetOpts, t.Spec.Workload, t.Spec.Nemesis, t.Spec.TimeLimit.D(), t.Repeat, t.Expect)
+				}
+				return nil
+			}
+			return runSuite(c, suite, code, harness.SuiteOptions{
+				Parallel: c.Int("parallel"), StopOnFailure: c.Bool("stop-on-failure"),
+			})
+		},
+	}
 }
