@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -30,9 +32,10 @@ rebuilt only when the recipe changes.`,
 			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "only list, build nothing"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines"},
 		},
+		Subcommands: []*cli.Command{imagesSaveCommand(), imagesLoadCommand()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usage("images takes no arguments")
+				return usage("images takes no arguments (subcommands: save DIR, load DIR)")
 			}
 			cli0, err := docker.Connect(c.Context)
 			if err != nil {
@@ -146,6 +149,75 @@ func listCommand() *cli.Command {
 				fmt.Fprintf(w, "  %s\t%s\n", n, mc[n].Summary)
 			}
 			return w.Flush()
+		},
+	}
+}
+
+func imagesSaveCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "save",
+		Usage:     "save faultline's images into DIR (one tar per image, named by recipe hash) for a CI cache",
+		ArgsUsage: "DIR",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "prune", Usage: "also remove tars of images this engine no longer has"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage("images save takes one DIR")
+			}
+			cli0, err := docker.Connect(c.Context)
+			if err != nil {
+				return harnessError{err}
+			}
+			defer cli0.Close()
+			prog := progress(c.App.ErrWriter, false)
+			saved, err := docker.SaveImages(c.Context, cli0, c.Args().First(), prog)
+			for _, p := range saved {
+				fmt.Fprintln(c.App.Writer, "saved", p)
+			}
+			if err != nil {
+				return harnessError{err}
+			}
+			if c.Bool("prune") {
+				removed, err := docker.PruneImageCache(c.Context, cli0, c.Args().First(), prog)
+				for _, p := range removed {
+					fmt.Fprintln(c.App.Writer, "pruned", p)
+				}
+				if err != nil {
+					return harnessError{err}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func imagesLoadCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "load",
+		Usage:     "load the images saved in DIR that this engine lacks (a missing DIR loads nothing)",
+		ArgsUsage: "DIR",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage("images load takes one DIR")
+			}
+			cli0, err := docker.Connect(c.Context)
+			if err != nil {
+				return harnessError{err}
+			}
+			defer cli0.Close()
+			loaded, err := docker.LoadImages(c.Context, cli0, c.Args().First(), progress(c.App.ErrWriter, false))
+			if errors.Is(err, os.ErrNotExist) {
+				fmt.Fprintf(c.App.Writer, "no image cache at %s yet: nothing to load\n", c.Args().First())
+				return nil
+			}
+			for _, ref := range loaded {
+				fmt.Fprintln(c.App.Writer, "loaded", ref)
+			}
+			if err != nil {
+				return harnessError{err}
+			}
+			return nil
 		},
 	}
 }
