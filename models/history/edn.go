@@ -61,9 +61,15 @@ type ednUnreadable string
 
 // ednReader reads EDN forms one at a time from a byte stream.
 type ednReader struct {
-	r    *bufio.Reader
-	line int // 1-based line of the next byte
+	r     *bufio.Reader
+	line  int // 1-based line of the next byte
+	depth int // forms being read, nested
 }
+
+// maxEDNDepth bounds nesting, so that hostile input cannot exhaust the
+// stack (a fatal error, not a recoverable panic). Jepsen histories nest a
+// handful of levels.
+const maxEDNDepth = 1000
 
 func newEDNReader(r io.Reader) *ednReader {
 	return &ednReader{r: bufio.NewReaderSize(r, 64*1024), line: 1}
@@ -147,6 +153,11 @@ func (d *ednReader) skip() error {
 // readForm reads the next form. It returns io.EOF when the input ends
 // before a form starts and errClose at a closing delimiter.
 func (d *ednReader) readForm() (any, error) {
+	d.depth++
+	defer func() { d.depth-- }()
+	if d.depth > maxEDNDepth {
+		return nil, d.errorf("nested more than %d levels deep", maxEDNDepth)
+	}
 	if err := d.skip(); err != nil {
 		return nil, err
 	}

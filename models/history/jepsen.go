@@ -309,7 +309,7 @@ func ReadJepsenLog(r io.Reader) ([]Op, error) {
 		ops = append(ops, op)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read jepsen log: %w", err)
+		return nil, fmt.Errorf("jepsen log line %d: %w", line+1, err)
 	}
 	pairNemesis(ops)
 	return ops, nil
@@ -361,7 +361,7 @@ func ReadAny(path string) ([]Op, string, error) {
 		}
 		return ops, FormatJepsenEDN, nil
 	case "json":
-		return nil, "", fmt.Errorf("%s: JSON without the faultline history header line {\"format\":%q,...}", path, Format)
+		return nil, "", fmt.Errorf("%s: line 1: JSON without the faultline history header line {\"format\":%q,...}", path, Format)
 	}
 	ops, err := ReadJepsenLog(br)
 	if err != nil {

@@ -92,16 +92,16 @@ func Read(r io.Reader) ([]Op, error) {
 	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
 	if !sc.Scan() {
 		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read history header: %w", err)
+			return nil, fmt.Errorf("history line 1: %w", err)
 		}
 		return nil, errors.New("empty history: no header line")
 	}
 	var hd header
 	if err := json.Unmarshal(sc.Bytes(), &hd); err != nil || hd.Format != Format {
-		return nil, fmt.Errorf("not a faultline history (first line must be {\"format\":%q,...})", Format)
+		return nil, fmt.Errorf("history line 1: not a faultline history (first line must be {\"format\":%q,...})", Format)
 	}
 	if hd.Version != Version {
-		return nil, fmt.Errorf("history format version %d is not supported (this faultline reads version %d)", hd.Version, Version)
+		return nil, fmt.Errorf("history line 1: format version %d is not supported (this faultline reads version %d)", hd.Version, Version)
 	}
 	var ops []Op
 	line := 1
@@ -129,7 +129,7 @@ func Read(r io.Reader) ([]Op, error) {
 		ops = append(ops, op)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
+		return nil, fmt.Errorf("history line %d: %w", line+1, err)
 	}
 	return ops, nil
 }

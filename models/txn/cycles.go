@@ -1,0 +1,194 @@
+package txn
+
+import (
+	"context"
+	"fmt"
+)
+
+// gSingleBudget bounds the node expansions spent looking for a G-single
+// cycle in one component before settling for a G2 cycle.
+const gSingleBudget = 1 << 24
+
+// cycles finds the cycles of the graph and reports one per strongly
+// connected component of each edge set, from the narrowest (ww) to the
+// widest (everything), showing in each wider set only components that the
+// narrower one did not already have.
+func (a *analysis) cycles(ctx context.Context) error {
+	g := &a.g
+	s := newSearcher(g)
+
+	// G0: ww only.
+	ww, nww := g.scc(relWW)
+	for _, nodes := range groups(ww, nww) {
+		if len(nodes) == 0 {
+			continue
+		}
+		if s.search(nodes[0], nodes[0], relWW, ww, ww[nodes[0]], 0) {
+			a.reportCycle(s.path(nodes[0], nodes[0]))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cycle search stopped: %w", err)
+	}
+
+	// G1c: ww and wr, through a wr edge (otherwise it was a G0).
+	wr, nwr := g.scc(relWW | relWR)
+	for c, nodes := range groups(wr, nwr) {
+		if e, ok := a.internalEdge(nodes, wr, relWR, nil); ok {
+			a.cycleThrough(s, e, relWW|relWR, wr, int32(c))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cycle search stopped: %w", err)
+	}
+
+	// G-single, G-nonadjacent, G2-item: through an rw edge.
+	dep, ndep := g.scc(relDeps)
+	for c, nodes := range groups(dep, ndep) {
+		if len(nodes) == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cycle search stopped: %w", err)
+		}
+		a.antiCycle(s, nodes, dep, int32(c), wr)
+	}
+
+	// Cycles that need process, then real-time, order: components that
+	// join components of the narrower graph, shown through an edge of the
+	// new relation between two of them.
+	prev := dep
+	for _, r := range []rel{relProcess, relRealtime} {
+		mask := relDeps | relProcess | r
+		comp, n := g.scc(mask)
+		for c, nodes := range groups(comp, n) {
+			if e, ok := a.internalEdge(nodes, comp, r, prev); ok {
+				a.cycleThrough(s, e, mask, comp, int32(c))
+			}
+		}
+		prev = comp
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cycle search stopped: %w", err)
+		}
+	}
+	return nil
+}
+
+// internalEdge returns an edge (index into g.list) of relation r between
+// two nodes of the component, whose ends lie in different components of
+// apart when apart is not nil.
+func (a *analysis) internalEdge(nodes []int32, comp []int32, r rel, apart []int32) (int32, bool) {
+	g := &a.g
+	for _, v := range nodes {
+		for i := g.off[v]; i < g.off[v+1]; i++ {
+			e := g.list[i]
+			if e.rel == r && comp[e.to] == comp[v] && (apart == nil || apart[e.to] != apart[v]) {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// cycleThrough reports the shortest cycle through edge i (an index into
+// g.list) over mask within component c.
+func (a *analysis) cycleThrough(s *searcher, i int32, mask rel, comp []int32, c int32) {
+	e := a.g.edges[a.g.list[i].e]
+	if s.search(e.to, e.from, mask, comp, c, 0) {
+		a.reportCycle(append(s.path(e.to, e.from), a.g.list[i].e))
+	}
+}
+
+// antiCycle reports a cycle with rw edges in dependency component c:
+// G-single when some rw edge a->b has b reaching a over ww and wr edges
+// (wr holds those components), else one through the first rw edge.
+func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, wr []int32) {
+	g := &a.g
+	var rws []int32 // g.list indexes
+	for _, v := range nodes {
+		for i := g.off[v]; i < g.off[v+1]; i++ {
+			if e := g.list[i]; e.rel == relRW && dep[e.to] == c {
+				rws = append(rws, i)
+			}
+		}
+	}
+	if len(rws) == 0 {
+		return
+	}
+	// Within one ww/wr component the way back is certain.
+	for _, i := range rws {
+		e := g.edges[g.list[i].e]
+		if wr[e.from] == wr[e.to] {
+			a.cycleThrough(s, i, relWW|relWR, wr, wr[e.to])
+			return
+		}
+	}
+	// Otherwise search from each rw edge's target, within budget.
+	spent := s.visits
+	tried := map[int32]bool{}
+	for _, i := range rws {
+		b := g.list[i].to
+		if tried[b] {
+			continue
+		}
+		tried[b] = true
+		left := gSingleBudget - (s.visits - spent)
+		if left <= 0 {
+			a.note("G-single search gave up in a large component (a G2-item cycle shown there may hide one)")
+			break
+		}
+		s.search(b, -1, relWW|relWR, dep, c, left)
+		for _, j := range rws {
+			e := g.edges[g.list[j].e]
+			if e.to == b && s.reached(e.from) {
+				a.reportCycle(append(s.path(b, e.from), g.list[j].e))
+				return
+			}
+		}
+	}
+	a.cycleThrough(s, rws[0], relDeps, dep, c)
+}
+
+// reportCycle classifies and reports a cycle given as edges in order.
+func (a *analysis) reportCycle(edges []int32) {
+	var n [relRealtime + 1]int
+	for _, e := range edges {
+		n[a.g.edges[e].rel]++
+	}
+	var kind string
+	switch {
+	case n[relRW] == 0 && n[relWR] == 0:
+		kind = "G0"
+	case n[relRW] == 0:
+		kind = "G1c"
+	case n[relRW] == 1:
+		kind = "G-single"
+	case a.nonadjacent(edges):
+		kind = "G-nonadjacent"
+	default:
+		kind = "G2-item"
+	}
+	switch {
+	case n[relRealtime] > 0:
+		kind += "-realtime"
+	case n[relProcess] > 0:
+		kind += "-process"
+	}
+	ts := make([]int32, len(edges))
+	for i, e := range edges {
+		ts[i] = a.nodes[a.g.edges[e].from]
+	}
+	a.report(kind, -1, ts, func() string { return a.sayCycle(kind, edges) })
+}
+
+// nonadjacent reports whether no two rw edges of the cycle follow each
+// other, counting around the end.
+func (a *analysis) nonadjacent(edges []int32) bool {
+	for i, e := range edges {
+		next := edges[(i+1)%len(edges)]
+		if a.g.edges[e].rel == relRW && a.g.edges[next].rel == relRW {
+			return false
+		}
+	}
+	return true
+}
