@@ -6,7 +6,7 @@ ARGS    ?=
 # The whole suite, Docker-backed tests included, stays well inside this.
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all setup build images run test vet soak clean
+.PHONY: all setup build images run test fuzz vet soak clean
 
 all: build
 
@@ -26,6 +26,13 @@ run: setup build
 test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Every history parser's fuzz target, briefly (CI runs this too).
+FUZZTIME ?= 10s
+fuzz:
+	for f in FuzzReadEDN FuzzReadJepsenLog FuzzRead FuzzReadAny; do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./models/history || exit 1; \
+	done
 
 # Longer runs, on purpose only (not in CI): 10 minutes under all faults.
 soak: setup build
