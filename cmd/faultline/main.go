@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	code := -1
 	app := newApp(stdout, stderr, &code)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app.Commands, args))
 	if err == nil {
 		if code >= 0 {
 			return code
@@ -129,3 +131,58 @@ func progress(w io.Writer, quiet bool) func(string, ...any) {
 
 // inCI reports whether we run under CI=true, where progress is sparser.
 func inCI() bool { return os.Getenv("CI") == "true" }
+
+// flagsFirst moves a command's flags before its arguments, so that
+// `faultline suite nightly.yaml --junit out.xml` works: urfave/cli, like
+// the flag package, stops parsing flags at the first argument.
+func flagsFirst(cmds []*cli.Command, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	// The program name and global flags stay in place.
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		i++
+	}
+	if i == len(args) {
+		return args
+	}
+	for _, c := range cmds {
+		if c.HasName(args[i]) {
+			return append(slices.Clone(args[:i+1]), reorder(c, args[i+1:])...)
+		}
+	}
+	return args
+}
+
+// reorder puts cmd's flags (with their values) before its arguments,
+// descending into a subcommand named by the first argument.
+func reorder(cmd *cli.Command, rest []string) []string {
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			takesValue[n] = !isBool
+		}
+	}
+	var flags, pos []string
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		switch {
+		case a == "--":
+			return append(append(flags, pos...), rest[j:]...)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && takesValue[name] && j+1 < len(rest) {
+				flags = append(flags, rest[j+1])
+				j++
+			}
+		case len(pos) == 0 && cmd.Command(a) != nil:
+			return append(append(flags, a), reorder(cmd.Command(a), rest[j+1:])...)
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(flags, pos...)
+}

@@ -61,6 +61,7 @@ func TestExitCodes(t *testing.T) {
 		{"check unknown model", []string{"check", "--model", "teapot", good}, 64, "unknown model"},
 		{"check garbage", []string{"check", "--model", "cas-register", garbage}, 64, ""},
 		{"check good", []string{"check", "--model", "cas-register", good}, 0, "VALID"},
+		{"flags after the argument", []string{"check", good, "--model", "cas-register", "--format=jepsen-edn"}, 0, "VALID"},
 		{"check bad", []string{"check", "--model", "cas-register", bad}, 1, "INVALID"},
 		{"check wrong format", []string{"check", "--format", "faultline", "--model", "cas-register", good}, 64, "format"},
 	}
