@@ -141,6 +141,9 @@ func printRun(w io.Writer, r harness.SuiteRun) {
 	if r.Results.Format != "" {
 		printResults(w, r.Dir, r.Results)
 	}
+	if r.Err != nil {
+		fmt.Fprintf(w, "  could not run: %v\n", r.Err)
+	}
 	if r.Test.Expect != models.Valid {
 		fmt.Fprintf(w, "  expected %s: %s\n", r.Test.Expect, map[bool]string{true: "as expected", false: "NOT as expected"}[r.Passed()])
 	}
