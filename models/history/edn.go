@@ -139,8 +139,12 @@ func (d *ednReader) skip() error {
 			d.readByte()
 			d.readByte()
 			if _, err := d.readForm(); err != nil {
-				if err == io.EOF {
+				var c errClose
+				switch {
+				case err == io.EOF:
 					return d.errorf("#_ at end of input")
+				case errors.As(err, &c):
+					return d.errorf("#_ before %q: nothing to discard", byte(c))
 				}
 				return err
 			}
