@@ -290,7 +290,7 @@ func TestBruteForceReference(t *testing.T) {
 		}
 		// A stale-read witness proves a violation, so it must never be
 		// found in a linearizable history.
-		for _, kh := range prepare(ops, true).keys {
+		for _, kh := range prepare(ops, registerSpec{name: CASRegister, cas: true}).keys {
 			r, src, over, ok := staleRead(kh)
 			if ok && want {
 				t.Fatalf("history %d is linearizable but staleRead claims read %d (source %d, overwritten by %d):\n%s", i, r, src, over, dump(ops))

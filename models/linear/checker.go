@@ -1,18 +1,3 @@
-// Package linear checks histories of registers for linearizability, with
-// github.com/anishathalye/porcupine.
-//
-// Two models are offered: a compare-and-set register (read, write, cas) and
-// a plain register (read, write). Ops are partitioned by their Key (ops
-// without a key are one register) and each key is checked on its own, so a
-// key that times out does not hide another key's verdict. The register
-// starts unset: a read of nil means no value yet.
-//
-// Jepsen's semantics of outcomes apply: an ok op took effect between its
-// invocation and its completion; a fail op certainly did not take effect and
-// is dropped (as Knossos does); an info op, or one that never completed
-// because the run was cut short, may have taken effect at any time after its
-// invocation or not at all, so it returns after every other op and accepts
-// any result. Reads of unknown outcome constrain nothing and are dropped.
 package linear
 
 import (
@@ -39,6 +24,17 @@ const (
 	CASRegister = "cas-register"
 	// Register is a register with read and write only.
 	Register = "register"
+	// KV is a key-value store: a compare-and-set register per key, the
+	// key taken from the op's Key or from Jepsen's [key value] tuples.
+	KV = "kv"
+	// Mutex is a non-reentrant lock with owners: acquire, release.
+	Mutex = "mutex"
+	// FIFOQueue is a first-in first-out queue: enqueue, dequeue.
+	FIFOQueue = "fifo-queue"
+	// Set is a grow-only set: add, read.
+	Set = "set-linearizable"
+	// Counter is a counter: add, read.
+	Counter = "counter-linearizable"
 )
 
 // Name is the checker's name in results.
@@ -53,10 +49,11 @@ const (
 	DefaultMaxVisualizedOps = 10000
 )
 
-// Checker checks a register history for linearizability. The zero value
-// checks a cas-register with the defaults.
+// Checker checks a history for linearizability against one object model.
+// The zero value checks a cas-register with the defaults.
 type Checker struct {
-	// Model is CASRegister (when empty) or Register.
+	// Model is the model's name: CASRegister (when empty), Register, KV,
+	// Mutex, FIFOQueue, Set or Counter.
 	Model string
 	// Timeout bounds the check of each key: DefaultTimeout when zero, no
 	// bound (other than the context's) when negative. A key that runs out
@@ -76,6 +73,21 @@ func NewCASRegister() *Checker { return &Checker{Model: CASRegister} }
 
 // NewRegister returns a checker of the read/write register model.
 func NewRegister() *Checker { return &Checker{Model: Register} }
+
+// NewKV returns a checker of the key-value store model.
+func NewKV() *Checker { return &Checker{Model: KV} }
+
+// NewMutex returns a checker of the mutex model.
+func NewMutex() *Checker { return &Checker{Model: Mutex} }
+
+// NewFIFOQueue returns a checker of the FIFO queue model.
+func NewFIFOQueue() *Checker { return &Checker{Model: FIFOQueue} }
+
+// NewSet returns a checker of the set model.
+func NewSet() *Checker { return &Checker{Model: Set} }
+
+// NewCounter returns a checker of the counter model.
+func NewCounter() *Checker { return &Checker{Model: Counter} }
 
 var _ models.Checker = (*Checker)(nil)
 
@@ -104,9 +116,10 @@ type keyResult struct {
 // Check checks ops, given in history order, and returns the verdict. It
 // never fails: malformed ops, an exhausted context or a timeout make the
 // verdict unknown with a reason. Each invalid key yields one anomaly naming
-// the op that cannot be linearized. Stats: keys, ops (checked, fail ops and
-// reads of unknown outcome excluded), indeterminate (of those, ops of
-// unknown outcome), failed, invalid_keys, unknown_keys, and
+// the op that cannot be linearized. Stats: keys, ops (checked: fail ops,
+// and ops of unknown outcome that constrain nothing, excluded; see
+// Prepare), indeterminate (of those, ops of unknown outcome), failed,
+// invalid_keys, unknown_keys, and
 // unmatched_completions when some completion had no invocation. With
 // opt.Dir set it writes VisualizationFile there and lists it in Artifacts.
 func (c *Checker) Check(ctx context.Context, ops []history.Op, opt models.Options) models.Result {
@@ -118,13 +131,14 @@ func (c *Checker) Check(ctx context.Context, ops []history.Op, opt models.Option
 
 func (c *Checker) check(ctx context.Context, ops []history.Op, opt models.Options) models.Result {
 	res := models.Result{Checker: Name, Model: c.model()}
-	if c.model() != CASRegister && c.model() != Register {
+	spec, err := SpecFor(c.model())
+	if err != nil {
 		res.Verdict = models.Unknown
-		res.Reason = fmt.Sprintf("unknown model %q (known: %s, %s)", c.model(), CASRegister, Register)
+		res.Reason = err.Error()
 		return res
 	}
-	p := prepare(ops, c.model() == CASRegister)
-	results := c.checkKeys(ctx, p, ops)
+	p := prepare(ops, spec)
+	results := c.checkKeys(ctx, spec, p, ops)
 
 	var nops, indet, invalid, unknown int
 	var verdicts []models.Verdict
@@ -157,14 +171,14 @@ func (c *Checker) check(ctx context.Context, ops []history.Op, opt models.Option
 	}
 	if len(p.keys) == 0 {
 		res.Verdict = models.Unknown
-		res.Reason = "no read, write or cas ops with a known or possible effect to check"
+		res.Reason = fmt.Sprintf("no %s ops with a known or possible effect to check", orList(spec.Functions()))
 		return res
 	}
 	res.Verdict = models.Combine(verdicts...)
 	res.Reason = summarize(p, res.Anomalies, invalidNames, unknownReasons)
 
 	if opt.Dir != "" && ctx.Err() == nil {
-		wrote, err := c.visualize(ctx, opt.Dir, p, results, ops)
+		wrote, err := c.visualize(ctx, opt.Dir, spec, p, results, ops)
 		switch {
 		case err != nil:
 			note := fmt.Sprintf("%s not written: %v", VisualizationFile, err)
@@ -208,7 +222,7 @@ func summarize(p prepared, anomalies []models.Anomaly, invalid, unknown []string
 }
 
 // checkKeys checks every key, several at a time.
-func (c *Checker) checkKeys(ctx context.Context, p prepared, ops []history.Op) []keyResult {
+func (c *Checker) checkKeys(ctx context.Context, spec Spec, p prepared, ops []history.Op) []keyResult {
 	results := make([]keyResult, len(p.keys))
 	workers := c.Parallelism
 	if workers <= 0 {
@@ -220,7 +234,7 @@ func (c *Checker) checkKeys(ctx context.Context, p prepared, ops []history.Op) [
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
-				results[i] = c.checkKey(ctx, p.keys[i], ops, len(p.keys) == 1)
+				results[i] = c.checkKey(ctx, spec, p.keys[i], ops, len(p.keys) == 1)
 			}
 		})
 	}
@@ -233,7 +247,7 @@ func (c *Checker) checkKeys(ctx context.Context, p prepared, ops []history.Op) [
 }
 
 // checkKey checks one key within the per-key timeout and ctx.
-func (c *Checker) checkKey(ctx context.Context, kh *keyHistory, ops []history.Op, keepInfo bool) keyResult {
+func (c *Checker) checkKey(ctx context.Context, spec Spec, kh *keyHistory, ops []history.Op, keepInfo bool) keyResult {
 	if kh.reject != nil {
 		return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s cannot be checked: %v", kh.label(), kh.reject)}
 	}
@@ -249,7 +263,7 @@ func (c *Checker) checkKey(ctx context.Context, kh *keyHistory, ops []history.Op
 	if kctx.Err() != nil {
 		stop.Store(true)
 	}
-	model := newModel(stop, nil)
+	model := newModel(spec, stop, nil)
 	verdict, info := porcupine.CheckOperationsVerbose(model, kh.ops, 0)
 	if kctx.Err() != nil && verdict != porcupine.Ok {
 		// Steps refused after the deadline make porcupine say Illegal;
@@ -269,7 +283,7 @@ func (c *Checker) checkKey(ctx context.Context, kh *keyHistory, ops []history.Op
 	}
 	r := keyResult{verdict: models.Valid}
 	if verdict == porcupine.Illegal {
-		a := explain(kh, ops, info)
+		a := explain(spec, kh, ops, info)
 		r = keyResult{verdict: models.Invalid, anomaly: &a}
 	}
 	if keepInfo {

@@ -3,7 +3,6 @@ package linear
 import (
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/anishathalye/porcupine"
 
@@ -11,24 +10,44 @@ import (
 	"github.com/faultline/faultline/models/history"
 )
 
-// Kinds of the anomalies this checker reports: StaleReadKind when a read is
-// stale by real time alone (a witness a person can verify from three ops),
-// AnomalyKind otherwise.
+// Kinds of the anomalies this checker reports. AnomalyKind is the general
+// one; the others name a textbook anomaly proved by a witness a person can
+// verify from a few ops and real time, without trusting the search.
 const (
-	AnomalyKind   = "nonlinearizable"
+	AnomalyKind = "nonlinearizable"
+	// StaleReadKind: a register read returned a value overwritten before
+	// it began; a set read lacked an element an earlier read had seen.
 	StaleReadKind = "stale-read"
+	// LockHeldTwiceKind: two acquires succeeded with no release that can
+	// fall between them.
+	LockHeldTwiceKind = "lock-held-twice"
+	// UnexpectedDequeueKind: a dequeue returned a value no enqueue could
+	// have put there by then.
+	UnexpectedDequeueKind = "unexpected-dequeue"
+	// DuplicateDequeueKind: a value was dequeued more often than enqueued.
+	DuplicateDequeueKind = "duplicate-dequeue"
+	// LostAddKind: a set read lacked an element whose add had completed
+	// before the read began.
+	LostAddKind = "lost-add"
+	// UnexpectedElementKind: a set read had an element no add could have
+	// put there by then.
+	UnexpectedElementKind = "unexpected-element"
+	// CounterBoundsKind: a counter read lies outside the bounds implied by
+	// the adds that completed before it and those that may have.
+	CounterBoundsKind = "counter-read-out-of-bounds"
 )
 
 // explain turns porcupine's partial linearizations of a key found illegal
-// into an anomaly naming the op that could not be placed.
+// into an anomaly: a model-specific witness when one exists (see witness),
+// else the op that could not be placed.
 //
 // The longest partial linearization porcupine records cannot be extended by
 // any op (otherwise the search would have recorded a longer one). Of the ops
 // outside it, the one that returns first is not held back by real time, since
 // every op that returned before it was invoked returned earlier still, so the
-// register's semantics are what rule it out: that op, and the state the
-// prefix leaves, are the explanation.
-func explain(kh *keyHistory, ops []history.Op, info porcupine.LinearizationInfo) models.Anomaly {
+// object's semantics are what rule it out: that op, and the state the prefix
+// leaves, are the explanation.
+func explain(spec Spec, kh *keyHistory, ops []history.Op, info porcupine.LinearizationInfo) models.Anomaly {
 	var prefix []int
 	if parts := info.PartialLinearizations(); len(parts) > 0 {
 		cands := parts[0]
@@ -44,19 +63,19 @@ func explain(kh *keyHistory, ops []history.Op, info porcupine.LinearizationInfo)
 		}
 	}
 	in := make([]bool, len(kh.ops))
-	s := state{}
-	setter := -1 // the prefix op that gave the register its value
+	s := spec.Init()
+	setter := -1 // the last prefix op that changed the state
 	for _, id := range prefix {
 		if id < 0 || id >= len(kh.ops) {
 			continue
 		}
 		in[id] = true
 		o := kh.ops[id]
-		oin := o.Input.(input)
-		if oin.kind == opWrite || oin.kind == opCAS && s.set && s.val == oin.arg {
+		_, next := spec.Step(s, o.Input, o.Output)
+		if next != s || isWrite(o.Input) {
 			setter = id
 		}
-		_, s = step(s, oin, o.Output.(output))
+		s = next
 	}
 	next := -1
 	for id, o := range kh.ops {
@@ -81,58 +100,60 @@ func explain(kh *keyHistory, ops []history.Op, info porcupine.LinearizationInfo)
 			}
 		}
 	}
-	// A stale read proved by real time alone is the clearest explanation.
-	if r, src, over, ok := staleRead(kh); ok {
-		expl, ids := staleAnomaly(kh, func(o porcupine.Operation) string { return opName(o, ops) }, r, src, over)
-		for _, id := range ids {
+	name := func(id int) string { return opName(spec, kh.ops[id], ops) }
+	// A textbook anomaly proved by real time alone is the clearest
+	// explanation.
+	if w, ok := witness(spec, kh, name); ok {
+		for _, id := range w.ids {
 			addOp(id)
 		}
-		a.Kind, a.Explanation = StaleReadKind, expl
+		a.Kind, a.Explanation = w.kind, w.explanation
 		return finish(a)
 	}
+	obj := spec.Object()
 	if next < 0 {
 		// Cannot happen for an illegal key; say what is known.
-		a.Explanation = fmt.Sprintf("no order of the %d ops of %s is consistent with real time and the register's semantics", len(kh.ops), kh.label())
+		a.Explanation = fmt.Sprintf("no order of the %d ops of %s is consistent with real time and the %s's semantics", len(kh.ops), kh.label(), obj)
 		return finish(a)
 	}
 	addOp(next)
-	if setter >= 0 {
+	w, worded := spec.(wording)
+	if setter >= 0 && worded && w.byLast() {
 		addOp(setter)
 	}
 	x := kh.ops[next]
-	xin, xout := x.Input.(input), x.Output.(output)
-	if ok, _ := step(s, xin, xout); ok {
-		a.Explanation = fmt.Sprintf("no order of the %d ops of %s is consistent with real time and the register's semantics; the longest linearizable prefix has %d ops and stops before %s",
-			len(kh.ops), kh.label(), len(prefix), opName(x, ops))
+	if ok, _ := spec.Step(s, x.Input, x.Output); ok {
+		a.Explanation = fmt.Sprintf("no order of the %d ops of %s is consistent with real time and the %s's semantics; the longest linearizable prefix has %d ops and stops before %s",
+			len(kh.ops), kh.label(), obj, len(prefix), name(next))
 		return finish(a)
 	}
 	var holds string
 	if len(prefix) == 0 {
-		holds = fmt.Sprintf("no op of %s can take effect before it, and the register starts unset (nil)", kh.label())
+		holds = fmt.Sprintf("no op of %s can take effect before it, and initially the %s %s", kh.label(), obj, spec.Holds(s))
 	} else {
-		holds = fmt.Sprintf("after the longest linearizable prefix of %s (%d of its %d ops) the register holds %s", kh.label(), len(prefix), len(kh.ops), s)
-		if setter >= 0 {
-			holds += ", from " + opName(kh.ops[setter], ops)
+		holds = fmt.Sprintf("after the longest linearizable prefix of %s (%d of its %d ops) the %s %s", kh.label(), len(prefix), len(kh.ops), obj, spec.Holds(s))
+		if setter >= 0 && worded && w.byLast() {
+			holds += ", from " + name(setter)
 		}
 	}
-	var so string
-	switch xin.kind {
-	case opRead:
-		so = "so the read cannot follow it"
-	case opCAS:
-		so = "not the " + strconv.FormatInt(xin.arg, 10) + " the cas expected"
-	default:
-		so = "so the op cannot follow it"
+	so := "so the op cannot follow it"
+	if worded {
+		so = w.so(s, x.Input, x.Output, len(prefix) == 0)
 	}
 	if len(prefix) > 0 {
 		// The prefix is the longest porcupine found, not the only order:
 		// say that the others fail too, without claiming which op is wrong.
 		so += ", and no other order of the ops fits real time either"
-	} else if xin.kind == opRead {
-		so = "so the read should have returned nil"
 	}
-	a.Explanation = fmt.Sprintf("%s cannot be linearized: %s, %s", capitalize(opName(x, ops)), holds, so)
+	a.Explanation = fmt.Sprintf("%s cannot be linearized: %s, %s", capitalize(name(next)), holds, so)
 	return finish(a)
+}
+
+// isWrite reports whether a register op sets the register even when it
+// leaves the value as it was, so that it is named as the value's source.
+func isWrite(in any) bool {
+	i, ok := in.(input)
+	return ok && i.kind == opWrite
 }
 
 // finish puts the anomaly's ops in order.
@@ -145,18 +166,24 @@ func finish(a models.Anomaly) models.Anomaly {
 // opName names an op for people: "process 3's read → nil (ops 12–15)",
 // with the indexes of its invocation and completion, so a reader sees
 // which ops overlapped in real time ("op 12" alone when it never completed).
-func opName(o porcupine.Operation, ops []history.Op) string {
+func opName(spec Spec, o porcupine.Operation, ops []history.Op) string {
 	ref := o.Metadata.(opRef)
-	at := " " + fmt.Sprint(ops[ref.inv].Index)
-	if ref.done >= 0 {
-		at = fmt.Sprintf("s %d–%d", ops[ref.inv].Index, ops[ref.done].Index)
+	return OpName(spec, ops, ops[ref.inv].Process, o.Input, o.Output, ref.inv, ref.done)
+}
+
+// OpName names an op for people, as anomalies do: "process 3's read → nil
+// (ops 12–15)", or "process 4's indeterminate write 2 (op 9)" for an op of
+// unknown outcome (out nil) that never completed. call and ret are the
+// positions of its invocation and completion in ops (ret -1 when none).
+func OpName(spec Spec, ops []history.Op, p history.Process, in, out any, call, ret int) string {
+	at := " " + fmt.Sprint(ops[call].Index)
+	if ret >= 0 {
+		at = fmt.Sprintf("s %d–%d", ops[call].Index, ops[ret].Index)
 	}
-	out := o.Output.(output)
-	if out.unknown {
-		// Only writes and cas ops of unknown outcome are checked.
-		return fmt.Sprintf("process %v's indeterminate %s (op%s)", ops[ref.inv].Process, describeOp(o.Input.(input), output{}), at)
+	if out == nil {
+		return fmt.Sprintf("process %v's indeterminate %s (op%s)", p, spec.DescribeOperation(in, nil), at)
 	}
-	return fmt.Sprintf("process %v's %s (op%s)", ops[ref.inv].Process, describeOp(o.Input.(input), out), at)
+	return fmt.Sprintf("process %v's %s (op%s)", p, spec.DescribeOperation(in, out), at)
 }
 
 func capitalize(s string) string {

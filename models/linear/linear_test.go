@@ -63,7 +63,7 @@ func TestHandWritten(t *testing.T) {
 		},
 		{
 			file: "bad-read-before-write.edn", verdict: models.Invalid, ops: []int64{0, 3},
-			explain: "Process 0's read → 3 (ops 0–3) cannot be linearized: no op of the history can take effect before it, and the register starts unset (nil), so the read should have returned nil",
+			explain: "Process 0's read → 3 (ops 0–3) cannot be linearized: no op of the history can take effect before it, and initially the register is unset (nil), so the read should have returned nil",
 		},
 		{
 			file: "bad-keys-faults.jsonl", verdict: models.Invalid, key: "b", ops: []int64{1, 3, 6, 7, 10, 11}, kind: StaleReadKind,
@@ -188,7 +188,10 @@ func TestRegisterModel(t *testing.T) {
 }
 
 // hardHistory is a key porcupine needs long to reject: n writes of unknown
-// outcome, any subset of which may precede a read of a value nobody wrote.
+// outcome, then one process reading each value in turn and the first
+// again, which no order allows; any subset of the writes may be placed
+// early, so porcupine tries about 2ⁿ of them. Every value is read, so no
+// write can be left out as unobserved.
 func hardHistory(n int, key string, first int64) []history.Op {
 	var ops []history.Op
 	add := func(o history.Op) {
@@ -200,8 +203,10 @@ func hardHistory(n int, key string, first int64) []history.Op {
 	for i := range n {
 		add(history.Op{Process: history.Process(100 + i), Type: history.Invoke, F: "write", Value: int64(i + 1)})
 	}
-	add(history.Op{Process: 99, Type: history.Invoke, F: "read"})
-	add(history.Op{Process: 99, Type: history.OK, F: "read", Value: int64(999)})
+	for i := range n + 1 {
+		add(history.Op{Process: 99, Type: history.Invoke, F: "read"})
+		add(history.Op{Process: 99, Type: history.OK, F: "read", Value: int64(i%n + 1)})
+	}
 	return ops
 }
 
@@ -214,7 +219,7 @@ func TestTimeout(t *testing.T) {
 	if res.Verdict != models.Unknown {
 		t.Fatalf("verdict %s (%s), want unknown", res.Verdict, res.Reason)
 	}
-	want := "linearizability check of key 7 (23 ops, 22 indeterminate) timed out after 50ms"
+	want := "linearizability check of key 7 (45 ops, 22 indeterminate) timed out after 50ms"
 	if res.Reason != want {
 		t.Errorf("reason %q, want %q", res.Reason, want)
 	}
@@ -223,6 +228,11 @@ func TestTimeout(t *testing.T) {
 	}
 	if res.Stats["unknown_keys"] != 1 {
 		t.Errorf("stats %v", res.Stats)
+	}
+
+	// Small enough to finish: the same shape is decided invalid.
+	if res := NewCASRegister().Check(context.Background(), hardHistory(6, "7", 0), models.Options{}); res.Verdict != models.Invalid {
+		t.Errorf("6 writes: %s (%s), want invalid", res.Verdict, res.Reason)
 	}
 
 	// A tiny timeout, even on an easy history.
@@ -247,7 +257,7 @@ func TestContext(t *testing.T) {
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	res = NewCASRegister().Check(ctx, ops, models.Options{})
-	if res.Verdict != models.Unknown || !strings.Contains(res.Reason, "linearizability check (23 ops, 22 indeterminate) timed out after") || !strings.Contains(res.Reason, "(the check's deadline)") {
+	if res.Verdict != models.Unknown || !strings.Contains(res.Reason, "linearizability check (45 ops, 22 indeterminate) timed out after") || !strings.Contains(res.Reason, "(the check's deadline)") {
 		t.Errorf("deadline: %s %q", res.Verdict, res.Reason)
 	}
 }
@@ -276,7 +286,7 @@ func TestKeysIndependent(t *testing.T) {
 	if len(res.Anomalies) != 1 || res.Anomalies[0].Key != "fast" {
 		t.Errorf("anomalies %+v", res.Anomalies)
 	}
-	if !strings.Contains(res.Reason, "process 1001's read → 1 (ops 30–31)") || !strings.Contains(res.Reason, "key slow (23 ops, 22 indeterminate) timed out") {
+	if !strings.Contains(res.Reason, "process 1001's read → 1 (ops 74–75)") || !strings.Contains(res.Reason, "key slow (45 ops, 22 indeterminate) timed out") {
 		t.Errorf("reason %q should name both keys' outcomes", res.Reason)
 	}
 }

@@ -12,44 +12,68 @@ import (
 	"github.com/faultline/faultline/models/history"
 )
 
-// opRef ties a porcupine operation to the history: positions of its
-// invocation and completion in the ops slice (done is -1 when the op never
-// completed).
-type opRef struct {
-	inv, done int
+// Operation is one client operation of a history, paired and read by a
+// Spec: the unit the checkers order.
+type Operation struct {
+	// Process made the op.
+	Process history.Process
+	// In and Out are the op as Spec.Step takes them; Out is nil when the
+	// outcome is unknown.
+	In, Out any
+	// Call and Return are the positions in the history (indexes into the
+	// slice given to Prepare) of the invocation and the completion; Return
+	// is -1 when the op never completed.
+	Call, Return int
+	// ReadOnly ops never change the state.
+	ReadOnly bool
 }
 
-// keyHistory is the part of a history that concerns one key, ready for
-// porcupine. Times are positions in the history, which is the order
-// Jepsen's checkers use too and needs no clock.
-type keyHistory struct {
-	name   string // "" when ops carry no key
-	ops    []porcupine.Operation
-	indet  int   // ops whose outcome is unknown
-	reject error // why the key cannot be checked (a malformed op), if so
+// Known reports whether the op's outcome is known (it completed ok).
+func (o Operation) Known() bool { return o.Out != nil }
+
+// Object is the part of a history that concerns one key.
+type Object struct {
+	// Key is the key ("" for ops without one).
+	Key string
+	// Ops are the key's ops in order of invocation.
+	Ops []Operation
+	// Indeterminate counts the ops of unknown outcome among Ops.
+	Indeterminate int
+	// Err says why the key cannot be checked (a malformed op), if so.
+	Err error
 }
 
-func (k *keyHistory) label() string {
-	if k.name == "" {
+// Label names the object for people: "key k", or "the history" when ops
+// carry no key.
+func (o *Object) Label() string {
+	if o.Key == "" {
 		return "the history"
 	}
-	return "key " + k.name
+	return "key " + o.Key
 }
 
-// prepared is a history split into keys.
-type prepared struct {
-	keys      []*keyHistory // sorted by name
-	failed    int           // fail ops, dropped
-	unmatched int           // completions without an invocation, ignored
+// Prepared is a history split into objects.
+type Prepared struct {
+	// Objects holds the keys with ops to check (or a reason not to),
+	// sorted by key, numerically when keys are integers.
+	Objects []*Object
+	// Failed counts fail ops, dropped because they did not happen.
+	Failed int
+	// Unmatched counts completions without an invocation, ignored.
+	Unmatched int
 }
 
-// prepare pairs invocations with completions by process and turns each op
-// into porcupine's form: ok ops keep their return position; fail ops are
-// dropped, since they certainly did not happen; ops of unknown outcome
-// (info, or never completed because the run was cut short) return after
-// every other op and accept any result. Nuker ops are ignored.
-func prepare(ops []history.Op, casAllowed bool) prepared {
-	var p prepared
+// Prepare pairs invocations with completions by process and reads each op
+// with spec: fail ops are dropped, since they certainly did not happen;
+// ops of unknown outcome (info, or never completed because the run was cut
+// short) get a nil Out, and are dropped when they constrain nothing: when
+// they are read-only, and, for ValueOps specs, when they write a value no
+// op reads or expects (any legal order with such a write stays legal
+// without it, once the cas ops of unknown outcome it would make swap are
+// moved to the end). Nuker ops are ignored. A key with an op spec cannot
+// read gets Err and no further ops.
+func Prepare(ops []history.Op, spec Spec) Prepared {
+	var p Prepared
 	pending := map[history.Process]int{}
 	var pairs []opRef
 	for pos, op := range ops {
@@ -67,7 +91,7 @@ func prepare(ops []history.Op, casAllowed bool) prepared {
 		}
 		inv, ok := pending[op.Process]
 		if !ok {
-			p.unmatched++
+			p.Unmatched++
 			continue
 		}
 		delete(pending, op.Process)
@@ -78,114 +102,153 @@ func prepare(ops []history.Op, casAllowed bool) prepared {
 	}
 	slices.SortFunc(pairs, func(a, b opRef) int { return a.inv - b.inv })
 
-	clients := map[history.Process]int{} // dense ids for the visualization's rows
-	byKey := map[string]*keyHistory{}
-	end := int64(len(ops))
+	byKey := map[string]*Object{}
+	obj := func(key string) *Object {
+		o := byKey[key]
+		if o == nil {
+			o = &Object{Key: key}
+			byKey[key] = o
+		}
+		return o
+	}
 	for _, ref := range pairs {
 		inv := ops[ref.inv]
-		var done *history.Op
+		c := Call{F: inv.F, Key: inv.Key, Process: inv.Process, Arg: inv.Value}
 		if ref.done >= 0 {
-			done = &ops[ref.done]
-		}
-		if done != nil && done.Type == history.Fail {
-			p.failed++
-			continue
-		}
-		key := inv.Key
-		if key == "" && done != nil {
-			key = done.Key
-		}
-		kh := byKey[key]
-		if kh == nil {
-			kh = &keyHistory{name: key}
-			byKey[key] = kh
-		}
-		if kh.reject != nil {
-			continue
-		}
-		in, out, err := convert(inv, done, casAllowed)
-		if err != nil {
-			kh.reject = fmt.Errorf("op %d (process %v): %w", inv.Index, inv.Process, err)
-			continue
-		}
-		ret := end
-		if out.unknown {
-			if in.kind == opRead {
-				continue // it constrains nothing
+			done := ops[ref.done]
+			if done.Type == history.Fail {
+				p.Failed++
+				continue
 			}
-			kh.indet++
+			if c.Key == "" {
+				c.Key = done.Key
+			}
+			if c.Arg == nil {
+				c.Arg = done.Value
+			}
+			if done.Type == history.OK {
+				c.Known, c.Result = true, done.Value
+			}
+		}
+		parsed, err := spec.Parse(c)
+		if err != nil {
+			if o := obj(c.Key); o.Err == nil {
+				o.Err = fmt.Errorf("op %d (process %v): %w", inv.Index, inv.Process, err)
+			}
+			continue
+		}
+		o := obj(parsed.Key)
+		if o.Err != nil {
+			continue
+		}
+		op := Operation{Process: inv.Process, In: parsed.In, Call: ref.inv, Return: ref.done, ReadOnly: parsed.ReadOnly}
+		if c.Known {
+			op.Out = parsed.Out
 		} else {
-			ret = int64(ref.done)
+			if parsed.ReadOnly {
+				continue
+			}
+			o.Indeterminate++
 		}
-		id, ok := clients[inv.Process]
-		if !ok {
-			id = len(clients)
-			clients[inv.Process] = id
-		}
-		kh.ops = append(kh.ops, porcupine.Operation{
-			ClientId: id,
-			Input:    in,
-			Call:     int64(ref.inv),
-			Output:   out,
-			Return:   ret,
-			Metadata: ref,
-		})
+		o.Ops = append(o.Ops, op)
 	}
-	for _, kh := range byKey {
-		if len(kh.ops) > 0 || kh.reject != nil {
-			p.keys = append(p.keys, kh)
+	if v, ok := spec.(ValueOps); ok {
+		for _, o := range byKey {
+			dropUnobserved(o, v)
 		}
 	}
-	slices.SortFunc(p.keys, func(a, b *keyHistory) int { return compareKeys(a.name, b.name) })
+	for _, o := range byKey {
+		if len(o.Ops) > 0 || o.Err != nil {
+			p.Objects = append(p.Objects, o)
+		}
+	}
+	slices.SortFunc(p.Objects, func(a, b *Object) int { return compareKeys(a.Key, b.Key) })
 	return p
 }
 
-// convert reads an op's argument and result. done is nil when the op never
-// completed.
-func convert(inv history.Op, done *history.Op, casAllowed bool) (input, output, error) {
-	unknown := done == nil || done.Type == history.Info
-	// The argument comes from the invocation; Jepsen repeats it in the
-	// completion, so fall back to that when the invocation lacks it.
-	arg := inv.Value
-	if arg == nil && done != nil {
-		arg = done.Value
-	}
-	var in input
-	switch inv.F {
-	case "read":
-		in.kind = opRead
-	case "write":
-		v, ok := history.Int(arg)
-		if !ok {
-			return in, output{}, fmt.Errorf("write of %s: not an integer", show(arg))
+// dropUnobserved leaves out the ops of unknown outcome of o that write a
+// value no op needs.
+func dropUnobserved(o *Object, v ValueOps) {
+	needed := map[int64]bool{}
+	for _, op := range o.Ops {
+		if val, set, ok := v.Needs(op.In, op.Out); ok && set {
+			needed[val] = true
 		}
-		in = input{kind: opWrite, arg: v}
-	case "cas":
-		if !casAllowed {
-			return in, output{}, fmt.Errorf("cas is not an operation of the register model (use %s)", CASRegister)
+	}
+	kept := o.Ops[:0]
+	for _, op := range o.Ops {
+		if w, ok := v.Writes(op.In); ok && !op.Known() && !needed[w] {
+			o.Indeterminate--
+			continue
 		}
-		a, b, ok := history.IntPair(arg)
-		if !ok {
-			return in, output{}, fmt.Errorf("cas of %s: not [old new] integers", show(arg))
+		kept = append(kept, op)
+	}
+	o.Ops = kept
+}
+
+// opRef ties a porcupine operation to the history: positions of its
+// invocation and completion in the ops slice (done is -1 when the op never
+// completed).
+type opRef struct {
+	inv, done int
+}
+
+// keyHistory is one object ready for porcupine. Times are positions in the
+// history, which is the order Jepsen's checkers use too and needs no clock.
+type keyHistory struct {
+	name   string // "" when ops carry no key
+	ops    []porcupine.Operation
+	indet  int   // ops whose outcome is unknown
+	reject error // why the key cannot be checked (a malformed op), if so
+}
+
+func (k *keyHistory) label() string {
+	if k.name == "" {
+		return "the history"
+	}
+	return "key " + k.name
+}
+
+// prepared is a history split into keys for porcupine.
+type prepared struct {
+	keys      []*keyHistory // sorted by name
+	failed    int           // fail ops, dropped
+	unmatched int           // completions without an invocation, ignored
+}
+
+// prepare splits ops by key with Prepare and turns each key's ops into
+// porcupine's form: ok ops keep their return position; ops of unknown
+// outcome return after every other op (and Step accepts them anywhere).
+func prepare(ops []history.Op, spec Spec) prepared {
+	pp := Prepare(ops, spec)
+	p := prepared{failed: pp.Failed, unmatched: pp.Unmatched}
+	clients := map[history.Process]int{} // dense ids for the visualization's rows
+	end := int64(len(ops))
+	for _, o := range pp.Objects {
+		kh := &keyHistory{name: o.Key, indet: o.Indeterminate, reject: o.Err}
+		kh.ops = make([]porcupine.Operation, 0, len(o.Ops))
+		for _, op := range o.Ops {
+			ret := end
+			if op.Known() {
+				ret = int64(op.Return)
+			}
+			id, ok := clients[op.Process]
+			if !ok {
+				id = len(clients)
+				clients[op.Process] = id
+			}
+			kh.ops = append(kh.ops, porcupine.Operation{
+				ClientId: id,
+				Input:    op.In,
+				Call:     int64(op.Call),
+				Output:   op.Out,
+				Return:   ret,
+				Metadata: opRef{inv: op.Call, done: op.Return},
+			})
 		}
-		in = input{kind: opCAS, arg: a, arg2: b}
-	default:
-		return in, output{}, fmt.Errorf("f %q is not read, write or cas", inv.F)
+		p.keys = append(p.keys, kh)
 	}
-	if unknown {
-		return in, output{unknown: true}, nil
-	}
-	if in.kind != opRead {
-		return in, output{}, nil
-	}
-	if done.Value == nil {
-		return in, output{}, nil
-	}
-	v, ok := history.Int(done.Value)
-	if !ok {
-		return in, output{}, fmt.Errorf("read returned %s: not an integer or nil", show(done.Value))
-	}
-	return in, output{set: true, val: v}, nil
+	return p
 }
 
 func show(v any) string {

@@ -25,7 +25,7 @@ const (
 // keys in key order while their ops fit in MaxVisualizedOps. Unknown keys
 // are left out, since drawing them would mean running out of time again.
 // It reports whether it wrote the file.
-func (c *Checker) visualize(ctx context.Context, dir string, p prepared, results []keyResult, ops []history.Op) (bool, error) {
+func (c *Checker) visualize(ctx context.Context, dir string, spec Spec, p prepared, results []keyResult, ops []history.Op) (bool, error) {
 	budget := c.MaxVisualizedOps
 	if budget <= 0 {
 		budget = DefaultMaxVisualizedOps
@@ -74,7 +74,7 @@ func (c *Checker) visualize(ctx context.Context, dir string, p prepared, results
 		}
 		stop := new(atomic.Bool)
 		defer context.AfterFunc(kctx, func() { stop.Store(true) })()
-		m := newModel(stop, nil)
+		m := newModel(spec, stop, nil)
 		m.Partition = partition
 		_, info = porcupine.CheckOperationsVerbose(m, all, 0)
 		// A partial result still draws: partial linearizations only hold
@@ -89,7 +89,7 @@ func (c *Checker) visualize(ctx context.Context, dir string, p prepared, results
 	w := bufio.NewWriter(f)
 	// Drawing replays the linearizations, so it needs the model without
 	// the stop switch.
-	if err := porcupine.Visualize(newModel(nil, describeMeta(ops)), info, w); err != nil {
+	if err := porcupine.Visualize(newModel(spec, nil, describeMeta(ops)), info, w); err != nil {
 		f.Close()
 		return false, fmt.Errorf("write visualization: %w", err)
 	}
