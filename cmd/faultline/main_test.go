@@ -37,6 +37,22 @@ func TestExitCodes(t *testing.T) {
 {:process 0, :type :ok, :f :write, :value 1}
 {:process 1, :type :invoke, :f :read, :value nil}
 {:process 1, :type :ok, :f :read, :value 2}]`), 0o644)
+	// Elle's list-append shape: a write skew (each txn misses the other's append).
+	skew := filepath.Join(t.TempDir(), "skew.edn")
+	os.WriteFile(skew, []byte(`[{:process 0, :type :invoke, :f :txn, :value [[:r :x nil] [:append :y 1]]}
+{:process 1, :type :invoke, :f :txn, :value [[:r :y nil] [:append :x 1]]}
+{:process 0, :type :ok, :f :txn, :value [[:r :x []] [:append :y 1]]}
+{:process 1, :type :ok, :f :txn, :value [[:r :y []] [:append :x 1]]}
+{:process 2, :type :invoke, :f :txn, :value [[:r :x nil] [:r :y nil]]}
+{:process 2, :type :ok, :f :txn, :value [[:r :x [1]] [:r :y [1]]]}]`), 0o644)
+	// A grow-only set whose final read lost an acknowledged add.
+	lost := filepath.Join(t.TempDir(), "lost.edn")
+	os.WriteFile(lost, []byte(`[{:process 0, :type :invoke, :f :add, :value 1}
+{:process 0, :type :ok, :f :add, :value 1}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value [1]}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value []}]`), 0o644)
 	garbage := filepath.Join(t.TempDir(), "garbage.txt")
 	os.WriteFile(garbage, []byte("this is not a history\n"), 0o644)
 
@@ -63,6 +79,9 @@ func TestExitCodes(t *testing.T) {
 		{"check good", []string{"check", "--model", "cas-register", good}, 0, "VALID"},
 		{"flags after the argument", []string{"check", good, "--model", "cas-register", "--format=jepsen-edn"}, 0, "VALID"},
 		{"check bad", []string{"check", "--model", "cas-register", bad}, 1, "INVALID"},
+		{"check elle write skew", []string{"check", "--model", "list-append", skew}, 1, "G2-item"},
+		{"check set lost element", []string{"check", "--model", "set", lost}, 1, "lost"},
+		{"check set as a session", []string{"check", "--model", "monotonic-reads", lost}, 1, "monotonic"},
 		{"check wrong format", []string{"check", "--format", "faultline", "--model", "cas-register", good}, 64, "format"},
 	}
 	for _, tt := range tests {

@@ -81,7 +81,7 @@ func Models() models.Registry {
 		return models.Entry{Summary: summary, New: func() models.Checker { cc := c; return &cc }}
 	}
 	return models.Registry{
-		Sequential:          entry(Checker{Model: linear.KV}, "sequential consistency per key of a register/kv store: one order keeping each process's order, not real time (Lamport 1979)"),
+		Sequential:          entry(Checker{Model: linear.KV}, "sequential consistency per key of a register/kv store: one order keeping each process's order, not real time (Lamport 1979); checked key by key, so valid means each key alone (see sequential-whole)"),
 		SequentialWhole:     entry(Checker{Model: linear.KV, Whole: true}, "sequential consistency of a whole kv store, all keys in one order (Lamport 1979); exponential, for small histories"),
 		SequentialMutex:     entry(Checker{Model: linear.Mutex}, "sequential consistency per key of a mutex: acquire, release by an owner (Lamport 1979)"),
 		SequentialFIFOQueue: entry(Checker{Model: linear.FIFOQueue}, "sequential consistency per key of a FIFO queue: enqueue, dequeue (Lamport 1979)"),
