@@ -108,40 +108,6 @@ func (c *Checker) Check(ctx context.Context, ops []history.Op, opt models.Option
 	return res
 }
 
-// call is one client operation: the positions of its invocation and
-// completion in the history (done is -1 when it never completed) and its
-// outcome (Info also when it never completed).
-type call struct {
-	inv, done int
-	typ       history.Type
-}
-
-// pair matches invocations with completions by process.
-func pair(ops []history.Op) (calls []call, unmatched int) {
-	pending := map[history.Process]int{}
-	for pos := range ops {
-		op := &ops[pos]
-		if !op.IsClient() || !op.Type.Valid() {
-			continue
-		}
-		if op.Type == history.Invoke {
-			// An earlier invocation still pending never completed; it
-			// keeps done -1.
-			pending[op.Process] = len(calls)
-			calls = append(calls, call{inv: pos, done: -1, typ: history.Info})
-			continue
-		}
-		i, ok := pending[op.Process]
-		if !ok {
-			unmatched++
-			continue
-		}
-		delete(pending, op.Process)
-		calls[i].done, calls[i].typ = pos, op.Type
-	}
-	return calls, unmatched
-}
-
 // keyOps are the adds and ok reads of one key, in invocation order.
 type keyOps struct {
 	name  string
@@ -192,7 +158,7 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 			return res
 		}
 	}
-	calls, unmatched := pair(ops)
+	calls, _, unmatched := history.Pair(ops)
 	r := &result{
 		stats: map[string]int64{
 			"keys": 0, "nodes": 0, "final_reads": 0, "attempts": 0, "acknowledged": 0, "indeterminate": 0,
@@ -218,13 +184,13 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 	var keys []*keyOps
 	allNodes := map[string]bool{}
 	for i, cl := range calls {
-		inv := &ops[cl.inv]
+		inv := &ops[cl.Inv]
 		if inv.F != "add" && inv.F != "read" {
 			continue
 		}
 		key := inv.Key
-		if key == "" && cl.done >= 0 {
-			key = ops[cl.done].Key
+		if key == "" && cl.Done >= 0 {
+			key = ops[cl.Done].Key
 		}
 		k, ok := keyIDs[key]
 		if !ok {
@@ -239,10 +205,10 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		switch {
 		case inv.F == "add":
 			ko.adds = append(ko.adds, i)
-		case cl.typ != history.OK:
+		case cl.Type != history.OK:
 			// A read of unknown outcome or a failed read says nothing.
-		case !isList(ops[cl.done].Value):
-			r.malformedOp(&ops[cl.done], "read returned %s: not a list", show(ops[cl.done].Value))
+		case !isList(ops[cl.Done].Value):
+			r.malformedOp(&ops[cl.Done], "read returned %s: not a list", show(ops[cl.Done].Value))
 		default:
 			ko.reads = append(ko.reads, i)
 		}
@@ -377,17 +343,17 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 	quiet, cause := heal, "last heal"
 	for _, ci := range ko.adds {
 		cl := calls[ci]
-		arg := ops[cl.inv].Value
-		if arg == nil && cl.done >= 0 {
-			arg = ops[cl.done].Value
+		arg := ops[cl.Inv].Value
+		if arg == nil && cl.Done >= 0 {
+			arg = ops[cl.Done].Value
 		}
 		if !scalar(arg) {
-			r.malformedOp(&ops[cl.inv], "add of %s: not a single element", show(arg))
+			r.malformedOp(&ops[cl.Inv], "add of %s: not a single element", show(arg))
 			continue
 		}
 		r.stats["attempts"]++
 		e := &es.elems[es.id(arg)]
-		switch cl.typ {
+		switch cl.Type {
 		case history.OK:
 			r.stats["acknowledged"]++
 		case history.Fail:
@@ -402,9 +368,9 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 		if e.add < 0 {
 			e.add = ci
 		}
-		end := cl.done
+		end := cl.Done
 		if end < 0 {
-			end = cl.inv
+			end = cl.Inv
 		}
 		if end > quiet {
 			quiet, cause = end, "last add"
@@ -418,11 +384,11 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 	// Reads that began after the quiescent point, in completion order.
 	var after []int
 	for _, ci := range ko.reads {
-		if calls[ci].inv > quiet {
+		if calls[ci].Inv > quiet {
 			after = append(after, ci)
 		}
 	}
-	slices.SortFunc(after, func(a, b int) int { return calls[a].done - calls[b].done })
+	slices.SortFunc(after, func(a, b int) int { return calls[a].Done - calls[b].Done })
 
 	// Convergence: the nodes' latest reads agree when all nodes with a
 	// final read have read since the quiescent point and their reads hash
@@ -443,7 +409,7 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 	agreeSince := -1 // the read with which the nodes last came to agree
 	var ids []int
 	for _, ci := range after {
-		ids = es.read(ops[calls[ci].done].Value, ids)
+		ids = es.read(ops[calls[ci].Done].Value, ids)
 		var h uint64
 		for _, id := range ids {
 			h += mix(uint64(id))
@@ -484,7 +450,7 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 	has := make([][]int, len(nodes)) // each final read's elements
 	for i, n := range nodes {
 		ci := final[n]
-		has[i] = es.read(ops[calls[ci].done].Value, nil)
+		has[i] = es.read(ops[calls[ci].Done].Value, nil)
 		var unexpected []int
 		for _, id := range has[i] {
 			e := &elems[id]
@@ -496,7 +462,7 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 		var lost []int
 		for id := range elems {
 			e := &elems[id]
-			if e.mark != es.reads && e.add >= 0 && calls[e.add].typ == history.OK {
+			if e.mark != es.reads && e.add >= 0 && calls[e.add].Type == history.OK {
 				lost = append(lost, id)
 			}
 		}
@@ -510,7 +476,7 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 	var divergent []int
 	for id := range elems {
 		e := &elems[id]
-		ok := e.add >= 0 && calls[e.add].typ == history.OK
+		ok := e.add >= 0 && calls[e.add].Type == history.OK
 		switch {
 		case e.count == 0:
 			if ok {
@@ -542,10 +508,10 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 		r.unknown = append(r.unknown, fmt.Sprintf("node %s served %s but has no ok read that began after %s", strings.Join(missingNodes, ", "), label, quietName))
 	}
 	if len(divergent) == 0 && len(nodes) > 1 && agreeSince >= 0 {
-		took := ops[calls[agreeSince].done].Time - ops[quiet].Time
+		took := ops[calls[agreeSince].Done].Time - ops[quiet].Time
 		if !r.converged || took > r.longest {
 			r.converged, r.longest = true, took
-			r.convergeOp = ops[calls[agreeSince].done].Index
+			r.convergeOp = ops[calls[agreeSince].Done].Index
 			r.quiescent, r.cause = quiet, cause
 		}
 	}
@@ -561,9 +527,9 @@ func mix(x uint64) uint64 {
 }
 
 func nodeOf(ops []history.Op, cl call) string {
-	n := ops[cl.inv].Node
-	if n == "" && cl.done >= 0 {
-		n = ops[cl.done].Node
+	n := ops[cl.Inv].Node
+	if n == "" && cl.Done >= 0 {
+		n = ops[cl.Done].Node
 	}
 	return cmp.Or(n, noNode)
 }
@@ -599,14 +565,14 @@ func hasTimes(ops []history.Op) bool {
 
 // readName names a final read: "node n2's final read (process 4, ops 80–81)".
 func readName(ops []history.Op, cl call, node string) string {
-	return fmt.Sprintf("node %s's final read (process %v, ops %d–%d)", node, ops[cl.inv].Process, ops[cl.inv].Index, ops[cl.done].Index)
+	return fmt.Sprintf("node %s's final read (process %v, ops %d–%d)", node, ops[cl.Inv].Process, ops[cl.Inv].Index, ops[cl.Done].Index)
 }
 
 func addName(ops []history.Op, cl call) string {
-	if cl.done < 0 {
-		return fmt.Sprintf("process %v, op %d", ops[cl.inv].Process, ops[cl.inv].Index)
+	if cl.Done < 0 {
+		return fmt.Sprintf("process %v, op %d", ops[cl.Inv].Process, ops[cl.Inv].Index)
 	}
-	return fmt.Sprintf("process %v, ops %d–%d", ops[cl.inv].Process, ops[cl.inv].Index, ops[cl.done].Index)
+	return fmt.Sprintf("process %v, ops %d–%d", ops[cl.Inv].Process, ops[cl.Inv].Index, ops[cl.Done].Index)
 }
 
 // newAnomaly starts an anomaly over the given calls.
@@ -615,7 +581,7 @@ func newAnomaly(kind, key string, ops []history.Op, calls []call, ids ...int) mo
 	first := true
 	for _, id := range ids {
 		cl := calls[id]
-		for _, pos := range []int{cl.inv, cl.done} {
+		for _, pos := range []int{cl.Inv, cl.Done} {
 			if pos < 0 {
 				continue
 			}
@@ -694,7 +660,7 @@ func divergedAnomaly(ops []history.Op, calls []call, key string, nodes []string,
 	for i, n := range nodes {
 		cl := calls[final[n]]
 		ids = append(ids, final[n])
-		reads = append(reads, fmt.Sprintf("%s (ops %d–%d)", n, ops[cl.inv].Index, ops[cl.done].Index))
+		reads = append(reads, fmt.Sprintf("%s (ops %d–%d)", n, ops[cl.Inv].Index, ops[cl.Done].Index))
 		// Name the first divergent element and which nodes have it.
 		if slices.Contains(has[i], divergent[0]) {
 			with = append(with, n)
@@ -743,3 +709,6 @@ func compareKeys(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// call is one client operation (see history.Pair).
+type call = history.Call

@@ -86,45 +86,6 @@ func (c *Checker) Check(ctx context.Context, ops []history.Op, opt models.Option
 	return res
 }
 
-// call is one client operation: the positions of its invocation and
-// completion in the history (done is -1 when it never completed) and its
-// outcome (Info also when it never completed).
-type call struct {
-	inv, done int
-	typ       history.Type
-}
-
-// pair matches invocations with completions by process. at maps each
-// position of a client op to its call, -1 elsewhere.
-func pair(ops []history.Op) (calls []call, at []int32, unmatched int) {
-	at = make([]int32, len(ops))
-	pending := map[history.Process]int32{}
-	for pos := range ops {
-		at[pos] = -1
-		op := &ops[pos]
-		if !op.IsClient() || !op.Type.Valid() {
-			continue
-		}
-		if op.Type == history.Invoke {
-			// An earlier invocation still pending never completed; it
-			// keeps done -1.
-			pending[op.Process] = int32(len(calls))
-			at[pos] = int32(len(calls))
-			calls = append(calls, call{inv: pos, done: -1, typ: history.Info})
-			continue
-		}
-		i, ok := pending[op.Process]
-		if !ok {
-			unmatched++
-			continue
-		}
-		delete(pending, op.Process)
-		calls[i].done, calls[i].typ = pos, op.Type
-		at[pos] = i
-	}
-	return calls, at, unmatched
-}
-
 // sums are a key's running totals, split by sign so that the bounds of
 // a read need no search: certain* over ok adds completed so far, possible*
 // over non-fail adds invoked so far.
@@ -143,7 +104,7 @@ const (
 
 func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 	res := models.Result{Checker: Name, Model: Name}
-	calls, at, unmatched := pair(ops)
+	calls, at, unmatched := history.Pair(ops)
 	maxAnom := cmp.Or(c.MaxAnomalies, DefaultMaxAnomalies)
 
 	// What each call is: its kind, key and delta.
@@ -155,10 +116,10 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 	var adds, acked, indet, failed, negative, malformed int64
 	var firstMalformed string
 	for i, cl := range calls {
-		inv := &ops[cl.inv]
+		inv := &ops[cl.Inv]
 		var done *history.Op
-		if cl.done >= 0 {
-			done = &ops[cl.done]
+		if cl.Done >= 0 {
+			done = &ops[cl.Done]
 		}
 		switch inv.F {
 		case "add":
@@ -200,7 +161,7 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		if d < 0 {
 			negative++
 		}
-		switch cl.typ {
+		switch cl.Type {
 		case history.OK:
 			acked++
 		case history.Fail:
@@ -228,17 +189,17 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		}
 		cl := calls[ci]
 		s := &state[keyOf[ci]]
-		isInv := pos == cl.inv
+		isInv := pos == cl.Inv
 		if kinds[ci] == kindAdd {
 			d := delta[ci]
 			switch {
-			case isInv && cl.typ != history.Fail:
+			case isInv && cl.Type != history.Fail:
 				if d > 0 {
 					s.possiblePos += d
 				} else {
 					s.possibleNeg += d
 				}
-			case !isInv && cl.typ == history.OK:
+			case !isInv && cl.Type == history.OK:
 				if d > 0 {
 					s.certainPos += d
 				} else {
@@ -247,7 +208,7 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 			}
 			continue
 		}
-		if cl.typ != history.OK {
+		if cl.Type != history.OK {
 			continue // a read of unknown outcome or a failed read says nothing
 		}
 		if isInv {
@@ -256,7 +217,7 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		}
 		at := snap[ci]
 		delete(snap, ci)
-		done := &ops[cl.done]
+		done := &ops[cl.Done]
 		v, ok := int64(0), true
 		if done.Value != nil {
 			v, ok = history.Int(done.Value)
@@ -324,7 +285,7 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 // anomaly explains a read outside [lo, hi]; certain is the sum of the ok
 // adds completed before it began.
 func anomaly(ops []history.Op, cl call, key string, v, lo, hi, certain int64) models.Anomaly {
-	inv, done := &ops[cl.inv], &ops[cl.done]
+	inv, done := &ops[cl.Inv], &ops[cl.Done]
 	on := ""
 	if key != "" {
 		on = " of key " + key
@@ -361,3 +322,6 @@ func show(v any) string {
 	}
 	return s
 }
+
+// call is one client operation (see history.Pair).
+type call = history.Call

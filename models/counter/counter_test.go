@@ -338,21 +338,21 @@ func simulate(rng *rand.Rand, n, procs int, negative, lie bool) []history.Op {
 // reference computes each ok read's bounds from the definition directly,
 // in quadratic time, and counts the reads outside them.
 func reference(ops []history.Op) int64 {
-	calls, _, _ := pair(ops)
+	calls, _, _ := history.Pair(ops)
 	var bad int64
 	for _, r := range calls {
-		if ops[r.inv].F != "read" || r.typ != history.OK {
+		if ops[r.Inv].F != "read" || r.Type != history.OK {
 			continue
 		}
-		v, _ := history.Int(ops[r.done].Value)
+		v, _ := history.Int(ops[r.Done].Value)
 		var certain, down, up int64
 		for _, a := range calls {
-			if ops[a.inv].F != "add" || a.typ == history.Fail || a.inv > r.done {
+			if ops[a.Inv].F != "add" || a.Type == history.Fail || a.Inv > r.Done {
 				continue
 			}
-			d, _ := history.Int(ops[a.inv].Value)
+			d, _ := history.Int(ops[a.Inv].Value)
 			switch {
-			case a.typ == history.OK && a.done < r.inv:
+			case a.Type == history.OK && a.Done < r.Inv:
 				certain += d
 			case d < 0:
 				down += d

@@ -112,40 +112,6 @@ func (c *Checker) Check(ctx context.Context, ops []history.Op, opt models.Option
 	return res
 }
 
-// call is one client operation: the positions of its invocation and
-// completion in the history (done is -1 when it never completed) and its
-// outcome (Info also when it never completed).
-type call struct {
-	inv, done int
-	typ       history.Type
-}
-
-// pair matches invocations with completions by process.
-func pair(ops []history.Op) (calls []call, unmatched int) {
-	pending := map[history.Process]int{}
-	for pos := range ops {
-		op := &ops[pos]
-		if !op.IsClient() || !op.Type.Valid() {
-			continue
-		}
-		if op.Type == history.Invoke {
-			// An earlier invocation still pending never completed; it
-			// keeps done -1.
-			pending[op.Process] = len(calls)
-			calls = append(calls, call{inv: pos, done: -1, typ: history.Info})
-			continue
-		}
-		i, ok := pending[op.Process]
-		if !ok {
-			unmatched++
-			continue
-		}
-		delete(pending, op.Process)
-		calls[i].done, calls[i].typ = pos, op.Type
-	}
-	return calls, unmatched
-}
-
 // keyOps are the adds and ok reads of one key, each in invocation order.
 type keyOps struct {
 	name  string
@@ -201,19 +167,19 @@ func (s *stats) malformedOp(op *history.Op, format string, args ...any) {
 
 func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 	res := models.Result{Checker: Name, Model: Name}
-	calls, unmatched := pair(ops)
+	calls, _, unmatched := history.Pair(ops)
 	st := &stats{maxAnomalies: cmp.Or(c.MaxAnomalies, DefaultMaxAnomalies)}
 
 	keyIDs := map[string]int{}
 	var keys []*keyOps
 	for i, cl := range calls {
-		inv := &ops[cl.inv]
+		inv := &ops[cl.Inv]
 		if inv.F != "add" && inv.F != "read" {
 			continue
 		}
 		key := inv.Key
-		if key == "" && cl.done >= 0 {
-			key = ops[cl.done].Key
+		if key == "" && cl.Done >= 0 {
+			key = ops[cl.Done].Key
 		}
 		k, ok := keyIDs[key]
 		if !ok {
@@ -224,10 +190,10 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		switch {
 		case inv.F == "add":
 			keys[k].adds = append(keys[k].adds, int32(i))
-		case cl.typ != history.OK:
+		case cl.Type != history.OK:
 			// A read of unknown outcome or a failed read says nothing.
-		case !isList(ops[cl.done].Value):
-			st.malformedOp(&ops[cl.done], "read returned %s: not a list", show(ops[cl.done].Value))
+		case !isList(ops[cl.Done].Value):
+			st.malformedOp(&ops[cl.Done], "read returned %s: not a list", show(ops[cl.Done].Value))
 		default:
 			keys[k].reads = append(keys[k].reads, int32(i))
 		}
@@ -381,16 +347,16 @@ func (k *keyChecker) check(ops []history.Op, calls []call, ko *keyOps, st *stats
 
 	for _, ci := range ko.adds {
 		cl := calls[ci]
-		arg := ops[cl.inv].Value
-		if arg == nil && cl.done >= 0 {
-			arg = ops[cl.done].Value
+		arg := ops[cl.Inv].Value
+		if arg == nil && cl.Done >= 0 {
+			arg = ops[cl.Done].Value
 		}
 		if !scalar(arg) {
-			st.malformedOp(&ops[cl.inv], "add of %s: not a single element", show(arg))
+			st.malformedOp(&ops[cl.Inv], "add of %s: not a single element", show(arg))
 			continue
 		}
 		st.attempts++
-		switch cl.typ {
+		switch cl.Type {
 		case history.OK:
 			st.acked++
 		case history.Fail:
@@ -401,13 +367,13 @@ func (k *keyChecker) check(ops []history.Op, calls []call, ko *keyOps, st *stats
 		e := &k.elems[k.intern(arg)]
 		if e.add >= 0 {
 			st.duplicateAdds++
-			if calls[e.add].typ != history.Fail || cl.typ == history.Fail {
+			if calls[e.add].Type != history.Fail || cl.Type == history.Fail {
 				continue
 			}
 		}
 		e.add = ci
-		if cl.typ == history.OK {
-			e.known, e.knownBy = cl.done, ci
+		if cl.Type == history.OK {
+			e.known, e.knownBy = cl.Done, ci
 		}
 	}
 
@@ -416,8 +382,8 @@ func (k *keyChecker) check(ops []history.Op, calls []call, ko *keyOps, st *stats
 	k.invs = k.invs[:0]
 	for r, ci := range reads {
 		cl := calls[ci]
-		k.invs = append(k.invs, cl.inv)
-		vals, _ := ops[cl.done].Value.([]any)
+		k.invs = append(k.invs, cl.Inv)
+		vals, _ := ops[cl.Done].Value.([]any)
 		st.reads++
 		rank := int32(r)
 		for _, v := range vals {
@@ -429,7 +395,7 @@ func (k *keyChecker) check(ops []history.Op, calls []call, ko *keyOps, st *stats
 				continue
 			}
 			e.lastRank = rank
-			if e.add < 0 || calls[e.add].typ == history.Fail || cl.done < calls[e.add].inv {
+			if e.add < 0 || calls[e.add].Type == history.Fail || cl.Done < calls[e.add].Inv {
 				if e.badRead < 0 {
 					e.badRead = ci
 				}
@@ -439,8 +405,8 @@ func (k *keyChecker) check(ops []history.Op, calls []call, ko *keyOps, st *stats
 				e.streak = rank
 			}
 			e.maxP = rank
-			if e.known < 0 || cl.done < e.known {
-				e.known, e.knownBy = cl.done, ci
+			if e.known < 0 || cl.Done < e.known {
+				e.known, e.knownBy = cl.Done, ci
 			}
 		}
 	}
@@ -454,7 +420,7 @@ func (k *keyChecker) judge(ops []history.Op, calls []call, ko *keyOps, st *stats
 	k.sufDone = slices.Grow(k.sufDone[:0], m)[:m]
 	latest := -1
 	for r := m - 1; r >= 0; r-- {
-		latest = max(latest, calls[reads[r]].done)
+		latest = max(latest, calls[reads[r]].Done)
 		k.sufDone[r] = latest
 	}
 	for id := range k.elems {
@@ -467,16 +433,16 @@ func (k *keyChecker) judge(ops []history.Op, calls []call, ko *keyOps, st *stats
 			st.unexpected++
 			st.report(func() models.Anomaly { return unexpected(ops, calls, ko, e) })
 		}
-		if e.add < 0 || calls[e.add].typ == history.Fail {
+		if e.add < 0 || calls[e.add].Type == history.Fail {
 			continue
 		}
 		addCall := calls[e.add]
-		if addCall.typ != history.OK && e.maxP >= 0 {
+		if addCall.Type != history.OK && e.maxP >= 0 {
 			st.recovered++
 		}
 		// The last read that counts: the last (by invocation) that
 		// completed after the add was invoked.
-		lastRel := sort.Search(m, func(r int) bool { return k.sufDone[r] <= addCall.inv }) - 1
+		lastRel := sort.Search(m, func(r int) bool { return k.sufDone[r] <= addCall.Inv }) - 1
 		switch {
 		case lastRel >= 0 && int(e.maxP) == lastRel:
 			st.stable++
@@ -485,7 +451,7 @@ func (k *keyChecker) judge(ops []history.Op, calls []call, ko *keyOps, st *stats
 			if int(e.streak) > first {
 				st.stale++
 				absent := calls[reads[e.streak-1]]
-				window := ops[absent.inv].Time - ops[e.known].Time
+				window := ops[absent.Inv].Time - ops[e.known].Time
 				if window > st.worstStale || st.worstStaleElem == "" {
 					st.worstStale, st.worstStaleElem = window, elemName(e.val, ko.name)
 				}
@@ -514,20 +480,20 @@ func elemName(v any, key string) string {
 
 // opName names a call for people: "process 3's read (ops 12–15)".
 func opName(ops []history.Op, cl call) string {
-	inv := &ops[cl.inv]
+	inv := &ops[cl.Inv]
 	what := inv.F
 	if inv.F == "add" {
 		what = "add of " + fmt.Sprint(inv.Value)
 	}
 	switch {
-	case cl.done < 0:
+	case cl.Done < 0:
 		return fmt.Sprintf("process %v's unfinished %s (op %d)", inv.Process, what, inv.Index)
-	case cl.typ == history.Info:
-		return fmt.Sprintf("process %v's indeterminate %s (ops %d–%d)", inv.Process, what, inv.Index, ops[cl.done].Index)
-	case cl.typ == history.Fail:
-		return fmt.Sprintf("process %v's failed %s (ops %d–%d)", inv.Process, what, inv.Index, ops[cl.done].Index)
+	case cl.Type == history.Info:
+		return fmt.Sprintf("process %v's indeterminate %s (ops %d–%d)", inv.Process, what, inv.Index, ops[cl.Done].Index)
+	case cl.Type == history.Fail:
+		return fmt.Sprintf("process %v's failed %s (ops %d–%d)", inv.Process, what, inv.Index, ops[cl.Done].Index)
 	}
-	return fmt.Sprintf("process %v's %s (ops %d–%d)", inv.Process, what, inv.Index, ops[cl.done].Index)
+	return fmt.Sprintf("process %v's %s (ops %d–%d)", inv.Process, what, inv.Index, ops[cl.Done].Index)
 }
 
 // newAnomaly starts an anomaly over the given calls.
@@ -536,7 +502,7 @@ func newAnomaly(kind, key string, ops []history.Op, calls []call, ids ...int32) 
 	first := true
 	for _, id := range ids {
 		cl := calls[id]
-		for _, pos := range []int{cl.inv, cl.done} {
+		for _, pos := range []int{cl.Inv, cl.Done} {
 			if pos < 0 {
 				continue
 			}
@@ -600,7 +566,7 @@ func unexpected(ops []history.Op, calls []call, ko *keyOps, e *elem) models.Anom
 	switch {
 	case e.add < 0:
 		why = "which no add attempted"
-	case calls[e.add].typ == history.Fail:
+	case calls[e.add].Type == history.Fail:
 		why = fmt.Sprintf("which only %s tried to add, and a failed add certainly did not take effect", opName(ops, calls[e.add]))
 		ids = append(ids, e.add)
 	default:
@@ -653,3 +619,6 @@ func compareKeys(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// call is one client operation (see history.Pair).
+type call = history.Call

@@ -420,15 +420,15 @@ func reference(ops []history.Op) map[string]outcomes {
 	type state struct {
 		known, lastPresent, lastAbsent int // positions; -1 for none
 	}
-	calls, _ := pair(ops)
+	calls, _, _ := history.Pair(ops)
 	failed := map[int]bool{}
 	readOf := map[int]int{} // completion position -> invocation position
 	for _, cl := range calls {
-		if cl.typ == history.Fail {
-			failed[cl.inv] = true
+		if cl.Type == history.Fail {
+			failed[cl.Inv] = true
 		}
-		if cl.done >= 0 {
-			readOf[cl.done] = cl.inv
+		if cl.Done >= 0 {
+			readOf[cl.Done] = cl.Inv
 		}
 	}
 	elems := map[string]map[any]*state{}
