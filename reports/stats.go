@@ -122,28 +122,19 @@ func (o operation) latency() time.Duration { return time.Duration(o.end - o.star
 // process, in invocation order. at maps a history position to its operation
 // (or -1 for nuker ops and unpaired completions).
 func pairOps(ops []history.Op) (out []operation, at []int) {
-	at = make([]int, len(ops))
-	open := map[history.Process]int{}
-	for i, op := range ops {
-		at[i] = -1
-		if !op.IsClient() {
-			continue
+	calls, at32, _ := history.Pair(ops)
+	out = make([]operation, len(calls))
+	for i, c := range calls {
+		inv := ops[c.Inv]
+		o := operation{inv: c.Inv, comp: c.Done, f: inv.F, start: inv.Time, end: inv.Time}
+		if c.Done >= 0 {
+			o.end, o.outcome = max(ops[c.Done].Time, o.start), c.Type
 		}
-		if op.Type == history.Invoke {
-			// A second invoke before a completion leaves the first pending.
-			open[op.Process] = len(out)
-			at[i] = len(out)
-			out = append(out, operation{inv: i, comp: -1, f: op.F, start: op.Time, end: op.Time})
-			continue
-		}
-		j, ok := open[op.Process]
-		if !ok {
-			continue
-		}
-		delete(open, op.Process)
-		o := &out[j]
-		o.comp, o.end, o.outcome = i, max(op.Time, o.start), op.Type
-		at[i] = j
+		out[i] = o
+	}
+	at = make([]int, len(at32))
+	for i, a := range at32 {
+		at[i] = int(a)
 	}
 	return out, at
 }
