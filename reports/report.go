@@ -176,11 +176,12 @@ type phaseRow struct {
 
 type checkerView struct {
 	models.Result
-	Stats     []kv
-	Duration  string
-	Anomalies []anomalyView
-	More      int
-	Artifacts []artifact
+	Stats      []kv
+	Properties []kv
+	Duration   string
+	Anomalies  []anomalyView
+	More       int
+	Artifacts  []artifact
 }
 
 type anomalyView struct {
@@ -293,6 +294,10 @@ func buildPage(dir string, in Input) (*page, error) {
 			cv.Stats = append(cv.Stats, kv{k, fmt.Sprint(n)})
 		}
 		sort.Slice(cv.Stats, func(i, j int) bool { return cv.Stats[i].K < cv.Stats[j].K })
+		for k, v := range r.Properties {
+			cv.Properties = append(cv.Properties, kv{k, v})
+		}
+		sort.Slice(cv.Properties, func(i, j int) bool { return cv.Properties[i].K < cv.Properties[j].K })
 		for i, a := range r.Anomalies {
 			if i == maxAnomalies {
 				cv.More = len(r.Anomalies) - i

@@ -460,3 +460,22 @@ func TestRenderEdgeCases(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderProperties: a checker's non-count findings (delivery guarantee,
+// violated models, convergence time) appear next to its verdict.
+func TestRenderProperties(t *testing.T) {
+	in := Input{
+		Verdict: models.Valid,
+		Results: []models.Result{{Checker: "queue", Model: "queue", Verdict: models.Valid,
+			Properties: map[string]string{"delivery": "at-least-once", "violates": "<none>"}}},
+	}
+	b, err := Render(t.TempDir(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"delivery: <b>at-least-once</b>", "violates: <b>&lt;none&gt;</b>"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
