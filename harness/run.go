@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
 )
@@ -171,6 +172,11 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	res, cerr := checkRun(cctx, dir, spec, hw.Ops(), info, log, opt.Progress)
 	if cerr != nil {
 		runErr = errors.Join(runErr, cerr)
+	}
+	// The store's index lists this run too; a stale index is no reason to
+	// fail the run.
+	if err := reports.WriteIndex(spec.Store); err != nil {
+		log.Warn("store index not written", "err", err)
 	}
 	out := &Outcome{Dir: dir, Results: res}
 	if runErr != nil {
