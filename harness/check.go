@@ -75,6 +75,14 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 		reasons = append(reasons, "no checker ran")
 	}
 	stats := reports.Stats(ops)
+	avail := reports.AvailabilityOf(ops)
+	stats.Availability = &avail
+	// The spec was validated when the run started; a bad SLO in a stored
+	// spec.json is left unchecked rather than failing the check.
+	var sloResults []reports.SLOResult
+	if slos, err := reports.ParseSLOs(spec.SLO); err == nil {
+		sloResults = reports.EvaluateSLOs(slos, ops)
+	}
 	if verdict == models.Valid && stats.Ops == 0 {
 		verdict = models.Unknown
 		reasons = append(reasons, "no client operation completed")
@@ -90,7 +98,8 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 	return Results{
 		Format: ResultsFormat, Version: ResultsVersion, Test: spec.Test,
 		Verdict: verdict, Reason: strings.Join(reasons, "; "),
-		Results: results, Stats: stats, Run: info,
+		Results: results, Stats: stats, CAPProfile: reports.CAP(ops, results),
+		SLOs: sloResults, Run: info,
 	}
 }
 
@@ -112,7 +121,7 @@ func writeOutputs(dir string, spec Spec, ops []history.Op, res Results) error {
 			Interrupted: res.Run.Interrupted, HarnessError: res.Run.HarnessError,
 		},
 		Ops: ops, Verdict: res.Verdict, Results: res.Results,
-		NodeLogs: nodeLogs(dir), Artifacts: artifacts,
+		NodeLogs: nodeLogs(dir), Artifacts: artifacts, SLOs: res.SLOs,
 	}
 	if err := reports.Write(filepath.Join(dir, ReportFile), in); err != nil {
 		return fmt.Errorf("write report: %w", err)

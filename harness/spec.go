@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/reports"
 )
 
 // Duration is a time.Duration written as "10s" in JSON.
@@ -76,6 +77,10 @@ type Spec struct {
 	Schedule []nuker.Step `json:"schedule,omitempty"`
 	// ReplayOf is the run directory a replayed run reproduces.
 	ReplayOf string `json:"replay_of,omitempty"`
+	// SLO lists service-level objectives checked after the run, as
+	// --slo takes them: "availability=99.5%,p99=250ms" (see
+	// reports.ParseSLOs).
+	SLO string `json:"slo,omitempty"`
 	// Store is the directory runs are stored in.
 	Store string `json:"-"`
 }
@@ -130,6 +135,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.RecoveryWait.D() < 0 || s.CheckTimeout.D() <= 0 {
 		errs = append(errs, errors.New("recovery wait must be >= 0 and check timeout > 0"))
+	}
+	if _, err := reports.ParseSLOs(s.SLO); err != nil {
+		errs = append(errs, err)
 	}
 	if s.Test == "" {
 		s.Test = s.Target + "-" + s.Workload

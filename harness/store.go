@@ -39,7 +39,11 @@ type Results struct {
 	Reason  string          `json:"reason,omitempty"`
 	Results []models.Result `json:"results"`
 	Stats   reports.Summary `json:"stats"`
-	Run     RunInfo         `json:"run"`
+	// CAPProfile is the measured CAP/PACELC profile of the run.
+	CAPProfile reports.CAPProfile `json:"cap_profile"`
+	// SLOs are the spec's SLOs, checked overall and per fault kind.
+	SLOs []reports.SLOResult `json:"slos,omitempty"`
+	Run  RunInfo             `json:"run"`
 }
 
 // RunInfo records how the run itself went.

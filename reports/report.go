@@ -79,6 +79,8 @@ type Input struct {
 	// directory (e.g. "linearizability.html"); the results' own artifacts
 	// are linked too.
 	Artifacts []string
+	// SLOs are the run's SLO verdicts (see EvaluateSLOs), if any were set.
+	SLOs []SLOResult
 }
 
 // Write renders the report of in and writes it to path (normally
@@ -103,6 +105,8 @@ func Render(dir string, in Input) ([]byte, error) {
 	t, err := template.New("report.html.tmpl").Funcs(template.FuncMap{
 		"dur":  fmtDuration,
 		"rate": func(r float64) string { return fmt.Sprintf("%.1f", r) },
+		"pct":  pct,
+		"at":   fmtSecs,
 	}).ParseFS(templates, "templates/report.html.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse report template: %w", err)
@@ -155,6 +159,9 @@ type page struct {
 	LatencyNote string
 	Throughput  template.HTML
 	Kinds       []kindView
+	Avail       []availRow
+	CAP         CAPProfile
+	SLOs        []SLOResult
 	Faults      []faultRow
 	Logs        []nodeLogs
 	Artifacts   []artifact
@@ -168,6 +175,12 @@ type page struct {
 type kv struct{ K, V string }
 
 type kindView struct{ Kind, Color string }
+
+type availRow struct {
+	AvailabilityPhase
+	Color string
+	Fault bool
+}
 
 type phaseRow struct {
 	Phase
@@ -277,6 +290,14 @@ func buildPage(dir string, in Input) (*page, error) {
 	for _, ph := range sum.Faults {
 		pg.Phases = append(pg.Phases, phaseRow{Phase: ph, Color: colors[ph.Name]})
 	}
+	avail := availability(opers, windows, sum)
+	pg.Summary.Availability = &avail
+	pg.Avail = append(pg.Avail, availRow{AvailabilityPhase: avail.Overall}, availRow{AvailabilityPhase: avail.Healthy})
+	for _, ap := range avail.Faults {
+		pg.Avail = append(pg.Avail, availRow{AvailabilityPhase: ap, Color: colors[ap.Name], Fault: true})
+	}
+	pg.CAP = capProfile(opers, windows, sum, in.Results)
+	pg.SLOs = in.SLOs
 	for _, w := range windows {
 		r := faultRow{
 			Kind: w.Kind, Color: colors[w.Kind], Nodes: strings.Join(w.Nodes, ", "),

@@ -30,6 +30,10 @@ type Summary struct {
 	Healthy Phase `json:"healthy"`
 	// Faults has one phase per fault kind, in order of first appearance.
 	Faults []Phase `json:"faults,omitempty"`
+	// Availability is the ok share and the longest span without an ok
+	// completion, overall, while healthy and per fault kind; set by
+	// AvailabilityOf's callers (Stats leaves it nil).
+	Availability *Availability `json:"availability,omitempty"`
 }
 
 // Counts counts operations by outcome. Pending ops were invoked but never

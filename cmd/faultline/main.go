@@ -3,7 +3,7 @@
 //
 // Exit codes: 0 valid, 1 invalid (anomaly found), 2 unknown, 3 the harness
 // could not run the test (setup failure, Docker unreachable, interrupted),
-// 64 bad usage.
+// 4 an SLO was missed (only with run --fail-on-slo), 64 bad usage.
 package main
 
 import (
@@ -27,6 +27,7 @@ const (
 	ExitInvalid = 1
 	ExitUnknown = 2
 	ExitHarness = 3
+	ExitSLO     = 4
 	ExitUsage   = 64
 )
 
@@ -91,7 +92,8 @@ concurrent workload against it while injecting partitions, crashes and pauses,
 records every operation, and checks the history against consistency models.
 
 Exit codes: 0 valid, 1 invalid (anomaly found), 2 unknown,
-3 the harness could not run the test, 64 bad usage.`,
+3 the harness could not run the test, 4 an SLO was missed (only with
+run --fail-on-slo), 64 bad usage.`,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
@@ -108,6 +110,7 @@ Exit codes: 0 valid, 1 invalid (anomaly found), 2 unknown,
 			imagesCommand(),
 			cleanCommand(),
 			listCommand(),
+			serveCommand(),
 		},
 	}
 	// Flag errors of a subcommand go to the subcommand's handler.

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/reports"
 )
 
 // corpusDir finds ../shared/corpus next to the repository, or
@@ -72,6 +77,9 @@ func TestExitCodes(t *testing.T) {
 		{"bad target opt", []string{"run", "--target-opt", "read=sometimes"}, 64, "read"},
 		{"bad workload", []string{"run", "--workload", "bank"}, 64, "unknown workload"},
 		{"run with args", []string{"run", "extra"}, 64, "no arguments"},
+		{"bad slo name", []string{"run", "--slo", "latency=5ms"}, 64, "--slo"},
+		{"bad slo value", []string{"run", "--fail-on-slo", "--slo", "availability=99.5,p99=250ms"}, 64, "percentage"},
+		{"bad slo percentile", []string{"run", "--slo", "p99=fast"}, 64, "positive duration"},
 		{"check missing file", []string{"check", "/nonexistent/history.edn"}, 64, "no such file"},
 		{"check needs model", []string{"check", good}, 64, "--model"},
 		{"check unknown model", []string{"check", "--model", "teapot", good}, 64, "unknown model"},
@@ -141,5 +149,119 @@ func TestNoDockerEngine(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(store); len(entries) > 0 {
 		t.Errorf("a run that never started stored %v", entries)
+	}
+}
+
+// TestSLOExitCode: a missed SLO exits 4 only with --fail-on-slo and only
+// when the runs otherwise passed.
+func TestSLOExitCode(t *testing.T) {
+	withSLOs := func(met ...bool) harness.SuiteRun {
+		var r harness.SuiteRun
+		for _, m := range met {
+			r.Results.SLOs = append(r.Results.SLOs, reports.SLOResult{Name: "p99", Met: m})
+		}
+		return r
+	}
+	tests := []struct {
+		name string
+		code int
+		runs []harness.SuiteRun
+		fail bool
+		want int
+	}{
+		{"met", ExitValid, []harness.SuiteRun{withSLOs(true, true)}, true, ExitValid},
+		{"no SLOs", ExitValid, []harness.SuiteRun{withSLOs()}, true, ExitValid},
+		{"missed", ExitValid, []harness.SuiteRun{withSLOs(true, false)}, true, ExitSLO},
+		{"missed in a later run", ExitValid, []harness.SuiteRun{withSLOs(true), withSLOs(false)}, true, ExitSLO},
+		{"missed, not asked", ExitValid, []harness.SuiteRun{withSLOs(false)}, false, ExitValid},
+		{"invalid wins", ExitInvalid, []harness.SuiteRun{withSLOs(false)}, true, ExitInvalid},
+		{"unknown wins", ExitUnknown, []harness.SuiteRun{withSLOs(false)}, true, ExitUnknown},
+		{"harness error wins", ExitHarness, []harness.SuiteRun{withSLOs(false)}, true, ExitHarness},
+		{"invalid unchanged, not asked", ExitInvalid, []harness.SuiteRun{withSLOs(true)}, false, ExitInvalid},
+	}
+	for _, tt := range tests {
+		if got := sloExitCode(tt.code, tt.runs, tt.fail); got != tt.want {
+			t.Errorf("%s: exit %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCheckStoredRunSLO: re-checking a stored run whose spec has SLOs puts
+// the SLO verdicts, the availability and the CAP profile into results.json
+// and the report.
+func TestCheckStoredRunSLO(t *testing.T) {
+	dir := t.TempDir()
+	spec := harness.DefaultSpec()
+	spec.Test, spec.SLO = "slo", "availability=90%,p99=25ms"
+	b, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var hb bytes.Buffer
+	w, err := history.NewWriter(&hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ms = 1_000_000
+	// A write ok (10ms), a partition [15ms, 30ms] in which a read times
+	// out, then a read ok (10ms).
+	for _, op := range []history.Op{
+		{Time: 0, Type: history.Invoke, Process: 0, F: "write", Key: "1", Value: 1},
+		{Time: 10 * ms, Type: history.OK, Process: 0, F: "write", Key: "1", Value: 1},
+		{Time: 15 * ms, Type: history.Invoke, Process: history.Nuker, F: "start-partition"},
+		{Time: 16 * ms, Type: history.Info, Process: history.Nuker, F: "start-partition", Nodes: []string{"n1"}},
+		{Time: 17 * ms, Type: history.Invoke, Process: 1, F: "read", Key: "1"},
+		{Time: 27 * ms, Type: history.Info, Process: 1, F: "read", Key: "1"},
+		{Time: 29 * ms, Type: history.Invoke, Process: history.Nuker, F: "stop-partition"},
+		{Time: 30 * ms, Type: history.Info, Process: history.Nuker, F: "stop-partition", Nodes: []string{"n1"}},
+		{Time: 40 * ms, Type: history.Invoke, Process: 2, F: "read", Key: "1"},
+		{Time: 50 * ms, Type: history.OK, Process: 2, F: "read", Key: "1", Value: 1},
+	} {
+		if _, err := w.Append(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"faultline", "check", dir}, &out, &errb)
+	if code != ExitValid {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	// availability 2/3 misses 90% overall; p99 10ms meets 25ms.
+	for _, want := range []string{"SLO availability 90%: MISSED (overall 66.67%, partition 0%)", "SLO p99 25ms: met", "PC/EC: under partition refused 100% of ops"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	var res harness.Results
+	b, err = os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.SLOs) != 2 || res.SLOs[0].Met || !res.SLOs[1].Met {
+		t.Errorf("results.json SLOs: %+v", res.SLOs)
+	}
+	if res.Stats.Availability == nil || res.Stats.Availability.Overall.OK != 2 {
+		t.Errorf("results.json availability: %+v", res.Stats.Availability)
+	}
+	if res.CAPProfile.Class != "PC/EC" {
+		t.Errorf("results.json cap_profile: %+v", res.CAPProfile)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, harness.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Availability under faults", "CAP/PACELC profile", "<h2>SLOs</h2>", "missed"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 }

@@ -27,7 +27,14 @@ func runCommand(code *int) *cli.Command {
 		Description: `Without flags this is the default test: a 5-node etcd cluster, the register
 workload with 10 workers, partitions, kills and pauses every 10 s, for 60 s.
 Images are built first when missing (see faultline images). The run is stored
-in --store/<test>/<timestamp>/ and --store/latest points at it.`,
+in --store/<test>/<timestamp>/ and --store/latest points at it.
+
+--slo sets service-level objectives, checked over the whole run and within
+each fault kind's windows, e.g. --slo availability=99.5%,p99=250ms,p50=20ms
+(availability: ok share of completed client ops; pNN: latency percentile of
+ok and fail ops). results.json and the report carry them. A missed SLO
+changes the exit code only with --fail-on-slo: then a run that is otherwise
+valid exits 4.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "target", Value: d.Target, Usage: "system under test (see faultline list)", EnvVars: []string{"FAULTLINE_TARGET"}},
 			&cli.StringFlag{Name: "target-version", Usage: "release of the target (default: the target's default)", EnvVars: []string{"FAULTLINE_TARGET_VERSION"}},
@@ -53,6 +60,8 @@ in --store/<test>/<timestamp>/ and --store/latest points at it.`,
 			&cli.StringFlag{Name: "replay", Usage: "replay the stored run in `RUN_DIR`: same spec, seed and fault schedule (other flags are ignored)"},
 			&cli.StringFlag{Name: "junit", Usage: "also write JUnit XML to `FILE`", EnvVars: []string{"FAULTLINE_JUNIT"}},
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON on stdout (progress stays on stderr)"},
+			&cli.StringFlag{Name: "slo", Usage: "service-level objectives `LIST`, e.g. availability=99.5%,p99=250ms,p50=20ms", EnvVars: []string{"FAULTLINE_SLO"}},
+			&cli.BoolFlag{Name: "fail-on-slo", Usage: "exit 4 when an SLO is missed (and the run is otherwise valid)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -117,7 +126,7 @@ func runSuite(c *cli.Context, suite *harness.Suite, code *int, sopt harness.Suit
 			return harnessError{err}
 		}
 	}
-	*code = harness.SuiteExitCode(runs)
+	*code = sloExitCode(harness.SuiteExitCode(runs), runs, c.Bool("fail-on-slo"))
 	if *code == ExitHarness {
 		for _, r := range runs {
 			if r.Err != nil {
@@ -219,6 +228,10 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 	spec.OpsPerKey = c.Int("ops-per-key")
 	spec.Test = c.String("test-name")
 	spec.Store = c.String("store")
+	spec.SLO = c.String("slo")
+	if _, err := reports.ParseSLOs(spec.SLO); err != nil {
+		return spec, usage("--slo: %v", err)
+	}
 	for _, kv := range c.StringSlice("target-opt") {
 		for _, kv := range strings.Split(kv, ",") {
 			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
@@ -235,6 +248,21 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 		return spec, usageError{err}
 	}
 	return spec, nil
+}
+
+// sloExitCode maps a missed SLO to ExitSLO when failOnSLO is set and the
+// runs otherwise passed (code is ExitValid); other codes take precedence,
+// and without failOnSLO code is returned unchanged.
+func sloExitCode(code int, runs []harness.SuiteRun, failOnSLO bool) int {
+	if !failOnSLO || code != ExitValid {
+		return code
+	}
+	for _, r := range runs {
+		if !reports.SLOsMet(r.Results.SLOs) {
+			return ExitSLO
+		}
+	}
+	return code
 }
 
 func verdictCode(v models.Verdict) int {
@@ -269,6 +297,20 @@ func printResults(w io.Writer, dir string, res harness.Results) {
 		}
 	}
 	fmt.Fprintln(w, "  "+oneLine(s))
+	if res.CAPProfile.Line != "" {
+		fmt.Fprintln(w, "  "+res.CAPProfile.Line)
+	}
+	for _, slo := range res.SLOs {
+		verdict := "met"
+		if !slo.Met {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(w, "  SLO %s %s: %s (overall %s", slo.Name, slo.Target, verdict, slo.Overall.Measured)
+		for _, f := range slo.Faults {
+			fmt.Fprintf(w, ", %s %s", f.Phase, f.Measured)
+		}
+		fmt.Fprintln(w, ")")
+	}
 	if res.Run.FirstOpAfter > 0 {
 		fmt.Fprintf(w, "  first op %s after start; run took %s\n", res.Run.FirstOpAfter.D().Round(100*time.Millisecond), res.Run.Duration.D().Round(100*time.Millisecond))
 	}

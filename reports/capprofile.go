@@ -1,0 +1,195 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/models/history"
+)
+
+// capAvailableRatio is the share of its healthy ok share a system must keep
+// under partition to count as available (A) rather than consistent (C).
+const capAvailableRatio = 0.5
+
+// Consistency verdicts of a CAP profile.
+const (
+	CAPConsistent   = "consistent"
+	CAPInconsistent = "inconsistent"
+	CAPUnknown      = "unknown"
+)
+
+// CAPProfile is a measured CAP/PACELC profile: under partition, did the
+// system keep answering (A) or refuse and time out (C), and did what it
+// answered stay consistent; else (no partition), how fast was it and did it
+// stay consistent (EL: gave up consistency, EC: kept it).
+type CAPProfile struct {
+	// Class is "PA/EC", "PC/EC", "PA/EL", ... ("E?" when the healthy
+	// consistency is unknown); without a partition only the E part.
+	Class string `json:"class"`
+	// Line is the profile in one sentence.
+	Line string `json:"line"`
+	// Partition is nil when no partition ran.
+	Partition *CAPPartition `json:"partition,omitempty"`
+	// Healthy is the latency of ok and fail ops overlapping no fault
+	// window, and the consistency outside partition windows.
+	Healthy CAPHealthy `json:"healthy"`
+}
+
+// CAPPartition is how the system behaved while a partition was active.
+type CAPPartition struct {
+	// Windows is the number of partition windows, Time their union's length.
+	Windows int           `json:"windows"`
+	Time    time.Duration `json:"time_ns"`
+	// Completed counts client completions during partitions: OK answered,
+	// Fail refused, Info timed out or otherwise indeterminate.
+	Completed Counts `json:"completed"`
+	// OKShare is OK over completions; HealthyOKShare the same while healthy.
+	OKShare        float64 `json:"ok_share"`
+	HealthyOKShare float64 `json:"healthy_ok_share"`
+	// Available is OKShare >= 50% of HealthyOKShare (with something completed).
+	Available bool `json:"available"`
+	// Consistency is what the checkers say about the partition windows:
+	// CAPConsistent, CAPInconsistent or CAPUnknown; Anomalies counts the
+	// anomalies whose time falls in a partition window.
+	Consistency string `json:"consistency"`
+	Anomalies   int    `json:"anomalies"`
+	// Basis says how Consistency was decided: "anomaly times" or
+	// "overall verdict" (a checker found the history invalid without
+	// timed anomalies).
+	Basis string `json:"basis"`
+}
+
+// CAPHealthy is the system's behaviour outside partitions.
+type CAPHealthy struct {
+	N   int           `json:"n"`
+	P50 time.Duration `json:"p50_ns"`
+	P99 time.Duration `json:"p99_ns"`
+	// Consistency covers anomalies outside partition windows.
+	Consistency string `json:"consistency"`
+	Anomalies   int    `json:"anomalies"`
+}
+
+// isPartition reports whether a fault kind is a network partition.
+func isPartition(kind string) bool { return strings.HasPrefix(kind, "partition") }
+
+// CAP measures the CAP/PACELC profile of a history from its client ops,
+// its partition windows and the checkers' results.
+func CAP(ops []history.Op, results []models.Result) CAPProfile {
+	opers, _ := pairOps(ops)
+	windows := history.FaultWindows(ops)
+	return capProfile(opers, windows, summarize(opers, windows), results)
+}
+
+func capProfile(opers []operation, windows []history.Window, s Summary, results []models.Result) CAPProfile {
+	var parts []history.Window
+	for _, w := range windows {
+		if isPartition(w.Kind) {
+			parts = append(parts, w)
+		}
+	}
+	// Partition windows are taken whole for anomalies (which may precede the
+	// first client op) and clipped to the client ops for the counts.
+	anomIv := union(parts, minInt64, maxInt64)
+	var in, out int
+	overall, unlocalized := CAPConsistent, false
+	for _, r := range results {
+		switch r.Verdict {
+		case models.Valid:
+			continue
+		case models.Invalid:
+			if len(r.Anomalies) == 0 {
+				unlocalized = true
+			}
+			for _, a := range r.Anomalies {
+				if anomIv.contains(a.Time) {
+					in++
+				} else {
+					out++
+				}
+			}
+		default:
+			if overall == CAPConsistent {
+				overall = CAPUnknown
+			}
+		}
+	}
+	if len(results) == 0 {
+		overall = CAPUnknown
+	}
+	judge := func(n int) string {
+		switch {
+		case n > 0 || unlocalized:
+			return CAPInconsistent
+		default:
+			return overall
+		}
+	}
+
+	p := CAPProfile{Healthy: CAPHealthy{
+		N: s.Healthy.Latency.N, P50: s.Healthy.Latency.P50, P99: s.Healthy.Latency.P99,
+		Consistency: judge(out), Anomalies: out,
+	}}
+	e := map[string]string{CAPConsistent: "EC", CAPInconsistent: "EL", CAPUnknown: "E?"}[p.Healthy.Consistency]
+	lat := "no healthy latency measured"
+	if p.Healthy.N > 0 {
+		lat = fmt.Sprintf("healthy p50 %s, p99 %s", fmtDuration(p.Healthy.P50), fmtDuration(p.Healthy.P99))
+	}
+	if len(parts) == 0 {
+		p.Class = e
+		p.Line = fmt.Sprintf("%s: no partition ran; %s (%s)", e, lat, p.Healthy.Consistency)
+		return p
+	}
+
+	iv := union(parts, s.Start, s.End)
+	cp := &CAPPartition{Windows: len(parts), Time: time.Duration(iv.length()), Anomalies: in, Basis: "anomaly times"}
+	if unlocalized {
+		cp.Basis = "overall verdict"
+	}
+	cp.Consistency = judge(in)
+	for _, o := range opers {
+		if !o.pending() && iv.contains(o.end) {
+			cp.Completed.add(o.outcome)
+		}
+	}
+	if n := cp.Completed.Total(); n > 0 {
+		cp.OKShare = float64(cp.Completed.OK) / float64(n)
+	}
+	if n := s.Healthy.Completed.Total(); n > 0 {
+		cp.HealthyOKShare = float64(s.Healthy.Completed.OK) / float64(n)
+	}
+	cp.Available = cp.Completed.Total() > 0 && cp.OKShare >= capAvailableRatio*cp.HealthyOKShare
+	p.Partition = cp
+
+	letter := "PC"
+	what := fmt.Sprintf("refused %s of ops", pct(1-cp.OKShare))
+	if cp.Completed.Total() == 0 {
+		what = "completed no op"
+	}
+	if cp.Available {
+		letter = "PA"
+		what = fmt.Sprintf("answered %s of ops", pct(cp.OKShare))
+	}
+	cons := cp.Consistency
+	if in > 0 {
+		cons += fmt.Sprintf(": %d %s", in, plural(in, "anomaly", "anomalies"))
+	}
+	p.Class = letter + "/" + e
+	p.Line = fmt.Sprintf("%s: under partition %s (%s); %s", p.Class, what, cons, lat)
+	return p
+}
+
+const (
+	minInt64 = -1 << 63
+	maxInt64 = 1<<63 - 1
+)
+
+// pct renders a share as a whole percentage (one decimal below 1% and
+// above 99%, where it matters).
+func pct(f float64) string {
+	if f > 0 && f < 0.01 || f > 0.99 && f < 1 {
+		return trimZero(fmt.Sprintf("%.1f", 100*f)) + "%"
+	}
+	return fmt.Sprintf("%.0f%%", 100*f)
+}
