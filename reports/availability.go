@@ -28,7 +28,8 @@ type Availability struct {
 type AvailabilityPhase struct {
 	// Name is "overall", "healthy" or the fault kind.
 	Name string `json:"name"`
-	// Completed counts completions in the phase, OK the ok ones.
+	// Completed counts completions in the phase, OK the served ones: ok,
+	// and fails that were the system's answer (history.Op.Answered).
 	Completed int `json:"completed"`
 	OK        int `json:"ok"`
 	// OKShare is OK / Completed (0 when nothing completed).
@@ -59,7 +60,7 @@ func AvailabilityOf(ops []history.Op) Availability {
 func availability(opers []operation, windows []history.Window, s Summary) Availability {
 	var okAt []int64
 	for _, o := range opers {
-		if !o.pending() && o.outcome == history.OK {
+		if o.served() {
 			okAt = append(okAt, o.end)
 		}
 	}
@@ -91,7 +92,7 @@ func availability(opers []operation, windows []history.Window, s Summary) Availa
 }
 
 func availPhase(ph Phase, okAt []int64, iv intervals) AvailabilityPhase {
-	ap := AvailabilityPhase{Name: ph.Name, Completed: ph.Completed.Total(), OK: ph.Completed.OK}
+	ap := AvailabilityPhase{Name: ph.Name, Completed: ph.Completed.Total(), OK: ph.Completed.served()}
 	if ap.Completed > 0 {
 		ap.OKShare = float64(ap.OK) / float64(ap.Completed)
 	}
@@ -139,3 +140,12 @@ func longestGap(okAt []int64, iv intervals) Gap {
 	}
 	return best
 }
+
+// served reports whether o completed and the system served it: ok, or a
+// fail that was its answer (a failed comparison is service, a refusal not).
+func (o operation) served() bool {
+	return !o.pending() && (o.outcome == history.OK || o.answered)
+}
+
+// served counts the ok completions and the answered fails.
+func (c Counts) served() int { return c.OK + c.Answered }

@@ -115,3 +115,27 @@ func TestComplement(t *testing.T) {
 		}
 	}
 }
+
+// TestAvailabilityCountsAnsweredFails: a cas whose comparison failed was
+// served (the system answered "no"); a refused op was not.
+func TestAvailabilityCountsAnsweredFails(t *testing.T) {
+	at := int64(0)
+	var ops []history.Op
+	add := func(p history.Process, typ history.Type, answered bool) {
+		at += 10
+		ops = append(ops, history.Op{Index: int64(len(ops)), Time: at, Type: history.Invoke, Process: p, F: "cas"})
+		at += 10
+		ops = append(ops, history.Op{Index: int64(len(ops)), Time: at, Type: typ, Process: p, F: "cas", Answered: answered})
+	}
+	add(0, history.OK, false)
+	add(0, history.Fail, true)  // compare failed: served
+	add(0, history.Fail, false) // refused (no leader): not served
+	add(0, history.Info, false) // timed out: not served
+	a := AvailabilityOf(ops)
+	if a.Overall.Completed != 4 || a.Overall.OK != 2 || a.Overall.OKShare != 0.5 {
+		t.Errorf("overall %+v, want 2 of 4 served", a.Overall)
+	}
+	if s := Stats(ops); s.Outcomes.Fail != 2 || s.Outcomes.Answered != 1 {
+		t.Errorf("outcomes %+v", s.Outcomes)
+	}
+}

@@ -150,14 +150,14 @@ func capProfile(opers []operation, windows []history.Window, s Summary, results 
 	cp.Consistency = judge(in)
 	for _, o := range opers {
 		if !o.pending() && iv.contains(o.end) {
-			cp.Completed.add(o.outcome)
+			cp.Completed.add(o)
 		}
 	}
 	if n := cp.Completed.Total(); n > 0 {
-		cp.OKShare = float64(cp.Completed.OK) / float64(n)
+		cp.OKShare = float64(cp.Completed.served()) / float64(n)
 	}
 	if n := s.Healthy.Completed.Total(); n > 0 {
-		cp.HealthyOKShare = float64(s.Healthy.Completed.OK) / float64(n)
+		cp.HealthyOKShare = float64(s.Healthy.Completed.served()) / float64(n)
 	}
 	cp.Available = cp.Completed.Total() > 0 && cp.OKShare >= capAvailableRatio*cp.HealthyOKShare
 	p.Partition = cp

@@ -13,7 +13,8 @@ import (
 )
 
 // SLO is one service-level objective of --slo: an availability floor (the
-// ok share of completed client ops) or a latency ceiling at a percentile
+// share of completed client ops that were served: ok, or a fail that was
+// the system's answer) or a latency ceiling at a percentile
 // (of ok and fail ops; info ops are indeterminate and kept apart).
 type SLO struct {
 	// Name is "availability" or "p<q>", e.g. "p99", "p99.9".
@@ -155,7 +156,7 @@ func EvaluateSLOs(slos []SLO, ops []history.Op) []SLOResult {
 		for _, p := range phases {
 			if p.iv == nil || p.iv.contains(o.end) {
 				p.done++
-				if o.outcome == history.OK {
+				if o.served() {
 					p.ok++
 				}
 			}

@@ -43,17 +43,23 @@ type Counts struct {
 	Fail    int `json:"fail"`
 	Info    int `json:"info"`
 	Pending int `json:"pending,omitempty"`
+	// Answered counts the fails (also in Fail) that were the system's
+	// regular answer (history.Op.Answered): served, not refused.
+	Answered int `json:"answered,omitempty"`
 }
 
 // Total is the sum of all outcomes.
 func (c Counts) Total() int { return c.OK + c.Fail + c.Info + c.Pending }
 
-func (c *Counts) add(t history.Type) {
-	switch t {
+func (c *Counts) add(o operation) {
+	switch o.outcome {
 	case history.OK:
 		c.OK++
 	case history.Fail:
 		c.Fail++
+		if o.answered {
+			c.Answered++
+		}
 	case history.Info:
 		c.Info++
 	default:
@@ -116,6 +122,7 @@ type operation struct {
 	f          string
 	start, end int64 // end equals start while pending
 	outcome    history.Type
+	answered   bool // a fail that was the system's answer
 }
 
 func (o operation) pending() bool { return o.comp < 0 }
@@ -132,7 +139,7 @@ func pairOps(ops []history.Op) (out []operation, at []int) {
 		inv := ops[c.Inv]
 		o := operation{inv: c.Inv, comp: c.Done, f: inv.F, start: inv.Time, end: inv.Time}
 		if c.Done >= 0 {
-			o.end, o.outcome = max(ops[c.Done].Time, o.start), c.Type
+			o.end, o.outcome, o.answered = max(ops[c.Done].Time, o.start), c.Type, ops[c.Done].Answered
 		}
 		out[i] = o
 	}
@@ -220,13 +227,13 @@ func summarize(opers []operation, windows []history.Window) Summary {
 	byF := map[string]*FCounts{}
 	for _, o := range opers {
 		s.Start, s.End = min(s.Start, o.start), max(s.End, o.end)
-		s.Outcomes.add(o.outcome)
+		s.Outcomes.add(o)
 		fc := byF[o.f]
 		if fc == nil {
 			fc = &FCounts{F: o.f}
 			byF[o.f] = fc
 		}
-		fc.add(o.outcome)
+		fc.add(o)
 	}
 	for _, fc := range byF {
 		s.ByF = append(s.ByF, *fc)
@@ -255,17 +262,17 @@ func summarize(opers []operation, windows []history.Window) Summary {
 		if o.pending() {
 			continue
 		}
-		overall.p.Completed.add(o.outcome)
+		overall.p.Completed.add(o)
 		overall.addLatency(o)
 		if !all.contains(o.end) {
-			healthy.p.Completed.add(o.outcome)
+			healthy.p.Completed.add(o)
 		}
 		if !all.overlaps(o.start, o.end) {
 			healthy.addLatency(o)
 		}
 		for i, iv := range kindIv {
 			if iv.contains(o.end) {
-				faults[i].p.Completed.add(o.outcome)
+				faults[i].p.Completed.add(o)
 			}
 			if iv.overlaps(o.start, o.end) {
 				faults[i].addLatency(o)

@@ -161,8 +161,9 @@ func (g *registerGen) Final() []history.Op {
 	return out
 }
 
-// errCompare is the error of a cas whose comparison failed.
-var errCompare = Definite(errors.New("compare failed: value differs"))
+// errCompare is the error of a cas whose comparison failed: a definite
+// "no" that still counts as served.
+var errCompare = Answer(errors.New("compare failed: value differs"))
 
 // Invoke implements Workload.
 func (Register) Invoke(ctx context.Context, c Client, op history.Op) history.Op {

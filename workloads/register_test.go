@@ -124,5 +124,9 @@ func TestRegisterInvokeOutcomes(t *testing.T) {
 		if got.Type != history.OK && got.Error == "" {
 			t.Errorf("%s: no error text", tt.name)
 		}
+		// A failed comparison is an answer (served); a refusal is not.
+		if wantAnswered := tt.name == "cas mismatch is fail"; got.Answered != wantAnswered {
+			t.Errorf("%s: answered=%v, want %v", tt.name, got.Answered, wantAnswered)
+		}
 	}
 }

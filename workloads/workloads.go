@@ -41,10 +41,30 @@ func Definite(err error) error {
 	return definiteError{err}
 }
 
-// IsDefinite reports whether err was marked with Definite.
+// answeredError marks a definite failure that is the system's regular
+// answer, not a refusal.
+type answeredError struct{ definiteError }
+
+// Answer wraps err to say the operation certainly did not take effect
+// because the system answered "no" (a failed comparison, a lock already
+// held): a fail that still counts as served for availability.
+func Answer(err error) error {
+	if err == nil {
+		return nil
+	}
+	return answeredError{definiteError{err}}
+}
+
+// IsAnswered reports whether err was marked with Answer.
+func IsAnswered(err error) bool {
+	var a answeredError
+	return errors.As(err, &a)
+}
+
+// IsDefinite reports whether err was marked with Definite or Answer.
 func IsDefinite(err error) bool {
 	var d definiteError
-	return errors.As(err, &d)
+	return errors.As(err, &d) || IsAnswered(err)
 }
 
 // Workload is one kind of test traffic.
@@ -129,6 +149,7 @@ func complete(inv history.Op, err error, readOnly bool) history.Op {
 		out.Error = err.Error()
 		if readOnly || IsDefinite(err) {
 			out.Type = history.Fail
+			out.Answered = IsAnswered(err)
 		} else {
 			out.Type = history.Info
 		}

@@ -106,6 +106,10 @@ type Op struct {
 	Value any `json:"value"`
 	// Error says why an op failed or is indeterminate.
 	Error string `json:"error,omitempty"`
+	// Answered marks a fail that was the system's regular answer (a
+	// compare-and-set whose comparison failed, a lock already held) rather
+	// than a refusal: the op was served, which availability counts.
+	Answered bool `json:"answered,omitempty"`
 	// Node is the node a client op was sent to.
 	Node string `json:"node,omitempty"`
 	// Nodes are the nodes a fault acts on.
