@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -42,10 +43,17 @@ type CAPPartition struct {
 	// Windows is the number of partition windows, Time their union's length.
 	Windows int           `json:"windows"`
 	Time    time.Duration `json:"time_ns"`
-	// Completed counts client completions during partitions: OK answered,
-	// Fail refused, Info timed out or otherwise indeterminate.
+	// Cut lists, per partition window, the nodes cut off from a majority
+	// (a node reaches a majority counting itself when neither side drops
+	// the other's traffic). Only their clients can show whether the system
+	// stays available or refuses: a majority's clients are served either way.
+	Cut [][]string `json:"cut"`
+	// Completed counts the completions of ops sent to cut-off nodes while
+	// they were cut off: OK answered, Fail refused (Answered fails count as
+	// served), Info timed out or otherwise indeterminate.
 	Completed Counts `json:"completed"`
-	// OKShare is OK over completions; HealthyOKShare the same while healthy.
+	// OKShare is the served share of those completions; HealthyOKShare the
+	// served share of all completions while healthy.
 	OKShare        float64 `json:"ok_share"`
 	HealthyOKShare float64 `json:"healthy_ok_share"`
 	// Available is OKShare >= 50% of HealthyOKShare (with something completed).
@@ -148,9 +156,20 @@ func capProfile(opers []operation, windows []history.Window, s Summary, results 
 		cp.Basis = "overall verdict"
 	}
 	cp.Consistency = judge(in)
-	for _, o := range opers {
-		if !o.pending() && iv.contains(o.end) {
-			cp.Completed.add(o)
+	for _, w := range parts {
+		cut := cutOff(w, opers)
+		cp.Cut = append(cp.Cut, cut)
+		// Count only while the partition certainly held: from its start's
+		// completion to its stop's invocation (applying and healing take a
+		// while, and ops then reach a majority).
+		from, to := w.Start, w.End
+		if w.Effective > 0 && w.Healing >= w.Effective {
+			from, to = w.Effective, w.Healing
+		}
+		for _, o := range opers {
+			if !o.pending() && o.end >= from && o.end <= to && contains(cut, o.node) {
+				cp.Completed.add(o)
+			}
 		}
 	}
 	if n := cp.Completed.Total(); n > 0 {
@@ -163,13 +182,13 @@ func capProfile(opers []operation, windows []history.Window, s Summary, results 
 	p.Partition = cp
 
 	letter := "PC"
-	what := fmt.Sprintf("refused %s of ops", pct(1-cp.OKShare))
+	what := fmt.Sprintf("refused %s of the ops sent to cut-off nodes", pct(1-cp.OKShare))
 	if cp.Completed.Total() == 0 {
-		what = "completed no op"
+		letter, what = "P?", "no op reached a node cut off from a majority"
 	}
 	if cp.Available {
 		letter = "PA"
-		what = fmt.Sprintf("answered %s of ops", pct(cp.OKShare))
+		what = fmt.Sprintf("answered %s of the ops sent to cut-off nodes", pct(cp.OKShare))
 	}
 	cons := cp.Consistency
 	if in > 0 {
@@ -192,4 +211,78 @@ func pct(f float64) string {
 		return trimZero(fmt.Sprintf("%.1f", 100*f)) + "%"
 	}
 	return fmt.Sprintf("%.0f%%", 100*f)
+}
+
+// cutOff returns the nodes that a partition window's grudge (its Value:
+// node -> nodes whose traffic it drops) leaves unable to reach a majority
+// of the cluster, itself included. The cluster is every node the grudge or
+// the client ops name. A window without a readable grudge cuts off nothing.
+func cutOff(w history.Window, opers []operation) []string {
+	g, ok := grudgeOf(w.Value)
+	if !ok {
+		return nil
+	}
+	all := map[string]bool{}
+	for a, bs := range g {
+		all[a] = true
+		for _, b := range bs {
+			all[b] = true
+		}
+	}
+	for _, o := range opers {
+		if o.node != "" {
+			all[o.node] = true
+		}
+	}
+	drops := func(a, b string) bool { return contains(g[a], b) }
+	majority := len(all)/2 + 1
+	var out []string
+	for a := range all {
+		reach := 0
+		for b := range all {
+			if a == b || !drops(a, b) && !drops(b, a) {
+				reach++
+			}
+		}
+		if reach < majority {
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// grudgeOf reads a grudge recorded in a history (a map of node to a list
+// of nodes, as decoded from JSON or built in memory).
+func grudgeOf(v any) (map[string][]string, bool) {
+	switch g := v.(type) {
+	case map[string][]string:
+		return g, true
+	case map[string]any:
+		out := map[string][]string{}
+		for a, bs := range g {
+			list, ok := bs.([]any)
+			if !ok {
+				return nil, false
+			}
+			for _, b := range list {
+				s, ok := b.(string)
+				if !ok {
+					return nil, false
+				}
+				out[a] = append(out[a], s)
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -8,11 +9,27 @@ import (
 	"github.com/faultline/faultline/models/history"
 )
 
+// placed sets client ops' nodes by process and the grudge of every
+// partition's start completion, as the harness and the nuker record them.
+func placed(ops []history.Op, nodeOf map[int]string, grudge map[string][]string) []history.Op {
+	for i := range ops {
+		if ops[i].IsClient() {
+			ops[i].Node = nodeOf[int(ops[i].Process)]
+		} else if ops[i].F == "start-partition" && ops[i].Type == history.Info {
+			ops[i].Value = grudge
+		}
+	}
+	return ops
+}
+
+// isolateN1 cuts n1 off from n2 and n3.
+var isolateN1 = map[string][]string{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
+
 func TestCAP(t *testing.T) {
-	// Partition [15ms, 26ms]: the only completion in it is a fail; healthy
-	// completions are ok, ok, info (share 2/3). Healthy latency: the read
-	// 0-10ms alone overlaps no window.
-	refusing := hist(
+	// Partition [15ms, 26ms] isolates n1: the only completion in it is a
+	// fail of process 1, on n1; healthy completions are ok, ok, info (share
+	// 2/3). Healthy latency: the read 0-10ms alone overlaps no window.
+	refusing := placed(hist(
 		cl(0, history.Invoke, 0, "read"),
 		cl(0, history.Invoke, 1, "write"),
 		cl(10*ms, history.OK, 0, "read"),
@@ -25,21 +42,29 @@ func TestCAP(t *testing.T) {
 		cl(30*ms, history.Invoke, 1, "write"),
 		cl(50*ms, history.OK, 0, "read"),
 		cl(1030*ms, history.Info, 1, "write"),
-	)
-	// Partition [10ms, 30ms]: ok at 20ms and fail at 25ms in it (50%),
-	// ok at 5ms and 40ms outside (100%): 50% >= 50% of 100%, available.
-	answering := hist(
-		cl(0, history.Invoke, 0, "read"),
-		cl(5*ms, history.OK, 0, "read"),
-		cl(5*ms, history.Invoke, 0, "read"),
-		nk(10*ms, history.Invoke, "start-partition"),
-		cl(20*ms, history.OK, 0, "read"),
-		cl(20*ms, history.Invoke, 0, "read"),
-		cl(25*ms, history.Fail, 0, "read"),
-		cl(25*ms, history.Invoke, 0, "read"),
-		nk(30*ms, history.Info, "stop-partition"),
-		cl(40*ms, history.OK, 0, "read"),
-	)
+	), map[int]string{0: "n2", 1: "n1"}, isolateN1)
+	// Partition [10ms, 30ms] isolates n1, where process 0 sends: ok at 20ms
+	// and fail at 25ms in it (50%), ok at 5ms and 40ms outside (100%): 50%
+	// >= 50% of 100%, available.
+	answeringOps := func() []history.Op {
+		return hist(
+			cl(0, history.Invoke, 0, "read"),
+			cl(5*ms, history.OK, 0, "read"),
+			cl(5*ms, history.Invoke, 0, "read"),
+			nk(10*ms, history.Invoke, "start-partition"),
+			nk(11*ms, history.Info, "start-partition", "n1", "n2", "n3"),
+			cl(20*ms, history.OK, 0, "read"),
+			cl(20*ms, history.Invoke, 0, "read"),
+			cl(25*ms, history.Fail, 0, "read"),
+			cl(25*ms, history.Invoke, 0, "read"),
+			nk(30*ms, history.Info, "stop-partition"),
+			cl(40*ms, history.OK, 0, "read"),
+		)
+	}
+	answering := placed(answeringOps(), map[int]string{0: "n1"}, isolateN1)
+	// The same traffic sent to n2, on the majority side: it says nothing
+	// about availability under partition.
+	majoritySide := placed(answeringOps(), map[int]string{0: "n2"}, isolateN1)
 	// A kill only.
 	noPartition := hist(
 		nk(10*ms, history.Invoke, "start-kill"),
@@ -71,19 +96,21 @@ func TestCAP(t *testing.T) {
 		{"no partition", noPartition, valid, "EC",
 			"EC: no partition ran; healthy p50 5ms, p99 5ms (consistent)", "", 0, CAPConsistent},
 		{"refused, consistent", refusing, valid, "PC/EC",
-			"PC/EC: under partition refused 100% of ops (consistent); healthy p50 10ms, p99 10ms", CAPConsistent, 0, CAPConsistent},
+			"PC/EC: under partition refused 100% of the ops sent to cut-off nodes (consistent); healthy p50 10ms, p99 10ms", CAPConsistent, 0, CAPConsistent},
 		{"anomaly in the partition", refusing, invalidAt(20 * ms), "PC/EC",
-			"PC/EC: under partition refused 100% of ops (inconsistent: 1 anomaly); healthy p50 10ms, p99 10ms", CAPInconsistent, 1, CAPConsistent},
+			"PC/EC: under partition refused 100% of the ops sent to cut-off nodes (inconsistent: 1 anomaly); healthy p50 10ms, p99 10ms", CAPInconsistent, 1, CAPConsistent},
 		{"anomaly outside", refusing, invalidAt(5 * ms), "PC/EL",
-			"PC/EL: under partition refused 100% of ops (consistent); healthy p50 10ms, p99 10ms", CAPConsistent, 0, CAPInconsistent},
+			"PC/EL: under partition refused 100% of the ops sent to cut-off nodes (consistent); healthy p50 10ms, p99 10ms", CAPConsistent, 0, CAPInconsistent},
 		{"invalid without anomalies", refusing, invalidAt(), "PC/EL",
-			"PC/EL: under partition refused 100% of ops (inconsistent); healthy p50 10ms, p99 10ms", CAPInconsistent, 0, CAPInconsistent},
+			"PC/EL: under partition refused 100% of the ops sent to cut-off nodes (inconsistent); healthy p50 10ms, p99 10ms", CAPInconsistent, 0, CAPInconsistent},
 		{"checker gave up", refusing, []models.Result{{Verdict: models.Unknown}}, "PC/E?",
-			"PC/E?: under partition refused 100% of ops (unknown); healthy p50 10ms, p99 10ms", CAPUnknown, 0, CAPUnknown},
+			"PC/E?: under partition refused 100% of the ops sent to cut-off nodes (unknown); healthy p50 10ms, p99 10ms", CAPUnknown, 0, CAPUnknown},
 		{"no checker", refusing, nil, "PC/E?",
-			"PC/E?: under partition refused 100% of ops (unknown); healthy p50 10ms, p99 10ms", CAPUnknown, 0, CAPUnknown},
+			"PC/E?: under partition refused 100% of the ops sent to cut-off nodes (unknown); healthy p50 10ms, p99 10ms", CAPUnknown, 0, CAPUnknown},
+		{"majority side only", majoritySide, valid, "P?/EC",
+			"P?/EC: under partition no op reached a node cut off from a majority (consistent); healthy p50 5ms, p99 5ms", CAPConsistent, 0, CAPConsistent},
 		{"answered", answering, invalidAt(12*ms, 22*ms), "PA/EC",
-			"PA/EC: under partition answered 50% of ops (inconsistent: 2 anomalies); healthy p50 5ms, p99 5ms", CAPInconsistent, 2, CAPConsistent},
+			"PA/EC: under partition answered 50% of the ops sent to cut-off nodes (inconsistent: 2 anomalies); healthy p50 5ms, p99 5ms", CAPInconsistent, 2, CAPConsistent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,9 +138,9 @@ func TestCAP(t *testing.T) {
 
 	// The numbers behind "refused".
 	p := CAP(refusing, valid).Partition
-	want := CAPPartition{Windows: 1, Time: 11 * time.Millisecond, Completed: Counts{Fail: 1}, OKShare: 0,
+	want := CAPPartition{Windows: 1, Time: 11 * time.Millisecond, Cut: [][]string{{"n1"}}, Completed: Counts{Fail: 1}, OKShare: 0,
 		HealthyOKShare: 2.0 / 3, Available: false, Consistency: CAPConsistent, Basis: "anomaly times"}
-	if *p != want {
+	if !reflect.DeepEqual(*p, want) {
 		t.Errorf("partition %+v\nwant %+v", *p, want)
 	}
 }
@@ -125,6 +152,33 @@ func TestPct(t *testing.T) {
 	}{{0, "0%"}, {0.004, "0.4%"}, {0.5, "50%"}, {0.944, "94%"}, {0.995, "99.5%"}, {1, "100%"}} {
 		if got := pct(tt.in); got != tt.want {
 			t.Errorf("pct(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestCutOff(t *testing.T) {
+	tests := []struct {
+		name   string
+		grudge map[string][]string
+		want   []string
+	}{
+		{"halves", map[string][]string{"n1": {"n4", "n5"}, "n2": {"n4", "n5"}, "n3": {"n4", "n5"}, "n4": {"n1", "n2", "n3"}, "n5": {"n1", "n2", "n3"}}, []string{"n4", "n5"}},
+		{"majorities ring", map[string][]string{"n1": {"n3", "n5"}, "n2": {"n3", "n4"}, "n3": {"n1", "n2"}, "n4": {"n2", "n5"}, "n5": {"n1", "n4"}}, nil},
+		{"one-way drop still cuts TCP", map[string][]string{"n1": {"n2", "n3"}, "n2": {}, "n3": {}}, []string{"n1"}},
+	}
+	for _, tt := range tests {
+		// The grudge as history.jsonl gives it back: decoded JSON.
+		decoded := map[string]any{}
+		for a, bs := range tt.grudge {
+			l := []any{}
+			for _, b := range bs {
+				l = append(l, b)
+			}
+			decoded[a] = l
+		}
+		got := cutOff(history.Window{Kind: "partition", Value: decoded}, nil)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: cut off %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

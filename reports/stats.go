@@ -122,7 +122,8 @@ type operation struct {
 	f          string
 	start, end int64 // end equals start while pending
 	outcome    history.Type
-	answered   bool // a fail that was the system's answer
+	answered   bool   // a fail that was the system's answer
+	node       string // the node the client sent it to
 }
 
 func (o operation) pending() bool { return o.comp < 0 }
@@ -137,7 +138,7 @@ func pairOps(ops []history.Op) (out []operation, at []int) {
 	out = make([]operation, len(calls))
 	for i, c := range calls {
 		inv := ops[c.Inv]
-		o := operation{inv: c.Inv, comp: c.Done, f: inv.F, start: inv.Time, end: inv.Time}
+		o := operation{inv: c.Inv, comp: c.Done, f: inv.F, start: inv.Time, end: inv.Time, node: inv.Node}
 		if c.Done >= 0 {
 			o.end, o.outcome, o.answered = max(ops[c.Done].Time, o.start), c.Type, ops[c.Done].Answered
 		}

@@ -212,9 +212,10 @@ func TestCheckStoredRunSLO(t *testing.T) {
 		{Time: 0, Type: history.Invoke, Process: 0, F: "write", Key: "1", Value: 1},
 		{Time: 10 * ms, Type: history.OK, Process: 0, F: "write", Key: "1", Value: 1},
 		{Time: 15 * ms, Type: history.Invoke, Process: history.Nuker, F: "start-partition"},
-		{Time: 16 * ms, Type: history.Info, Process: history.Nuker, F: "start-partition", Nodes: []string{"n1"}},
-		{Time: 17 * ms, Type: history.Invoke, Process: 1, F: "read", Key: "1"},
-		{Time: 27 * ms, Type: history.Info, Process: 1, F: "read", Key: "1"},
+		{Time: 16 * ms, Type: history.Info, Process: history.Nuker, F: "start-partition", Nodes: []string{"n1", "n2", "n3"},
+			Value: map[string][]string{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}},
+		{Time: 17 * ms, Type: history.Invoke, Process: 1, F: "read", Key: "1", Node: "n1"},
+		{Time: 27 * ms, Type: history.Info, Process: 1, F: "read", Key: "1", Node: "n1"},
 		{Time: 29 * ms, Type: history.Invoke, Process: history.Nuker, F: "stop-partition"},
 		{Time: 30 * ms, Type: history.Info, Process: history.Nuker, F: "stop-partition", Nodes: []string{"n1"}},
 		{Time: 40 * ms, Type: history.Invoke, Process: 2, F: "read", Key: "1"},
@@ -233,7 +234,7 @@ func TestCheckStoredRunSLO(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	// availability 2/3 misses 90% overall; p99 10ms meets 25ms.
-	for _, want := range []string{"SLO availability 90%: MISSED (overall 66.67%, partition 0%)", "SLO p99 25ms: met", "PC/EC: under partition refused 100% of ops"} {
+	for _, want := range []string{"SLO availability 90%: MISSED (overall 66.67%, partition 0%)", "SLO p99 25ms: met", "PC/EC: under partition refused 100% of the ops sent to cut-off nodes"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -29,6 +29,11 @@ type Window struct {
 	Nodes []string `json:"nodes,omitempty"`
 	// Value describes it (e.g. the grudge of a partition).
 	Value any `json:"value,omitempty"`
+	// Effective is when the start completed (the fault was in effect) and
+	// Healing when its stop was invoked; between the two the fault certainly
+	// held. Zero when the history does not say.
+	Effective int64 `json:"effective,omitempty"`
+	Healing   int64 `json:"healing,omitempty"`
 	// StartOp and EndOp are the history indexes bounding the window (EndOp
 	// is -1 when Open).
 	StartOp int64 `json:"start_op"`
@@ -60,6 +65,7 @@ func FaultWindows(ops []Op) []Window {
 			// The completion names the nodes and what was done.
 			if is := open[kind]; len(is) > 0 {
 				w := &out[is[len(is)-1]]
+				w.Effective = op.Time
 				if len(op.Nodes) > 0 {
 					w.Nodes = op.Nodes
 				}
@@ -67,7 +73,11 @@ func FaultWindows(ops []Op) []Window {
 					w.Value = op.Value
 				}
 			}
-		} else if kind, ok := faultKind(op.F, StopPrefix); ok && op.Type != Invoke {
+		} else if kind, ok := faultKind(op.F, StopPrefix); ok && op.Type == Invoke {
+			for _, i := range open[kind] {
+				out[i].Healing = op.Time
+			}
+		} else if ok && op.Type != Invoke {
 			for _, i := range open[kind] {
 				out[i].End, out[i].EndOp, out[i].Open = op.Time, op.Index, false
 			}

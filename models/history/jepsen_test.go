@@ -167,7 +167,7 @@ func TestReadEDNFile(t *testing.T) {
 		t.Errorf("ops:\n%#v\nwant\n%#v", ops, want)
 	}
 	ws := FaultWindows(ops)
-	wantW := []Window{{Kind: JepsenNemesis, Start: 320, End: 710, Value: "Cut off {:n1 #{:n2 :n3}}", StartOp: 3, EndOp: 9}}
+	wantW := []Window{{Kind: JepsenNemesis, Start: 320, End: 710, Value: "Cut off {:n1 #{:n2 :n3}}", Effective: 330, Healing: 700, StartOp: 3, EndOp: 9}}
 	if !reflect.DeepEqual(ws, wantW) {
 		t.Errorf("windows %#v, want %#v", ws, wantW)
 	}

@@ -339,11 +339,16 @@ func (c *Client) Close() error { return c.cli.Close() }
 
 // Read gets the key, linearizably unless the target runs read=serializable.
 func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
+	// A serializable read is served from the node's local state, also by a
+	// node that has lost its leader: that is the setting's point, so only
+	// linearizable reads require a leader (and fail fast without one).
 	var opts []clientv3.OpOption
 	if c.serializable {
 		opts = append(opts, clientv3.WithSerializable())
+	} else {
+		ctx = clientv3.WithRequireLeader(ctx)
 	}
-	resp, err := c.cli.Get(clientv3.WithRequireLeader(ctx), key, opts...)
+	resp, err := c.cli.Get(ctx, key, opts...)
 	if err != nil {
 		return 0, false, classify(err)
 	}
