@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -252,30 +253,22 @@ func cutOff(w history.Window, opers []operation) []string {
 	return out
 }
 
-// grudgeOf reads a grudge recorded in a history (a map of node to a list
-// of nodes, as decoded from JSON or built in memory).
+// grudgeOf reads a grudge recorded in a history: a map of node to the
+// nodes whose traffic it drops, whatever its Go type (decoded JSON, or the
+// nuker's own type during a run), through a JSON round trip.
 func grudgeOf(v any) (map[string][]string, bool) {
-	switch g := v.(type) {
-	case map[string][]string:
-		return g, true
-	case map[string]any:
-		out := map[string][]string{}
-		for a, bs := range g {
-			list, ok := bs.([]any)
-			if !ok {
-				return nil, false
-			}
-			for _, b := range list {
-				s, ok := b.(string)
-				if !ok {
-					return nil, false
-				}
-				out[a] = append(out[a], s)
-			}
-		}
-		return out, true
+	if v == nil {
+		return nil, false
 	}
-	return nil, false
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, false
+	}
+	var g map[string][]string
+	if err := json.Unmarshal(b, &g); err != nil || len(g) == 0 {
+		return nil, false
+	}
+	return g, true
 }
 
 func contains(xs []string, x string) bool {

@@ -180,5 +180,10 @@ func TestCutOff(t *testing.T) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: cut off %v, want %v", tt.name, got, tt.want)
 		}
+		// During a run the value is the nuker's own named map type.
+		type grudge map[string][]string
+		if got := cutOff(history.Window{Kind: "partition", Value: grudge(tt.grudge)}, nil); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s (in memory): cut off %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
