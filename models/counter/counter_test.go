@@ -5,59 +5,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/faultline/faultline/internal/histtest"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
 
-// hist builds a history from lines "process type f [value] [key=K]", e.g.
-// "0 invoke add 1" or "1 ok read 3 key=x". A value is nil, an integer, a
-// list [1 2] or else a string. Op i has index i and time 10*i.
-func hist(t testing.TB, lines ...string) []history.Op {
-	t.Helper()
-	ops := make([]history.Op, 0, len(lines))
-	for i, line := range lines {
-		f := strings.Fields(line)
-		op := history.Op{Index: int64(i), Time: int64(10 * i)}
-		for len(f) > 3 && strings.HasPrefix(f[len(f)-1], "key=") {
-			op.Key = strings.TrimPrefix(f[len(f)-1], "key=")
-			f = f[:len(f)-1]
-		}
-		if len(f) < 3 {
-			t.Fatalf("line %d %q: want process type f [value]", i, line)
-		}
-		p, err := strconv.Atoi(f[0])
-		if err != nil {
-			t.Fatalf("line %d: %v", i, err)
-		}
-		op.Process, op.Type, op.F = history.Process(p), history.Type(f[1]), f[2]
-		if len(f) > 3 {
-			op.Value = value(strings.Join(f[3:], " "))
-		}
-		ops = append(ops, op)
-	}
-	return ops
-}
-
-func value(s string) any {
-	if s == "nil" {
-		return nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n
-	}
-	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-		out := []any{}
-		for _, f := range strings.Fields(s[1 : len(s)-1]) {
-			out = append(out, value(f))
-		}
-		return out
-	}
-	return s
-}
+// hist builds a history from one line per op (see histtest.Build).
+func hist(t testing.TB, lines ...string) []history.Op { return histtest.Build(t, lines...) }
 
 func TestHandWritten(t *testing.T) {
 	tests := []struct {
