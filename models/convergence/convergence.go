@@ -208,12 +208,12 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		case cl.Type != history.OK:
 			// A read of unknown outcome or a failed read says nothing.
 		case !isList(ops[cl.Done].Value):
-			r.malformedOp(&ops[cl.Done], "read returned %s: not a list", show(ops[cl.Done].Value))
+			r.malformedOp(&ops[cl.Done], "read returned %s: not a list", models.Show(ops[cl.Done].Value))
 		default:
 			ko.reads = append(ko.reads, i)
 		}
 	}
-	slices.SortFunc(keys, func(a, b *keyOps) int { return compareKeys(a.name, b.name) })
+	slices.SortFunc(keys, func(a, b *keyOps) int { return models.CompareKeys(a.name, b.name) })
 	r.stats["keys"] = int64(len(keys))
 	r.stats["nodes"] = int64(len(allNodes))
 
@@ -348,7 +348,7 @@ func checkKey(ops []history.Op, calls []call, ko *keyOps, heal int, r *result) {
 			arg = ops[cl.Done].Value
 		}
 		if !scalar(arg) {
-			r.malformedOp(&ops[cl.Inv], "add of %s: not a single element", show(arg))
+			r.malformedOp(&ops[cl.Inv], "add of %s: not a single element", models.Show(arg))
 			continue
 		}
 		r.stats["attempts"]++
@@ -632,7 +632,7 @@ func lostAnomaly(ops []history.Op, calls []call, key, node string, read int, ele
 	}
 	a := newAnomaly(LostKind, key, ops, calls, ids...)
 	a.Explanation = fmt.Sprintf("%s%s lacks %s: %s",
-		capitalize(readName(ops, calls[read], node)), onKey(key), plural(len(lost), "acknowledged add", "acknowledged adds"), list(names, len(lost)))
+		models.Capitalize(readName(ops, calls[read], node)), onKey(key), plural(len(lost), "acknowledged add", "acknowledged adds"), list(names, len(lost)))
 	return a
 }
 
@@ -650,7 +650,7 @@ func unexpectedAnomaly(ops []history.Op, calls []call, key, node string, read in
 	}
 	a := newAnomaly(UnexpectedKind, key, ops, calls, ids...)
 	a.Explanation = fmt.Sprintf("%s%s holds %s no add put there: %s",
-		capitalize(readName(ops, calls[read], node)), onKey(key), plural(len(unexpected), "element", "elements"), list(names, len(unexpected)))
+		models.Capitalize(readName(ops, calls[read], node)), onKey(key), plural(len(unexpected), "element", "elements"), list(names, len(unexpected)))
 	return a
 }
 
@@ -672,42 +672,6 @@ func divergedAnomaly(ops []history.Op, calls []call, key string, nodes []string,
 	a.Explanation = fmt.Sprintf("The final reads%s of %s disagree on %s: %v is in the reads of %s but not of %s",
 		onKey(key), list(reads, len(reads)), plural(len(divergent), "element", "elements"), elems[divergent[0]].val, list(with, len(with)), list(without, len(without)))
 	return a
-}
-
-func capitalize(s string) string {
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		return string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
-}
-
-func show(v any) string {
-	if v == nil {
-		return "nil"
-	}
-	s := fmt.Sprint(v)
-	if _, ok := v.(string); ok {
-		s = strconv.Quote(s)
-	}
-	if len(s) > 40 {
-		s = s[:40] + "..."
-	}
-	return s
-}
-
-// compareKeys orders keys numerically when both are integers, else as strings.
-func compareKeys(a, b string) int {
-	x, errA := strconv.ParseInt(a, 10, 64)
-	y, errB := strconv.ParseInt(b, 10, 64)
-	switch {
-	case errA == nil && errB == nil:
-		return cmp.Compare(x, y)
-	case errA == nil:
-		return -1
-	case errB == nil:
-		return 1
-	}
-	return strings.Compare(a, b)
 }
 
 // call is one client operation (see history.Pair).

@@ -29,7 +29,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -152,7 +151,7 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 			kinds[i] = kindOther
 			malformed++
 			if firstMalformed == "" {
-				firstMalformed = fmt.Sprintf("op %d (process %v): add of %s: not an integer", inv.Index, inv.Process, show(arg))
+				firstMalformed = fmt.Sprintf("op %d (process %v): add of %s: not an integer", inv.Index, inv.Process, models.Show(arg))
 			}
 			continue
 		}
@@ -225,7 +224,7 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		if !ok {
 			malformed++
 			if firstMalformed == "" {
-				firstMalformed = fmt.Sprintf("op %d (process %v): read returned %s: not an integer or nil", done.Index, done.Process, show(done.Value))
+				firstMalformed = fmt.Sprintf("op %d (process %v): read returned %s: not an integer or nil", done.Index, done.Process, models.Show(done.Value))
 			}
 			continue
 		}
@@ -307,20 +306,6 @@ func anomaly(ops []history.Op, cl call, key string, v, lo, hi, certain int64) mo
 			inv.Process, on, v, inv.Index, done.Index, lo, hi, certain, could),
 		Time: inv.Time,
 	}
-}
-
-func show(v any) string {
-	if v == nil {
-		return "nil"
-	}
-	s := fmt.Sprint(v)
-	if _, ok := v.(string); ok {
-		s = strconv.Quote(s)
-	}
-	if len(s) > 40 {
-		s = s[:40] + "..."
-	}
-	return s
 }
 
 // call is one client operation (see history.Pair).

@@ -145,7 +145,7 @@ func explain(spec Spec, kh *keyHistory, ops []history.Op, info porcupine.Lineari
 		// say that the others fail too, without claiming which op is wrong.
 		so += ", and no other order of the ops fits real time either"
 	}
-	a.Explanation = fmt.Sprintf("%s cannot be linearized: %s, %s", capitalize(name(next)), holds, so)
+	a.Explanation = fmt.Sprintf("%s cannot be linearized: %s, %s", models.Capitalize(name(next)), holds, so)
 	return finish(a)
 }
 
@@ -184,11 +184,4 @@ func OpName(spec Spec, ops []history.Op, p history.Process, in, out any, call, r
 		return fmt.Sprintf("process %v's indeterminate %s (op%s)", p, spec.DescribeOperation(in, nil), at)
 	}
 	return fmt.Sprintf("process %v's %s (op%s)", p, spec.DescribeOperation(in, out), at)
-}
-
-func capitalize(s string) string {
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		return string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }

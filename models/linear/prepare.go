@@ -1,14 +1,12 @@
 package linear
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
 
@@ -162,7 +160,7 @@ func Prepare(ops []history.Op, spec Spec) Prepared {
 			p.Objects = append(p.Objects, o)
 		}
 	}
-	slices.SortFunc(p.Objects, func(a, b *Object) int { return compareKeys(a.Key, b.Key) })
+	slices.SortFunc(p.Objects, func(a, b *Object) int { return models.CompareKeys(a.Key, b.Key) })
 	return p
 }
 
@@ -260,19 +258,4 @@ func show(v any) string {
 		s = s[:40] + "..."
 	}
 	return s
-}
-
-// compareKeys orders keys numerically when both are integers, else as strings.
-func compareKeys(a, b string) int {
-	x, errA := strconv.ParseInt(a, 10, 64)
-	y, errB := strconv.ParseInt(b, 10, 64)
-	switch {
-	case errA == nil && errB == nil:
-		return cmp.Compare(x, y)
-	case errA == nil:
-		return -1
-	case errB == nil:
-		return 1
-	}
-	return strings.Compare(a, b)
 }

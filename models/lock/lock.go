@@ -548,7 +548,7 @@ func (r *run) until(h int32) string {
 func (r *run) doubleHold(a, b int32) {
 	ha, hb := r.holds[a], r.holds[b]
 	expl := fmt.Sprintf("%s was held twice: %s completed, and the process held it %s, yet %s completed at op %d, before that; whichever grant came second was made while the other process held the lock",
-		capitalize(r.keyLabel(ha.key)), r.holdName(a), r.until(a), r.holdName(b), r.ops[hb.done].Index)
+		models.Capitalize(r.keyLabel(ha.key)), r.holdName(a), r.until(a), r.holdName(b), r.ops[hb.done].Index)
 	positions := []int{ha.inv, ha.done, hb.inv, hb.done}
 	if ha.end != never && ha.endWhy != endLease {
 		positions = append(positions, ha.end)
@@ -586,13 +586,6 @@ func (r *run) anomaly(kind string, key int32, expl string, positions ...int) {
 	slices.Sort(a.Ops)
 	a.Ops = slices.Compact(a.Ops)
 	r.res.Anomalies = append(r.res.Anomalies, a)
-}
-
-func capitalize(s string) string {
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		return string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }
 
 // verdict sets the verdict and the reason.

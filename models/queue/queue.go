@@ -853,10 +853,10 @@ func (r *run) lost(mi int32) {
 	if m.deliveries > 0 {
 		d := r.dels[m.firstDel]
 		r.anomaly(LostKind, m.enqKey, fmt.Sprintf("%s was delivered by a %s but never acknowledged, and was not delivered again, not even by %s",
-			capitalize(r.enqName(m)), r.delName(m.firstDel), r.drainName()), m.attemptInv, m.attemptDone, d.inv, d.done)
+			models.Capitalize(r.enqName(m)), r.delName(m.firstDel), r.drainName()), m.attemptInv, m.attemptDone, d.inv, d.done)
 		return
 	}
-	r.anomaly(LostKind, m.enqKey, fmt.Sprintf("%s was never delivered, not even by %s", capitalize(r.enqName(m)), r.drainName()), m.attemptInv, m.attemptDone)
+	r.anomaly(LostKind, m.enqKey, fmt.Sprintf("%s was never delivered, not even by %s", models.Capitalize(r.enqName(m)), r.drainName()), m.attemptInv, m.attemptDone)
 }
 
 func (r *run) drainName() string {
@@ -893,7 +893,7 @@ func (r *run) duplicate(mi int32) {
 		times = fmt.Sprintf("%d times", m.deliveries)
 	}
 	r.anomaly(DuplicatedKind, m.enqKey, fmt.Sprintf("%s was delivered %s: by a %s and by a %s",
-		capitalize(r.enqName(m)), times, r.delName(m.firstDel), r.delName(m.secondDel)),
+		models.Capitalize(r.enqName(m)), times, r.delName(m.firstDel), r.delName(m.secondDel)),
 		m.attemptInv, m.attemptDone, a.inv, a.done, b.inv, b.done)
 }
 
@@ -910,7 +910,7 @@ func (r *run) duplicateAcked(mi, di int32) {
 		after = fmt.Sprintf("the same drain (%s) had already listed it", r.opSpan(d.inv, d.done))
 	}
 	r.anomaly(DuplicatedKind, m.enqKey, fmt.Sprintf("%s was delivered again by a %s after %s",
-		capitalize(r.enqName(m)), r.delName(di), after),
+		models.Capitalize(r.enqName(m)), r.delName(di), after),
 		m.attemptInv, m.attemptDone, m.consOp, m.consumed, d.inv, d.done)
 }
 
@@ -930,13 +930,6 @@ func (r *run) unexpected(mi int32) {
 	d := r.dels[di]
 	r.anomaly(UnexpectedKind, m.enqKey, fmt.Sprintf("Message %s was delivered by a %s %s", m.id, r.delName(di), why),
 		d.inv, d.done, m.attemptInv, m.attemptDone)
-}
-
-func capitalize(s string) string {
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		return string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }
 
 // verdict sets the verdict, the reason and the delivery properties.

@@ -272,7 +272,7 @@ func (e *engine) classify() {
 				continue // a read of unknown outcome or a failed read says nothing
 			}
 			if !isList(done.Value) {
-				e.malformedOp(done, "read returned %s: not a list", show(done.Value))
+				e.malformedOp(done, "read returned %s: not a list", models.Show(done.Value))
 				continue
 			}
 			e.kinds[i] = kindRead
@@ -282,7 +282,7 @@ func (e *engine) classify() {
 				arg = done.Value
 			}
 			if !scalar(arg) {
-				e.malformedOp(inv, "%s of %s: not a single element", inv.F, show(arg))
+				e.malformedOp(inv, "%s of %s: not a single element", inv.F, models.Show(arg))
 				continue
 			}
 			e.kinds[i] = kindAdd
@@ -339,7 +339,7 @@ func (e *engine) classify() {
 			k.events = append(k.events, int32(pos))
 		}
 	}
-	slices.SortStableFunc(e.keys, func(a, b *keyOps) int { return compareKeys(a.name, b.name) })
+	slices.SortStableFunc(e.keys, func(a, b *keyOps) int { return models.CompareKeys(a.name, b.name) })
 	ns := len(e.sessNames)
 	e.tmaxInv = slices.Repeat([]int{-1}, ns)
 	e.tmaxCall = make([]int32, ns)

@@ -1,10 +1,8 @@
 package session
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/faultline/faultline/models"
@@ -33,7 +31,7 @@ func (e *engine) explain(g guarantee, k *keyState, read int32, w *witness) model
 	slices.Sort(a.Ops)
 	a.Ops = slices.Compact(a.Ops)
 
-	r := capitalize(e.readName(k, read))
+	r := models.Capitalize(e.readName(k, read))
 	sess := e.sessNames[w.session]
 	var elem string
 	if w.elem >= 0 {
@@ -124,13 +122,6 @@ func keyLabel(key string) string {
 	return "key " + key
 }
 
-func capitalize(s string) string {
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		return string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
-}
-
 // scalar reports whether v can be an element: not nil, a list or a map.
 func scalar(v any) bool {
 	switch v.(type) {
@@ -147,33 +138,4 @@ func isList(v any) bool {
 		return true
 	}
 	return false
-}
-
-func show(v any) string {
-	if v == nil {
-		return "nil"
-	}
-	s := fmt.Sprint(v)
-	if _, ok := v.(string); ok {
-		s = strconv.Quote(s)
-	}
-	if len(s) > 40 {
-		s = s[:40] + "..."
-	}
-	return s
-}
-
-// compareKeys orders keys numerically when both are integers, else as strings.
-func compareKeys(a, b string) int {
-	x, errA := strconv.ParseInt(a, 10, 64)
-	y, errB := strconv.ParseInt(b, 10, 64)
-	switch {
-	case errA == nil && errB == nil:
-		return cmp.Compare(x, y)
-	case errA == nil:
-		return -1
-	case errB == nil:
-		return 1
-	}
-	return strings.Compare(a, b)
 }

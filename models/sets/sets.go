@@ -44,7 +44,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -193,12 +192,12 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		case cl.Type != history.OK:
 			// A read of unknown outcome or a failed read says nothing.
 		case !isList(ops[cl.Done].Value):
-			st.malformedOp(&ops[cl.Done], "read returned %s: not a list", show(ops[cl.Done].Value))
+			st.malformedOp(&ops[cl.Done], "read returned %s: not a list", models.Show(ops[cl.Done].Value))
 		default:
 			keys[k].reads = append(keys[k].reads, int32(i))
 		}
 	}
-	slices.SortFunc(keys, func(a, b *keyOps) int { return compareKeys(a.name, b.name) })
+	slices.SortFunc(keys, func(a, b *keyOps) int { return models.CompareKeys(a.name, b.name) })
 
 	var ck keyChecker
 	for _, k := range keys {
@@ -352,7 +351,7 @@ func (k *keyChecker) check(ops []history.Op, calls []call, ko *keyOps, st *stats
 			arg = ops[cl.Done].Value
 		}
 		if !scalar(arg) {
-			st.malformedOp(&ops[cl.Inv], "add of %s: not a single element", show(arg))
+			st.malformedOp(&ops[cl.Inv], "add of %s: not a single element", models.Show(arg))
 			continue
 		}
 		st.attempts++
@@ -574,50 +573,14 @@ func unexpected(ops []history.Op, calls []call, ko *keyOps, e *elem) models.Anom
 		ids = append(ids, e.add)
 	}
 	a := newAnomaly(UnexpectedKind, ko.name, ops, calls, ids...)
-	a.Explanation = fmt.Sprintf("%s%s returned %v, %s", capitalize(opName(ops, read)), onKey(ko.name), e.val, why)
+	a.Explanation = fmt.Sprintf("%s%s returned %v, %s", models.Capitalize(opName(ops, read)), onKey(ko.name), e.val, why)
 	return a
 }
 
 func duplicated(ops []history.Op, calls []call, ko *keyOps, e *elem) models.Anomaly {
 	a := newAnomaly(DuplicatedKind, ko.name, ops, calls, e.dupRead)
-	a.Explanation = fmt.Sprintf("%s%s returned %v more than once", capitalize(opName(ops, calls[e.dupRead])), onKey(ko.name), e.val)
+	a.Explanation = fmt.Sprintf("%s%s returned %v more than once", models.Capitalize(opName(ops, calls[e.dupRead])), onKey(ko.name), e.val)
 	return a
-}
-
-func capitalize(s string) string {
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		return string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
-}
-
-func show(v any) string {
-	if v == nil {
-		return "nil"
-	}
-	s := fmt.Sprint(v)
-	if _, ok := v.(string); ok {
-		s = strconv.Quote(s)
-	}
-	if len(s) > 40 {
-		s = s[:40] + "..."
-	}
-	return s
-}
-
-// compareKeys orders keys numerically when both are integers, else as strings.
-func compareKeys(a, b string) int {
-	x, errA := strconv.ParseInt(a, 10, 64)
-	y, errB := strconv.ParseInt(b, 10, 64)
-	switch {
-	case errA == nil && errB == nil:
-		return cmp.Compare(x, y)
-	case errA == nil:
-		return -1
-	case errB == nil:
-		return 1
-	}
-	return strings.Compare(a, b)
 }
 
 // call is one client operation (see history.Pair).
