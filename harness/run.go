@@ -97,7 +97,7 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	if !slices.Contains(target.Workloads(), wl.Name()) {
 		return nil, fmt.Errorf("target %s does not serve workload %s (it serves %v)", target.Name(), wl.Name(), target.Workloads())
 	}
-	if _, err := nuker.ParseFaults(strings.Join(spec.Nemesis, ",")); err != nil {
+	if spec.Nemesis, err = resolveFaults(target, spec.Nemesis); err != nil {
 		return nil, err
 	}
 	if spec.Seed == 0 {
@@ -247,14 +247,15 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 		return err
 	}
 	nk, err := nuker.New(nuker.Config{
-		Faults:   faults,
-		Interval: spec.NemesisInterval.D(),
-		Seed:     uint64(spec.Seed),
-		Nodes:    nodes,
-		Target:   target,
-		Record:   rec.record,
-		Logger:   log,
-		Schedule: spec.Schedule,
+		Faults:     faults,
+		Partitions: spec.Partitions,
+		Interval:   spec.NemesisInterval.D(),
+		Seed:       uint64(spec.Seed),
+		Nodes:      nodes,
+		Target:     target,
+		Record:     rec.record,
+		Logger:     log,
+		Schedule:   spec.Schedule,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ type Spec struct {
 	// fault's start and stop and between faults.
 	Nemesis         []string `json:"nemesis"`
 	NemesisInterval Duration `json:"nemesis_interval"`
+	// Partitions are the partition kinds the partition fault draws from;
+	// empty means the nuker's defaults.
+	Partitions []string `json:"partitions,omitempty"`
 	// Nodes is the cluster size, Concurrency the number of workers (one op
 	// outstanding each), Rate the total ops/s limit (0 = none).
 	Nodes       int     `json:"nodes"`
@@ -130,6 +134,11 @@ func (s *Spec) Validate() error {
 	if len(s.Nemesis) > 0 && s.NemesisInterval.D() <= 0 {
 		errs = append(errs, fmt.Errorf("nemesis interval must be > 0, got %s", s.NemesisInterval.D()))
 	}
+	for _, p := range s.Partitions {
+		if !slices.ContainsFunc(nuker.KnownPartitions(), func(d nuker.Description) bool { return d.Name == p }) {
+			errs = append(errs, fmt.Errorf("unknown partition %q (known: %s)", p, partitionNames()))
+		}
+	}
 	if s.OpTimeout.D() <= 0 {
 		errs = append(errs, fmt.Errorf("op timeout must be > 0, got %s", s.OpTimeout.D()))
 	}
@@ -149,4 +158,13 @@ func (s *Spec) Validate() error {
 		errs = append(errs, fmt.Errorf("test name %q: use letters, digits, '.', '_', '-', '+'", s.Test))
 	}
 	return errors.Join(errs...)
+}
+
+// partitionNames lists the nuker's partition kinds for error messages.
+func partitionNames() string {
+	var out []string
+	for _, d := range nuker.KnownPartitions() {
+		out = append(out, d.Name)
+	}
+	return strings.Join(out, ", ")
 }

@@ -264,11 +264,9 @@ func suiteTest(path string, line int, base Spec, defaults, tf testFields) (Suite
 // checkSpec validates a spec against the catalogs, as Run would, without
 // running anything.
 func checkSpec(s *Spec) error {
-	faults, err := nuker.ParseFaults(strings.Join(s.Nemesis, ","))
-	if err != nil {
+	if _, err := nuker.ParseFaults(strings.Join(s.Nemesis, ",")); err != nil {
 		return err
 	}
-	s.Nemesis = faults
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -287,7 +285,24 @@ func checkSpec(s *Spec) error {
 	if !slices.Contains(t.Workloads(), wl.Name()) {
 		return fmt.Errorf("target %s does not serve workload %s (it serves %v)", t.Name(), wl.Name(), t.Workloads())
 	}
-	return nil
+	s.Nemesis, err = resolveFaults(t, s.Nemesis)
+	return err
+}
+
+// resolveFaults turns the asked-for faults into the nuker's canonical list,
+// "all" meaning every fault target t supports, and refuses any it does not.
+func resolveFaults(t targets.Target, asked []string) ([]string, error) {
+	if slices.Contains(asked, "all") {
+		asked = targets.SupportedFaults(t)
+	}
+	faults, err := nuker.ParseFaults(strings.Join(asked, ","))
+	if err != nil {
+		return nil, err
+	}
+	if err := targets.CheckFaults(t, faults); err != nil {
+		return nil, err
+	}
+	return faults, nil
 }
 
 // expandMatrix turns one matrix entry into tests: list-valued fields are

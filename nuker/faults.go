@@ -13,6 +13,10 @@ const (
 	FaultKill = "kill"
 	// FaultPause SIGSTOPs the target's process on some nodes, then SIGCONTs it.
 	FaultPause = "pause"
+	// FaultFailover makes another node the primary on purpose, as an
+	// operator or a failover manager would, then lets the deposed primary
+	// rejoin; only targets that implement Failoverer support it.
+	FaultFailover = "failover"
 )
 
 // Description names a fault or partition kind and says in one line what it
@@ -28,6 +32,7 @@ func KnownFaults() []Description {
 		{FaultPartition, "network partition by iptables in each node's namespace: " + names(KnownPartitions())},
 		{FaultKill, "SIGKILL the target process on one node, a minority, a majority or all, then restart it"},
 		{FaultPause, "SIGSTOP the target process on one node, a minority or a majority, then SIGCONT it"},
+		{FaultFailover, "replace the primary on purpose (the target's own failover), then let the old primary rejoin as a replica"},
 	}
 }
 

@@ -92,6 +92,9 @@ const (
 	// PartitionOneWay makes a minority drop traffic from the majority while
 	// the majority still receives from the minority.
 	PartitionOneWay = "one-way"
+	// PartitionPrimaries cuts the target's current primaries (leaders) off
+	// from every other node; who they are is asked when the fault starts.
+	PartitionPrimaries = "primaries"
 )
 
 // grudgeKind is one partition generator with the smallest cluster where it
@@ -111,14 +114,15 @@ func grudgeKinds() []grudgeKind {
 		{Description{PartitionMajoritiesRing, "every node sees a majority, no two nodes the same majority"}, 3, MajoritiesRing},
 		{Description{PartitionBridge, "two halves joined by one bridge node that sees both"}, 3, Bridge},
 		{Description{PartitionOneWay, "a minority drops traffic from the majority, not the reverse"}, 2, OneWay},
+		{Description{PartitionPrimaries, "the current primaries (leaders) cut off from every other node"}, 2, nil},
 	}
 }
 
 // DefaultPartitions are the partition kinds used when Config.Partitions is
-// empty. One-way is left out: TCP turns its one-sided drop into a full cut,
+// empty; primaries only where the target can name them. One-way is left out: TCP turns its one-sided drop into a full cut,
 // so it only differs from halves for datagram traffic.
 func DefaultPartitions() []string {
-	return []string{PartitionHalves, PartitionOne, PartitionMajoritiesRing, PartitionBridge}
+	return []string{PartitionHalves, PartitionOne, PartitionMajoritiesRing, PartitionBridge, PartitionPrimaries}
 }
 
 // KnownPartitions lists the partition kinds with one-line descriptions.
@@ -138,6 +142,9 @@ func MakeGrudge(kind string, r *rand.Rand, nodes []string) (Grudge, error) {
 		}
 		if len(nodes) < k.minNodes {
 			return nil, fmt.Errorf("partition %q needs at least %d nodes, have %d", kind, k.minNodes, len(nodes))
+		}
+		if k.make == nil {
+			return nil, fmt.Errorf("partition %q depends on the target's state and is drawn when the fault starts", kind)
 		}
 		return k.make(r, nodes), nil
 	}

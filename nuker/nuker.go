@@ -61,6 +61,25 @@ type Target interface {
 	Resume(ctx context.Context, n node.Node) error
 }
 
+// Failoverer is a Target whose primary can be replaced on purpose: the
+// failover fault. A target without it does not support that fault.
+type Failoverer interface {
+	// Failover makes another node the primary, as the system's own
+	// failover mechanism or an operator would, and returns the nodes it
+	// acted on (the deposed and the new primary) and what it did.
+	Failover(ctx context.Context) (nodes []string, what string, err error)
+	// EndFailover undoes what Failover left behind, if anything: the
+	// deposed primary rejoins as a replica of the new one. It must be safe
+	// to call after a Failover that failed part-way.
+	EndFailover(ctx context.Context) (what string, err error)
+}
+
+// PrimaryLister is a Target that can name its current primaries (leaders);
+// the "primaries" partition needs it.
+type PrimaryLister interface {
+	Primaries(ctx context.Context) ([]string, error)
+}
+
 // Recorder appends op to the run's history and returns it as recorded. The
 // nuker fills Type, Process, F, Nodes, Value and Error; the recorder fills
 // Index and Time. It must be safe for concurrent use with the workers.
@@ -205,6 +224,10 @@ func New(cfg Config) (*Nuker, error) {
 			if k.partitions, err = k.choosePartitions(cfg.Partitions); err != nil {
 				return nil, err
 			}
+		case FaultFailover:
+			if _, ok := cfg.Target.(Failoverer); !ok {
+				return nil, fmt.Errorf("nuker: fault %s: the target cannot fail over on purpose", f)
+			}
 		}
 	}
 	for i, r := range cfg.Schedule {
@@ -232,6 +255,14 @@ func (k *Nuker) choosePartitions(want []string) ([]string, error) {
 	for _, kind := range grudgeKinds() {
 		if !slices.Contains(want, kind.Name) {
 			continue
+		}
+		if kind.Name == PartitionPrimaries {
+			if _, ok := k.target.(PrimaryLister); !ok {
+				if explicit {
+					return nil, fmt.Errorf("nuker: partition %q: the target cannot name its primaries", kind.Name)
+				}
+				continue
+			}
 		}
 		if n < kind.minNodes {
 			if explicit {
@@ -324,6 +355,9 @@ func (k *Nuker) next() *step {
 	switch s.fault {
 	case FaultPartition:
 		s.partition = k.partitions[k.rand.IntN(len(k.partitions))]
+		if s.partition == PartitionPrimaries {
+			break // drawn at start: who is primary is known only then
+		}
 		g, err := MakeGrudge(s.partition, k.rand, k.names)
 		if err != nil {
 			panic("nuker: partitions were validated: " + err.Error())
@@ -372,6 +406,10 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	f := history.StartPrefix + s.fault
+	var lookupErr error
+	if s.fault == FaultPartition && s.grudge == nil {
+		lookupErr = k.resolvePrimaries(ctx, s)
+	}
 	k.emit(history.Invoke, f, s.nodes, s.describe(), nil)
 	k.active = append(k.active, s)
 	k.log.Info("nuker: starting fault", s.logAttrs()...)
@@ -381,6 +419,10 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 	)
 	switch s.fault {
 	case FaultPartition:
+		if lookupErr != nil {
+			err = lookupErr
+			break
+		}
 		var applied []string
 		applied, err = ApplyGrudge(ctx, k.nodes, s.grudge)
 		value = s.grudge.only(applied)
@@ -388,6 +430,11 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 		value, err = k.onNodes(ctx, s.nodes, k.target.Kill)
 	case FaultPause:
 		value, err = k.onNodes(ctx, s.nodes, k.target.Pause)
+	case FaultFailover:
+		var what string
+		s.nodes, what, err = k.target.(Failoverer).Failover(ctx)
+		slices.Sort(s.nodes)
+		value = what
 	}
 	k.emit(history.Info, f, s.nodes, value, err)
 	if err != nil {
@@ -426,6 +473,8 @@ func (k *Nuker) stop(ctx context.Context, s *step) error {
 		value, err = k.onNodes(ctx, s.nodes, k.target.Start)
 	case FaultPause:
 		value, err = k.onNodes(ctx, s.nodes, k.target.Resume)
+	case FaultFailover:
+		value, err = k.target.(Failoverer).EndFailover(ctx)
 	}
 	k.emit(history.Info, f, s.nodes, value, err)
 	if err != nil {
@@ -433,6 +482,34 @@ func (k *Nuker) stop(ctx context.Context, s *step) error {
 		return fmt.Errorf("stop %s: %w", s.fault, err)
 	}
 	k.log.Info("nuker: fault stopped", "fault", s.fault, "nodes", s.nodes)
+	return nil
+}
+
+// resolvePrimaries fills in the grudge of a "primaries" partition: the
+// target's current primaries cut off from every other node. With no
+// primary known, the grudge stays empty and the error says why.
+func (k *Nuker) resolvePrimaries(ctx context.Context, s *step) error {
+	pl, ok := k.target.(PrimaryLister)
+	if !ok {
+		return errors.New("the target cannot name its primaries")
+	}
+	prim, err := pl.Primaries(ctx)
+	if err != nil {
+		return fmt.Errorf("finding the primaries: %w", err)
+	}
+	var in, out []string
+	for _, n := range k.names {
+		if slices.Contains(prim, n) {
+			in = append(in, n)
+		} else {
+			out = append(out, n)
+		}
+	}
+	if len(in) == 0 || len(out) == 0 {
+		return fmt.Errorf("no partition to make: primaries %v of nodes %v", prim, k.names)
+	}
+	s.grudge = Complete(in, out)
+	s.nodes = s.grudge.Nodes()
 	return nil
 }
 
@@ -472,8 +549,11 @@ func (s *step) logAttrs() []any {
 
 // describe is the invoke value of a start.
 func (s *step) describe() any {
-	if s.fault == FaultPartition {
+	switch s.fault {
+	case FaultPartition:
 		return map[string]any{"partition": s.partition, "grudge": s.grudge}
+	case FaultFailover:
+		return map[string]any{}
 	}
 	return map[string]any{"targets": s.targets, "nodes": nonNil(s.nodes)}
 }

@@ -26,11 +26,11 @@ func TestParseFaults(t *testing.T) {
 	}{
 		{"partition,kill,pause", []string{"partition", "kill", "pause"}, ""},
 		{" pause , partition ,pause", []string{"partition", "pause"}, ""},
-		{"all", []string{"partition", "kill", "pause"}, ""},
+		{"all", []string{"partition", "kill", "pause", "failover"}, ""},
 		{"", nil, ""},
 		{"none", nil, ""},
 		{"KILL", []string{"kill"}, ""},
-		{"partition,clock", nil, `unknown fault "clock" (known: partition, kill, pause)`},
+		{"partition,meteor", nil, `unknown fault "meteor" (known: ` + names(KnownFaults()) + `)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -65,7 +65,9 @@ func TestNewValidates(t *testing.T) {
 		cfg     Config
 		wantErr string
 	}{
-		{"unknown fault", Config{Faults: []string{"partition", "meteor"}, Nodes: nodes}, `unknown fault "meteor" (known: partition, kill, pause)`},
+		{"unknown fault", Config{Faults: []string{"partition", "meteor"}, Nodes: nodes}, `unknown fault "meteor" (known: ` + names(KnownFaults()) + `)`},
+		{"failover needs a failover target", Config{Faults: []string{"failover"}, Nodes: nodes, Target: newFakeTarget()}, "cannot fail over"},
+		{"primaries need a primary lister", Config{Faults: []string{"partition"}, Partitions: []string{"primaries"}, Nodes: nodes, Target: newFakeTarget()}, "cannot name its primaries"},
 		{"kill needs target", Config{Faults: []string{"kill"}, Nodes: nodes}, "needs a Target"},
 		{"faults need nodes", Config{Faults: []string{"partition"}}, "need nodes"},
 		{"partition on one node", Config{Faults: []string{"partition"}, Nodes: nodes[:1]}, "at least 2 nodes"},
@@ -226,9 +228,9 @@ func TestRunRecordsFaults(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range KnownFaults() {
-		if kinds[f.Name] == 0 {
-			t.Errorf("30 faults and no %s: %v", f.Name, kinds)
+	for _, f := range []string{FaultPartition, FaultKill, FaultPause} {
+		if kinds[f] == 0 {
+			t.Errorf("30 faults and no %s: %v", f, kinds)
 		}
 	}
 	// The report's fault windows must pair up and close.

@@ -42,7 +42,7 @@ func ScheduleFromHistory(ops []history.Op) ([]Step, error) {
 		s.Fault = strings.TrimPrefix(op.F, history.StartPrefix)
 		switch s.Fault {
 		case FaultPartition:
-			if s.Grudge == nil {
+			if s.Grudge == nil && s.Partition != PartitionPrimaries {
 				return nil, fmt.Errorf("op %d: partition without a grudge", op.Index)
 			}
 			s.Nodes = s.Grudge.Nodes()
@@ -50,6 +50,9 @@ func ScheduleFromHistory(ops []history.Op) ([]Step, error) {
 			if len(s.Nodes) == 0 && len(op.Nodes) > 0 {
 				s.Nodes = slices.Clone(op.Nodes)
 			}
+		case FaultFailover:
+			// The target picks the nodes again when it fails over.
+			s.Nodes = nil
 		default:
 			return nil, fmt.Errorf("op %d: unknown fault %q", op.Index, s.Fault)
 		}

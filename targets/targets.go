@@ -7,10 +7,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets/etcd"
 	"github.com/faultline/faultline/workloads"
 )
@@ -43,6 +46,44 @@ type Target interface {
 	LogFiles() []string
 	// NewClient opens a client for one worker, talking to node n only.
 	NewClient(ctx context.Context, n node.Node) (workloads.Client, error)
+}
+
+// FaultLimiter is a Target that supports only some of the nuker's faults.
+type FaultLimiter interface {
+	// Faults names the faults (nuker.KnownFaults) the target supports.
+	Faults() []string
+}
+
+// SupportedFaults names the faults t supports, in the nuker's order: those
+// it lists when it is a FaultLimiter, else every known fault except
+// failover, which needs a nuker.Failoverer.
+func SupportedFaults(t Target) []string {
+	var limit []string
+	if fl, ok := t.(FaultLimiter); ok {
+		limit = fl.Faults()
+	}
+	_, canFailover := t.(nuker.Failoverer)
+	var out []string
+	for _, f := range nuker.KnownFaults() {
+		switch {
+		case limit != nil && !slices.Contains(limit, f.Name):
+		case f.Name == nuker.FaultFailover && !canFailover:
+		default:
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// CheckFaults refuses, in one line, a fault t does not support.
+func CheckFaults(t Target, faults []string) error {
+	ok := SupportedFaults(t)
+	for _, f := range faults {
+		if !slices.Contains(ok, f) {
+			return fmt.Errorf("target %s does not support fault %s (it supports %s)", t.Name(), f, strings.Join(ok, ", "))
+		}
+	}
+	return nil
 }
 
 // Entry describes one target system.

@@ -84,6 +84,14 @@ type Workload interface {
 	CheckClient(c Client) error
 }
 
+// Preparer is a Workload that sets up state once before the run phase
+// (the bank's accounts). The harness calls Prepare with one worker's
+// client, retrying on error until its context ends, before any worker
+// starts.
+type Preparer interface {
+	Prepare(ctx context.Context, c Client) error
+}
+
 // Config tunes a generator.
 type Config struct {
 	// Concurrency is the number of workers.

@@ -133,6 +133,10 @@ func listCommand() *cli.Command {
 				for _, k := range opts {
 					fmt.Fprintf(w, "    --target-opt %s=…\t%s\n", k, e.Options[k])
 				}
+				if t, err := e.New("", nil); err == nil {
+					fmt.Fprintf(w, "    workloads\t%s\n", strings.Join(t.Workloads(), ", "))
+					fmt.Fprintf(w, "    faults\t%s\n", strings.Join(targets.SupportedFaults(t), ", "))
+				}
 			}
 			fmt.Fprintln(w, "WORKLOADS")
 			wc := workloads.Default()
@@ -142,6 +146,10 @@ func listCommand() *cli.Command {
 			fmt.Fprintln(w, "FAULTS (--nemesis)")
 			for _, f := range nuker.KnownFaults() {
 				fmt.Fprintf(w, "  %s\t%s\n", f.Name, f.Summary)
+			}
+			fmt.Fprintln(w, "PARTITIONS (--partitions)")
+			for _, p := range nuker.KnownPartitions() {
+				fmt.Fprintf(w, "  %s\t%s\n", p.Name, p.Summary)
 			}
 			fmt.Fprintln(w, "MODELS (--model)")
 			mc := catalog.Default()

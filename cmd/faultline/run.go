@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +42,7 @@ valid exits 4.`,
 			&cli.StringSliceFlag{Name: "target-opt", Usage: "target option `KEY=VALUE` (repeatable), e.g. read=serializable", EnvVars: []string{"FAULTLINE_TARGET_OPTS"}},
 			&cli.StringFlag{Name: "workload", Aliases: []string{"w"}, Value: d.Workload, Usage: "workload (see faultline list)", EnvVars: []string{"FAULTLINE_WORKLOAD"}},
 			&cli.StringFlag{Name: "nemesis", Value: strings.Join(d.Nemesis, ","), Usage: "comma-separated faults: partition, kill, pause; none for no faults", EnvVars: []string{"FAULTLINE_NEMESIS"}},
+			&cli.StringFlag{Name: "partitions", Usage: "comma-separated partition kinds the partition fault draws from (default: halves, one, majorities-ring, bridge, primaries)", EnvVars: []string{"FAULTLINE_PARTITIONS"}},
 			&cli.DurationFlag{Name: "nemesis-interval", Value: d.NemesisInterval.D(), Usage: "time between a fault's start and stop, and between faults", EnvVars: []string{"FAULTLINE_NEMESIS_INTERVAL"}},
 			&cli.IntFlag{Name: "nodes", Aliases: []string{"n"}, Value: d.Nodes, Usage: "cluster size", EnvVars: []string{"FAULTLINE_NODES"}},
 			&cli.IntFlag{Name: "concurrency", Aliases: []string{"c"}, Value: d.Concurrency, Usage: "client workers, one op outstanding each; worker i talks to node i mod nodes", EnvVars: []string{"FAULTLINE_CONCURRENCY"}},
@@ -216,7 +218,15 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 		return spec, usageError{err}
 	}
 	spec.Nemesis = faults
+	if slices.Contains(strings.Split(strings.ReplaceAll(c.String("nemesis"), " ", ""), ","), "all") {
+		spec.Nemesis = []string{"all"} // every fault the target supports, resolved by the harness
+	}
 	spec.NemesisInterval = harness.Duration(c.Duration("nemesis-interval"))
+	for _, p := range strings.Split(c.String("partitions"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			spec.Partitions = append(spec.Partitions, p)
+		}
+	}
 	spec.Nodes = c.Int("nodes")
 	spec.Concurrency = c.Int("concurrency")
 	spec.Rate = c.Float64("rate")

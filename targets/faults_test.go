@@ -1,0 +1,62 @@
+package targets
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/nuker"
+)
+
+// limited is a target that supports only partitions.
+type limited struct{ Target }
+
+func (limited) Name() string     { return "limited" }
+func (limited) Faults() []string { return []string{nuker.FaultPartition} }
+
+// failing is a target that can fail over on purpose.
+type failing struct{ Target }
+
+func (failing) Name() string { return "failing" }
+func (failing) Failover(context.Context) ([]string, string, error) {
+	return nil, "", nil
+}
+func (failing) EndFailover(context.Context) (string, error) { return "", nil }
+
+func TestSupportedFaults(t *testing.T) {
+	etcd, err := Default()["etcd"].New("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain []string
+	for _, f := range nuker.KnownFaults() {
+		if f.Name != nuker.FaultFailover {
+			plain = append(plain, f.Name)
+		}
+	}
+	tests := []struct {
+		name    string
+		target  Target
+		want    []string
+		ask     []string
+		wantErr string
+	}{
+		{"etcd: all but failover", etcd, plain, []string{"partition", "kill"}, ""},
+		{"etcd refuses failover", etcd, plain, []string{"partition", "failover"}, "target etcd does not support fault failover (it supports "},
+		{"limited", limited{}, []string{"partition"}, []string{"kill"}, "target limited does not support fault kill (it supports partition)"},
+		{"failover target", failing{}, append(append([]string{}, plain[:3]...), append([]string{"failover"}, plain[3:]...)...), []string{"failover"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := SupportedFaults(tt.target)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("SupportedFaults = %v, want %v", got, tt.want)
+			}
+			err := CheckFaults(tt.target, tt.ask)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)) {
+				t.Errorf("CheckFaults(%v) = %v, want %q", tt.ask, err, tt.wantErr)
+			}
+		})
+	}
+}
