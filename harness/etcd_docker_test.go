@@ -96,6 +96,7 @@ func TestEtcdUnderFaultsIsLinearizable(t *testing.T) {
 			t.Errorf("run dir lacks %s: %v", f, err)
 		}
 	}
+	checkStoredReport(t, out.Dir, "valid")
 }
 
 // TestEtcdSerializableReadsAreStale: with read=serializable a node cut off
@@ -127,6 +128,7 @@ func TestEtcdSerializableReadsAreStale(t *testing.T) {
 	if !found {
 		t.Error("invalid verdict without anomalies")
 	}
+	checkStoredReport(t, out.Dir, "invalid")
 }
 
 // TestInterruptHealsAndKeepsHistory: cancelling a run (Ctrl-C) heals the
@@ -198,4 +200,5 @@ func TestInterruptHealsAndKeepsHistory(t *testing.T) {
 	if !strings.Contains(res.Reason, "interrupted") {
 		t.Errorf("re-check reason %q does not mention the interruption", res.Reason)
 	}
+	checkStoredReport(t, out.Dir, string(res.Verdict))
 }

@@ -289,6 +289,11 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 		}
 		clients[w] = c
 	}
+	if p, ok := wl.(workloads.Preparer); ok {
+		if err := prepare(ctx, p, clients[0], prepareLimit, log); err != nil {
+			return err
+		}
+	}
 
 	// The run phase: workers and the nuker until the time limit or Ctrl-C.
 	runCtx, stopRun := context.WithTimeout(ctx, spec.TimeLimit.D())
@@ -354,6 +359,11 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 			nukerErr = nk.Run(runCtx)
 		}
 	}()
+	rolesDone := make(chan struct{})
+	go func() {
+		defer close(rolesDone)
+		pollPrimaries(runCtx, target, rec, time.Second, log)
+	}()
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
@@ -377,6 +387,7 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 	}()
 	wg.Wait()
 	<-nukerDone
+	<-rolesDone
 	<-progressDone
 	el := time.Since(phaseStart)
 	log.Info("run phase done", "ops", counts[3].Load(), "ok", counts[0].Load(), "fail", counts[1].Load(), "info", counts[2].Load(), "took", el.Round(time.Millisecond))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"io/fs"
 	"os"
@@ -95,4 +96,120 @@ func tailFile(path string, n int) (string, int, bool, error) {
 		return "", 0, false, nil
 	}
 	return strings.Join(lines, "\n"), len(lines), skipped, nil
+}
+
+// The node logs view: nodes.html next to report.html embeds each node log's
+// last maxViewLogBytes (JSON, escaped by html/template) and filters its lines
+// as the user types, in plain embedded script.
+const (
+	NodeLogsViewFile = "nodes.html"
+	maxViewLogBytes  = 2 << 20
+)
+
+type viewLog struct {
+	Node    string   `json:"node"`
+	Path    string   `json:"path"`
+	Lines   []string `json:"lines"`
+	First   int      `json:"first"` // line number of Lines[0], 0 when unknown (tail of a cut file)
+	Skipped bool     `json:"skipped"`
+	Problem string   `json:"problem,omitempty"`
+}
+
+type logsPage struct {
+	Title   string
+	Verdict string
+	Nodes   []string
+	Logs    []viewLog
+}
+
+// readViewLogs reads each node log's tail for the logs view.
+func readViewLogs(dir string, nodes []string, logs map[string][]string) []viewLog {
+	var out []viewLog
+	order := logOrder(nodes, logs)
+	for _, n := range order {
+		for _, p := range logs[n] {
+			vl := viewLog{Node: n, Path: p}
+			lines, first, skipped, err := readTail(filepath.Join(dir, filepath.FromSlash(p)), maxViewLogBytes)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				vl.Problem = "missing"
+			case err != nil:
+				vl.Problem = err.Error()
+			default:
+				vl.Lines, vl.First, vl.Skipped = lines, first, skipped
+			}
+			out = append(out, vl)
+		}
+	}
+	return out
+}
+
+// logOrder lists the nodes of logs: those of nodes in cluster order, then
+// the others by name.
+func logOrder(nodes []string, logs map[string][]string) []string {
+	var order []string
+	for _, n := range nodes {
+		if _, ok := logs[n]; ok && !slices.Contains(order, n) {
+			order = append(order, n)
+		}
+	}
+	var rest []string
+	for n := range logs {
+		if !slices.Contains(order, n) {
+			rest = append(rest, n)
+		}
+	}
+	slices.SortFunc(rest, compareNodes)
+	return append(order, rest...)
+}
+
+// readTail returns the lines of the file's last limit bytes (the first,
+// probably cut, line dropped when the file is longer), the number of the
+// first line when the whole file was read (1) or 0, and whether lines were
+// left out.
+func readTail(path string, limit int64) ([]string, int, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("stat log %s: %w", path, err)
+	}
+	off := max(st.Size()-limit, 0)
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, false, fmt.Errorf("read log %s: %w", path, err)
+	}
+	buf = bytes.TrimRight(buf, "\n")
+	if len(buf) == 0 {
+		return []string{}, 1, false, nil
+	}
+	lines := strings.Split(string(bytes.ToValidUTF8(buf, []byte("\uFFFD"))), "\n")
+	if off > 0 {
+		if len(lines) > 1 {
+			lines = lines[1:]
+		}
+		return lines, 0, true, nil
+	}
+	return lines, 1, false, nil
+}
+
+// writeLogsView writes nodes.html into dir.
+func writeLogsView(dir, title, verdict string, nodes []string, logs map[string][]string) error {
+	pg := logsPage{Title: title, Verdict: verdict, Logs: readViewLogs(dir, nodes, logs)}
+	pg.Nodes = logOrder(nodes, logs)
+	if pg.Logs == nil {
+		pg.Logs = []viewLog{}
+	}
+	t, err := template.New("nodes.html.tmpl").ParseFS(templates, "templates/nodes.html.tmpl")
+	if err != nil {
+		return fmt.Errorf("parse node logs template: %w", err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, pg); err != nil {
+		return fmt.Errorf("render node logs view: %w", err)
+	}
+	return writeAtomic(filepath.Join(dir, NodeLogsViewFile), b.Bytes())
 }

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"image/color"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +29,8 @@ const (
 	plotWidth  = 10 * vg.Inch
 	plotHeight = 3.4 * vg.Inch
 	// maxPoints bounds the latency scatter; larger histories are sampled.
-	maxPoints = 20000
+	// After compactSVG each point costs about 90 bytes.
+	maxPoints = 5000
 	// targetBins is about how many bins the throughput plot has.
 	targetBins = 150
 	// maxLabelRows bounds the rows of fault labels stacked in a plot.
@@ -149,7 +151,12 @@ func windowLabel(w history.Window) string {
 
 // renderSVG draws p and returns it as an SVG element to inline in HTML.
 func renderSVG(p *plot.Plot, label string) (template.HTML, error) {
-	c := vgsvg.New(plotWidth, plotHeight)
+	return renderSVGSized(p, label, plotHeight)
+}
+
+// renderSVGSized is renderSVG with a height of its own.
+func renderSVGSized(p *plot.Plot, label string, height vg.Length) (template.HTML, error) {
+	c := vgsvg.New(plotWidth, height)
 	p.Draw(draw.New(c))
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
@@ -167,7 +174,7 @@ func renderSVG(p *plot.Plot, label string) (template.HTML, error) {
 	// The fonts are not embedded (that would add ~0.5 MB per plot); Arial
 	// and Helvetica share Liberation Sans' metrics.
 	s = strings.ReplaceAll(s, "font-family:Liberation Sans;", "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;")
-	return template.HTML(s), nil // built here from escaped text only
+	return template.HTML(compactSVG(s, label)), nil // built here from escaped text only
 }
 
 // latencyPlot plots every completed op's latency against its invocation
@@ -221,8 +228,8 @@ func latencyPlot(opers []operation, windows []history.Window, colors map[string]
 		p.Y.Min, p.Y.Max = 0, maxMS*1.05
 	}
 
-	// One op per half-point cell of the plot and outcome.
-	const cellsX, cellsY = 2 * plotWidth, 2 * plotHeight
+	// One op per one-point cell of the plot and outcome (a glyph is wider).
+	const cellsX, cellsY = plotWidth, plotHeight
 	seen := map[[3]int32]bool{}
 	var spots []int
 	for i, o := range opers {
@@ -445,4 +452,55 @@ func (t durationTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	return ticks
+}
+
+// styleAttr matches the style attributes vgsvg writes on every element.
+var styleAttr = regexp.MustCompile(`style="([^"<>]*)"`)
+
+// compactSVG replaces style attributes used many times (each series of a
+// scatter repeats one style per glyph) by classes defined once in a <style>
+// element scoped to the SVG by an id made from label, and drops the
+// indentation. It about halves the size of large scatter plots.
+func compactSVG(s, label string) string {
+	count := map[string]int{}
+	for _, m := range styleAttr.FindAllStringSubmatch(s, -1) {
+		count[m[1]]++
+	}
+	var common []string
+	for st, n := range count {
+		if n >= 20 {
+			common = append(common, st)
+		}
+	}
+	s = strings.ReplaceAll(s, "\n\t", "\n")
+	if len(common) == 0 {
+		return s
+	}
+	slices.Sort(common)
+	id := "svg-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(label))
+	class := make(map[string]string, len(common))
+	var css strings.Builder
+	css.WriteString("<style>")
+	for i, st := range common {
+		class[st] = fmt.Sprintf("s%d", i)
+		fmt.Fprintf(&css, "#%s .s%d{%s}", id, i, st)
+	}
+	css.WriteString("</style>")
+	s = styleAttr.ReplaceAllStringFunc(s, func(m string) string {
+		if c, ok := class[m[len(`style="`):len(m)-1]]; ok {
+			return `class="` + c + `"`
+		}
+		return m
+	})
+	s = strings.ReplaceAll(s, `" />`, `"/>`)
+	s = strings.Replace(s, "<svg ", `<svg id="`+id+`" `, 1)
+	if i := strings.Index(s, ">"); i >= 0 {
+		s = s[:i+1] + css.String() + s[i+1:]
+	}
+	return s
 }

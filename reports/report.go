@@ -4,7 +4,10 @@
 // anomalies next to the faults active at the time, op counts, throughput and
 // latency while healthy and under each fault, plots with the fault windows
 // shaded, the fault timeline, node log tails and links to the run's other
-// artifacts. Stats computes the same numbers for the CLI and results.json.
+// artifacts. Next to it go the history view (history.html, paginated and
+// filtered by embedded script over data files in history/) and the node logs
+// view (nodes.html, searchable); see Write. Stats computes the same numbers
+// for the CLI and results.json.
 package reports
 
 import (
@@ -17,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +28,7 @@ import (
 	"github.com/faultline/faultline/models/history"
 )
 
-//go:embed templates/report.html.tmpl
+//go:embed templates/report.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
 var templates embed.FS
 
 // Limits that keep the page readable for huge or very broken histories.
@@ -33,6 +37,8 @@ const (
 	maxAnomalyOps  = 20  // ops shown per anomaly
 	logTailLines   = 50  // lines of each node log embedded
 	maxValueLength = 160 // characters of an op value or fault description
+	maxLeaderRows  = 40  // primaries changes listed
+	maxLinkedOps   = 200 // op indexes in an anomaly's link to the history view
 )
 
 // Run describes what ran.
@@ -87,8 +93,23 @@ type Input struct {
 // <run dir>/report.html) atomically: through a temporary file in the same
 // directory, renamed into place. Node logs and artifacts are looked up
 // relative to path's directory.
+//
+// Next to it, Write writes the history view (history.html and its data
+// files under history/) and the node logs view (nodes.html), which the
+// report links to.
 func Write(path string, in Input) error {
-	html, err := Render(filepath.Dir(path), in)
+	dir := filepath.Dir(path)
+	pg, err := buildPage(dir, in)
+	if err != nil {
+		return err
+	}
+	if err := writeHistoryView(dir, pg.Title, pg.Verdict, in.Ops, in.Results); err != nil {
+		return err
+	}
+	if err := writeLogsView(dir, pg.Title, pg.Verdict, in.Run.Nodes, in.NodeLogs); err != nil {
+		return err
+	}
+	html, err := renderPage(pg)
 	if err != nil {
 		return err
 	}
@@ -102,6 +123,10 @@ func Render(dir string, in Input) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return renderPage(pg)
+}
+
+func renderPage(pg *page) ([]byte, error) {
 	t, err := template.New("report.html.tmpl").Funcs(template.FuncMap{
 		"dur":  fmtDuration,
 		"rate": func(r float64) string { return fmt.Sprintf("%.1f", r) },
@@ -164,6 +189,7 @@ type page struct {
 	SLOs        []SLOResult
 	Faults      []faultRow
 	Logs        []nodeLogs
+	Nodes       nodesView
 	Artifacts   []artifact
 	Files       []artifact
 	Generated   string
@@ -173,6 +199,18 @@ type page struct {
 }
 
 type kv struct{ K, V string }
+
+// nodesView is the report's Nodes section.
+type nodesView struct {
+	Names       []string
+	Timeline    template.HTML
+	HasRoles    bool
+	HasRestarts bool
+	Leaders     []kv // time, primaries
+	LeadersMore int
+	Clock       template.HTML
+	ClockNodes  []kindView
+}
 
 type kindView struct{ Kind, Color string }
 
@@ -195,11 +233,15 @@ type checkerView struct {
 	Anomalies  []anomalyView
 	More       int
 	Artifacts  []artifact
+	// Visual is the checker's visualization (porcupine's), if it wrote one.
+	Visual string
 }
 
 type anomalyView struct {
 	models.Anomaly
-	At      string
+	At string
+	// OpsLink is the anomaly's ops for the history view's ops filter.
+	OpsLink string
 	Rows    []opRow
 	MoreOps int
 	Missing []int64
@@ -327,7 +369,11 @@ func buildPage(dir string, in Input) (*page, error) {
 			cv.Anomalies = append(cv.Anomalies, anomalyRows(a, in.Ops, opers, at, lookup, windows, end))
 		}
 		for _, p := range r.Artifacts {
-			cv.Artifacts = append(cv.Artifacts, newArtifact(dir, p))
+			a := newArtifact(dir, p)
+			cv.Artifacts = append(cv.Artifacts, a)
+			if cv.Visual == "" && !a.Missing && strings.HasSuffix(p, ".html") {
+				cv.Visual = p
+			}
 		}
 		pg.Checkers = append(pg.Checkers, cv)
 	}
@@ -362,6 +408,31 @@ func buildPage(dir string, in Input) (*page, error) {
 	}
 
 	pg.Logs = readLogs(dir, in.Run.Nodes, in.NodeLogs)
+
+	// Nodes: faults, roles and restarts over time, clock offsets.
+	nf := collectNodeFacts(in.Ops, windows, in.Run.Nodes)
+	nv := nodesView{Names: nf.Nodes, HasRoles: len(nf.Leaders) > 0}
+	for _, rs := range nf.Restarts {
+		nv.HasRestarts = nv.HasRestarts || len(rs) > 0
+	}
+	for i, l := range nf.Leaders {
+		if i == maxLeaderRows {
+			nv.LeadersMore = len(nf.Leaders) - i
+			break
+		}
+		who := strings.Join(l.Nodes, ", ")
+		if who == "" {
+			who = "none"
+		}
+		nv.Leaders = append(nv.Leaders, kv{fmtSecs(l.At), who})
+	}
+	if nv.Timeline, err = nodeTimelinePlot(nf, colors, endS); err != nil {
+		return nil, err
+	}
+	if nv.Clock, nv.ClockNodes, err = clockPlot(nf, windows, colors, endS); err != nil {
+		return nil, err
+	}
+	pg.Nodes = nv
 	return pg, nil
 }
 
@@ -475,6 +546,11 @@ func indexLookup(ops []history.Op) func(int64) (int, bool) {
 // the history's last op).
 func anomalyRows(a models.Anomaly, ops []history.Op, opers []operation, at []int, lookup func(int64) (int, bool), windows []history.Window, end int64) anomalyView {
 	av := anomalyView{Anomaly: a, At: fmtSecs(a.Time)}
+	var link []string
+	for _, idx := range a.Ops[:min(len(a.Ops), maxLinkedOps)] {
+		link = append(link, strconv.FormatInt(idx, 10))
+	}
+	av.OpsLink = strings.Join(link, ",")
 	lo, hi, found := a.Time, a.Time, false
 	span := func(s, e int64) {
 		if !found {

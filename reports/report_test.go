@@ -436,12 +436,12 @@ func TestRenderEdgeCases(t *testing.T) {
 			cl(0, history.Invoke, 0, "read"), cl(0, history.OK, 0, "read"),
 			cl(0, history.Invoke, 1, "write"), cl(0, history.Fail, 1, "write"),
 		), Results: []models.Result{{Checker: "c", Verdict: models.Invalid, Anomalies: []models.Anomaly{{Kind: "k", Ops: []int64{0, 1, 3}}}}}},
-			`<header class="banner invalid">`, `<td class="n">2</td><td>1</td><td>write</td>`},
+			`<header class="banner invalid">`, `<td class="n"><a href="history.html#op=2">2</a></td><td>1</td><td>write</td>`},
 		{"sparse indexes", Input{Ops: []history.Op{
 			{Index: 10, Time: 0, Type: history.Invoke, F: "read"},
 			{Index: 12, Time: 5 * ms, Type: history.OK, F: "read", Value: 3},
 		}, Results: []models.Result{{Checker: "c", Verdict: models.Invalid, Anomalies: []models.Anomaly{{Kind: "k", Ops: []int64{12}}}}}},
-			`<header class="banner invalid">`, `<td class="n">10</td><td>0</td><td>read</td><td class="mono"></td><td class="mono">→ 3</td>`},
+			`<header class="banner invalid">`, `<td class="n"><a href="history.html#op=10">10</a></td><td>0</td><td>read</td><td class="mono"></td><td class="mono">→ 3</td>`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -120,6 +120,9 @@ func (h *storeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch p {
+	case "/favicon.ico":
+		// Browsers ask for it; the store has none.
+		w.WriteHeader(http.StatusNoContent)
 	case "/", "/index.html":
 		entries, err := reports.Index(h.store)
 		if err != nil {

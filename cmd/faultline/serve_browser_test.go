@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/models/history"
+)
+
+// Hostile strings a target or a history file could carry.
+const (
+	evilKey   = `<script>window.__pwned=1</script>`
+	evilValue = `"><img src=x onerror="window.__pwned=2">`
+	evilError = `javascript:window.__pwned=3`
+)
+
+// browserRun stores a run of the register workload without Docker: a
+// generated history (3 clients on keys "x" and a hostile key, a partition,
+// a kill, primaries and clock offsets), node logs with hostile lines, then
+// harness.Check runs the real checkers and writes results.json, report.html,
+// the history and node logs views and porcupine's visualization. stale
+// makes one read return an old value (an invalid run).
+func browserRun(t *testing.T, store, test, stamp string, stale bool) string {
+	t.Helper()
+	dir := filepath.Join(store, test, stamp)
+	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := harness.DefaultSpec()
+	spec.Test, spec.Nodes, spec.Concurrency, spec.Nemesis = test, 3, 3, []string{"partition", "kill"}
+	spec.Store = store
+	start, err := time.Parse(time.RFC3339, "2026-11-24T03:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stale {
+		start = start.Add(time.Hour)
+	}
+	prev := harness.Results{Run: harness.RunInfo{Started: start, Duration: harness.Duration(6 * time.Second),
+		Nodes: []string{"n1", "n2", "n3"}, TargetVersion: "3.6"}}
+	for name, v := range map[string]any{harness.SpecFile: spec, harness.ResultsFile: prev} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	f, err := os.Create(filepath.Join(dir, harness.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := history.NewWriter(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ms = int64(time.Millisecond)
+	var ops []history.Op
+	nuker := func(at int64, typ history.Type, fn string, v any, nodes ...string) {
+		ops = append(ops, history.Op{Time: at, Type: typ, Process: history.Nuker, F: fn, Value: v, Nodes: nodes})
+	}
+	nuker(0, history.Info, history.PrimariesF, []string{"n1"})
+	nuker(1000*ms, history.Invoke, "start-partition", nil)
+	nuker(1001*ms, history.Info, "start-partition", map[string][]string{"n1": {"n2", "n3"}}, "n1", "n2", "n3")
+	nuker(1500*ms, history.Info, history.PrimariesF, []string{"n2"})
+	nuker(1600*ms, history.Info, history.ClockOffsetsF, map[string]int{"n1": 0, "n2": -120, "n3": 300})
+	nuker(2500*ms, history.Invoke, "stop-partition", nil)
+	nuker(2501*ms, history.Info, "stop-partition", []string{"n1", "n2", "n3"}, "n1", "n2", "n3")
+	nuker(3000*ms, history.Invoke, "start-kill", nil)
+	nuker(3001*ms, history.Info, "start-kill", []string{"n3"}, "n3")
+	nuker(3200*ms, history.Info, history.ClockOffsetsF, map[string]int{"n2": 0, "n3": 0})
+	nuker(4000*ms, history.Invoke, "stop-kill", nil)
+	nuker(4001*ms, history.Info, "stop-kill", []string{"n3"}, "n3")
+	// Clients take turns, so the history is linearizable unless stale.
+	last := map[string]int{}
+	t0 := int64(5 * ms)
+	for i := range 1200 {
+		p := history.Process(i % 3)
+		key := "x"
+		if i%5 == 0 {
+			key = evilKey
+		}
+		node := fmt.Sprintf("n%d", 1+i%3)
+		inv := history.Op{Time: t0, Type: history.Invoke, Process: p, F: "read", Key: key, Node: node}
+		done := inv
+		done.Time, done.Type = t0+3*ms, history.OK
+		switch {
+		case i%4 == 1:
+			inv.F, done.F, inv.Value, done.Value = "write", "write", i, i
+			last[key] = i
+		case i%97 == 0:
+			done.Type, done.Error = history.Fail, evilError
+		default:
+			done.Value = last[key]
+			if stale && i == 600 {
+				done.Value = last[key] - 4
+			}
+		}
+		ops = append(ops, inv, done)
+		t0 += 5 * ms
+	}
+	sortByTime(ops)
+	for _, op := range ops {
+		if _, err := w.Append(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"n1", "n2", "n3"} {
+		var b strings.Builder
+		for i := range 400 {
+			fmt.Fprintf(&b, "2026-11-24T03:00:%02d %s raft: tick %d", i%60, n, i)
+			if i%50 == 0 {
+				b.WriteString(" " + evilKey + evilValue)
+			}
+			b.WriteByte('\n')
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "nodes", n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "nodes", n, "etcd.log"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := harness.Check(context.Background(), dir, nil, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+	return test + "/" + stamp
+}
+
+func sortByTime(ops []history.Op) {
+	for i := 1; i < len(ops); i++ {
+		for j := i; j > 0 && ops[j].Time < ops[j-1].Time; j-- {
+			ops[j], ops[j-1] = ops[j-1], ops[j]
+		}
+	}
+}
+
+// TestBrowser loads the pages `faultline serve` serves (the index, a report,
+// its history view and node logs view, a comparison) in headless Chromium
+// on 127.0.0.1, checks their key elements, that the console has no errors
+// and that no hostile value ran as script. FAULTLINE_SCREENSHOTS=DIR writes
+// screenshots there (docs/img for the docs).
+func TestBrowser(t *testing.T) {
+	chromium := testenv.NeedChromium(t)
+	began := time.Now()
+	store := t.TempDir()
+	valid := browserRun(t, store, "etcd-register", "20261124T030000Z", false)
+	invalid := browserRun(t, store, "etcd-register-stale", "20261124T040000Z", true)
+	t.Logf("two runs stored and checked in %s", time.Since(began).Round(time.Millisecond))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serveStore(sctx, ln, store) }()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+
+	shots := os.Getenv("FAULTLINE_SCREENSHOTS")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900),
+		// Nothing but the server on 127.0.0.1 may be reached.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		chromedp.Flag("proxy-server", "direct://"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	ctx, cancelTime := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTime()
+
+	t0 := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Logf("chromium started in %s", time.Since(t0).Round(time.Millisecond))
+	var mu sync.Mutex
+	var problems []string
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+				mu.Lock()
+				problems = append(problems, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+
+	run := func(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval := func(t *testing.T, expr string) bool {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return v
+	}
+	count := func(t *testing.T, sel string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.querySelectorAll("+jsString(sel)+").length"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	text := func(t *testing.T, expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return v
+	}
+	shot := func(t *testing.T, name string) {
+		t.Helper()
+		if shots == "" {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// typeIn sets an input's value at once and fires the input event the
+	// page listens to (typing key by key would filter at every key).
+	typeIn := func(sel, v string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void]("(() => { const el = document.querySelector(" + jsString(sel) + "); el.value = " +
+			jsString(v) + "; el.dispatchEvent(new Event('input', {bubbles: true})); })()")
+	}
+	ready := chromedp.WaitVisible(chromedp.CSS(`body[data-ready="yes"]`))
+	wait := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(10*time.Second))
+	}
+
+	tests := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"index", func(t *testing.T) {
+			run(t, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("table")))
+			body := text(t, "document.body.innerText")
+			for _, want := range []string{"etcd-register-stale", "invalid", "valid"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("index lacks %q", want)
+				}
+			}
+			if n := count(t, "tbody tr"); n < 2 {
+				t.Errorf("index shows %d rows, want the 2 runs", n)
+			}
+			shot(t, "index.png")
+		}},
+		{"report", func(t *testing.T) {
+			run(t, chromedp.Navigate(base+"/"+invalid+"/report.html"), chromedp.WaitVisible(chromedp.CSS("header.banner")))
+			if b := text(t, `document.querySelector("header.banner h1").textContent`); !strings.Contains(strings.ToLower(b), "invalid") {
+				t.Errorf("banner %q, want invalid", b)
+			}
+			if count(t, `.anomaly a[href^="history.html#ops="]`) == 0 {
+				t.Error("no anomaly links to its ops in the history view")
+			}
+			if count(t, `.anomaly a[href="linearizability.html"]`) == 0 {
+				t.Error("no anomaly links to the porcupine visualization")
+			}
+			if n := count(t, `svg[aria-label="node timeline"], svg[aria-label="clock offsets"]`); n != 2 {
+				t.Errorf("%d node timeline and clock plots, want 2", n)
+			}
+			run(t, chromedp.ScrollIntoView(chromedp.CSS("#nodes")))
+		}},
+		{"history view from an anomaly", func(t *testing.T) {
+			run(t, chromedp.Click(chromedp.CSS(`.anomaly a[href^="history.html#ops="]`)), ready)
+			if count(t, "#ops tbody tr.anomaly") == 0 {
+				t.Error("the anomaly's history view highlights no anomaly op")
+			}
+			run(t, chromedp.Navigate(base+"/"+invalid+"/history.html"), ready)
+			if n := count(t, "#ops tbody tr"); n != 200 {
+				t.Errorf("first page has %d rows, want 200", n)
+			}
+			run(t,
+				typeIn(`#filters input[name=process]`, "1"),
+				typeIn(`#filters input[name=key]`, "x"),
+				wait(`document.getElementById("status").textContent.includes("matching")`))
+			if !eval(t, `Array.from(document.querySelectorAll("#ops tbody tr")).every(r => r.cells[1].textContent === "1" && r.cells[3].textContent === "x") && document.querySelectorAll("#ops tbody tr").length > 0`) {
+				t.Error("the process and key filters show other rows, or none")
+			}
+			shot(t, "history-filter.png")
+		}},
+		{"hostile keys in the history view", func(t *testing.T) {
+			run(t, chromedp.Navigate(base+"/"+valid+"/history.html"), ready,
+				typeIn(`#filters input[name=key]`, evilKey),
+				wait(`document.getElementById("status").textContent.includes("matching")`))
+			if !eval(t, `document.querySelector("#ops tbody tr td.mono").textContent === `+jsString(evilKey)) {
+				t.Error("the hostile key is not shown as text")
+			}
+		}},
+		{"node logs", func(t *testing.T) {
+			run(t, chromedp.Navigate(base+"/"+invalid+"/nodes.html#node-n2"), ready,
+				typeIn(`#search input[name=q]`, "tick 12"),
+				wait(`document.getElementById("count").textContent !== ""`))
+			// tick 12 and ticks 120-129, on n2 only.
+			c := text(t, `document.getElementById("count").textContent`)
+			visible := count(t, "section.node:not([hidden])")
+			if !strings.HasPrefix(c, "11 matching") || visible != 1 {
+				t.Errorf("search count %q with %d nodes shown, want 11 matching lines on n2", c, visible)
+			}
+		}},
+		{"compare", func(t *testing.T) {
+			run(t, chromedp.Navigate(base+"/compare?a="+valid+"&b="+invalid), chromedp.WaitVisible(chromedp.CSS("table")))
+			body := text(t, "document.body.innerText")
+			if !strings.Contains(body, "etcd-register-stale") || !strings.Contains(body, "invalid") {
+				t.Errorf("comparison lacks the runs or verdicts: %.300s", body)
+			}
+			shot(t, "compare.png")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			problems = nil
+			mu.Unlock()
+			t1 := time.Now()
+			tc.run(t)
+			if eval(t, "window.__pwned !== undefined") {
+				t.Error("a hostile value ran as script")
+			}
+			time.Sleep(50 * time.Millisecond) // let the console catch up
+			mu.Lock()
+			defer mu.Unlock()
+			for _, p := range problems {
+				t.Errorf("console: %s", p)
+			}
+			t.Logf("%s in %s", tc.name, time.Since(t1).Round(time.Millisecond))
+		})
+	}
+	t.Logf("browser test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
