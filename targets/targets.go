@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets/etcd"
+	"github.com/faultline/faultline/targets/redis"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -110,6 +111,14 @@ func Default() Catalog {
 			Options:        etcd.Options(),
 			New: func(v string, o map[string]string) (Target, error) {
 				return etcd.New(v, o)
+			},
+		},
+		"redis": {
+			Summary:        "Redis (Debian's redis-server and redis-sentinel): one primary, replicas and a Sentinel per node, or independent masters for Redlock",
+			DefaultVersion: redis.DefaultVersion,
+			Options:        redis.Options(),
+			New: func(v string, o map[string]string) (Target, error) {
+				return redis.New(v, o)
 			},
 		},
 	}

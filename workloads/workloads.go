@@ -124,8 +124,11 @@ type Catalog map[string]Workload
 
 // Default returns every workload faultline has.
 func Default() Catalog {
-	r := Register{}
-	return Catalog{r.Name(): r}
+	out := Catalog{}
+	for _, w := range []Workload{Register{}, Set{}, Counter{}, Bank{}, ListAppend{}, Lock{}} {
+		out[w.Name()] = w
+	}
+	return out
 }
 
 // Lookup returns the workload called name.

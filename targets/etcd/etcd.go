@@ -1,7 +1,8 @@
 // Package etcd is faultline's etcd target: a statically bootstrapped
 // N-node etcd cluster built from the etcd server Go module, its health and
-// leader, and clients for the register workload that talk to one node each,
-// as Jepsen's do, so a partitioned node's clients see what that node serves.
+// leader, and clients for the register, set and lock workloads that talk to
+// one node each, as Jepsen's do, so a partitioned node's clients see what
+// that node serves.
 package etcd
 
 import (
@@ -95,7 +96,7 @@ func (t *Target) Settings() map[string]string { return map[string]string{"read":
 func (t *Target) Software() (node.Software, error) { return Software(t.version) }
 
 // Workloads lists the workloads etcd serves.
-func (t *Target) Workloads() []string { return []string{"register"} }
+func (t *Target) Workloads() []string { return []string{"register", "set", "lock"} }
 
 func (t *Target) daemon(n node.Node, peers []node.Node) node.Daemon {
 	var initial []string
@@ -323,19 +324,24 @@ func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, 
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cli: cli, serializable: t.read == ReadSerializable}, nil
+	return &Client{cli: cli, serializable: t.read == ReadSerializable, log: t.log}, nil
 }
 
-// Client serves the register workload on one etcd node.
+// Client serves the register, set and lock workloads on one etcd node.
 type Client struct {
 	cli          *clientv3.Client
 	serializable bool
+	log          *slog.Logger
+	lock         lockState // the lock workload's session (workloads.go)
 }
 
 var _ workloads.RegisterClient = (*Client)(nil)
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.cli.Close() }
+// Close releases any lock session, then closes the connection.
+func (c *Client) Close() error {
+	c.dropSession(context.Background())
+	return c.cli.Close()
+}
 
 // Read gets the key, linearizably unless the target runs read=serializable.
 func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {

@@ -1,0 +1,94 @@
+package harness
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/models"
+)
+
+// redisSpec is a short Redis run for the test suite.
+func redisSpec(t *testing.T, name, workload string, opts map[string]string, nemesis ...string) Spec {
+	s := e2eSpec(t, name)
+	s.Target = "redis"
+	s.Workload = workload
+	s.TargetOpts = opts
+	s.Nemesis = nemesis
+	return s
+}
+
+// TestRedis runs Redis settings that must come out valid and settings
+// Redis documents as weaker, which must show their anomaly.
+//
+//   - failover=none, reads from the primary: n1 serves every read and write,
+//     replicas never answer a client nor get promoted, and a SIGKILL keeps
+//     the page cache (the append-only file is written before the reply), so
+//     kills and pauses make n1 unavailable but never inconsistent.
+//   - Sentinel under a "primaries" partition: the old primary keeps
+//     acknowledging the writes of the clients on its side while the majority
+//     promotes a replica; when the partition heals it is turned into a
+//     replica and those writes are gone (Redis: "always a window for losing
+//     acknowledged writes").
+//   - replica-reads=true: a replica cut off from the primary keeps serving
+//     its old data (replica-serve-stale-data), so reads are stale.
+//   - the lock under the same partition: both primaries grant it, so two
+//     clients hold it at once.
+func TestRedis(t *testing.T) {
+	testenv.NeedDocker(t)
+	if testenv.Short() {
+		t.Skip("long Docker runs skipped with -short")
+	}
+	tests := []struct {
+		name       string
+		spec       func(t *testing.T) Spec
+		want       models.Verdict
+		partitions []string
+	}{
+		{"fixed-primary-valid", func(t *testing.T) Spec {
+			s := redisSpec(t, "redis-fixed-primary", "register", map[string]string{"failover": "none"}, "partition", "kill", "pause")
+			s.NemesisInterval = Duration(4 * time.Second)
+			return s
+		}, models.Valid, nil},
+		{"sentinel-loses-writes", func(t *testing.T) Spec {
+			s := redisSpec(t, "redis-sentinel-primaries", "register", nil, "partition")
+			s.NemesisInterval = Duration(8 * time.Second)
+			s.TimeLimit = Duration(40 * time.Second)
+			return s
+		}, models.Invalid, []string{"primaries"}},
+		{"replica-reads-stale", func(t *testing.T) Spec {
+			return redisSpec(t, "redis-replica-reads", "register", map[string]string{"failover": "none", "replica-reads": "true"}, "partition")
+		}, models.Invalid, []string{"one"}},
+		{"lock-two-holders", func(t *testing.T) Spec {
+			s := redisSpec(t, "redis-lock-primaries", "lock", nil, "partition")
+			s.NemesisInterval = Duration(8 * time.Second)
+			s.TimeLimit = Duration(40 * time.Second)
+			return s
+		}, models.Invalid, []string{"primaries"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := tt.spec(t)
+			spec.Partitions = tt.partitions
+			start := time.Now()
+			out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			res := out.Results
+			t.Logf("%s after %s: %s (%s), %d ops", tt.name, time.Since(start).Round(time.Second), res.Verdict, res.Reason, res.Stats.Ops)
+			if res.Verdict != tt.want {
+				t.Fatalf("verdict %s (%s), want %s; report %s", res.Verdict, res.Reason, tt.want, out.Dir)
+			}
+			if res.Stats.Ops < 100 {
+				t.Errorf("only %d client ops", res.Stats.Ops)
+			}
+			for _, r := range res.Results {
+				for _, a := range r.Anomalies {
+					t.Logf("anomaly: %s: %s", a.Kind, a.Explanation)
+				}
+			}
+		})
+	}
+}
