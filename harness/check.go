@@ -23,12 +23,13 @@ import (
 // and report.html into dir.
 func checkRun(ctx context.Context, dir string, spec Spec, ops []history.Op, info RunInfo, log *slog.Logger, progress node.Progress) (Results, error) {
 	var names []string
-	if wl, err := workloads.Default().Lookup(spec.Workload); err == nil {
+	wl, err := workloads.Default().Lookup(spec.Workload)
+	if err == nil {
 		names = wl.Models()
 	}
 	t0 := time.Now()
 	progress.Printf("checking %d ops with %v", len(ops), names)
-	results, err := runCheckers(ctx, names, ops, dir, spec.CheckTimeout.D())
+	results, err := runCheckers(ctx, names, wl, ops, dir, spec.CheckTimeout.D())
 	if err != nil {
 		return Results{}, err
 	}
@@ -38,8 +39,10 @@ func checkRun(ctx context.Context, dir string, spec Spec, ops []history.Op, info
 	return res, writeOutputs(dir, spec, ops, res)
 }
 
-// runCheckers runs each named model's checker on ops, each bounded by timeout.
-func runCheckers(ctx context.Context, names []string, ops []history.Op, dir string, timeout time.Duration) ([]models.Result, error) {
+// runCheckers runs each named model's checker on ops, each bounded by
+// timeout. A workload (nil for none) that is a CheckerMaker configures its
+// own checkers.
+func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops []history.Op, dir string, timeout time.Duration) ([]models.Result, error) {
 	reg := catalog.Default()
 	var out []models.Result
 	for _, name := range names {
@@ -47,8 +50,14 @@ func runCheckers(ctx context.Context, names []string, ops []history.Op, dir stri
 		if err != nil {
 			return nil, err
 		}
+		c := e.New()
+		if cm, ok := wl.(workloads.CheckerMaker); ok {
+			if own := cm.Checker(name); own != nil {
+				c = own
+			}
+		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
-		out = append(out, e.New().Check(cctx, ops, models.Options{Dir: dir}))
+		out = append(out, c.Check(cctx, ops, models.Options{Dir: dir}))
 		cancel()
 	}
 	return out, nil
@@ -170,10 +179,10 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	if err := readJSON(filepath.Join(dir, ResultsFile), &prev); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Results{}, err
 	}
+	wl, wlErr := workloads.Default().Lookup(spec.Workload)
 	if len(modelNames) == 0 {
-		wl, err := workloads.Default().Lookup(spec.Workload)
-		if err != nil {
-			return Results{}, err
+		if wlErr != nil {
+			return Results{}, wlErr
 		}
 		modelNames = wl.Models()
 	}
@@ -185,7 +194,7 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	}
 	t0 := time.Now()
 	progress.Printf("checking %d ops from %s with %v", len(ops), dir, modelNames)
-	results, err := runCheckers(ctx, modelNames, ops, dir, timeout)
+	results, err := runCheckers(ctx, modelNames, wl, ops, dir, timeout)
 	if err != nil {
 		return Results{}, err
 	}
@@ -205,7 +214,7 @@ func CheckHistory(ctx context.Context, path, format string, modelNames []string,
 	if format != "" && format != got {
 		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
 	}
-	results, err := runCheckers(ctx, modelNames, ops, outDir, timeout)
+	results, err := runCheckers(ctx, modelNames, nil, ops, outDir, timeout)
 	if err != nil {
 		return Results{}, err
 	}

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/models/bank"
 	"github.com/faultline/faultline/models/history"
 )
 
@@ -46,10 +48,18 @@ func (b Bank) Summary() string {
 		b.Accounts, b.Total, b.Total)
 }
 
-// Models implements Workload. The bank checker takes the total from the
-// first ok read (the catalog cannot pass it); every later read that
-// disagrees is still found.
+// Models implements Workload.
 func (Bank) Models() []string { return []string{"bank"} }
+
+// Checker implements CheckerMaker: the bank checker told the total and the
+// accounts, so that money wrong from the first read on is found too.
+func (b Bank) Checker(model string) models.Checker {
+	if model != "bank" {
+		return nil
+	}
+	b = b.withDefaults()
+	return bank.NewWithTotal(b.Total, b.AccountNames()...)
+}
 
 // CheckClient implements Workload.
 func (Bank) CheckClient(c Client) error {

@@ -73,3 +73,34 @@ func TestBankTransfers(t *testing.T) {
 		t.Errorf("final %v, want one read", f)
 	}
 }
+
+// TestBankCheckerKnowsTheTotal: money missing from the very first read is
+// found by the workload's own checker, not by the catalog's, which takes
+// the total from that read.
+func TestBankCheckerKnowsTheTotal(t *testing.T) {
+	short := map[string]any{"0": 10, "1": 20, "2": 20, "3": 20, "4": 20} // 90 of 100
+	ops := []history.Op{
+		{Index: 0, Type: history.Invoke, Process: 0, F: "read"},
+		{Index: 1, Type: history.OK, Process: 0, F: "read", Value: short},
+		{Index: 2, Type: history.Invoke, Process: 0, F: "read"},
+		{Index: 3, Type: history.OK, Process: 0, F: "read", Value: short},
+	}
+	tests := []struct {
+		name    string
+		checker models.Checker
+		want    models.Verdict
+	}{
+		{"workload's checker", Bank{}.Checker("bank"), models.Invalid},
+		{"catalog's checker", bank.New(), models.Valid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.checker.Check(context.Background(), ops, models.Options{}); got.Verdict != tt.want {
+				t.Errorf("verdict %s (%s), want %s", got.Verdict, got.Reason, tt.want)
+			}
+		})
+	}
+	if (Bank{}).Checker("set") != nil {
+		t.Error("Bank configures a checker for another model")
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
 
@@ -92,6 +93,15 @@ type Preparer interface {
 	Prepare(ctx context.Context, c Client) error
 }
 
+// CheckerMaker is a Workload that configures some of its checkers itself
+// (with what it knows of the run, such as the bank's total), instead of the
+// catalog's defaults.
+type CheckerMaker interface {
+	// Checker returns the configured checker for the named model, or nil
+	// for the catalog's.
+	Checker(model string) models.Checker
+}
+
 // Config tunes a generator.
 type Config struct {
 	// Concurrency is the number of workers.
@@ -125,7 +135,7 @@ type Catalog map[string]Workload
 // Default returns every workload faultline has.
 func Default() Catalog {
 	out := Catalog{}
-	for _, w := range []Workload{Register{}, Set{}, Counter{}, Bank{}, ListAppend{}, Lock{}} {
+	for _, w := range []Workload{Register{}, Set{}, Counter{}, Bank{}, ListAppend{}, Lock{}, Queue{}} {
 		out[w.Name()] = w
 	}
 	return out
