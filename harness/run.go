@@ -221,6 +221,15 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 			log.Info("cluster removed")
 		}
 	}()
+	// A target holding the controller's own connections lets them go when
+	// the run ends (runs of a suite share one process).
+	if c, ok := target.(io.Closer); ok {
+		defer func() {
+			if cerr := c.Close(); cerr != nil {
+				log.Warn("closing the target's connections", "err", cerr)
+			}
+		}()
+	}
 	nodes := cluster.Nodes()
 	for _, n := range nodes {
 		info.Nodes = append(info.Nodes, n.Name())

@@ -19,7 +19,9 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
-// Target is a real system under test, running on a cluster's nodes.
+// Target is a real system under test, running on a cluster's nodes. A
+// target that keeps the controller's own connections open also implements
+// io.Closer; the harness closes it when the run ends.
 type Target interface {
 	// Name is the system's name, e.g. "etcd".
 	Name() string

@@ -458,6 +458,20 @@ func (t *Target) roles(ctx context.Context) map[string]string {
 
 // Primaries names every node whose ROLE is master, plus the node a majority
 // of Sentinels names (it may be paused and not answer). Every node's role
+
+// Close lets go of the controller's connections to every redis-server and
+// Sentinel (the harness calls it when the run ends).
+func (t *Target) Close() error {
+	var errs []error
+	for _, c := range t.admin {
+		errs = append(errs, c.Close())
+	}
+	for _, c := range t.sentinels {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
 // and every Sentinel's view are logged when they change.
 func (t *Target) Primaries(ctx context.Context) ([]string, error) {
 	if t.nodes == nil {
