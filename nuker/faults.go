@@ -17,6 +17,10 @@ const (
 	// operator or a failover manager would, then lets the deposed primary
 	// rejoin; only targets that implement Failoverer support it.
 	FaultFailover = "failover"
+	// FaultClock skews the wall clock the target's processes see on some
+	// nodes (bump, strobe, skew, reset; see ClockKinds); the host's clock
+	// never moves. Nodes must implement node.Clock.
+	FaultClock = "clock"
 )
 
 // Description names a fault or partition kind and says in one line what it
@@ -33,6 +37,7 @@ func KnownFaults() []Description {
 		{FaultKill, "SIGKILL the target process on one node, a minority, a majority or all, then restart it"},
 		{FaultPause, "SIGSTOP the target process on one node, a minority or a majority, then SIGCONT it"},
 		{FaultFailover, "replace the primary on purpose (the target's own failover), then let the old primary rejoin as a replica"},
+		{FaultClock, "skew the wall clock the target process sees (not the host's) on one node, a minority, a majority or all: bump, strobe, skew or reset"},
 	}
 }
 

@@ -25,6 +25,10 @@
 //	kill:      start invoke {"targets": "one"|"minority"|"majority"|"all", "nodes": [nodes]},
 //	           start info [killed nodes], stop invoke [nodes], stop info [restarted nodes]
 //	pause:     as kill, with targets one, minority or majority, [paused] and [resumed] nodes
+//	clock:     start invoke {"targets": ..., "nodes": [nodes], "clock": ClockPlan}, start info
+//	           {node: offset ms} as set (strobe: {"strobe_ms", "base_ms", "period_ms"}), stop
+//	           invoke [nodes], stop info {node: offset ms}; around each clock fault, info ops
+//	           history.ClockOffsetsF record the offset every node's process sees (see clockfault.go)
 //
 // Completions are of type info because a fault's effect is never certain.
 package nuker
@@ -146,6 +150,7 @@ type Nuker struct {
 	// mu serializes injections and undos and guards active.
 	mu     sync.Mutex
 	active []*step
+	clock  clockState
 }
 
 // step is one fault of the schedule, every choice drawn before it runs so
@@ -156,6 +161,7 @@ type step struct {
 	grudge    Grudge   // partition
 	targets   string   // kill, pause: one, minority, majority, all
 	nodes     []string // sorted names of the nodes acted on
+	clock     *ClockPlan
 }
 
 // New checks cfg and returns a Nuker.
@@ -228,6 +234,10 @@ func New(cfg Config) (*Nuker, error) {
 			if _, ok := cfg.Target.(Failoverer); !ok {
 				return nil, fmt.Errorf("nuker: fault %s: the target cannot fail over on purpose", f)
 			}
+		case FaultClock:
+			if err := k.checkClockNodes(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for i, r := range cfg.Schedule {
@@ -290,6 +300,9 @@ func (k *Nuker) Faults() []string { return slices.Clone(k.faults) }
 // healed). Failed injections are recorded in the history and logged, not
 // returned. Run must not be called more than once at a time.
 func (k *Nuker) Run(ctx context.Context) error {
+	// Meanwhile the first interval passes; the first fault waits for it
+	// (both hold k.mu).
+	go k.prepareClocks(ctx)
 	for len(k.faults) > 0 {
 		if !sleep(ctx, k.interval) {
 			break
@@ -329,6 +342,9 @@ func (k *Nuker) HealAll(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	k.mu.Lock()
+	errs = append(errs, k.resetClocks(ctx)) // bumps outlive their step
+	k.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("nuker: heal: %w", err)
 	}
@@ -370,6 +386,8 @@ func (k *Nuker) next() *step {
 		s.targets = c.name
 		s.nodes = shuffled(k.rand, k.names)[:c.size]
 		sort.Strings(s.nodes)
+	case FaultClock:
+		k.drawClock(s)
 	}
 	return s
 }
@@ -385,7 +403,7 @@ type subset struct {
 // clients. Choices of equal size are kept once, under the first name.
 func subsetChoices(fault string, n int) []subset {
 	all := []subset{{"one", 1}, {"minority", (n - 1) / 2}, {"majority", majority(n)}}
-	if fault == FaultKill {
+	if fault == FaultKill || fault == FaultClock {
 		all = append(all, subset{"all", n})
 	}
 	var out []subset
@@ -409,6 +427,9 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 	var lookupErr error
 	if s.fault == FaultPartition && s.grudge == nil {
 		lookupErr = k.resolvePrimaries(ctx, s)
+	}
+	if s.fault == FaultClock {
+		k.recordClockOffsets(ctx) // before
 	}
 	k.emit(history.Invoke, f, s.nodes, s.describe(), nil)
 	k.active = append(k.active, s)
@@ -435,10 +456,15 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 		s.nodes, what, err = k.target.(Failoverer).Failover(ctx)
 		slices.Sort(s.nodes)
 		value = what
+	case FaultClock:
+		value, err = k.startClock(ctx, s)
 	}
 	k.emit(history.Info, f, s.nodes, value, err)
 	if err != nil {
 		k.log.Warn("nuker: fault partly or not injected", "fault", s.fault, "err", err)
+	}
+	if s.fault == FaultClock {
+		k.recordClockOffsets(ctx) // during
 	}
 }
 
@@ -470,13 +496,23 @@ func (k *Nuker) stop(ctx context.Context, s *step) error {
 		healed, err = HealPartition(ctx, k.nodes)
 		value = nonNil(healed)
 	case FaultKill:
-		value, err = k.onNodes(ctx, s.nodes, k.target.Start)
+		var started []string
+		started, err = k.onNodes(ctx, s.nodes, k.target.Start)
+		value = started
+		// A restarted process has a fresh vDSO: skew it again.
+		err = errors.Join(err, k.reapplyClocks(ctx, started))
 	case FaultPause:
 		value, err = k.onNodes(ctx, s.nodes, k.target.Resume)
 	case FaultFailover:
 		value, err = k.target.(Failoverer).EndFailover(ctx)
+		err = errors.Join(err, k.reapplyClocks(ctx, s.nodes))
+	case FaultClock:
+		value, err = k.stopClock(ctx, s)
 	}
 	k.emit(history.Info, f, s.nodes, value, err)
+	if s.fault == FaultClock {
+		k.recordClockOffsets(ctx) // after
+	}
 	if err != nil {
 		k.log.Error("nuker: fault not fully healed", "fault", s.fault, "nodes", s.nodes, "err", err)
 		return fmt.Errorf("stop %s: %w", s.fault, err)
@@ -544,6 +580,9 @@ func (s *step) logAttrs() []any {
 	if s.fault == FaultPartition {
 		return append(attrs, "partition", s.partition, "grudge", s.grudge)
 	}
+	if s.clock != nil {
+		attrs = append(attrs, "clock", s.clock.Kind, "offsets_ms", s.clock.OffsetsMS)
+	}
 	return append(attrs, "targets", s.targets)
 }
 
@@ -554,6 +593,8 @@ func (s *step) describe() any {
 		return map[string]any{"partition": s.partition, "grudge": s.grudge}
 	case FaultFailover:
 		return map[string]any{}
+	case FaultClock:
+		return map[string]any{"targets": s.targets, "nodes": nonNil(s.nodes), "clock": s.clock}
 	}
 	return map[string]any{"targets": s.targets, "nodes": nonNil(s.nodes)}
 }

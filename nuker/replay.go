@@ -18,6 +18,8 @@ type Step struct {
 	Grudge    Grudge   `json:"grudge,omitempty"`
 	Targets   string   `json:"targets,omitempty"`
 	Nodes     []string `json:"nodes,omitempty"`
+	// Clock is a clock step's plan.
+	Clock *ClockPlan `json:"clock,omitempty"`
 }
 
 // ScheduleFromHistory reads back the faults a run drew, in order, from the
@@ -53,6 +55,13 @@ func ScheduleFromHistory(ops []history.Op) ([]Step, error) {
 		case FaultFailover:
 			// The target picks the nodes again when it fails over.
 			s.Nodes = nil
+		case FaultClock:
+			if s.Clock == nil {
+				return nil, fmt.Errorf("op %d: clock fault without its plan", op.Index)
+			}
+			if len(s.Nodes) == 0 && len(op.Nodes) > 0 {
+				s.Nodes = slices.Clone(op.Nodes)
+			}
 		default:
 			return nil, fmt.Errorf("op %d: unknown fault %q", op.Index, s.Fault)
 		}
@@ -72,7 +81,7 @@ func (k *Nuker) fromRecorded(r Step) (*step, error) {
 			return nil, fmt.Errorf("replayed %s names node %q, not in this cluster", r.Fault, n)
 		}
 	}
-	s := &step{fault: r.Fault, partition: r.Partition, grudge: r.Grudge, targets: r.Targets, nodes: slices.Clone(r.Nodes)}
+	s := &step{fault: r.Fault, partition: r.Partition, grudge: r.Grudge, targets: r.Targets, nodes: slices.Clone(r.Nodes), clock: r.Clock}
 	slices.Sort(s.nodes)
 	return s, nil
 }

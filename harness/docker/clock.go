@@ -1,0 +1,251 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+
+	"github.com/faultline/faultline/harness/node"
+)
+
+// Clock faults in Docker: a helper container per node shares the node
+// container's PID namespace (PidMode container:<id>) with CAP_SYS_PTRACE
+// only, and runs the static injector faultline-clock (nuker/clock) on the
+// node's daemons, found through their pid files under the node's root as
+// the helper sees it (/proc/1/root: PID 1 of the shared namespace is the
+// node's init). The node container itself gains no capability. The
+// injector is copied into the helper when it is created, so no image and
+// no image recipe changes for it.
+
+// clockHelperSuffix ends a helper container's name: <node container>-clock.
+const clockHelperSuffix = "-clock"
+
+// LabelRole marks containers that are not nodes; the clock helpers carry
+// io.faultline.role=clock-helper (and LabelRun, so clean removes them).
+const LabelRole = "io.faultline.role"
+
+// clockInjectorPath is where the injector lives in a helper container.
+const clockInjectorPath = "/usr/local/bin/faultline-clock"
+
+// clockPidfiles names the node's daemons as the helper sees them.
+const clockPidfiles = "/proc/1/root" + node.RunDir + "/*.pid"
+
+var _ node.ClockStrober = (*Node)(nil)
+
+// clockResult is one line of faultline-clock's output.
+type clockResult struct {
+	PID       int           `json:"pid"`
+	Source    string        `json:"source"`
+	Injected  bool          `json:"injected"`
+	Patched   bool          `json:"patched"`
+	Offset    time.Duration `json:"offset_ns"`
+	Effective time.Duration `json:"effective_ns"`
+	Error     string        `json:"error"`
+}
+
+// SetClockOffset implements node.Clock: every daemon of the node, with the
+// processes it forked, sees the wall clock moved by d; zero restores the
+// true clock (the vDSO's original code, not a zero offset).
+func (n *Node) SetClockOffset(ctx context.Context, d time.Duration) error {
+	args := []string{"set", "--offset", d.String()}
+	if d == 0 {
+		args = []string{"reset"}
+	}
+	res, err := n.clockRun(ctx, append(args, "--tree", "--pidfile", clockPidfiles)...)
+	if err != nil {
+		return err
+	}
+	if len(res) == 0 {
+		if d == 0 {
+			return nil // nothing runs, so nothing is skewed
+		}
+		return fmt.Errorf("%s: skew clock: %w (no live pid file under %s)", n.name, node.ErrNoDaemon, node.RunDir)
+	}
+	var errs []error
+	for _, r := range res {
+		if r.Error != "" {
+			errs = append(errs, fmt.Errorf("%s: pid %d: %s", n.name, r.PID, r.Error))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StrobeClock implements node.ClockStrober: faultline-clock strobe runs
+// detached in the helper, writing the offset pages itself, so periods of
+// milliseconds are possible (an exec per flip would take tens of ms).
+func (n *Node) StrobeClock(ctx context.Context, a, b, period, d time.Duration) error {
+	h, err := n.clockHelper(ctx)
+	if err != nil {
+		return err
+	}
+	// faultline-clock strobe ends a strobe still running before it starts.
+	argv := []string{clockInjectorPath, "strobe", "--tree", "--pidfile", clockPidfiles,
+		"--offset", a.String(), "--offset2", b.String(), "--period", period.String(), "--duration", d.String()}
+	if err := h.ExecDetached(ctx, argv...); err != nil {
+		return fmt.Errorf("%s: start clock strobe: %w", n.name, err)
+	}
+	return nil
+}
+
+// ClockOffset implements node.Clock: the offset the node's daemon sees now
+// (the first daemon's, by pid file name; a daemon's children share it).
+// The node shares the engine host's kernel clock, so this is also its
+// offset against a controller running on that host.
+func (n *Node) ClockOffset(ctx context.Context) (time.Duration, error) {
+	res, err := n.clockRun(ctx, "read", "--pidfile", clockPidfiles)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range res {
+		if r.Error == "" {
+			return r.Effective, nil
+		}
+	}
+	if len(res) > 0 {
+		return 0, fmt.Errorf("%s: read clock: %s", n.name, res[0].Error)
+	}
+	return 0, fmt.Errorf("%s: read clock: %w", n.name, node.ErrNoDaemon)
+}
+
+// clockRun runs faultline-clock in the node's helper container and decodes
+// its output, one result per process. A non-zero exit with results is not
+// an error here: each result carries its own.
+func (n *Node) clockRun(ctx context.Context, args ...string) ([]clockResult, error) {
+	h, err := n.clockHelper(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.Exec(ctx, append([]string{clockInjectorPath}, args...)...)
+	var exitErr *node.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return nil, err
+	}
+	var out []clockResult
+	dec := json.NewDecoder(bytes.NewReader(res.Stdout))
+	for {
+		var r clockResult
+		if derr := dec.Decode(&r); derr == io.EOF {
+			break
+		} else if derr != nil {
+			return nil, fmt.Errorf("%s: faultline-clock %s: output: %w (%s)", n.name, args[0], derr, strings.TrimSpace(string(res.Stderr)))
+		}
+		out = append(out, r)
+	}
+	if err != nil && len(out) == 0 {
+		return nil, fmt.Errorf("%s: faultline-clock %s: %w", n.name, args[0], err)
+	}
+	return out, nil
+}
+
+// clockHelper returns the node's helper container, creating and starting
+// it when missing. Its state lives in the engine (found by name), so
+// concurrent callers and later processes share one helper.
+func (n *Node) clockHelper(ctx context.Context) (*Node, error) {
+	target, err := n.cli.ContainerInspect(ctx, n.id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: inspect: %w", n.name, err)
+	}
+	name := strings.TrimPrefix(target.Name, "/") + clockHelperSuffix
+	helper := func(id string) *Node {
+		return &Node{cli: n.cli, name: n.name + clockHelperSuffix, id: id, addr: n.addr}
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		switch h, err := n.cli.ContainerInspect(ctx, name); {
+		case err == nil && h.State != nil && h.State.Running:
+			return helper(h.ID), nil
+		case err == nil:
+			// Stopped (the node was restarted?): start it afresh.
+			if err := n.cli.ContainerRemove(ctx, h.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+				return nil, fmt.Errorf("%s: remove stale clock helper: %w", n.name, err)
+			}
+		case !cerrdefs.IsNotFound(err):
+			return nil, fmt.Errorf("%s: inspect clock helper: %w", n.name, err)
+		}
+		id, err := createClockHelper(ctx, n.cli, name, target)
+		if cerrdefs.IsConflict(err) {
+			continue // another caller created it meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: clock helper: %w", n.name, err)
+		}
+		return helper(id), nil
+	}
+	return nil, fmt.Errorf("%s: clock helper %s keeps disappearing", n.name, name)
+}
+
+// createClockHelper creates, fills and starts the helper container of the
+// node container target.
+func createClockHelper(ctx context.Context, cli *client.Client, name string, target container.InspectResponse) (string, error) {
+	if v, err := cli.ServerVersion(ctx); err != nil {
+		return "", fmt.Errorf("docker version: %w", err)
+	} else if v.Arch != "amd64" {
+		return "", fmt.Errorf("the Docker engine runs %s/%s: the clock injector only works on x86-64 Linux processes", v.Os, v.Arch)
+	}
+	bin, err := ClockInjector(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	labels := map[string]string{LabelRole: "clock-helper"}
+	if run, ok := target.Config.Labels[LabelRun]; ok {
+		labels[LabelRun] = run
+	}
+	resp, err := cli.ContainerCreate(ctx,
+		&container.Config{
+			Image:  target.Image, // present: the node runs it
+			Cmd:    []string{"sleep", "infinity"},
+			Labels: labels,
+		},
+		&container.HostConfig{
+			PidMode:     container.PidMode("container:" + target.ID),
+			CapAdd:      []string{"SYS_PTRACE"},
+			NetworkMode: "none",
+		},
+		nil, nil, name)
+	if err != nil {
+		return "", fmt.Errorf("create %s: %w", name, err)
+	}
+	remove := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = cli.ContainerRemove(rctx, resp.ID, container.RemoveOptions{Force: true})
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		remove()
+		return "", fmt.Errorf("read injector: %w", err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "faultline-clock", Mode: 0o755, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
+		remove()
+		return "", err
+	}
+	if _, err := tw.Write(data); err != nil {
+		remove()
+		return "", err
+	}
+	if err := tw.Close(); err != nil {
+		remove()
+		return "", err
+	}
+	if err := cli.CopyToContainer(ctx, resp.ID, "/usr/local/bin", &buf, container.CopyToContainerOptions{}); err != nil {
+		remove()
+		return "", fmt.Errorf("copy injector into %s: %w", name, err)
+	}
+	if err := cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		remove()
+		return "", fmt.Errorf("start %s: %w", name, err)
+	}
+	return resp.ID, nil
+}

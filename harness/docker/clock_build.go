@@ -1,0 +1,163 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/faultline/faultline/harness/gobuild"
+	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/internal/filelock"
+)
+
+// EnvClockInjector names a prebuilt static faultline-clock binary to use
+// instead of building one from faultline's source tree (for installed
+// faultline binaries run away from their source).
+const EnvClockInjector = "FAULTLINE_CLOCK_INJECTOR"
+
+// faultlineModule is the module line ClockInjector looks for.
+const faultlineModule = "module github.com/faultline/faultline"
+
+// clockInjectorPkg is the injector's main package, relative to the module.
+const clockInjectorPkg = "./nuker/clock/cmd/faultline-clock"
+
+// ClockInjector returns the path of a static linux/amd64 faultline-clock
+// binary: the one $FAULTLINE_CLOCK_INJECTOR names, or one built from this
+// faultline's source tree and cached under the user cache directory, keyed
+// by a hash of its sources and the Go version (a cached one is reused).
+func ClockInjector(ctx context.Context, progress node.Progress) (string, error) {
+	if p := os.Getenv(EnvClockInjector); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("clock injector from $%s: %w", EnvClockInjector, err)
+		}
+		return p, nil
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	goVersion, err := gobuild.GoVersion(ctx)
+	if err != nil {
+		return "", fmt.Errorf("clock injector: %w", err)
+	}
+	hash, err := clockSourceHash(root, goVersion)
+	if err != nil {
+		return "", fmt.Errorf("clock injector: %w", err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("clock injector: cache directory: %w", err)
+	}
+	dir := filepath.Join(cache, "faultline", "clock")
+	out := filepath.Join(dir, "faultline-clock-"+hash)
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	unlock, err := filelock.Lock(ctx, out+".lock", func() {
+		progress.Printf("clock injector: waiting for another process building it")
+	})
+	if err != nil {
+		return "", fmt.Errorf("clock injector: %w", err)
+	}
+	defer unlock()
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	progress.Printf("building the clock injector faultline-clock from %s", root)
+	tmp := out + ".tmp"
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, clockInjectorPkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("clock injector: go build %s: %w\n%s", clockInjectorPkg, err, b)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", fmt.Errorf("clock injector: %w", err)
+	}
+	return out, nil
+}
+
+// moduleRoot finds faultline's source tree: where this file was compiled
+// from, else the working directory or one of its parents.
+func moduleRoot() (string, error) {
+	var cands []string
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		cands = append(cands, filepath.Dir(filepath.Dir(filepath.Dir(file))))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			cands = append(cands, d)
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	for _, d := range cands {
+		if isFaultlineRoot(d) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("clock injector: faultline's source tree is not here to build faultline-clock from; "+
+		"build it (CGO_ENABLED=0 go build %s) and set $%s to its path", clockInjectorPkg, EnvClockInjector)
+}
+
+func isFaultlineRoot(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == faultlineModule {
+			_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(clockInjectorPkg)))
+			return err == nil
+		}
+	}
+	return false
+}
+
+// clockSourceHash hashes what the injector is built from: the non-test Go
+// files of nuker/clock (and below), go.mod, go.sum and the Go version.
+func clockSourceHash(root, goVersion string) (string, error) {
+	var files []string
+	err := filepath.WalkDir(filepath.Join(root, "nuker", "clock"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	slices.Sort(files)
+	files = append(files, filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum"))
+	h := sha256.New()
+	fmt.Fprintf(h, "go %s\n", goVersion)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		rel, _ := filepath.Rel(root, f)
+		fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(rel), len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}

@@ -1,0 +1,378 @@
+// Command faultline-clock skews the wall clock of running processes by
+// redirecting their vDSO clock functions (package nuker/clock). It is a
+// static binary that faultline copies into a helper container sharing the
+// target container's PID namespace, or runs on a host.
+//
+//	faultline-clock set   --pid 123 --offset 3s     inject (or reuse) and set the offset
+//	faultline-clock reset --pid 123                 back to the true clock
+//	faultline-clock read  --pid 123                 what each process sees now
+//	faultline-clock strobe --pid 123 --offset 0 --offset2 2s --period 50ms --duration 10s
+//	                                                flip between two offsets, then back to --offset
+//
+// A strobe runs in the foreground until its duration ends or it gets
+// SIGTERM; it records its pid in /run/faultline-clock/strobe.pid, and set
+// and reset end a running strobe first, so the last command wins. It picks
+// up processes that appear later (a restarted daemon) once a second.
+//
+// --pidfile GLOB (repeatable) names processes by pid files instead, e.g.
+// /proc/1/root/run/faultline/*.pid from a helper container; pid files that
+// name no live process are skipped. --tree adds every descendant of the
+// named processes (a daemon's workers forked before the skew). One JSON object per process is written
+// to stdout; the exit status is 1 when any process failed.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/faultline/faultline/nuker/clock"
+)
+
+// result is one process's line of output.
+type result struct {
+	PID int `json:"pid"`
+	// Source is the pid file the pid came from, if any.
+	Source string `json:"source,omitempty"`
+	clock.Status
+	Took  string `json:"took,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) < 1 {
+		fmt.Fprintln(os.Stderr, "usage: faultline-clock set|reset|read [--pid N]... [--pidfile GLOB]... [--offset D] [--syscall]")
+		return 2
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("faultline-clock "+cmd, flag.ContinueOnError)
+	var pids, pidfiles listFlag
+	fs.Var(&pids, "pid", "process id (repeatable, or comma-separated)")
+	fs.Var(&pidfiles, "pidfile", "glob of pid files (repeatable)")
+	offset := fs.Duration("offset", 0, "offset to add to the wall clock (set), e.g. 3s, -90m, 250ms")
+	tree := fs.Bool("tree", false, "also act on every descendant of the named processes")
+	useSyscall := fs.Bool("syscall", false, "make stubs call the kernel instead of the vDSO code (slow; for comparison)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long (set, reset, read)")
+	offset2 := fs.Duration("offset2", 0, "strobe: the other offset")
+	period := fs.Duration("period", 100*time.Millisecond, "strobe: time between flips")
+	duration := fs.Duration("duration", 10*time.Second, "strobe: how long to flip")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	switch cmd {
+	case "set", "reset", "read", "strobe":
+	default:
+		fmt.Fprintf(os.Stderr, "faultline-clock: unknown command %q (set, reset, read, strobe)\n", cmd)
+		return 2
+	}
+	if cmd == "set" || cmd == "reset" || cmd == "strobe" {
+		if err := endStrobe(); err != nil {
+			fmt.Fprintln(os.Stderr, "faultline-clock:", err)
+			return 1
+		}
+	}
+	if cmd == "strobe" {
+		return strobe(pids, pidfiles, *tree, *offset, *offset2, *period, *duration)
+	}
+	targets, err := resolve(pids, pidfiles)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faultline-clock:", err)
+		return 2
+	}
+	if *tree {
+		targets = withDescendants(targets)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	enc := json.NewEncoder(os.Stdout)
+	status := 0
+	for _, t := range targets {
+		start := time.Now()
+		r := result{PID: t.pid, Source: t.source}
+		err := act(ctx, cmd, t.pid, *offset, *useSyscall)
+		if err == nil {
+			r.Status, err = clock.Read(t.pid)
+		}
+		r.PID = t.pid
+		r.Took = time.Since(start).Round(time.Microsecond).String()
+		if err != nil {
+			r.Error = err.Error()
+			status = 1
+		}
+		_ = enc.Encode(r)
+	}
+	return status
+}
+
+func act(ctx context.Context, cmd string, pid int, offset time.Duration, useSyscall bool) error {
+	switch cmd {
+	case "set":
+		h, err := clock.Find(pid)
+		if err == nil {
+			// Fast path: already redirected, only the page changes.
+			if st, rerr := clock.Read(pid); rerr == nil && st.Patched {
+				return h.Set(offset)
+			}
+		}
+		_, err = clock.Inject(ctx, pid, &clock.Options{Offset: offset, Syscall: useSyscall})
+		return err
+	case "reset":
+		h, err := clock.Find(pid)
+		if errors.Is(err, clock.ErrNotInjected) {
+			return nil // never skewed
+		}
+		if err != nil {
+			return err
+		}
+		return h.Undo(ctx)
+	}
+	return nil
+}
+
+type target struct {
+	pid    int
+	source string
+}
+
+// resolve turns --pid and --pidfile into processes, each once.
+func resolve(pids, pidfiles []string) ([]target, error) {
+	var out []target
+	seen := map[int]bool{}
+	add := func(pid int, src string) {
+		if !seen[pid] {
+			seen[pid] = true
+			out = append(out, target{pid, src})
+		}
+	}
+	for _, p := range pids {
+		for _, s := range strings.Split(p, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || pid <= 0 {
+				return nil, fmt.Errorf("bad pid %q", s)
+			}
+			add(pid, "")
+		}
+	}
+	for _, g := range pidfiles {
+		files, err := filepath.Glob(g)
+		if err != nil {
+			return nil, fmt.Errorf("pid file glob %q: %w", g, err)
+		}
+		slices.Sort(files)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+			if err != nil || pid <= 0 {
+				continue
+			}
+			if _, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/task"); err != nil {
+				continue // stale pid file: the daemon is down
+			}
+			add(pid, f)
+		}
+	}
+	if len(pids) == 0 && len(pidfiles) == 0 {
+		return nil, errors.New("name processes with --pid or --pidfile")
+	}
+	return out, nil
+}
+
+// withDescendants adds the live descendants of targets, found through the
+// parent pid in /proc/PID/stat.
+func withDescendants(targets []target) []target {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return targets
+	}
+	children := map[int][]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || f[0] == "Z" {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	seen := map[int]bool{}
+	for _, t := range targets {
+		seen[t.pid] = true
+	}
+	out := slices.Clone(targets)
+	for i := 0; i < len(out); i++ {
+		for _, c := range children[out[i].pid] {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, target{pid: c, source: fmt.Sprintf("child of %d", out[i].pid)})
+			}
+		}
+	}
+	return out
+}
+
+// strobeDir holds the pid file of a running strobe.
+const strobeDir = "/run/faultline-clock"
+
+// endStrobe stops a strobe started earlier (SIGTERM, then wait for it to
+// put the base offset back), so a set or reset is not overwritten by it.
+func endStrobe() error {
+	data, err := os.ReadFile(filepath.Join(strobeDir, "strobe.pid"))
+	if err != nil {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid == os.Getpid() {
+		return nil
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || !strings.Contains(string(cmdline), "strobe") {
+		return nil // gone, or the pid was reused
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return nil
+	}
+	for i := 0; i < 500; i++ {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/cmdline"); err != nil {
+			return nil
+		}
+		if st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && strings.Contains(string(st), ") Z") {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("strobe %d did not end", pid)
+}
+
+// strobe flips the targets between a and b every period for d, then sets
+// a again (or resets when a is zero). It answers like set, once at the end.
+func strobe(pids, pidfiles []string, tree bool, a, b, period, d time.Duration) int {
+	if period <= 0 || d <= 0 {
+		fmt.Fprintln(os.Stderr, "faultline-clock: strobe needs a positive --period and --duration")
+		return 2
+	}
+	if err := os.MkdirAll(strobeDir, 0o755); err == nil {
+		_ = os.WriteFile(filepath.Join(strobeDir, "strobe.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+		defer os.Remove(filepath.Join(strobeDir, "strobe.pid"))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	handles := map[int]*clock.Handle{}
+	errs := map[int]string{}
+	// refresh injects processes not seen yet (at offset cur).
+	refresh := func(cur time.Duration) {
+		targets, err := resolve(pids, pidfiles)
+		if err != nil {
+			return
+		}
+		if tree {
+			targets = withDescendants(targets)
+		}
+		for _, t := range targets {
+			if _, ok := handles[t.pid]; ok {
+				continue
+			}
+			ictx, icancel := context.WithTimeout(context.Background(), 10*time.Second)
+			h, err := clock.Inject(ictx, t.pid, &clock.Options{Offset: cur})
+			icancel()
+			if err != nil {
+				errs[t.pid] = err.Error()
+				continue
+			}
+			delete(errs, t.pid)
+			handles[t.pid] = h
+		}
+	}
+	refresh(a)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	lastRefresh := time.Now()
+	cur, flips := a, 0
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			if cur == a {
+				cur = b
+			} else {
+				cur = a
+			}
+			flips++
+			for pid, h := range handles {
+				if err := h.Set(cur); err != nil {
+					delete(handles, pid) // exited; refresh finds its successor
+				}
+			}
+			if time.Since(lastRefresh) > time.Second {
+				refresh(cur)
+				lastRefresh = time.Now()
+			}
+		}
+	}
+	// Back to the base offset, with a fresh context: the strobe's is done.
+	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer fcancel()
+	enc := json.NewEncoder(os.Stdout)
+	status := 0
+	for pid, h := range handles {
+		var err error
+		if a == 0 {
+			err = h.Undo(fctx)
+		} else {
+			err = h.Set(a)
+		}
+		r := result{PID: pid, Took: fmt.Sprintf("%d flips", flips)}
+		if err == nil {
+			r.Status, err = clock.Read(pid)
+		}
+		r.PID = pid
+		if err != nil {
+			r.Error = err.Error()
+			status = 1
+		}
+		_ = enc.Encode(r)
+	}
+	for pid, e := range errs {
+		_ = enc.Encode(result{PID: pid, Error: e})
+		status = 1
+	}
+	return status
+}
