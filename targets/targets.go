@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets/etcd"
+	"github.com/faultline/faultline/targets/postgres"
 	"github.com/faultline/faultline/targets/redis"
 	"github.com/faultline/faultline/workloads"
 )
@@ -121,6 +122,14 @@ func Default() Catalog {
 			Options:        redis.Options(),
 			New: func(v string, o map[string]string) (Target, error) {
 				return redis.New(v, o)
+			},
+		},
+		"postgres": {
+			Summary:        "PostgreSQL primary with streaming standbys (Debian postgresql-15), failover by promoting the most advanced standby; options replication, synchronous-commit, isolation, read-from",
+			DefaultVersion: postgres.DefaultVersion,
+			Options:        postgres.Options(),
+			New: func(v string, o map[string]string) (Target, error) {
+				return postgres.New(v, o)
 			},
 		},
 	}

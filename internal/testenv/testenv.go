@@ -44,3 +44,12 @@ func NeedDocker(t testing.TB) *client.Client {
 // Short reports whether long Docker-backed runs should be skipped because
 // -short was given and we are not in CI.
 func Short() bool { return testing.Short() && !InCI() }
+
+// Soak skips t unless FAULTLINE_SOAK=1: longer runs that repeat what the
+// short end-to-end tests show, run on purpose with `make soak`, not in CI.
+func Soak(t testing.TB) {
+	t.Helper()
+	if os.Getenv("FAULTLINE_SOAK") != "1" {
+		t.Skipf("soak test %s: runs with FAULTLINE_SOAK=1 (make soak)", t.Name())
+	}
+}
