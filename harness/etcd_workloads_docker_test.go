@@ -15,6 +15,7 @@ import (
 // reads, under partitions, kills and pauses, come out valid with every
 // checker the workload names, and the faults really happened.
 func TestEtcdWorkloadsUnderFaults(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	testenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")

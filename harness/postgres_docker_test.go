@@ -108,6 +108,7 @@ func wantAnomaly(t *testing.T, out *Outcome, kinds ...string) {
 // TestPostgresSerializableListAppendIsValid: SERIALIZABLE transactions on
 // the primary under partitions and kills must show no Elle anomaly.
 func TestPostgresSerializableListAppendIsValid(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	spec := pgSpec(t, "pg-la-serializable", "list-append",
 		map[string]string{"isolation": "serializable"}, "partition", "kill")
 	wantValid(t, runPG(t, spec))
@@ -116,6 +117,7 @@ func TestPostgresSerializableListAppendIsValid(t *testing.T) {
 // TestPostgresSerializableBankIsValid: transfers at SERIALIZABLE keep the
 // total under partitions and kills.
 func TestPostgresSerializableBankIsValid(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	testenv.Soak(t) // the same safety as the list-append and failover tests, kept out of CI
 	spec := pgSpec(t, "pg-bank-serializable", "bank",
 		map[string]string{"isolation": "serializable"}, "partition", "kill")
@@ -126,6 +128,7 @@ func TestPostgresSerializableBankIsValid(t *testing.T) {
 // primary with synchronous replication, under partitions, kills and
 // pauses.
 func TestPostgresRegisterIsLinearizable(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	testenv.Soak(t) // the same safety as the list-append and failover tests, kept out of CI
 	spec := pgSpec(t, "pg-register", "register", nil, "partition", "kill", "pause")
 	wantValid(t, runPG(t, spec))
@@ -134,6 +137,7 @@ func TestPostgresRegisterIsLinearizable(t *testing.T) {
 // TestPostgresRepeatableReadShowsWriteSkew: REPEATABLE READ is snapshot
 // isolation, which allows G2-item (write skew).
 func TestPostgresRepeatableReadShowsWriteSkew(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	spec := pgSpec(t, "pg-la-repeatable-read", "list-append",
 		map[string]string{"isolation": "repeatable-read"})
 	spec.TimeLimit = Duration(20 * time.Second)
@@ -143,6 +147,7 @@ func TestPostgresRepeatableReadShowsWriteSkew(t *testing.T) {
 // TestPostgresStandbyReadsAreStale: reads from a standby lag the primary,
 // and a partitioned standby keeps serving its old state.
 func TestPostgresStandbyReadsAreStale(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	spec := pgSpec(t, "pg-register-standby", "register",
 		map[string]string{"read-from": "standby", "replication": "async"}, "partition")
 	wantAnomaly(t, runPG(t, spec), "stale-read", "nonlinearizable")
@@ -153,6 +158,7 @@ func TestPostgresStandbyReadsAreStale(t *testing.T) {
 // failover fault detaches them for a moment before it fences the primary
 // and promotes a standby); those commits are lost.
 func TestPostgresAsyncFailoverLosesWrites(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	spec := pgSpec(t, "pg-async-failover", "set",
 		map[string]string{"replication": "async"}, "failover")
 	wantAnomaly(t, runPG(t, spec), "lost")
@@ -162,6 +168,7 @@ func TestPostgresAsyncFailoverLosesWrites(t *testing.T) {
 // replication lose nothing acknowledged: while the standbys are detached
 // commits wait (and time out as indeterminate).
 func TestPostgresSyncFailoverKeepsWrites(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	spec := pgSpec(t, "pg-sync-failover", "set",
 		map[string]string{"replication": "sync"}, "failover")
 	wantValid(t, runPG(t, spec))

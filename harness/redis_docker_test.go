@@ -36,6 +36,7 @@ func redisSpec(t *testing.T, name, workload string, opts map[string]string, neme
 //   - the lock under the same partition: both primaries grant it, so two
 //     clients hold it at once.
 func TestRedis(t *testing.T) {
+	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	testenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker runs skipped with -short")

@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets/etcd"
+	natstarget "github.com/faultline/faultline/targets/nats"
 	"github.com/faultline/faultline/targets/postgres"
 	"github.com/faultline/faultline/targets/redis"
 	"github.com/faultline/faultline/workloads"
@@ -114,6 +115,14 @@ func Default() Catalog {
 			Options:        etcd.Options(),
 			New: func(v string, o map[string]string) (Target, error) {
 				return etcd.New(v, o)
+			},
+		},
+		"nats": {
+			Summary:        "NATS JetStream (nats-server from its Go module): a work-queue stream with a durable pull consumer and a KV bucket, R replicas; options replicas, sync, kv-reads, dedupe",
+			DefaultVersion: natstarget.DefaultVersion,
+			Options:        natstarget.Options(),
+			New: func(v string, o map[string]string) (Target, error) {
+				return natstarget.New(v, o)
 			},
 		},
 		"redis": {

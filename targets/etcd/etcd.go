@@ -40,11 +40,11 @@ const (
 
 // Target is an etcd cluster.
 type Target struct {
-	version string
-	read    string
-	nodes   []node.Node
-	daemons map[string]node.Daemon
-	log     *slog.Logger
+	version      string
+	read         string
+	nodes        []node.Node
+	node.Daemons // the etcd process per node: Start, Kill, Pause, Resume
+	log          *slog.Logger
 	// token makes the cluster id unique per run.
 	token string
 }
@@ -66,7 +66,7 @@ func New(version string, opts map[string]string) (*Target, error) {
 	if _, err := Software(version); err != nil {
 		return nil, err
 	}
-	t := &Target{version: version, read: ReadLinearizable, daemons: map[string]node.Daemon{}, log: slog.Default()}
+	t := &Target{version: version, read: ReadLinearizable, Daemons: node.Daemons{System: "etcd", ByNode: map[string]node.Daemon{}}, log: slog.Default()}
 	for k, v := range opts {
 		switch k {
 		case "read":
@@ -132,7 +132,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	t.nodes = nodes
 	t.token = fmt.Sprintf("faultline-%d", time.Now().UnixNano())
 	for _, n := range nodes {
-		t.daemons[n.Name()] = t.daemon(n, nodes)
+		t.ByNode[n.Name()] = t.daemon(n, nodes)
 	}
 	if err := eachNode(nodes, func(n node.Node) error { return t.Start(ctx, n) }); err != nil {
 		return err
@@ -239,57 +239,6 @@ func (t *Target) Primaries(ctx context.Context) ([]string, error) {
 	})
 	sort.Strings(out)
 	return out, err
-}
-
-func (t *Target) daemonOf(n node.Node) (node.Daemon, error) {
-	d, ok := t.daemons[n.Name()]
-	if !ok {
-		return d, fmt.Errorf("etcd: node %s is not part of this cluster", n.Name())
-	}
-	return d, nil
-}
-
-// Start starts (or restarts) etcd on n with its existing data. It is a
-// no-op when etcd is already running there (the nuker restarts every node
-// it tried to kill, killed or not).
-func (t *Target) Start(ctx context.Context, n node.Node) error {
-	d, err := t.daemonOf(n)
-	if err != nil {
-		return err
-	}
-	if up, err := d.Running(ctx, n); err != nil {
-		return err
-	} else if up {
-		return nil
-	}
-	return d.Start(ctx, n)
-}
-
-// Kill kills etcd on n with SIGKILL.
-func (t *Target) Kill(ctx context.Context, n node.Node) error {
-	d, err := t.daemonOf(n)
-	if err != nil {
-		return err
-	}
-	return d.Kill(ctx, n)
-}
-
-// Pause stops etcd on n with SIGSTOP.
-func (t *Target) Pause(ctx context.Context, n node.Node) error {
-	d, err := t.daemonOf(n)
-	if err != nil {
-		return err
-	}
-	return d.Signal(ctx, n, "STOP")
-}
-
-// Resume continues etcd on n with SIGCONT.
-func (t *Target) Resume(ctx context.Context, n node.Node) error {
-	d, err := t.daemonOf(n)
-	if err != nil {
-		return err
-	}
-	return d.Signal(ctx, n, "CONT")
 }
 
 // LogFiles are the files on each node worth keeping.

@@ -47,11 +47,11 @@ type Target struct {
 	log   *slog.Logger
 	token string
 
-	nodes   []node.Node
-	byIP    map[string]string // ip -> node name
-	redis   map[string]node.Daemon
-	sentnl  map[string]node.Daemon
-	primary node.Node // the primary at start (n1)
+	nodes        []node.Node
+	byIP         map[string]string // ip -> node name
+	node.Daemons                   // redis-server per node: Start, Kill, Pause, Resume (its Sentinel keeps running)
+	sentnl       map[string]node.Daemon
+	primary      node.Node // the primary at start (n1)
 
 	mu        sync.Mutex
 	admin     map[string]*goredis.Client         // node -> redis-server, for health and roles
@@ -150,7 +150,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	t.token = fmt.Sprintf("faultline-%d", time.Now().UnixNano())
 	t.primary = nodes[0]
 	t.byIP = map[string]string{}
-	t.redis = map[string]node.Daemon{}
+	t.Daemons = node.Daemons{System: "redis", ByNode: map[string]node.Daemon{}}
 	t.sentnl = map[string]node.Daemon{}
 	t.admin = map[string]*goredis.Client{}
 	t.sentinels = map[string]*goredis.SentinelClient{}
@@ -161,7 +161,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	for i, n := range nodes {
 		peers[i] = peer{n.Name(), n.Addr().String()}
 		t.byIP[n.Addr().String()] = n.Name()
-		t.redis[n.Name()] = node.Daemon{Name: "redis", Dir: Dir, Argv: []string{"redis-server", Dir + "/redis.conf"}}
+		t.ByNode[n.Name()] = node.Daemon{Name: "redis", Dir: Dir, Argv: []string{"redis-server", Dir + "/redis.conf"}}
 		t.sentnl[n.Name()] = node.Daemon{Name: "sentinel", Dir: Dir, Argv: []string{"redis-sentinel", Dir + "/sentinel.conf"}}
 		t.admin[n.Name()] = goredis.NewClient(adminOptions(addr(n, Port)))
 		t.sentinels[n.Name()] = goredis.NewSentinelClient(adminOptions(addr(n, SentinelPort)))
@@ -183,7 +183,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 				return fmt.Errorf("redis: %s: write sentinel.conf: %w", n.Name(), err)
 			}
 		}
-		return t.redis[n.Name()].Start(ctx, n)
+		return t.ByNode[n.Name()].Start(ctx, n)
 	})
 	if err != nil {
 		return err
@@ -514,56 +514,6 @@ func (t *Target) node(name string) (node.Node, error) {
 		}
 	}
 	return nil, fmt.Errorf("redis: node %s is not part of this cluster", name)
-}
-
-func (t *Target) daemonOf(n node.Node) (node.Daemon, error) {
-	d, ok := t.redis[n.Name()]
-	if !ok {
-		return d, fmt.Errorf("redis: node %s is not part of this cluster", n.Name())
-	}
-	return d, nil
-}
-
-// Start starts redis-server on n with its data and (possibly rewritten)
-// config; a no-op when it runs already.
-func (t *Target) Start(ctx context.Context, n node.Node) error {
-	d, err := t.daemonOf(n)
-	if err != nil {
-		return err
-	}
-	if up, err := d.Running(ctx, n); err != nil {
-		return err
-	} else if up {
-		return nil
-	}
-	return d.Start(ctx, n)
-}
-
-// Kill SIGKILLs redis-server on n; its Sentinel keeps running.
-func (t *Target) Kill(ctx context.Context, n node.Node) error {
-	d, err := t.daemonOf(n)
-	if err != nil {
-		return err
-	}
-	return d.Kill(ctx, n)
-}
-
-// Pause SIGSTOPs redis-server on n; its Sentinel keeps running.
-func (t *Target) Pause(ctx context.Context, n node.Node) error {
-	d, err := t.daemonOf(n)
-	if err != nil {
-		return err
-	}
-	return d.Signal(ctx, n, "STOP")
-}
-
-// Resume SIGCONTs redis-server on n.
-func (t *Target) Resume(ctx context.Context, n node.Node) error {
-	d, err := t.daemonOf(n)
-	if err != nil {
-		return err
-	}
-	return d.Signal(ctx, n, "CONT")
 }
 
 // Failover asks the Sentinels for a manual failover (SENTINEL FAILOVER,
