@@ -183,7 +183,7 @@ func TestNATSR1KillIsUnavailabilityNotLoss(t *testing.T) {
 // JetStream has no read lease. So a stale read is logged as that weakness;
 // any other anomaly fails.
 func TestNATSKVLeaderReadsLinearizable(t *testing.T) {
-	t.Parallel() // two target runs at once keep CI short; each has its own cluster
+	t.Parallel()    // two target runs at once keep CI short; each has its own cluster
 	testenv.Soak(t) // a deposed leader can answer stale reads now and then: a long-run finding, not a CI gate
 	spec := natsSpec(t, "nats-kv-leader", "register", map[string]string{"kv-reads": "leader"}, "partition")
 	out, _ := runNATS(t, spec)

@@ -117,7 +117,7 @@ func TestPostgresSerializableListAppendIsValid(t *testing.T) {
 // TestPostgresSerializableBankIsValid: transfers at SERIALIZABLE keep the
 // total under partitions and kills.
 func TestPostgresSerializableBankIsValid(t *testing.T) {
-	t.Parallel() // two target runs at once keep CI short; each has its own cluster
+	t.Parallel()    // two target runs at once keep CI short; each has its own cluster
 	testenv.Soak(t) // the same safety as the list-append and failover tests, kept out of CI
 	spec := pgSpec(t, "pg-bank-serializable", "bank",
 		map[string]string{"isolation": "serializable"}, "partition", "kill")
@@ -128,7 +128,7 @@ func TestPostgresSerializableBankIsValid(t *testing.T) {
 // primary with synchronous replication, under partitions, kills and
 // pauses.
 func TestPostgresRegisterIsLinearizable(t *testing.T) {
-	t.Parallel() // two target runs at once keep CI short; each has its own cluster
+	t.Parallel()    // two target runs at once keep CI short; each has its own cluster
 	testenv.Soak(t) // the same safety as the list-append and failover tests, kept out of CI
 	spec := pgSpec(t, "pg-register", "register", nil, "partition", "kill", "pause")
 	wantValid(t, runPG(t, spec))

@@ -139,7 +139,10 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 	rec := &recorder{w: hw, start: started}
-	runID := filepath.Base(dir) + "-" + fmt.Sprint(os.Getpid())
+	// The stamp is per second and a process may run several tests at once
+	// (parallel Go tests): a random part keeps container names apart. The
+	// pid stays last, for tests that look for their own leftovers.
+	runID := fmt.Sprintf("%s-%06x-%d", filepath.Base(dir), rand.Uint32()&0xffffff, os.Getpid())
 	log.Info("run starting", "dir", dir, "run_id", runID, "seed", spec.Seed, "target", target.Name(), "version", target.Version())
 	opt.Progress.Printf("run %s (seed %d) -> %s", spec.Test, spec.Seed, dir)
 
