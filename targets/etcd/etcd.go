@@ -134,53 +134,21 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	for _, n := range nodes {
 		t.ByNode[n.Name()] = t.daemon(n, nodes)
 	}
-	if err := eachNode(nodes, func(n node.Node) error { return t.Start(ctx, n) }); err != nil {
+	if err := node.Each(nodes, func(n node.Node) error { return t.Start(ctx, n) }); err != nil {
 		return err
 	}
 	return t.WaitHealthy(ctx, 60*time.Second)
 }
 
-// eachNode runs f on every node in parallel and joins the errors.
-func eachNode(nodes []node.Node, f func(node.Node) error) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = f(n)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // WaitHealthy polls every node, with backoff, until all report the same
 // leader and answer a linearizable read, or the limit passes.
 func (t *Target) WaitHealthy(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	backoff := 100 * time.Millisecond
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		lastErr = t.healthy(ctx)
-		if lastErr == nil {
-			t.log.Debug("etcd healthy", "attempts", attempt)
-			return nil
-		}
-		t.log.Debug("etcd not healthy yet", "attempt", attempt, "err", lastErr)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("etcd not healthy after %s: %w", limit, lastErr)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 2*time.Second)
-	}
+	return node.Poll(ctx, limit, "etcd health", t.log, t.healthy)
 }
 
 func (t *Target) healthy(ctx context.Context) error {
 	leaders := make([]uint64, len(t.nodes))
-	err := eachNode(t.nodes, func(n node.Node) error {
+	err := node.Each(t.nodes, func(n node.Node) error {
 		cli, err := t.dial(n, 2*time.Second)
 		if err != nil {
 			return err
@@ -221,7 +189,7 @@ func (t *Target) healthy(ctx context.Context) error {
 func (t *Target) Primaries(ctx context.Context) ([]string, error) {
 	var mu sync.Mutex
 	var out []string
-	err := eachNode(t.nodes, func(n node.Node) error {
+	err := node.Each(t.nodes, func(n node.Node) error {
 		cli, err := t.dial(n, time.Second)
 		if err != nil {
 			return nil // an unreachable node is no primary we can see

@@ -8,7 +8,6 @@ package nats
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -170,7 +169,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 		peers[i] = n.Addr()
 		t.ByNode[n.Name()] = daemon() // here: the map is not written concurrently
 	}
-	err := eachNode(nodes, func(n node.Node) error {
+	err := node.Each(nodes, func(n node.Node) error {
 		if err := n.WriteFile(ctx, confPath, []byte(renderConfig(n.Name(), peers, t.set.sync)), 0o644); err != nil {
 			return fmt.Errorf("%s: write config: %w", n.Name(), err)
 		}
@@ -279,47 +278,15 @@ func (t *Target) createOn(ctx context.Context, n node.Node) error {
 	return nil
 }
 
-// eachNode runs f on every node in parallel and joins the errors.
-func eachNode(nodes []node.Node, f func(node.Node) error) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = f(n)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // WaitHealthy polls, with backoff, until every node's /healthz is ok and
 // every node knows the same meta leader, or the limit passes.
 func (t *Target) WaitHealthy(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	backoff := 100 * time.Millisecond
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		lastErr = t.healthy(ctx)
-		if lastErr == nil {
-			t.log.Debug("nats healthy", "attempts", attempt)
-			return nil
-		}
-		t.log.Debug("nats not healthy yet", "attempt", attempt, "err", lastErr)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("nats not healthy after %s: %w", limit, lastErr)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, time.Second)
-	}
+	return node.Poll(ctx, limit, "nats health", t.log, t.healthy)
 }
 
 func (t *Target) healthy(ctx context.Context) error {
 	leaders := make([]string, len(t.nodes))
-	err := eachNode(t.nodes, func(n node.Node) error {
+	err := node.Each(t.nodes, func(n node.Node) error {
 		var h struct {
 			Status string `json:"status"`
 			Error  string `json:"error"`
@@ -409,7 +376,7 @@ func (t *Target) Primaries(ctx context.Context) ([]string, error) {
 	used := t.state.usedStreams()
 	var mu sync.Mutex
 	var out []string
-	err := eachNode(t.nodes, func(n node.Node) error {
+	err := node.Each(t.nodes, func(n node.Node) error {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		jz, err := t.jsz(cctx, n)

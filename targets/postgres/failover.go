@@ -71,7 +71,7 @@ func (t *Target) Failover(ctx context.Context) ([]string, string, error) {
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failoverTimeout)
 	defer cancel()
-	if err := eachNode(standbys, func(s node.Node) error { return t.repoint(ctx, s, nil) }); err != nil {
+	if err := node.Each(standbys, func(s node.Node) error { return t.repoint(ctx, s, nil) }); err != nil {
 		t.log.Warn("postgres: failover: detaching standbys", "err", err)
 	}
 	time.Sleep(detachTime)
@@ -109,7 +109,7 @@ func (t *Target) Failover(ctx context.Context) ([]string, string, error) {
 			others = append(others, s)
 		}
 	}
-	repointErr := eachNode(others, func(s node.Node) error { return t.repoint(ctx, s, nw) })
+	repointErr := node.Each(others, func(s node.Node) error { return t.repoint(ctx, s, nw) })
 	var lsns []string
 	for _, p := range pos {
 		lsns = append(lsns, fmt.Sprintf("%s=%s", p.name, fmtLSN(p.received)))

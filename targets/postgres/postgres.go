@@ -164,7 +164,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	if err := t.createSchema(ctx, first); err != nil {
 		return err
 	}
-	if err := eachNode(t.nodes[1:], func(n node.Node) error { return t.makeStandby(ctx, n, first) }); err != nil {
+	if err := node.Each(t.nodes[1:], func(n node.Node) error { return t.makeStandby(ctx, n, first) }); err != nil {
 		return err
 	}
 	return t.WaitHealthy(ctx, 60*time.Second)
@@ -305,41 +305,10 @@ func (t *Target) waitAccepting(ctx context.Context, n node.Node, limit time.Dura
 	}
 }
 
-// eachNode runs f on every node in parallel and joins the errors.
-func eachNode(nodes []node.Node, f func(node.Node) error) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = f(n)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // WaitHealthy polls, with backoff, until the primary accepts a write and
 // every other node streams from it, or the limit passes.
 func (t *Target) WaitHealthy(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := t.healthy(ctx)
-		if err == nil {
-			t.log.Debug("postgres healthy", "attempts", attempt)
-			return nil
-		}
-		t.log.Debug("postgres not healthy yet", "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("postgres not healthy after %s: %w", limit, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 2*time.Second)
-	}
+	return node.Poll(ctx, limit, "postgres health", t.log, t.healthy)
 }
 
 func (t *Target) healthy(ctx context.Context) error {
@@ -396,7 +365,7 @@ func streamingStandbys(ctx context.Context, conn *pgx.Conn) (map[string]bool, er
 func (t *Target) Primaries(ctx context.Context) ([]string, error) {
 	var mu sync.Mutex
 	var out []string
-	_ = eachNode(t.nodes, func(n node.Node) error {
+	_ = node.Each(t.nodes, func(n node.Node) error {
 		inRecovery, err := isInRecovery(ctx, n)
 		if err == nil && !inRecovery {
 			mu.Lock()

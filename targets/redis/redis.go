@@ -166,7 +166,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 		t.admin[n.Name()] = goredis.NewClient(adminOptions(addr(n, Port)))
 		t.sentinels[n.Name()] = goredis.NewSentinelClient(adminOptions(addr(n, SentinelPort)))
 	}
-	err := eachNode(nodes, func(n node.Node) error {
+	err := node.Each(nodes, func(n node.Node) error {
 		from := ""
 		if t.set.Mode == ModeSentinel && n.Name() != t.primary.Name() {
 			from = t.primary.Addr().String()
@@ -194,7 +194,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 		}
 	}
 	if t.sentinelMode() {
-		if err := eachNode(nodes, func(n node.Node) error { return t.sentnl[n.Name()].Start(ctx, n) }); err != nil {
+		if err := node.Each(nodes, func(n node.Node) error { return t.sentnl[n.Name()].Start(ctx, n) }); err != nil {
 			return err
 		}
 	}
@@ -220,36 +220,9 @@ func adminOptions(a string) *goredis.Options {
 	}
 }
 
-// eachNode runs f on every node in parallel and joins the errors.
-func eachNode(nodes []node.Node, f func(node.Node) error) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() { errs[i] = f(n) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // poll calls check with backoff until it succeeds or limit passes.
 func (t *Target) poll(ctx context.Context, limit time.Duration, what string, check func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := check(ctx)
-		if err == nil {
-			t.log.Debug("redis: ready", "what", what, "attempts", attempt)
-			return nil
-		}
-		t.log.Debug("redis: not ready yet", "what", what, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redis: %s not ready after %s: %w", what, limit, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, time.Second)
-	}
+	return node.Poll(ctx, limit, "redis: "+what, t.log, check)
 }
 
 // info is a node's INFO section parsed into fields.
@@ -283,7 +256,7 @@ func (t *Target) replicationUpTo(ctx context.Context, master string) error {
 			masterIP = n.Addr().String()
 		}
 	}
-	return eachNode(t.nodes, func(n node.Node) error {
+	return node.Each(t.nodes, func(n node.Node) error {
 		inf, err := t.info(ctx, n.Name(), "replication")
 		if err != nil {
 			return err
@@ -312,7 +285,7 @@ func (t *Target) WaitHealthy(ctx context.Context, limit time.Duration) error {
 	switch {
 	case t.set.Mode == ModeRedlock:
 		return t.poll(ctx, limit, "masters", func(ctx context.Context) error {
-			return eachNode(t.nodes, func(n node.Node) error {
+			return node.Each(t.nodes, func(n node.Node) error {
 				cctx, cancel := context.WithTimeout(ctx, time.Second)
 				defer cancel()
 				if err := t.admin[n.Name()].Ping(cctx).Err(); err != nil {
@@ -345,7 +318,7 @@ func (t *Target) sentinelsReady(ctx context.Context) error {
 		master = v
 	}
 	want := len(t.nodes) - 1
-	err = eachNode(t.nodes, func(n node.Node) error {
+	err = node.Each(t.nodes, func(n node.Node) error {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		sc := t.sentinels[n.Name()]
@@ -392,7 +365,7 @@ func healthyEntries(entries []map[string]string) int {
 func (t *Target) sentinelViews(ctx context.Context) (map[string]string, error) {
 	var mu sync.Mutex
 	views := map[string]string{}
-	err := eachNode(t.nodes, func(n node.Node) error {
+	err := node.Each(t.nodes, func(n node.Node) error {
 		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()
 		a, err := t.sentinels[n.Name()].GetMasterAddrByName(cctx, MasterName).Result()
@@ -430,7 +403,7 @@ func (t *Target) majorityView(views map[string]string) string {
 func (t *Target) roles(ctx context.Context) map[string]string {
 	var mu sync.Mutex
 	out := map[string]string{}
-	_ = eachNode(t.nodes, func(n node.Node) error {
+	_ = node.Each(t.nodes, func(n node.Node) error {
 		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()
 		role := "unreachable"
