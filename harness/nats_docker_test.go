@@ -23,20 +23,14 @@ func natsSpec(t *testing.T, name, workload string, opts map[string]string, fault
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}
-	s := DefaultSpec()
-	s.Test = name
+	s := e2eSpec(t, name)
 	s.Target = "nats"
 	s.Workload = workload
 	s.TargetOpts = opts
 	s.Nemesis = faults
 	s.Nodes = 3
 	s.Concurrency = 6
-	s.Store = t.TempDir()
-	s.TimeLimit = Duration(30 * time.Second)
-	s.NemesisInterval = Duration(5 * time.Second)
-	s.RecoveryWait = Duration(3 * time.Second)
 	s.OpTimeout = Duration(2 * time.Second)
-	s.Seed = 7
 	return s
 }
 

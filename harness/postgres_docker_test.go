@@ -25,19 +25,13 @@ func pgSpec(t *testing.T, name, workload string, opts map[string]string, faults 
 	if _, err := workloads.Default().Lookup(workload); err != nil {
 		t.Skipf("workload %s not in this build: %v", workload, err)
 	}
-	s := DefaultSpec()
-	s.Test = name
+	s := e2eSpec(t, name)
 	s.Target = "postgres"
 	s.Workload = workload
 	s.TargetOpts = opts
 	s.Nemesis = faults
 	s.Nodes = 3
-	s.Store = t.TempDir()
-	s.TimeLimit = Duration(30 * time.Second)
-	s.NemesisInterval = Duration(5 * time.Second)
-	s.RecoveryWait = Duration(3 * time.Second)
 	s.OpTimeout = Duration(2 * time.Second)
-	s.Seed = 7
 	return s
 }
 
