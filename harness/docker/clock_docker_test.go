@@ -145,20 +145,42 @@ func TestClockSkewInContainers(t *testing.T) {
 	t.Logf("%d inject/set/reset cycles on 2 daemons in %v", cycles, time.Since(start).Round(time.Millisecond))
 	check(0)
 
-	// A strobe flips between 0 and 2 s every 20 ms for 1.5 s, then leaves
-	// the clocks at 0.
-	if err := n.(node.ClockStrober).StrobeClock(ctx, 0, 2*time.Second, 20*time.Millisecond, 1500*time.Millisecond); err != nil {
+	// A strobe flips between 0 and 2 s every 20 ms for 4 s, then leaves
+	// the clocks at 0. Probing is an exec each (100 ms or more), so it
+	// samples until it has seen both offsets; on a loaded machine the
+	// strobe itself may start late.
+	const strobeFor = 4 * time.Second
+	strobeStart := time.Now()
+	if err := n.(node.ClockStrober).StrobeClock(ctx, 0, 2*time.Second, 20*time.Millisecond, strobeFor); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[time.Duration]int{}
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+	for time.Since(strobeStart) < strobeFor && (seen[0] == 0 || seen[2*time.Second] == 0) {
 		wall, _, _ := probeSkew(ctx, t, n, "/tmp/cprobe.out")
 		seen[wall.Round(time.Second)]++
 	}
+	t.Logf("strobe: offsets seen %v in %v", seen, time.Since(strobeStart).Round(time.Millisecond))
 	if seen[0] == 0 || seen[2*time.Second] == 0 || len(seen) != 2 {
 		t.Errorf("strobe: offsets seen %v, want 0s and 2s", seen)
 	}
-	time.Sleep(time.Second)
+	// The strobe ends by undoing the injection: no daemon stays patched.
+	unpatched := func() bool {
+		res, err := n.(*Node).clockRun(ctx, "read", "--pidfile", clockPidfiles)
+		if err != nil || len(res) == 0 {
+			return false
+		}
+		for _, r := range res {
+			if r.Error != "" || r.Patched {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(strobeFor + 30*time.Second); !unpatched(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the strobe did not undo its injection")
+		}
+	}
 	check(0)
 	for name := range bins {
 		if ok, err := (node.Daemon{Name: name}).Running(ctx, n); err != nil || !ok {

@@ -33,6 +33,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -280,6 +282,48 @@ func endStrobe() error {
 	return fmt.Errorf("strobe %d did not end", pid)
 }
 
+// injected is a process the strobe's finder injected, or failed to.
+type injected struct {
+	pid int
+	h   *clock.Handle
+	err string
+}
+
+// findAndInject injects, about once a second until ctx ends, every target
+// process not injected yet, at the offset in cur, and sends each on found.
+// A process that failed is tried again on the next round.
+func findAndInject(ctx context.Context, pids, pidfiles []string, tree bool, cur *atomic.Int64, found chan<- injected) {
+	seen := map[int]bool{}
+	for {
+		targets, err := resolve(pids, pidfiles)
+		if err == nil && tree {
+			targets = withDescendants(targets)
+		}
+		for _, t := range targets {
+			if seen[t.pid] || ctx.Err() != nil {
+				continue
+			}
+			ictx, icancel := context.WithTimeout(context.Background(), 10*time.Second)
+			h, err := clock.Inject(ictx, t.pid, &clock.Options{Offset: time.Duration(cur.Load())})
+			icancel()
+			in := injected{pid: t.pid, h: h}
+			if err != nil {
+				in = injected{pid: t.pid, err: err.Error()}
+			} else {
+				seen[t.pid] = true
+			}
+			// An injected process must reach the strobe loop (to be
+			// undone) even when the strobe has just ended.
+			found <- in
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // strobe flips the targets between a and b every period for d, then sets
 // a again (or resets when a is zero). It answers like set, once at the end.
 func strobe(pids, pidfiles []string, tree bool, a, b, period, d time.Duration) int {
@@ -295,56 +339,58 @@ func strobe(pids, pidfiles []string, tree bool, a, b, period, d time.Duration) i
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	// Injecting a process takes a ptrace stop of all its threads (up to
+	// seconds on a loaded machine), so new processes are found and
+	// injected by a goroutine: the flips never wait for it.
+	var cur atomic.Int64
+	cur.Store(int64(a))
+	found := make(chan injected)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		findAndInject(ctx, pids, pidfiles, tree, &cur, found)
+	}()
 	handles := map[int]*clock.Handle{}
 	errs := map[int]string{}
-	// refresh injects processes not seen yet (at offset cur).
-	refresh := func(cur time.Duration) {
-		targets, err := resolve(pids, pidfiles)
-		if err != nil {
-			return
-		}
-		if tree {
-			targets = withDescendants(targets)
-		}
-		for _, t := range targets {
-			if _, ok := handles[t.pid]; ok {
-				continue
-			}
-			ictx, icancel := context.WithTimeout(context.Background(), 10*time.Second)
-			h, err := clock.Inject(ictx, t.pid, &clock.Options{Offset: cur})
-			icancel()
-			if err != nil {
-				errs[t.pid] = err.Error()
-				continue
-			}
-			delete(errs, t.pid)
-			handles[t.pid] = h
-		}
-	}
-	refresh(a)
 	tick := time.NewTicker(period)
 	defer tick.Stop()
-	lastRefresh := time.Now()
-	cur, flips := a, 0
+	flips := 0
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-		case <-tick.C:
-			if cur == a {
-				cur = b
-			} else {
-				cur = a
+		case in := <-found:
+			if in.err != "" {
+				errs[in.pid] = in.err
+				continue
 			}
+			delete(errs, in.pid)
+			// It was injected at the offset current then; a flip may
+			// have happened since.
+			if err := in.h.Set(time.Duration(cur.Load())); err == nil {
+				handles[in.pid] = in.h
+			}
+		case <-tick.C:
+			next := a
+			if time.Duration(cur.Load()) == a {
+				next = b
+			}
+			cur.Store(int64(next))
 			flips++
 			for pid, h := range handles {
-				if err := h.Set(cur); err != nil {
-					delete(handles, pid) // exited; refresh finds its successor
+				if err := h.Set(next); err != nil {
+					delete(handles, pid) // exited; the finder injects its successor
 				}
 			}
-			if time.Since(lastRefresh) > time.Second {
-				refresh(cur)
-				lastRefresh = time.Now()
-			}
+		}
+	}
+	// The finder may be sending one last handle: take it so it is undone.
+	go func() { wg.Wait(); close(found) }()
+	for in := range found {
+		if in.err == "" {
+			handles[in.pid] = in.h
+		} else {
+			errs[in.pid] = in.err
 		}
 	}
 	// Back to the base offset, with a fresh context: the strobe's is done.
