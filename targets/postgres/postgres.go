@@ -104,7 +104,9 @@ func (t *Target) Workloads() []string {
 }
 
 // Faults lists the faults PostgreSQL supports (see targets.FaultLimiter).
-func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "failover"} }
+// Clock faults reach the postmaster and, through --tree, every backend;
+// backends forked later inherit the patched clock.
+func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock", "failover"} }
 
 // LogFiles are the files on each node worth keeping.
 func (t *Target) LogFiles() []string { return []string{t.daemon().LogPath()} }

@@ -109,9 +109,10 @@ func (t *Target) Workloads() []string {
 }
 
 // Faults names the faults the deployment supports: failover only with
-// Sentinels.
+// Sentinels. Clock faults skew every Redis process of a node (server and
+// Sentinel): key expiry, and so lock TTLs, runs on the wall clock.
 func (t *Target) Faults() []string {
-	f := []string{"partition", "kill", "pause"}
+	f := []string{"partition", "kill", "pause", "clock"}
 	if t.sentinelMode() {
 		f = append(f, "failover")
 	}

@@ -116,6 +116,9 @@ func run(args []string) int {
 		if err == nil {
 			r.Status, err = clock.Read(t.pid)
 		}
+		if err != nil && t.child && gone(t.pid) {
+			continue // a short-lived child (a PostgreSQL backend) ended meanwhile
+		}
 		r.PID = t.pid
 		r.Took = time.Since(start).Round(time.Microsecond).String()
 		if err != nil {
@@ -155,6 +158,19 @@ func act(ctx context.Context, cmd string, pid int, offset time.Duration, useSysc
 type target struct {
 	pid    int
 	source string
+	child  bool // found by --tree, not named
+}
+
+// gone says whether pid has exited (or is a zombie): then a failure to
+// act on it is no failure, when it was only found as a descendant.
+func gone(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	f := strings.Fields(string(stat[i+1:]))
+	return i < 0 || len(f) == 0 || f[0] == "Z" || f[0] == "X"
 }
 
 // resolve turns --pid and --pidfile into processes, each once.
@@ -164,7 +180,7 @@ func resolve(pids, pidfiles []string) ([]target, error) {
 	add := func(pid int, src string) {
 		if !seen[pid] {
 			seen[pid] = true
-			out = append(out, target{pid, src})
+			out = append(out, target{pid: pid, source: src})
 		}
 	}
 	for _, p := range pids {
@@ -242,7 +258,7 @@ func withDescendants(targets []target) []target {
 		for _, c := range children[out[i].pid] {
 			if !seen[c] {
 				seen[c] = true
-				out = append(out, target{pid: c, source: fmt.Sprintf("child of %d", out[i].pid)})
+				out = append(out, target{pid: c, source: fmt.Sprintf("child of %d", out[i].pid), child: true})
 			}
 		}
 	}
@@ -307,9 +323,13 @@ func findAndInject(ctx context.Context, pids, pidfiles []string, tree bool, cur 
 			h, err := clock.Inject(ictx, t.pid, &clock.Options{Offset: time.Duration(cur.Load())})
 			icancel()
 			in := injected{pid: t.pid, h: h}
-			if err != nil {
+			switch {
+			case err != nil && t.child && gone(t.pid):
+				seen[t.pid] = true
+				continue
+			case err != nil:
 				in = injected{pid: t.pid, err: err.Error()}
-			} else {
+			default:
 				seen[t.pid] = true
 			}
 			// An injected process must reach the strobe loop (to be

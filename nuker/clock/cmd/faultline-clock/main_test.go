@@ -146,3 +146,35 @@ func TestCommands(t *testing.T) {
 		t.Errorf("unknown command: exit %d", code)
 	}
 }
+
+// TestGone: a --tree child that has exited, or is a zombie, is skipped
+// rather than reported; a live one is not.
+func TestGone(t *testing.T) {
+	exited := exec.Command("true")
+	if err := exited.Run(); err != nil {
+		t.Fatal(err)
+	}
+	zombie := exec.Command("true")
+	if err := zombie.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Wait()
+	// Not reaped yet: a zombie once it has exited.
+	for deadline := time.Now().Add(5 * time.Second); !gone(zombie.Process.Pid) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	tests := []struct {
+		name string
+		pid  int
+		want bool
+	}{
+		{"self", os.Getpid(), false},
+		{"exited and reaped", exited.Process.Pid, true},
+		{"zombie", zombie.Process.Pid, true},
+	}
+	for _, tt := range tests {
+		if got := gone(tt.pid); got != tt.want {
+			t.Errorf("%s: gone(%d) = %v, want %v", tt.name, tt.pid, got, tt.want)
+		}
+	}
+}
