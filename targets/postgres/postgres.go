@@ -106,7 +106,9 @@ func (t *Target) Workloads() []string {
 // Faults lists the faults PostgreSQL supports (see targets.FaultLimiter).
 // Clock faults reach the postmaster and, through --tree, every backend;
 // backends forked later inherit the patched clock.
-func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock", "failover"} }
+func (t *Target) Faults() []string {
+	return []string{"partition", "kill", "pause", "clock", "failover"}
+}
 
 // LogFiles are the files on each node worth keeping.
 func (t *Target) LogFiles() []string { return []string{t.daemon().LogPath()} }
