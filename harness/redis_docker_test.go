@@ -7,6 +7,7 @@ import (
 
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/nuker"
 )
 
 // redisSpec is a short Redis run for the test suite.
@@ -35,6 +36,9 @@ func redisSpec(t *testing.T, name, workload string, opts map[string]string, neme
 //     its old data (replica-serve-stale-data), so reads are stale.
 //   - the lock under the same partition: both primaries grant it, so two
 //     clients hold it at once.
+//   - Redlock under a clock strobe: Redis expires keys by its wall clock,
+//     so a majority whose clocks jump past the lock's TTL drops the lock
+//     while its holder still holds it, and another client takes it.
 func TestRedis(t *testing.T) {
 	t.Parallel() // two target runs at once keep CI short; each has its own cluster
 	testenv.NeedDocker(t)
@@ -67,6 +71,18 @@ func TestRedis(t *testing.T) {
 			s.TimeLimit = Duration(40 * time.Second)
 			return s
 		}, models.Invalid, []string{"primaries"}},
+		{"redlock-clock-two-holders", func(t *testing.T) Spec {
+			s := redisSpec(t, "redlock-clock", "lock", map[string]string{"mode": "redlock"}, "clock")
+			s.Nodes = 5
+			// Three of five flip between their true clock and 10 s ahead
+			// (twice the lock TTL) every 100 ms, twice.
+			majority := []string{"n1", "n2", "n3"}
+			strobe := nuker.Step{Fault: nuker.FaultClock, Targets: "majority", Nodes: majority, Clock: &nuker.ClockPlan{
+				Kind: nuker.ClockStrobe, OffsetsMS: map[string]int64{"n1": 10000, "n2": 10000, "n3": 10000}, PeriodMS: 100,
+			}}
+			s.Schedule = []nuker.Step{strobe, strobe}
+			return s
+		}, models.Invalid, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
