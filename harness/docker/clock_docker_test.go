@@ -3,7 +3,6 @@ package docker
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -226,31 +225,7 @@ func TestClockSkewEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw, err := target.Software()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := EnsureImage(ctx, cli, sw, func(f string, a ...any) { t.Logf(f, a...) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID := fmt.Sprintf("test-clock-etcd-%d", time.Now().UnixNano())
-	c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Remove(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := target.Setup(ctx, c.Nodes(), slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	if err := target.WaitHealthy(ctx, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	n := c.Nodes()[0]
+	n := startOneNode(ctx, t, cli, "etcd", target)
 	cn := n.(node.Clock)
 	client, err := target.NewClient(ctx, n)
 	if err != nil {

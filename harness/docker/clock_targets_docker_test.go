@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
+
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/targets/postgres"
@@ -21,6 +23,37 @@ type clockTarget interface {
 	Software() (node.Software, error)
 	Setup(ctx context.Context, nodes []node.Node, log *slog.Logger) error
 	WaitHealthy(ctx context.Context, limit time.Duration) error
+}
+
+// startOneNode starts target on a one-node cluster, removed when the test
+// ends, and waits until it is healthy.
+func startOneNode(ctx context.Context, t *testing.T, cli *client.Client, name string, target clockTarget) node.Node {
+	t.Helper()
+	sw, err := target.Software()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := EnsureImage(ctx, cli, sw, func(f string, a ...any) { t.Logf(f, a...) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID := fmt.Sprintf("test-clock-%s-%d", name, time.Now().UnixNano())
+	c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Remove(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := target.Setup(ctx, c.Nodes(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if err := target.WaitHealthy(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return c.Nodes()[0]
 }
 
 // TestClockSkewCTargets skews Debian's C servers, which read the clock
@@ -63,31 +96,7 @@ func TestClockSkewCTargets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sw, err := target.Software()
-			if err != nil {
-				t.Fatal(err)
-			}
-			img, err := EnsureImage(ctx, cli, sw, func(f string, a ...any) { t.Logf(f, a...) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			runID := fmt.Sprintf("test-clock-%s-%d", tc.name, time.Now().UnixNano())
-			c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := c.Remove(context.Background()); err != nil {
-					t.Error(err)
-				}
-			})
-			if err := target.Setup(ctx, c.Nodes(), slog.New(slog.DiscardHandler)); err != nil {
-				t.Fatal(err)
-			}
-			if err := target.WaitHealthy(ctx, time.Minute); err != nil {
-				t.Fatal(err)
-			}
-			n := c.Nodes()[0]
+			n := startOneNode(ctx, t, cli, tc.name, target)
 			cn := n.(node.Clock)
 			// serverSkew is the server's clock minus the host's, to about
 			// the exec's latency.
