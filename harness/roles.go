@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/models/history"
-	"github.com/faultline/faultline/targets"
+	"github.com/faultline/faultline/nuker"
 )
 
 // pollPrimaries asks the target for its primaries every period until ctx is
 // done and records an info op of process Nuker, F history.PrimariesF, each
 // time the answer changes (the first answer included), so the report can
 // show roles over time. Failed polls record nothing.
-func pollPrimaries(ctx context.Context, target targets.Target, rec *recorder, every time.Duration, log *slog.Logger) {
+func pollPrimaries(ctx context.Context, target nuker.PrimaryLister, rec *recorder, every time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var last []string

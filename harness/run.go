@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,10 +93,7 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(target.Workloads(), wl.Name()) {
-		return nil, fmt.Errorf("target %s does not serve workload %s (it serves %v)", target.Name(), wl.Name(), target.Workloads())
-	}
-	if spec.Nemesis, err = resolveFaults(target, spec.Nemesis); err != nil {
+	if err := fitTarget(target, wl.Name(), &spec); err != nil {
 		return nil, err
 	}
 	if spec.Seed == 0 {
@@ -250,9 +246,14 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 	if err := target.Setup(ctx, nodes, log); err != nil {
 		return fmt.Errorf("set up %s: %w", target.Name(), err)
 	}
-	prim, _ := target.Primaries(ctx)
-	log.Info("target healthy", "took", time.Since(t0).Round(time.Millisecond), "primaries", prim)
-	opt.Progress.Printf("%s %s healthy on %d nodes in %s (leader %v)", target.Name(), target.Version(), len(nodes), time.Since(t0).Round(100*time.Millisecond), prim)
+	leaders := "no leader: leaderless"
+	pl, hasPrimaries := target.(nuker.PrimaryLister)
+	if hasPrimaries {
+		prim, _ := pl.Primaries(ctx)
+		leaders = fmt.Sprintf("leader %v", prim)
+	}
+	log.Info("target healthy", "took", time.Since(t0).Round(time.Millisecond), "roles", leaders)
+	opt.Progress.Printf("%s %s healthy on %d nodes in %s (%s)", target.Name(), target.Version(), len(nodes), time.Since(t0).Round(100*time.Millisecond), leaders)
 
 	faults, err := nuker.ParseFaults(strings.Join(spec.Nemesis, ","))
 	if err != nil {
@@ -374,7 +375,9 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 	rolesDone := make(chan struct{})
 	go func() {
 		defer close(rolesDone)
-		pollPrimaries(runCtx, target, rec, time.Second, log)
+		if hasPrimaries {
+			pollPrimaries(runCtx, pl, rec, time.Second, log)
+		}
 	}()
 	progressDone := make(chan struct{})
 	go func() {

@@ -282,9 +282,25 @@ func checkSpec(s *Spec) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(t.Workloads(), wl.Name()) {
-		return fmt.Errorf("target %s does not serve workload %s (it serves %v)", t.Name(), wl.Name(), t.Workloads())
+	return fitTarget(t, wl.Name(), s)
+}
+
+// fitTarget refuses, in one line, a spec target t cannot run: a workload
+// it does not serve, a cluster size it cannot form, a fault it does not
+// support. It resolves s.Nemesis to the nuker's canonical list.
+func fitTarget(t targets.Target, workload string, s *Spec) error {
+	if !slices.Contains(t.Workloads(), workload) {
+		return fmt.Errorf("target %s does not serve workload %s (it serves %v)", t.Name(), workload, t.Workloads())
 	}
+	if nc, ok := t.(targets.NodeChecker); ok {
+		if err := nc.CheckNodes(s.Nodes); err != nil {
+			return err
+		}
+	}
+	if _, ok := t.(nuker.PrimaryLister); !ok && slices.Contains(s.Partitions, nuker.PartitionPrimaries) {
+		return fmt.Errorf("target %s names no primaries (it has no leader): the %s partition cannot be made", t.Name(), nuker.PartitionPrimaries)
+	}
+	var err error
 	s.Nemesis, err = resolveFaults(t, s.Nemesis)
 	return err
 }

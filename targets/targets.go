@@ -24,6 +24,9 @@ import (
 // Target is a real system under test, running on a cluster's nodes. A
 // target that keeps the controller's own connections open also implements
 // io.Closer; the harness closes it when the run ends.
+// A target with leaders or primaries also implements nuker.PrimaryLister:
+// the harness then records who leads over the run, and the "primaries"
+// partition is offered. A leaderless system (MinIO) does not.
 type Target interface {
 	// Name is the system's name, e.g. "etcd".
 	Name() string
@@ -45,12 +48,17 @@ type Target interface {
 	Kill(ctx context.Context, n node.Node) error
 	Pause(ctx context.Context, n node.Node) error
 	Resume(ctx context.Context, n node.Node) error
-	// Primaries names the nodes that currently act as leader or primary.
-	Primaries(ctx context.Context) ([]string, error)
 	// LogFiles are the paths on every node to keep with the run.
 	LogFiles() []string
 	// NewClient opens a client for one worker, talking to node n only.
 	NewClient(ctx context.Context, n node.Node) (workloads.Client, error)
+}
+
+// NodeChecker is a Target that runs on some cluster sizes only; the
+// harness asks it before any container starts.
+type NodeChecker interface {
+	// CheckNodes refuses, in one line, a cluster of n nodes.
+	CheckNodes(n int) error
 }
 
 // FaultLimiter is a Target that supports only some of the nuker's faults.
