@@ -36,7 +36,7 @@ fuzz:
 
 # Longer runs, on purpose only (not in CI): 10 minutes under all faults.
 soak: setup build
-	FAULTLINE_SOAK=1 go test -count=1 -timeout 60m -run 'Postgres|Redis|Nats|Etcd' ./harness
+	FAULTLINE_SOAK=1 go test -count=1 -timeout 60m -run 'Postgres|Redis|Nats|Etcd|Zookeeper|Minio' ./harness
 	$(BIN) run --time-limit 10m --test-name etcd-soak $(ARGS)
 	$(BIN) run --time-limit 10m --target-opt read=serializable --test-name etcd-serializable-soak $(ARGS) || test $$? -eq 1
 

@@ -15,9 +15,11 @@ import (
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets/etcd"
+	miniotarget "github.com/faultline/faultline/targets/minio"
 	natstarget "github.com/faultline/faultline/targets/nats"
 	"github.com/faultline/faultline/targets/postgres"
 	"github.com/faultline/faultline/targets/redis"
+	zktarget "github.com/faultline/faultline/targets/zookeeper"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -141,12 +143,28 @@ func Default() Catalog {
 				return redis.New(v, o)
 			},
 		},
+		"minio": {
+			Summary:        "MinIO distributed mode (from its Go module): one erasure set, one drive per node (4 nodes: EC:2), no primary; register by conditional PUT (If-Match), set by one object per element and listing; option parity",
+			DefaultVersion: miniotarget.DefaultVersion,
+			Options:        miniotarget.Options(),
+			New: func(v string, o map[string]string) (Target, error) {
+				return miniotarget.New(v, o)
+			},
+		},
 		"postgres": {
 			Summary:        "PostgreSQL primary with streaming standbys (Debian postgresql-15), failover by promoting the most advanced standby; options replication, synchronous-commit, isolation, read-from",
 			DefaultVersion: postgres.DefaultVersion,
 			Options:        postgres.Options(),
 			New: func(v string, o map[string]string) (Target, error) {
 				return postgres.New(v, o)
+			},
+		},
+		"zookeeper": {
+			Summary:        "ZooKeeper 3.8 ensemble (Debian's zookeeper package, JVM): register on versioned znodes, set as children, lock by ephemeral sequential znodes; option reads=plain|sync",
+			DefaultVersion: zktarget.DefaultVersion,
+			Options:        zktarget.Options(),
+			New: func(v string, o map[string]string) (Target, error) {
+				return zktarget.New(v, o)
 			},
 		},
 	}

@@ -91,7 +91,18 @@ func mmdebstrapArgs(packages []string, out, sources string) []string {
 	} {
 		args = append(args, "--dpkgopt="+opt)
 	}
+	if slices.ContainsFunc(packages, pullsJava) {
+		// OpenJDK's postinst registers its man pages as alternatives and
+		// fails when /usr/share/man/man1, excluded above, is missing.
+		// Only Java recipes get the hook, so other images keep their hash.
+		args = append(args, `--essential-hook=mkdir -p "$1/usr/share/man/man1"`)
+	}
 	return append(args, BaseSuite, out, sources)
+}
+
+// pullsJava says whether Debian package p is, or depends on, a JRE.
+func pullsJava(p string) bool {
+	return p == "zookeeper" || strings.HasPrefix(p, "default-jre") || strings.HasPrefix(p, "openjdk-")
 }
 
 // importChanges are the Dockerfile instructions applied when the root file
