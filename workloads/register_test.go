@@ -130,3 +130,27 @@ func TestRegisterInvokeOutcomes(t *testing.T) {
 		}
 	}
 }
+
+func TestVersions(t *testing.T) {
+	var vs Versions[uint64]
+	vs.Remember("k", 7, 3)
+	vs.Remember("k", 8, 4)
+	vs.Remember("j", 7, 9)
+	tests := []struct {
+		key   string
+		value int64
+		want  uint64
+		ok    bool
+	}{
+		{"k", 7, 3, true},
+		{"k", 8, 4, true},
+		{"j", 7, 9, true},
+		{"k", 9, 0, false},
+		{"x", 7, 0, false},
+	}
+	for _, tt := range tests {
+		if got, ok := vs.Of(tt.key, tt.value); got != tt.want || ok != tt.ok {
+			t.Errorf("Of(%q, %d) = %d, %v; want %d, %v", tt.key, tt.value, got, ok, tt.want, tt.ok)
+		}
+	}
+}

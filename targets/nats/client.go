@@ -105,7 +105,7 @@ func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 	if err != nil {
 		return 0, false, workloads.Definite(fmt.Errorf("key %s holds %q, not an integer", key, e.Value()))
 	}
-	c.state.remember(key, v, e.Revision())
+	c.state.revs.Remember(key, v, e.Revision())
 	return v, true, nil
 }
 
@@ -116,7 +116,7 @@ func (c *Client) Write(ctx context.Context, key string, value int64) error {
 	if err != nil {
 		return classify(err)
 	}
-	c.state.remember(key, value, ack.Sequence)
+	c.state.revs.Remember(key, value, ack.Sequence)
 	return nil
 }
 
@@ -134,7 +134,7 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 		// comparison certainly fails.
 		return false, nil
 	}
-	rev, ok := c.state.revision(key, old)
+	rev, ok := c.state.revs.Of(key, old)
 	if !ok {
 		// Nothing sent; but without a revision we cannot say the value
 		// differs, so the outcome is left open rather than guessed.
@@ -148,7 +148,7 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 	if err != nil {
 		return false, classify(err)
 	}
-	c.state.remember(key, new, ack.Sequence)
+	c.state.revs.Remember(key, new, ack.Sequence)
 	return true, nil
 }
 

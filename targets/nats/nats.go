@@ -61,7 +61,7 @@ type Target struct {
 type shared struct {
 	mu   sync.Mutex
 	used map[string]bool
-	revs map[string]map[int64]uint64 // key -> value -> revision
+	revs workloads.Versions[uint64]
 }
 
 func (s *shared) use(stream string) {
@@ -81,25 +81,6 @@ func (s *shared) usedStreams() []string {
 	return out
 }
 
-// remember records that revision rev of key holds value.
-func (s *shared) remember(key string, value int64, rev uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.revs[key]
-	if m == nil {
-		m = map[int64]uint64{}
-		s.revs[key] = m
-	}
-	m[value] = rev
-}
-
-func (s *shared) revision(key string, value int64) (uint64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rev, ok := s.revs[key][value]
-	return rev, ok
-}
-
 // New returns a NATS target of the given version ("" = DefaultVersion)
 // with the given options (see Options).
 func New(version string, opts map[string]string) (*Target, error) {
@@ -116,7 +97,7 @@ func New(version string, opts map[string]string) (*Target, error) {
 	return &Target{
 		version: version, set: s, Daemons: node.Daemons{System: "nats", ByNode: map[string]node.Daemon{}}, log: slog.Default(),
 		http:  &http.Client{Timeout: 2 * time.Second},
-		state: &shared{used: map[string]bool{}, revs: map[string]map[int64]uint64{}},
+		state: &shared{used: map[string]bool{}},
 	}, nil
 }
 

@@ -44,11 +44,11 @@ const connectWait = time.Second
 // queued fails with ErrClosing; ZooKeeper deletes the session's ephemeral
 // znodes) and the next op opens a new one.
 type Client struct {
-	server string // host:port of its one server
-	node   string
-	sync   bool // sync(path) before every read
-	state  *shared
-	log    *slog.Logger
+	server   string // host:port of its one server
+	node     string
+	sync     bool // sync(path) before every read
+	versions *workloads.Versions[int32]
+	log      *slog.Logger
 
 	conn *zk.Conn      // nil until the first op and after a drop
 	ttl  time.Duration // conn's session timeout
@@ -229,7 +229,7 @@ func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 	if err != nil {
 		return 0, false, workloads.Definite(fmt.Errorf("key %s holds %q, not an integer", key, data))
 	}
-	c.state.remember(key, v, st.Version)
+	c.versions.Remember(key, v, st.Version)
 	return v, true, nil
 }
 
@@ -259,7 +259,7 @@ func (c *Client) Write(ctx context.Context, key string, value int64) error {
 	if err != nil {
 		return err
 	}
-	c.state.remember(key, value, version)
+	c.versions.Remember(key, value, version)
 	return nil
 }
 
@@ -276,7 +276,7 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 		// comparison certainly fails.
 		return false, nil
 	}
-	version, ok := c.state.version(key, old)
+	version, ok := c.versions.Of(key, old)
 	if !ok {
 		// Nothing is sent, so nothing happens; but the comparison's
 		// outcome is unknown, so it is no answer.
@@ -295,7 +295,7 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 	if err != nil {
 		return false, err
 	}
-	c.state.remember(key, new, st.Version)
+	c.versions.Remember(key, new, st.Version)
 	return true, nil
 }
 

@@ -47,33 +47,7 @@ type Target struct {
 	nodes        []node.Node
 	node.Daemons // the ZooKeeper server per node: Start, Kill, Pause, Resume
 	log          *slog.Logger
-	state        *shared
-}
-
-// shared is what the target's clients share: the data version of each
-// register value written or read, for compare-and-set.
-type shared struct {
-	mu       sync.Mutex
-	versions map[string]map[int64]int32 // key -> value -> znode data version
-}
-
-// remember records that data version v of key holds value.
-func (s *shared) remember(key string, value int64, v int32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.versions[key]
-	if m == nil {
-		m = map[int64]int32{}
-		s.versions[key] = m
-	}
-	m[value] = v
-}
-
-func (s *shared) version(key string, value int64) (int32, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.versions[key][value]
-	return v, ok
+	versions     *workloads.Versions[int32] // of register values, for compare-and-set
 }
 
 // New returns a ZooKeeper target of the given version ("" =
@@ -91,8 +65,8 @@ func New(version string, opts map[string]string) (*Target, error) {
 	}
 	return &Target{
 		version: version, set: s, log: slog.Default(),
-		Daemons: node.Daemons{System: "zookeeper", ByNode: map[string]node.Daemon{}},
-		state:   &shared{versions: map[string]map[int64]int32{}},
+		Daemons:  node.Daemons{System: "zookeeper", ByNode: map[string]node.Daemon{}},
+		versions: &workloads.Versions[int32]{},
 	}, nil
 }
 
@@ -325,7 +299,7 @@ func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, 
 func (t *Target) newClient(n node.Node) *Client {
 	return &Client{
 		server: netip.AddrPortFrom(n.Addr(), ClientPort).String(),
-		node:   n.Name(), sync: t.set.reads == ReadsSync, state: t.state,
+		node:   n.Name(), sync: t.set.reads == ReadsSync, versions: t.versions,
 		log: t.log.With("node", n.Name()), held: map[string]heldLock{},
 	}
 }

@@ -238,9 +238,10 @@ func TestCASWithoutVersion(t *testing.T) {
 	if c.conn != nil {
 		t.Error("a cas with nothing to send connected")
 	}
-	tg.state.remember("1", 4, 2)
-	if v, ok := tg.state.version("1", 4); !ok || v != 2 {
-		t.Errorf("version(1, 4) = %d, %v", v, ok)
+	// The client shares the target's versions.
+	tg.versions.Remember("1", 4, 2)
+	if v, ok := c.versions.Of("1", 4); !ok || v != 2 {
+		t.Errorf("the client sees version(1, 4) = %d, %v", v, ok)
 	}
 }
 
