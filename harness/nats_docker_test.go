@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -19,45 +18,17 @@ import (
 // tests run on stay responsive).
 func natsSpec(t *testing.T, name, workload string, opts map[string]string, faults ...string) Spec {
 	t.Helper()
-	testenv.NeedDocker(t)
-	if testenv.Short() {
-		t.Skip("long Docker run skipped with -short")
-	}
-	s := e2eSpec(t, name)
-	s.Target = "nats"
-	s.Workload = workload
-	s.TargetOpts = opts
-	s.Nemesis = faults
+	s := targetSpec(t, "nats", name, workload, opts, faults...)
 	s.Nodes = 3
 	s.Concurrency = 6
 	s.OpTimeout = Duration(2 * time.Second)
 	return s
 }
 
-// runNATS runs spec, fails on a harness error, and returns the outcome and
-// its history.
+// runNATS runs spec (see runTarget).
 func runNATS(t *testing.T, spec Spec) (*Outcome, []history.Op) {
 	t.Helper()
-	start := time.Now()
-	out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	res := out.Results
-	t.Logf("%s: %s in %s, %d ops; %s", spec.Test, res.Verdict, time.Since(start).Round(time.Second), res.Stats.Ops, res.Reason)
-	ops, err := history.ReadFile(filepath.Join(out.Dir, HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range history.FaultWindows(ops) {
-		if w.Open {
-			t.Errorf("fault %s starting at op %d was never healed", w.Kind, w.StartOp)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(out.Dir, NodesDir, "n1", "nats-server.log")); err != nil {
-		t.Errorf("node log not kept: %v", err)
-	}
-	return out, ops
+	return runTarget(t, spec, "nats-server.log")
 }
 
 // queueResult returns the queue checker's result.

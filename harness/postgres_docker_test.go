@@ -11,25 +11,13 @@ import (
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
-	"github.com/faultline/faultline/workloads"
 )
 
 // pgSpec is a short PostgreSQL run: 3 nodes (a primary, two standbys) keep
 // the 2-core machines these tests run on responsive.
 func pgSpec(t *testing.T, name, workload string, opts map[string]string, faults ...string) Spec {
 	t.Helper()
-	testenv.NeedDocker(t)
-	if testenv.Short() {
-		t.Skip("long Docker run skipped with -short")
-	}
-	if _, err := workloads.Default().Lookup(workload); err != nil {
-		t.Skipf("workload %s not in this build: %v", workload, err)
-	}
-	s := e2eSpec(t, name)
-	s.Target = "postgres"
-	s.Workload = workload
-	s.TargetOpts = opts
-	s.Nemesis = faults
+	s := targetSpec(t, "postgres", name, workload, opts, faults...)
 	s.Nodes = 3
 	s.OpTimeout = Duration(2 * time.Second)
 	return s

@@ -12,12 +12,8 @@ import (
 
 // redisSpec is a short Redis run for the test suite.
 func redisSpec(t *testing.T, name, workload string, opts map[string]string, nemesis ...string) Spec {
-	s := e2eSpec(t, name)
-	s.Target = "redis"
-	s.Workload = workload
-	s.TargetOpts = opts
-	s.Nemesis = nemesis
-	return s
+	t.Helper()
+	return targetSpec(t, "redis", name, workload, opts, nemesis...)
 }
 
 // TestRedis runs Redis settings that must come out valid and settings

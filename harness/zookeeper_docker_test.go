@@ -3,8 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,15 +18,7 @@ import (
 // tests run on stay responsive).
 func zkSpec(t *testing.T, name, workload string, opts map[string]string, faults ...string) Spec {
 	t.Helper()
-	testenv.NeedDocker(t)
-	if testenv.Short() {
-		t.Skip("long Docker run skipped with -short")
-	}
-	s := e2eSpec(t, name)
-	s.Target = "zookeeper"
-	s.Workload = workload
-	s.TargetOpts = opts
-	s.Nemesis = faults
+	s := targetSpec(t, "zookeeper", name, workload, opts, faults...)
 	s.Nodes = 3
 	s.Concurrency = 6
 	s.OpTimeout = Duration(2 * time.Second)
@@ -60,30 +50,14 @@ func zkFollowerPartitions() []nuker.Step {
 // its history.
 func runZK(t *testing.T, spec Spec) (*Outcome, []history.Op) {
 	t.Helper()
-	start := time.Now()
-	out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	res := out.Results
-	t.Logf("%s: %s in %s, %d ops; %s", spec.Test, res.Verdict, time.Since(start).Round(time.Second), res.Stats.Ops, res.Reason)
-	ops, err := history.ReadFile(filepath.Join(out.Dir, HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, ops := runTarget(t, spec, "zookeeper.log")
 	var faults []string
 	for _, w := range history.FaultWindows(ops) {
-		if w.Open {
-			t.Errorf("fault %s starting at op %d was never healed", w.Kind, w.StartOp)
-		}
 		faults = append(faults, fmt.Sprintf("%s %v", w.Kind, w.Nodes))
 	}
 	t.Logf("faults: %s", strings.Join(faults, "; "))
 	if len(spec.Nemesis) > 0 && len(faults) < 2 {
 		t.Errorf("only %d faults in the run", len(faults))
-	}
-	if _, err := os.Stat(filepath.Join(out.Dir, NodesDir, "n1", "zookeeper.log")); err != nil {
-		t.Errorf("node log not kept: %v", err)
 	}
 	return out, ops
 }
