@@ -359,3 +359,20 @@ func TestVisualizationBounded(t *testing.T) {
 		t.Error("the invalid key is not drawn")
 	}
 }
+
+// TestRecordedMinIOLostObject: key 1 of a run faultline recorded against
+// MinIO under kills (docs/targets.md): cas 71→80 and a read of 80 were
+// acknowledged, an overwrite timed out, a majority was killed, and every
+// node's final read found no object. Linearizability must reject it as a
+// read of "unset" after acknowledged writes.
+func TestRecordedMinIOLostObject(t *testing.T) {
+	ops := readHistory(t, filepath.Join("testdata", "bad-minio-lost-object.jsonl"))
+	res := NewCASRegister().Check(context.Background(), ops, models.Options{})
+	if res.Verdict != models.Invalid || len(res.Anomalies) == 0 {
+		t.Fatalf("verdict %s (%s), want invalid", res.Verdict, res.Reason)
+	}
+	a := res.Anomalies[0]
+	if a.Kind != StaleReadKind || a.Key != "1" || !strings.Contains(a.Explanation, "read → nil") {
+		t.Errorf("anomaly %s on key %q: %s; want a stale read of nil on key 1", a.Kind, a.Key, a.Explanation)
+	}
+}
