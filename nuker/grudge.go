@@ -114,7 +114,7 @@ func grudgeKinds() []grudgeKind {
 		{Description{PartitionMajoritiesRing, "every node sees a majority, no two nodes the same majority"}, 3, MajoritiesRing},
 		{Description{PartitionBridge, "two halves joined by one bridge node that sees both"}, 3, Bridge},
 		{Description{PartitionOneWay, "a minority drops traffic from the majority, not the reverse"}, 2, OneWay},
-		{Description{PartitionPrimaries, "the current primaries (leaders) cut off from every other node"}, 2, nil},
+		{Description{PartitionPrimaries, "the current primaries (leaders) cut off from every other node; only on targets that name them (not leaderless ones)"}, 2, nil},
 	}
 }
 
