@@ -49,6 +49,27 @@ func probeSkew(ctx context.Context, t *testing.T, n node.Node, file string) (wal
 	return time.Duration(s.Wall - at), time.Duration(s.Gtod - at), s
 }
 
+// sampleSkews reads the probe's file count times, every period, in one
+// exec on the node, and returns the wall clock skew of each reading.
+func sampleSkews(ctx context.Context, t *testing.T, n node.Node, file string, count int, period time.Duration) []time.Duration {
+	t.Helper()
+	script := fmt.Sprintf("i=0; while [ $i -lt %d ]; do cat %s; i=$((i+1)); sleep %g; done", count, file, period.Seconds())
+	res, err := n.Exec(ctx, "sh", "-c", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, hm := hostClocks(t)
+	var out []time.Duration
+	for _, line := range strings.Split(strings.TrimSpace(string(res.Stdout)), "\n") {
+		s, err := clocktest.Parse(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, time.Duration(s.Wall-(hw-(hm-s.Mono))))
+	}
+	return out
+}
+
 // TestClockSkewInContainers runs a static Go program and a static C program
 // as daemons in a node container and skews them from the node's helper
 // container: their wall clock moves by the offset within a few ms and comes
@@ -144,19 +165,20 @@ func TestClockSkewInContainers(t *testing.T) {
 	t.Logf("%d inject/set/reset cycles on 2 daemons in %v", cycles, time.Since(start).Round(time.Millisecond))
 	check(0)
 
-	// A strobe flips between 0 and 2 s every 20 ms for 4 s, then leaves
-	// the clocks at 0. Probing is an exec each (100 ms or more), so it
-	// samples until it has seen both offsets; on a loaded machine the
-	// strobe itself may start late.
-	const strobeFor = 4 * time.Second
+	// A strobe flips between 0 and 2 s every 20 ms for 10 s, then leaves
+	// the clocks at 0. One exec samples the probe's readings every 20 ms
+	// for about 2 s inside the node (an exec per sample takes seconds on a
+	// loaded machine), until both offsets have been seen.
+	const strobeFor = 10 * time.Second
 	strobeStart := time.Now()
 	if err := n.(node.ClockStrober).StrobeClock(ctx, 0, 2*time.Second, 20*time.Millisecond, strobeFor); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[time.Duration]int{}
 	for time.Since(strobeStart) < strobeFor && (seen[0] == 0 || seen[2*time.Second] == 0) {
-		wall, _, _ := probeSkew(ctx, t, n, "/tmp/cprobe.out")
-		seen[wall.Round(time.Second)]++
+		for _, wall := range sampleSkews(ctx, t, n, "/tmp/cprobe.out", 100, 20*time.Millisecond) {
+			seen[wall.Round(time.Second)]++
+		}
 	}
 	t.Logf("strobe: offsets seen %v in %v", seen, time.Since(strobeStart).Round(time.Millisecond))
 	if seen[0] == 0 || seen[2*time.Second] == 0 || len(seen) != 2 {
