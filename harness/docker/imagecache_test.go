@@ -191,7 +191,7 @@ func TestImageCacheSaveLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := im.exists(ctx, ImageRepoPrefix+"base:"+baseHash(pkgs, sources)); err != nil {
+		if ok, err := im.exists(ctx, ImageRepoPrefix+"base:"+baseHash(pkgs, false, sources)); err != nil {
 			t.Fatal(err)
 		} else if !ok {
 			t.Skip("-short: the base image is missing and building it takes minutes")

@@ -72,8 +72,8 @@ func hostSourcesFiles() []string {
 
 // mmdebstrapArgs is the mmdebstrap command line (without the program name)
 // that writes the base root file system for packages to the tar file out
-// from the apt sources file sources.
-func mmdebstrapArgs(packages []string, out, sources string) []string {
+// from the apt sources file sources; manDirs is node.Software.ManDirs.
+func mmdebstrapArgs(packages []string, manDirs bool, out, sources string) []string {
 	args := []string{
 		"--variant=apt",
 		"--format=tar",
@@ -91,18 +91,12 @@ func mmdebstrapArgs(packages []string, out, sources string) []string {
 	} {
 		args = append(args, "--dpkgopt="+opt)
 	}
-	if slices.ContainsFunc(packages, pullsJava) {
-		// OpenJDK's postinst registers its man pages as alternatives and
-		// fails when /usr/share/man/man1, excluded above, is missing.
-		// Only Java recipes get the hook, so other images keep their hash.
+	if manDirs {
+		// The directory stays, empty: only recipes that ask get the hook,
+		// so other images keep their hash.
 		args = append(args, `--essential-hook=mkdir -p "$1/usr/share/man/man1"`)
 	}
 	return append(args, BaseSuite, out, sources)
-}
-
-// pullsJava says whether Debian package p is, or depends on, a JRE.
-func pullsJava(p string) bool {
-	return p == "zookeeper" || strings.HasPrefix(p, "default-jre") || strings.HasPrefix(p, "openjdk-")
 }
 
 // importChanges are the Dockerfile instructions applied when the root file
@@ -164,7 +158,7 @@ func recipeHash(v any) string {
 
 // baseHash is the recipe hash of the base image with the (normalized)
 // package list pkgs, built from apt sources whose content is sources.
-func baseHash(pkgs []string, sources []byte) string {
+func baseHash(pkgs []string, manDirs bool, sources []byte) string {
 	return recipeHash(struct {
 		Version    string
 		Suite      string
@@ -172,7 +166,7 @@ func baseHash(pkgs []string, sources []byte) string {
 		Mmdebstrap []string
 		Sources    string
 		Changes    []string
-	}{imagesVersion, BaseSuite, pkgs, mmdebstrapArgs(pkgs, "OUT", "SOURCES"), string(sources), importChanges()})
+	}{imagesVersion, BaseSuite, pkgs, mmdebstrapArgs(pkgs, manDirs, "OUT", "SOURCES"), string(sources), importChanges()})
 }
 
 // binaryRecipe names one Go binary of an image by its gobuild recipe hash.
@@ -243,15 +237,15 @@ func (im *Images) Base(ctx context.Context, packages []string, progress node.Pro
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	return im.base(ctx, pkgs, sourcesPath, sources, progress)
+	return im.base(ctx, pkgs, false, sourcesPath, sources, progress)
 }
 
 // base is Base with the lock held and the inputs read.
-func (im *Images) base(ctx context.Context, pkgs []string, sourcesPath string, sources []byte, progress node.Progress) (string, error) {
-	hash := baseHash(pkgs, sources)
+func (im *Images) base(ctx context.Context, pkgs []string, manDirs bool, sourcesPath string, sources []byte, progress node.Progress) (string, error) {
+	hash := baseHash(pkgs, manDirs, sources)
 	ref := ImageRepoPrefix + "base:" + hash
 	return im.buildOnce(ctx, ref, progress, func() error {
-		return im.buildBase(ctx, ref, hash, pkgs, sourcesPath, progress)
+		return im.buildBase(ctx, ref, hash, pkgs, manDirs, sourcesPath, progress)
 	})
 }
 
@@ -284,7 +278,7 @@ func (im *Images) buildOnce(ctx context.Context, ref string, progress node.Progr
 
 // buildBase makes the base image's root file system with mmdebstrap and
 // imports it as ref.
-func (im *Images) buildBase(ctx context.Context, ref, hash string, pkgs []string, sourcesPath string, progress node.Progress) error {
+func (im *Images) buildBase(ctx context.Context, ref, hash string, pkgs []string, manDirs bool, sourcesPath string, progress node.Progress) error {
 	if err := im.checkPlatform(ctx); err != nil {
 		return err
 	}
@@ -311,7 +305,7 @@ func (im *Images) buildBase(ctx context.Context, ref, hash string, pkgs []string
 
 	progress.Printf("building base image %s: Debian %s with %s from %s (1-2 min)", ref, BaseSuite, strings.Join(pkgs, " "), sourcesPath)
 	start := time.Now()
-	if err := runMmdebstrap(ctx, mmdebstrap, mmdebstrapArgs(pkgs, tarPath, sourcesPath), progress); err != nil {
+	if err := runMmdebstrap(ctx, mmdebstrap, mmdebstrapArgs(pkgs, manDirs, tarPath, sourcesPath), progress); err != nil {
 		return fmt.Errorf("base image %s: %w", ref, err)
 	}
 	fi, err := os.Stat(tarPath)
@@ -457,7 +451,7 @@ func (im *Images) Ensure(ctx context.Context, sw node.Software, progress node.Pr
 	for i, b := range sw.Binaries {
 		bins[i] = binaryRecipe{Name: b.Name, Hash: gobuild.RecipeHash(b, goVersion)}
 	}
-	hash := softwareHash(baseHash(pkgs, sources), bins)
+	hash := softwareHash(baseHash(pkgs, sw.ManDirs, sources), bins)
 	ref := ImageRepoPrefix + sw.Name + ":" + hash
 
 	im.mu.Lock()
@@ -472,7 +466,7 @@ func (im *Images) Ensure(ctx context.Context, sw node.Software, progress node.Pr
 func (im *Images) buildImage(ctx context.Context, ref, hash string, sw node.Software, pkgs []string, sourcesPath string, sources []byte, progress node.Progress) error {
 	start := time.Now()
 	progress.Printf("image %s missing: building it", ref)
-	base, err := im.base(ctx, pkgs, sourcesPath, sources, progress)
+	base, err := im.base(ctx, pkgs, sw.ManDirs, sourcesPath, sources, progress)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", ref, err)
 	}

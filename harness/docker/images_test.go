@@ -29,7 +29,7 @@ func TestBaseHash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return baseHash(pkgs, src)
+		return baseHash(pkgs, false, src)
 	}
 	h0 := hashOf([]string{"redis-server", "redis-sentinel"}, sources)
 	if len(h0) != 16 {
@@ -109,7 +109,7 @@ func TestBasePackageList(t *testing.T) {
 }
 
 func TestMmdebstrapArgs(t *testing.T) {
-	args := mmdebstrapArgs([]string{"iptables", "procps"}, "/tmp/x/rootfs.tar", "/etc/apt/sources.list.d/debian.sources")
+	args := mmdebstrapArgs([]string{"iptables", "procps"}, false, "/tmp/x/rootfs.tar", "/etc/apt/sources.list.d/debian.sources")
 	for _, want := range []string{"--variant=apt", "--include=iptables,procps", "--hook-dir=" + mergedUsrHooks, "--dpkgopt=path-exclude=/usr/share/doc/*"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
@@ -117,6 +117,17 @@ func TestMmdebstrapArgs(t *testing.T) {
 	}
 	if tail := args[len(args)-3:]; !slices.Equal(tail, []string{BaseSuite, "/tmp/x/rootfs.tar", "/etc/apt/sources.list.d/debian.sources"}) {
 		t.Errorf("args end in %q, want suite, target, sources", tail)
+	}
+	// Only a recipe asking for man directories gets the hook (and a
+	// different hash); the others keep theirs.
+	hook := `--essential-hook=mkdir -p "$1/usr/share/man/man1"`
+	for _, manDirs := range []bool{false, true} {
+		if got := slices.Contains(mmdebstrapArgs(nil, manDirs, "o", "s"), hook); got != manDirs {
+			t.Errorf("manDirs %v: hook present %v", manDirs, got)
+		}
+	}
+	if baseHash([]string{"p"}, false, nil) == baseHash([]string{"p"}, true, nil) {
+		t.Error("ManDirs does not change the base hash")
 	}
 }
 

@@ -71,6 +71,10 @@ type Software struct {
 	Packages []string
 	// Binaries are static Go programs copied to /usr/local/bin.
 	Binaries []GoBinary
+	// ManDirs keeps an empty /usr/share/man/man1, which the base image
+	// leaves out with all documentation: some install scripts (OpenJDK's)
+	// register man pages there and fail without it.
+	ManDirs bool
 }
 
 // GoBinary is a static (CGO_ENABLED=0) Go program built from the Go module

@@ -23,5 +23,6 @@ func Software(version string) (node.Software, error) {
 	return node.Software{
 		Name:     "zookeeper",
 		Packages: []string{"zookeeper"},
+		ManDirs:  true, // OpenJDK's install script registers man pages
 	}, nil
 }
