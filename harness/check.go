@@ -29,11 +29,13 @@ func checkRun(ctx context.Context, dir string, spec Spec, ops []history.Op, info
 	}
 	t0 := time.Now()
 	progress.Printf("checking %d ops with %v", len(ops), names)
-	results, err := runCheckers(ctx, names, wl, ops, dir, spec.CheckTimeout.D())
+	hc := &HistoryCheck{Format: history.FormatFaultline, Complete: true, runDir: true}
+	results, err := judge(ctx, hc, names, wl, ops, dir, spec.CheckTimeout.D())
 	if err != nil {
 		return Results{}, err
 	}
 	res := assemble(spec, ops, results, info)
+	hc.settle(&res)
 	log.Info("check done", "verdict", res.Verdict, "took", time.Since(t0).Round(time.Millisecond))
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
 	return res, writeOutputs(dir, spec, ops, res)
@@ -131,6 +133,7 @@ func writeOutputs(dir string, spec Spec, ops []history.Op, res Results) error {
 		},
 		Ops: ops, Verdict: res.Verdict, Results: res.Results,
 		NodeLogs: nodeLogs(dir), Artifacts: artifacts, SLOs: res.SLOs,
+		History: res.History.Lines(),
 	}
 	if err := reports.Write(filepath.Join(dir, ReportFile), in); err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -162,8 +165,14 @@ func nodeLogs(dir string) map[string][]string {
 // Check re-checks a stored run directory (no Docker needed): it reads the
 // spec and history, runs the workload's checkers (or the given models) and
 // rewrites results.json and report.html. Run information from an earlier
-// results.json (interruption, harness errors) is kept.
+// results.json (interruption, harness errors) is kept. A history without
+// its end record is an incomplete run: unknown, with the reason (see
+// CheckPrefix).
 func Check(ctx context.Context, dir string, modelNames []string, timeout time.Duration, progress node.Progress) (Results, error) {
+	return check(ctx, dir, modelNames, timeout, progress, false)
+}
+
+func check(ctx context.Context, dir string, modelNames []string, timeout time.Duration, progress node.Progress, prefix bool) (Results, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return Results{}, fmt.Errorf("%s is not a run directory", dir)
 	}
@@ -171,7 +180,7 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	if err := readJSON(filepath.Join(dir, SpecFile), &spec); err != nil {
 		return Results{}, fmt.Errorf("read run spec: %w", err)
 	}
-	ops, err := history.ReadFile(filepath.Join(dir, HistoryFile))
+	ops, hc, err := readRunHistory(filepath.Join(dir, HistoryFile), prefix)
 	if err != nil {
 		return Results{}, err
 	}
@@ -194,11 +203,12 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	}
 	t0 := time.Now()
 	progress.Printf("checking %d ops from %s with %v", len(ops), dir, modelNames)
-	results, err := runCheckers(ctx, modelNames, wl, ops, dir, timeout)
+	results, err := judge(ctx, hc, modelNames, wl, ops, dir, timeout)
 	if err != nil {
 		return Results{}, err
 	}
 	res := assemble(spec, ops, results, prev.Run)
+	hc.settle(&res)
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
 	return res, writeOutputs(dir, spec, ops, res)
 }
@@ -207,16 +217,18 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 // JSON lines, Jepsen history.edn, jepsen.util log lines) against the named
 // models. When outDir is set, checker artifacts go there.
 func CheckHistory(ctx context.Context, path, format string, modelNames []string, timeout time.Duration, outDir string) (Results, error) {
-	ops, got, err := history.ReadAny(path)
+	ops, got, hc, err := readHistoryFile(path)
 	if err != nil {
 		return Results{}, err
 	}
 	if format != "" && format != got {
 		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
 	}
-	results, err := runCheckers(ctx, modelNames, nil, ops, outDir, timeout)
+	results, err := judge(ctx, hc, modelNames, nil, ops, outDir, timeout)
 	if err != nil {
 		return Results{}, err
 	}
-	return assemble(Spec{Test: path}, ops, results, RunInfo{}), nil
+	res := assemble(Spec{Test: path}, ops, results, RunInfo{})
+	hc.settle(&res)
+	return res, nil
 }

@@ -155,6 +155,13 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	if f := rec.first.Load(); f > 0 {
 		info.FirstOpAfter = Duration(f)
 	}
+	// The end record tells a re-check that the run finished; a write error
+	// is kept by hw and joined below.
+	end := history.EndRecord{Interrupted: info.Interrupted}
+	if runErr != nil {
+		end.HarnessError = runErr.Error()
+	}
+	_ = hw.End(end)
 	if err := hw.Err(); err != nil {
 		runErr = errors.Join(runErr, err)
 	}

@@ -44,6 +44,8 @@ type Results struct {
 	// SLOs are the spec's SLOs, checked overall and per fault kind.
 	SLOs []reports.SLOResult `json:"slos,omitempty"`
 	Run  RunInfo             `json:"run"`
+	// History is what was found about the history itself (see HistoryCheck).
+	History *HistoryCheck `json:"history,omitempty"`
 }
 
 // RunInfo records how the run itself went.

@@ -87,6 +87,10 @@ type Input struct {
 	Artifacts []string
 	// SLOs are the run's SLO verdicts (see EvaluateSLOs), if any were set.
 	SLOs []SLOResult
+	// History are notes on the history itself (a run that never finished,
+	// a torn last line, ops the checkers could not judge), shown first
+	// among the reasons for the verdict.
+	History []string
 }
 
 // Write renders the report of in and writes it to path (normally
@@ -438,7 +442,7 @@ func buildPage(dir string, in Input) (*page, error) {
 
 // reasons lists why the verdict is what it is, most serious first.
 func reasons(in Input) []string {
-	var out []string
+	out := slices.Clone(in.History)
 	if e := in.Run.HarnessError; e != "" {
 		first, _, more := strings.Cut(e, "\n")
 		if r := []rune(first); len(r) > maxValueLength {

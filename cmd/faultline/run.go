@@ -292,6 +292,11 @@ func printResults(w io.Writer, dir string, res harness.Results) {
 	if res.Reason != "" {
 		fmt.Fprintf(w, "  %s\n", res.Reason)
 	}
+	if res.History != nil {
+		for _, warn := range res.History.Warnings {
+			fmt.Fprintf(w, "  warning: %s\n", warn)
+		}
+	}
 	for _, r := range res.Results {
 		fmt.Fprintf(w, "  %-14s %-8s %s", r.Checker, r.Verdict, time.Duration(r.DurationNS).Round(time.Millisecond))
 		if r.Model != "" {
@@ -337,6 +342,9 @@ func checkCommand(code *int) *cli.Command {
 		Description: `With a run directory (e.g. store/latest) the run's own checkers judge its
 history again and results.json and report.html are rewritten.
 
+A run whose history has no end record never finished (its controller was
+killed): its verdict is unknown unless --prefix asks to judge what it recorded.
+
 With a history file, --model says what to check against. Formats: faultline
 (history.jsonl), jepsen-edn (Jepsen's history.edn) and jepsen-log (jepsen.util
 log lines); auto detects them.`,
@@ -345,6 +353,7 @@ log lines); auto detects them.`,
 			&cli.StringSliceFlag{Name: "model", Usage: "model to check against (repeatable; see faultline list); required for a history file"},
 			&cli.DurationFlag{Name: "timeout", Usage: "time limit per checker (default: the run's, or 5m)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for checker artifacts (linearizability.html) when checking a history file"},
+			&cli.BoolFlag{Name: "prefix", Usage: "judge a run that never finished (its history has no end record) on the prefix it recorded, instead of unknown"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -357,13 +366,20 @@ log lines); auto detects them.`,
 			}
 			prog := progress(c.App.ErrWriter, false)
 			if fi.IsDir() {
-				res, err := harness.Check(c.Context, path, c.StringSlice("model"), c.Duration("timeout"), prog)
+				check := harness.Check
+				if c.Bool("prefix") {
+					check = harness.CheckPrefix
+				}
+				res, err := check(c.Context, path, c.StringSlice("model"), c.Duration("timeout"), prog)
 				if err != nil {
 					return usageError{err}
 				}
 				printResults(c.App.Writer, path, res)
 				*code = verdictCode(res.Verdict)
 				return nil
+			}
+			if c.Bool("prefix") {
+				return usage("--prefix judges a run directory's history; a history file is judged as it is")
 			}
 			format := c.String("format")
 			if format == "auto" {

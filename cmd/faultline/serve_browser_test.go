@@ -120,6 +120,9 @@ func browserRun(t *testing.T, store, test, stamp string, stale bool) string {
 			t.Fatal(err)
 		}
 	}
+	if err := w.End(history.EndRecord{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}

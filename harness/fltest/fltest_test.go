@@ -259,6 +259,9 @@ func storeRun(t *testing.T, name string, ops []history.Op) string {
 			t.Fatal(err)
 		}
 	}
+	if err := w.End(history.EndRecord{}); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -189,7 +191,9 @@ func opFromEDN(v any, pos int64) (Op, error) {
 func jepsenProcess(v any) (Process, error) {
 	switch x := v.(type) {
 	case int64:
-		return Process(x), nil
+		if x >= 0 && x <= math.MaxInt32 {
+			return Process(x), nil
+		}
 	case ednKeyword:
 		if x == "nemesis" {
 			return Nuker, nil
@@ -199,7 +203,7 @@ func jepsenProcess(v any) (Process, error) {
 			return Nuker, nil
 		}
 	}
-	return 0, fmt.Errorf(":process %s is neither an integer nor :nemesis", clip(ednText(v)))
+	return 0, fmt.Errorf(":process %s is neither a client number (0 or more) nor :nemesis", clip(ednText(v)))
 }
 
 func jepsenType(v any) (Type, error) {
@@ -270,26 +274,47 @@ var jepsenLogTime = regexp.MustCompile(`^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[
 // with or without a timestamp in front, fields separated by tabs or spaces.
 // Lines that do not look like an op are ignored. When lines carry
 // timestamps, Time is the time since the first one; otherwise it is 0.
+// It is ReadJepsenLogInfo without the info: a torn last op line is dropped.
 func ReadJepsenLog(r io.Reader) ([]Op, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	ops, _, err := ReadJepsenLogInfo(r)
+	return ops, err
+}
+
+// ReadJepsenLogInfo reads jepsen.util log lines as ReadJepsenLog does. A
+// last op line without its newline may have been cut anywhere (":ok :read
+// 12" cut to ":ok :read 1" reads as another value): it is dropped and
+// reported in ReadInfo.Torn.
+func ReadJepsenLogInfo(r io.Reader) ([]Op, ReadInfo, error) {
+	var info ReadInfo
+	br := bufio.NewReaderSize(r, 64*1024)
 	var ops []Op
 	var t0 time.Time
 	line := 0
-	for sc.Scan() {
+	for {
+		b, nl, err := readLine(br, maxLogLine)
+		if err == io.EOF {
+			break
+		}
 		line++
-		text := strings.TrimRight(sc.Text(), "\r")
+		if err != nil {
+			return nil, info, fmt.Errorf("jepsen log line %d: %w", line, err)
+		}
+		text := strings.TrimRight(string(b), "\r")
 		m := jepsenLogLine.FindStringSubmatch(text)
 		if m == nil {
 			continue
+		}
+		if !nl {
+			info.Torn = &TornLine{Line: line, Bytes: len(b)}
+			break
 		}
 		op := Op{Index: int64(len(ops)), Type: Type(m[2]), F: m[3]}
 		if m[1] == ":nemesis" {
 			op.Process = Nuker
 		} else {
-			var p int
-			if _, err := fmt.Sscan(m[1], &p); err != nil {
-				return nil, fmt.Errorf("line %d: process %q: %w", line, m[1], err)
+			p, err := strconv.Atoi(m[1])
+			if err != nil {
+				return nil, info, fmt.Errorf("jepsen log line %d: process %q: %w", line, m[1], err)
 			}
 			op.Process = Process(p)
 		}
@@ -308,12 +333,12 @@ func ReadJepsenLog(r io.Reader) ([]Op, error) {
 		}
 		ops = append(ops, op)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("jepsen log line %d: %w", line+1, err)
-	}
 	pairNemesis(ops)
-	return ops, nil
+	return ops, info, nil
 }
+
+// maxLogLine bounds one line of a jepsen.util log.
+const maxLogLine = 16 << 20
 
 // logValue parses the value field of a log line as EDN. What follows the
 // value (jepsen.util puts an op's error there) becomes the error; a value
@@ -335,42 +360,56 @@ func logValue(s string) (any, string) {
 // ReadAny reads a history file in any format faultline knows, chosen by its
 // content: faultline's JSON lines (FormatFaultline), Jepsen EDN (FormatJepsenEDN) or
 // jepsen.util log lines (FormatJepsenLog). It returns the ops and the name of
-// the format.
+// the format. It is ReadAnyInfo without the info.
 func ReadAny(path string) ([]Op, string, error) {
+	ops, format, _, err := ReadAnyInfo(path)
+	return ops, format, err
+}
+
+// ReadAnyInfo reads a history file as ReadAny does and also returns what
+// was found about the file: for faultline's format its end record, and for
+// faultline's format and jepsen.util logs a torn last line, dropped (see
+// ReadWithInfo and ReadJepsenLogInfo). An EDN history has no lines to tear:
+// one cut short does not parse, and is an error.
+func ReadAnyInfo(path string) ([]Op, string, ReadInfo, error) {
+	var none ReadInfo
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", err
+		return nil, "", none, err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64*1024)
 	head, err := br.Peek(64 * 1024)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-		return nil, "", fmt.Errorf("%s: %w", path, err)
+		return nil, "", none, fmt.Errorf("%s: %w", path, err)
 	}
 	switch sniff(head) {
 	case FormatFaultline:
-		ops, err := Read(br)
+		ops, info, err := ReadWithInfo(br)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
+			return nil, "", none, fmt.Errorf("%s: %w", path, err)
 		}
-		return ops, FormatFaultline, nil
+		return ops, FormatFaultline, info, nil
 	case FormatJepsenEDN:
 		ops, err := ReadEDN(br)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: jepsen EDN history: %w", path, err)
+			return nil, "", none, fmt.Errorf("%s: jepsen EDN history: %w", path, err)
 		}
-		return ops, FormatJepsenEDN, nil
+		return ops, FormatJepsenEDN, none, nil
 	case "json":
-		return nil, "", fmt.Errorf("%s: line 1: JSON without the faultline history header line {\"format\":%q,...}", path, Format)
+		return nil, "", none, fmt.Errorf("%s: line 1: JSON without the faultline history header line {\"format\":%q,...}", path, Format)
 	}
-	ops, err := ReadJepsenLog(br)
+	ops, info, err := ReadJepsenLogInfo(br)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", path, err)
+		return nil, "", none, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(ops) == 0 {
-		return nil, "", fmt.Errorf("%s: not a history: neither faultline JSON lines, Jepsen EDN, nor jepsen.util log lines with ops", path)
+		if info.Torn != nil {
+			return nil, "", none, fmt.Errorf("%s: line %d: the only op line is torn (no newline at its end)", path, info.Torn.Line)
+		}
+		return nil, "", none, fmt.Errorf("%s: not a history: neither faultline JSON lines, Jepsen EDN, nor jepsen.util log lines with ops", path)
 	}
-	return ops, FormatJepsenLog, nil
+	return ops, FormatJepsenLog, info, nil
 }
 
 // sniff names the format the start of a file suggests: FormatFaultline, FormatJepsenEDN,

@@ -1,20 +1,19 @@
 package history
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 )
 
-// Format and Version identify faultline's history file; they are its first line.
+// Format and Version identify faultline's history file; they are its first
+// line. Version 2 added the end record (see EndRecord); version 1 files,
+// which have none, are still read.
 const (
 	Format  = "faultline-history"
-	Version = 1
+	Version = 2
 )
 
 type header struct {
@@ -32,6 +31,8 @@ type Writer struct {
 	next int64
 	ops  []Op
 	err  error
+	// ended is set once the end record is written: nothing may follow it.
+	ended bool
 }
 
 // NewWriter writes the header line to w and returns a Writer appending to it.
@@ -56,6 +57,9 @@ func (h *Writer) Append(op Op) (Op, error) {
 	op.Index = h.next
 	h.next++
 	h.ops = append(h.ops, op)
+	if h.ended && h.err == nil {
+		h.err = fmt.Errorf("op %d appended after the history's end record", op.Index)
+	}
 	if h.err != nil {
 		return op, h.err
 	}
@@ -84,66 +88,30 @@ func (h *Writer) Err() error {
 	return h.err
 }
 
-// Read parses a faultline history file. A torn last line (the controller
-// died while writing it) is dropped rather than failing the whole read,
-// since everything before it is intact.
+// Read parses a faultline history file: ReadWithInfo without the info.
+// A torn last line is dropped, and a file without its end record is read
+// as far as it goes; callers that judge a run must use ReadWithInfo.
 func Read(r io.Reader) ([]Op, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
-	if !sc.Scan() {
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("history line 1: %w", err)
-		}
-		return nil, errors.New("empty history: no header line")
-	}
-	var hd header
-	if err := json.Unmarshal(sc.Bytes(), &hd); err != nil || hd.Format != Format {
-		return nil, fmt.Errorf("history line 1: not a faultline history (first line must be {\"format\":%q,...})", Format)
-	}
-	if hd.Version != Version {
-		return nil, fmt.Errorf("history line 1: format version %d is not supported (this faultline reads version %d)", hd.Version, Version)
-	}
-	var ops []Op
-	line := 1
-	var pending error
-	for sc.Scan() {
-		line++
-		if pending != nil {
-			return nil, pending
-		}
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		d := json.NewDecoder(bytes.NewReader(b))
-		d.UseNumber()
-		var op Op
-		if err := d.Decode(&op); err != nil {
-			// Only tolerated on the last line.
-			pending = fmt.Errorf("history line %d: %w", line, err)
-			continue
-		}
-		if !op.Type.Valid() {
-			return nil, fmt.Errorf("history line %d: unknown op type %q", line, op.Type)
-		}
-		ops = append(ops, op)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("history line %d: %w", line+1, err)
-	}
-	return ops, nil
+	ops, _, err := ReadWithInfo(r)
+	return ops, err
 }
 
-// ReadFile reads a faultline history file from disk.
+// ReadFile reads a faultline history file from disk (see Read).
 func ReadFile(path string) ([]Op, error) {
+	ops, _, err := ReadFileInfo(path)
+	return ops, err
+}
+
+// ReadFileInfo reads a faultline history file from disk (see ReadWithInfo).
+func ReadFileInfo(path string) ([]Op, ReadInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, ReadInfo{}, err
 	}
 	defer f.Close()
-	ops, err := Read(f)
+	ops, info, err := ReadWithInfo(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, ReadInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return ops, nil
+	return ops, info, nil
 }

@@ -50,7 +50,9 @@ func (p Process) MarshalJSON() ([]byte, error) {
 	return strconv.AppendInt(nil, int64(p), 10), nil
 }
 
-// UnmarshalJSON accepts a number or the string "nuker" (also "nemesis").
+// UnmarshalJSON accepts a client number (0 or more) or the string "nuker"
+// (also "nemesis"). A negative number is refused: in memory the nuker is
+// -1, and a -1 read from a file must not pass for the fault injector.
 func (p *Process) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
@@ -60,15 +62,15 @@ func (p *Process) UnmarshalJSON(b []byte) error {
 			return nil
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil {
-			return fmt.Errorf("process %q: not a number or \"nuker\"", s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("process %q: not a client number (0 or more) or \"nuker\"", s)
 		}
 		*p = Process(n)
 		return nil
 	}
 	var n int
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("process %s: not a number or \"nuker\"", b)
+	if err := json.Unmarshal(b, &n); err != nil || n < 0 {
+		return fmt.Errorf("process %s: not a client number (0 or more) or \"nuker\"", b)
 	}
 	*p = Process(n)
 	return nil

@@ -9,9 +9,12 @@ type Call struct {
 }
 
 // Pair matches each client invocation with the next completion of the same
-// process, in history order. at maps every position of a paired client op
-// to its index in calls, and -1 elsewhere (nuker ops, completions with no
-// invocation, which are counted in unmatched).
+// process and f, in history order, as Validate expects. at maps every
+// position of a paired client op to its index in calls, and -1 elsewhere
+// (nuker ops, ops of unknown type, and completions Pair cannot pair, which
+// are counted in unmatched: those with no pending invocation, and those
+// whose f is not their pending invocation's, which stays pending). Validate
+// reports all of these; a history it finds unjudgeable has no verdict.
 func Pair(ops []Op) (calls []Call, at []int32, unmatched int) {
 	at = make([]int32, len(ops))
 	pending := map[Process]int32{}
@@ -30,7 +33,7 @@ func Pair(ops []Op) (calls []Call, at []int32, unmatched int) {
 			continue
 		}
 		i, ok := pending[op.Process]
-		if !ok {
+		if !ok || ops[calls[i].Inv].F != op.F {
 			unmatched++
 			continue
 		}
