@@ -113,19 +113,43 @@ var logSeeds = []string{
 	"random text\n\n\r\n",
 }
 
+// FuzzReadJepsenLog also checks the torn-line rule: only a last line
+// without its newline is torn, and given its newline it reads as an op.
 func FuzzReadJepsenLog(f *testing.F) {
 	for _, s := range logSeeds {
 		f.Add([]byte(s))
 	}
 	seedFile(f, "jepsen.log")
 	f.Fuzz(func(t *testing.T, in []byte) {
-		ops, err := ReadJepsenLog(bytes.NewReader(in))
+		ops, info, err := ReadJepsenLogInfo(bytes.NewReader(in))
 		checkError(t, in, err)
 		checkOps(t, ops)
+		if err != nil || info.Torn == nil {
+			return
+		}
+		checkTorn(t, in, info.Torn)
+		whole, _, err := ReadJepsenLogInfo(bytes.NewReader(append(bytes.Clone(in), '\n')))
+		if err == nil && len(whole) != len(ops)+1 {
+			t.Errorf("torn line given its newline: %d ops, want %d", len(whole), len(ops)+1)
+		}
 	})
 }
 
-const jsonHeader = `{"format":"faultline-history","version":1}` + "\n"
+// checkTorn: a torn line is the input's last, without a newline.
+func checkTorn(t *testing.T, in []byte, torn *TornLine) {
+	t.Helper()
+	if len(in) == 0 || in[len(in)-1] == '\n' {
+		t.Errorf("torn line %+v in input ending with a newline", torn)
+	}
+	if got := bytes.Count(in, []byte("\n")) + 1; torn.Line != got || torn.Bytes > len(in) {
+		t.Errorf("torn line %+v, but the input's last line is line %d", torn, got)
+	}
+}
+
+const (
+	jsonHeader  = `{"format":"faultline-history","version":1}` + "\n"
+	jsonHeader2 = `{"format":"faultline-history","version":2}` + "\n"
+)
 
 var jsonlSeeds = []string{
 	``,
@@ -137,19 +161,45 @@ var jsonlSeeds = []string{
 	jsonHeader + `{"index":0,"type":"bad","process":1}` + "\n",
 	jsonHeader + `{"index":0,"type":"ok","process":"x"}` + "\n" + `{}` + "\n",
 	jsonHeader + `[1,2]` + "\n" + `{"index":1,"type":"ok","process":1}` + "\n",
-	`{"format":"faultline-history","version":2}` + "\n",
+	`{"format":"faultline-history","version":3}` + "\n",
+	jsonHeader2 + `{"index":0,"type":"invoke","process":0,"f":"read","value":null}` + "\n" + `{"end":{"ops":1,"interrupted":false}}` + "\n",
+	jsonHeader2 + `{"index":0,"type":"invoke","process":0,"f":"read","value":null}` + "\n" + `{"end":{"ops":1,"inter`,
+	jsonHeader2 + `{"end":{"ops":0}}` + "\n" + `{"index":0,"type":"invoke","process":0,"f":"read"}` + "\n",
+	jsonHeader2 + `{"index":0,"type":"ok","process":[1],"f":"read","key":1}` + "\n",
+	jsonHeader2 + `{"index":0,"type":"ok","process":-1,"f":"read"}`,
+	jsonHeader2 + `{"index":0,"type":"ok","proces":1,"f":"read"}` + "\n",
 	`{"format":"other"}` + "\n",
 	`not json`,
 }
 
+// FuzzRead also checks the rules of ReadWithInfo: only a last line
+// without its newline may be torn, and given its newline it is an error
+// (it was dropped because it does not parse, never because it did not
+// fit); an end record counts the ops before it.
 func FuzzRead(f *testing.F) {
 	for _, s := range jsonlSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		ops, err := Read(bytes.NewReader(in))
+		ops, info, err := ReadWithInfo(bytes.NewReader(in))
 		checkError(t, in, err)
 		checkOps(t, ops)
+		if err != nil {
+			return
+		}
+		if e := info.End; e != nil && e.Ops != int64(len(ops)) {
+			t.Errorf("end record counts %d ops, %d read", e.Ops, len(ops))
+		}
+		if info.Torn == nil {
+			return
+		}
+		checkTorn(t, in, info.Torn)
+		if info.End != nil {
+			t.Errorf("torn line after the end record")
+		}
+		if _, _, err := ReadWithInfo(bytes.NewReader(append(bytes.Clone(in), '\n'))); err == nil {
+			t.Errorf("torn line given its newline: no error")
+		}
 	})
 }
 
@@ -168,11 +218,14 @@ func FuzzReadAny(f *testing.F) {
 		if err := os.WriteFile(path, in, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		ops, format, err := ReadAny(path)
+		ops, format, info, err := ReadAnyInfo(path)
 		checkError(t, in, err)
 		checkOps(t, ops)
 		if err == nil && format == "" {
 			t.Errorf("no format and no error")
+		}
+		if err == nil && info.Torn != nil {
+			checkTorn(t, in, info.Torn)
 		}
 	})
 }

@@ -2,6 +2,16 @@
 // client operation and every fault becomes, and its on-disk encodings (the
 // versioned JSON-lines file a run appends to, and importers for Jepsen's
 // history.edn and jepsen.util log lines).
+//
+// history.jsonl is a header line ({"format":"faultline-history","version":2}),
+// one op per line, and, once the run finished, an end record
+// ({"end":{"ops":N,"interrupted":false,"harness_error":"..."}}, see
+// EndRecord). A file without the end record is the prefix of a run that
+// never finished. Only a last line without its newline may be torn; every
+// complete line must be a well-formed op (see ReadWithInfo).
+//
+// Validate checks, once for every checker, the assumptions they pair ops
+// by, and says what it set aside and what cannot be judged (see Report).
 package history
 
 import (
