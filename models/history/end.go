@@ -137,12 +137,12 @@ func ReadWithInfo(r io.Reader) ([]Op, ReadInfo, error) {
 		if len(t) == 0 {
 			continue
 		}
+		if info.End != nil {
+			return nil, info, fmt.Errorf("history line %d: a line after the end record", n)
+		}
 		if !nl && !json.Valid(t) {
 			info.Torn = &TornLine{Line: n, Bytes: len(b)}
 			break
-		}
-		if info.End != nil {
-			return nil, info, fmt.Errorf("history line %d: a line after the end record", n)
 		}
 		l, err := parseLine(t, hd.Version)
 		if err != nil {

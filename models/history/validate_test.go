@@ -112,6 +112,7 @@ func TestEndRecord(t *testing.T) {
 		{"end mixed with op", hdr + `{"end":{"ops":0},"type":"ok","process":0,"f":"read"}` + "\n", "line 2: the end record mixed"},
 		{"unknown end field", hdr + `{"end":{"ops":0,"x":1}}` + "\n", "line 2:"},
 		{"torn header", `{"format":"faultline-hi`, "line 1: torn header"},
+		{"torn line after end", hdr + op + `{"end":{"ops":1}}` + "\n" + op[:20], "line 4: a line after the end record"},
 	} {
 		if _, _, err := ReadWithInfo(strings.NewReader(c.in)); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.err)
