@@ -103,7 +103,9 @@ func StartCluster(ctx context.Context, cli *client.Client, spec ClusterSpec) (_ 
 	return c, nil
 }
 
-func (c *Cluster) labels() map[string]string { return map[string]string{LabelRun: c.runID} }
+// labels are the run id and this controller (see RunLabels), so that
+// `faultline clean` in another terminal leaves the cluster alone while we run.
+func (c *Cluster) labels() map[string]string { return RunLabels(c.runID) }
 
 func (c *Cluster) prefix() string { return "faultline-" + c.runID }
 
