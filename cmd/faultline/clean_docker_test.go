@@ -194,7 +194,8 @@ func TestTwoRunsAndClean(t *testing.T) {
 					t.Errorf("run %d: %s", i, line)
 				}
 			}
-			if (args[1] != "--run" || args[2] == p.id) && !strings.Contains(string(out), "kept live run "+p.id+" ") {
+			only := len(args) == 3 && args[1] == "--run"
+			if (!only || args[2] == p.id) && !strings.Contains(string(out), "kept live run "+p.id+" ") {
 				t.Errorf("faultline %v does not list run %d (%s) as live", args, i, p.id)
 			}
 		}
