@@ -197,15 +197,7 @@ func createClockHelper(ctx context.Context, cli *client.Client, name string, tar
 	if err != nil {
 		return "", err
 	}
-	// The helper belongs to the node's run and controller (RunLabels), so
-	// clean keeps or removes it with the node.
-	labels := map[string]string{}
-	for k, v := range target.Config.Labels {
-		if strings.HasPrefix(k, "io.faultline.") {
-			labels[k] = v
-		}
-	}
-	labels[LabelRole] = "clock-helper"
+	labels := helperLabels(target.Config.Labels, "clock-helper")
 	resp, err := cli.ContainerCreate(ctx,
 		&container.Config{
 			Image:  target.Image, // present: the node runs it

@@ -372,3 +372,17 @@ func rank(s State) int {
 		return 0
 	}
 }
+
+// helperLabels are the labels of a helper container of a node whose
+// labels are node: the node's run and controller (so clean keeps or
+// removes the helper with its node) and LabelRole=role.
+func helperLabels(node map[string]string, role string) map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{LabelRun, LabelHost, LabelMachine, LabelBoot, LabelPIDNS, LabelPID, LabelPIDStart} {
+		if v, ok := node[k]; ok {
+			m[k] = v
+		}
+	}
+	m[LabelRole] = role
+	return m
+}

@@ -117,6 +117,23 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// TestHelperLabels: a clock helper is as live as its node.
+func TestHelperLabels(t *testing.T) {
+	self, err := Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := RunLabels("r-1")
+	node[LabelRecipe] = "abc" // from the image
+	h := helperLabels(node, "clock-helper")
+	if h[LabelRole] != "clock-helper" || h[LabelRun] != "r-1" || h[LabelRecipe] != "" {
+		t.Errorf("helper labels %v", h)
+	}
+	if got := classify(h, self, readProcStat); got.State != Live {
+		t.Errorf("helper of a live node: %v", got)
+	}
+}
+
 // deadPID returns the pid of a process that has exited and been reaped.
 func deadPID(t *testing.T) int {
 	t.Helper()
