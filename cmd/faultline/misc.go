@@ -86,9 +86,23 @@ rebuilt only when the recipe changes.`,
 func cleanCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "clean",
-		Usage: "remove every container and network a run left behind (label io.faultline.run)",
+		Usage: "remove the containers and networks of runs whose controller is gone (label io.faultline.run)",
+		Description: `Every container and network of a run records the process that runs it (host
+name, machine id, boot id, pid namespace, pid and the pid's start time). clean
+removes a run only when that process is gone, so runs in other terminals and CI
+jobs on the same engine go on undisturbed; it lists the runs it kept, and why.
+
+Runs made on another machine (a shared DOCKER_HOST) or in another pid
+namespace are "unknown": their controller cannot be checked from here, so they
+are kept. Objects of older faultline versions record only the run id, which
+ends in the controller's pid: they are removed when no process with that pid
+runs here, else kept as unknown (an older faultline on another machine sharing
+the engine cannot be told from a dead one). --force removes every run,
+live or not.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "run", Usage: "only this run id (default: every run)"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"all"}, Usage: "also remove live and unknown runs"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "remove nothing; say what would be removed"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -99,14 +113,26 @@ func cleanCommand() *cli.Command {
 				return harnessError{err}
 			}
 			defer cli0.Close()
-			removed, err := docker.CleanList(c.Context, cli0, c.String("run"))
-			for _, r := range removed {
-				fmt.Fprintf(c.App.Writer, "removed %s %s (run %s)\n", r.Kind, r.Name, r.RunID)
+			opt := docker.CleanOptions{RunID: c.String("run"), Force: c.Bool("force"), DryRun: c.Bool("dry-run")}
+			rep, err := docker.CleanRuns(c.Context, cli0, opt)
+			verb := "removed"
+			if opt.DryRun {
+				verb = "would remove"
+			}
+			for _, r := range rep.Removed {
+				fmt.Fprintf(c.App.Writer, "%s %s %s (run %s)\n", verb, r.Kind, r.Name, r.RunID)
+			}
+			for _, k := range rep.Kept {
+				hint := ""
+				if k.Liveness.State == docker.Unknown {
+					hint = "; --force removes it"
+				}
+				fmt.Fprintf(c.App.Writer, "kept %s run %s (%d objects): %s%s\n", k.Liveness.State, k.RunID, len(k.Objects), k.Liveness.Reason, hint)
 			}
 			if err != nil {
 				return harnessError{err}
 			}
-			if len(removed) == 0 {
+			if len(rep.Removed) == 0 && len(rep.Kept) == 0 {
 				fmt.Fprintln(c.App.Writer, "nothing to clean")
 			}
 			return nil

@@ -34,16 +34,50 @@ needs no network beyond its own listener. Stop it with Ctrl-C.`,
 			if c.NArg() > 0 {
 				return usage("serve takes no arguments")
 			}
+			// The store first: say "serving" only once there is something to serve.
+			h, closeStore, err := newStoreHandler(c.String("store"))
+			if err != nil {
+				return usageError{err}
+			}
+			defer closeStore()
 			ln, err := net.Listen("tcp", c.String("addr"))
 			if err != nil {
 				return usage("listen on %s: %v", c.String("addr"), err)
 			}
 			fmt.Fprintf(c.App.ErrWriter, "faultline: serving %s on http://%s/ (Ctrl-C stops)\n", c.String("store"), ln.Addr())
-			if err := serveStore(c.Context, ln, c.String("store")); err != nil {
+			if err := serveHandler(c.Context, ln, h, defaultServeLimits()); err != nil {
 				return harnessError{err}
 			}
 			return nil
 		},
+	}
+}
+
+// serveLimits bound what a client may hold of the server: the time to
+// send a request's header and body, to read a response, to keep an idle
+// connection open, and the size of a request header.
+type serveLimits struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxHeaderBytes                int
+}
+
+// defaultServeLimits suit a local browser reading reports: the largest
+// responses (histories, node logs) are megabytes over loopback.
+func defaultServeLimits() serveLimits {
+	return serveLimits{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 2 * time.Minute,
+		Idle: time.Minute, MaxHeaderBytes: 64 << 10}
+}
+
+// newServer is the HTTP server of h with lim.
+func newServer(ctx context.Context, h http.Handler, lim serveLimits) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: lim.ReadHeader,
+		ReadTimeout:       lim.Read,
+		WriteTimeout:      lim.Write,
+		IdleTimeout:       lim.Idle,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 }
 
@@ -56,11 +90,13 @@ func serveStore(ctx context.Context, ln net.Listener, store string) error {
 		return err
 	}
 	defer closeStore()
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
+	return serveHandler(ctx, ln, h, defaultServeLimits())
+}
+
+// serveHandler serves h on ln until ctx is done, then shuts down
+// gracefully.
+func serveHandler(ctx context.Context, ln net.Listener, h http.Handler, lim serveLimits) error {
+	srv := newServer(ctx, h, lim)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -83,7 +119,6 @@ func serveStore(ctx context.Context, ln net.Listener, store string) error {
 type storeHandler struct {
 	store string
 	root  *os.Root
-	files http.Handler
 }
 
 // newStoreHandler returns the read-only handler of store and a function
@@ -91,19 +126,30 @@ type storeHandler struct {
 //
 //   - / and /index.html: the index of the store's runs, rendered fresh;
 //   - /compare and /compare.html?a=<run>&b=<run>: the two runs side by side;
-//   - anything else: the file of that path under the store, as it is.
+//   - the files faultline writes into a run directory (serve_files.go), as
+//     they are; a run directory's URL redirects to its report.
 //
-// Only GET and HEAD are allowed (405 otherwise). Files are opened through an
-// os.Root, so no path (.., absolute, or a symlink leading outside the store)
-// reaches outside the store; such requests get 404. Symlinks within the store
+// Everything else is 404: other files, directory listings, FIFOs. Only GET
+// and HEAD are allowed (405 otherwise). Files are opened through an
+// os.Root, so no path (.., absolute, or a symlink leading outside the
+// store) reaches outside the store. Symlinks within the store
 // (store/latest) work.
 func newStoreHandler(store string) (http.Handler, func() error, error) {
 	root, err := os.OpenRoot(store)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open store: %w", err)
+		return nil, nil, fmt.Errorf("store %s: %w", store, unwrapPath(err))
 	}
-	h := &storeHandler{store: store, root: root, files: http.FileServerFS(notFoundFS{root.FS()})}
+	h := &storeHandler{store: store, root: root}
 	return h, root.Close, nil
+}
+
+// unwrapPath drops the path an os error repeats.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // ServeHTTP implements http.Handler.
@@ -113,7 +159,7 @@ func (h *storeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed: this server is read-only", http.StatusMethodNotAllowed)
 		return
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	securityHeaders(w.Header())
 	p := r.URL.Path
 	if !strings.HasPrefix(p, "/") || hasDotDot(p) || hasDotDot(r.URL.RawPath) || strings.Contains(p, "\x00") || strings.Contains(p, "\\") {
 		http.NotFound(w, r)
@@ -153,13 +199,14 @@ func (h *storeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeHTML(w, page)
 	default:
-		h.files.ServeHTTP(w, r)
+		h.serveFile(w, r, strings.TrimPrefix(p, "/"))
 	}
 }
 
 // writeHTML writes page as an HTML response.
 func writeHTML(w http.ResponseWriter, page []byte) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", renderedPolicy(page))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(page)
 }
@@ -172,18 +219,4 @@ func hasDotDot(p string) bool {
 		}
 	}
 	return false
-}
-
-// notFoundFS reports every failure to open a file as fs.ErrNotExist, so
-// that the file server answers 404 (not 403 or 500) for paths that escape
-// the store through a symlink or that cannot be read.
-type notFoundFS struct{ fsys fs.FS }
-
-// Open implements fs.FS.
-func (n notFoundFS) Open(name string) (fs.File, error) {
-	f, err := n.fsys.Open(name)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
-	}
-	return f, nil
 }

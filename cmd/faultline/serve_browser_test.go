@@ -168,6 +168,19 @@ func TestBrowser(t *testing.T) {
 	valid := browserRun(t, store, "etcd-register", "20261124T030000Z", false)
 	invalid := browserRun(t, store, "etcd-register-stale", "20261124T040000Z", true)
 	t.Logf("two runs stored and checked in %s", time.Since(began).Round(time.Millisecond))
+	// A run directory from elsewhere whose report was altered to read the
+	// store and run a planted script.
+	tampered := browserRun(t, store, "etcd-register-tampered", "20261124T050000Z", false)
+	if err := os.WriteFile(filepath.Join(store, tampered, "report.html"), []byte(`<!DOCTYPE html><title>t</title><script>
+window.__tampered = String(window.origin);
+fetch("/" + `+"`"+`${location.pathname.split("/")[1]}`+"`"+` + "/").then(() => { document.title = "read the store"; }, () => { document.title = "blocked"; });
+var s = document.createElement("script"); s.src = "evil.js"; document.head.appendChild(s);
+</script>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(store, tampered, "evil.js"), []byte("window.__pwned = 4;"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -344,6 +357,28 @@ func TestBrowser(t *testing.T) {
 			visible := count(t, "section.node:not([hidden])")
 			if !strings.HasPrefix(c, "11 matching") || visible != 1 {
 				t.Errorf("search count %q with %d nodes shown, want 11 matching lines on n2", c, visible)
+			}
+		}},
+		{"porcupine visualization", func(t *testing.T) {
+			// Its inline script draws the history into #canvas.
+			run(t, chromedp.Navigate(base+"/"+invalid+"/linearizability.html"),
+				wait(`document.querySelectorAll("#canvas svg *").length > 10`))
+		}},
+		{"stored pages are sandboxed", func(t *testing.T) {
+			run(t, chromedp.Navigate(base+"/"+tampered+"/report.html"), wait(`document.title === "blocked" || document.title === "read the store"`))
+			if o := text(t, "String(window.__tampered)"); o != "null" {
+				t.Errorf("a stored page runs in origin %q, want an opaque one (null)", o)
+			}
+			if title := text(t, "document.title"); title != "blocked" {
+				t.Errorf("a stored page could fetch from the store: %q", title)
+			}
+			time.Sleep(200 * time.Millisecond) // evil.js would have loaded
+			mu.Lock()
+			problems = nil // the blocked fetch and script are reported on the console
+			mu.Unlock()
+			run(t, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("table")))
+			if o := text(t, "String(window.origin)"); o != base {
+				t.Errorf("the index runs in origin %q, want %s", o, base)
 			}
 		}},
 		{"compare", func(t *testing.T) {

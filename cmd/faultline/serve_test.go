@@ -83,7 +83,7 @@ func TestStoreHandler(t *testing.T) {
 		{"GET", "/alpha/20261124T010000Z/history.jsonl", 200, `{"process":0}`},
 		{"GET", "/alpha/20261124T010000Z/nodes/n1/node.log", 200, "log of alpha"},
 		{"GET", "/latest/report.html", 200, "report of beta"},
-		{"GET", "/latest/", 200, "report.html"},
+		{"GET", "/latest/", 302, "/latest/report.html"},
 		{"GET", "/compare?a=alpha/20261124T010000Z&b=beta/20261124T020000Z", 200, "reason of beta"},
 		{"GET", "/compare.html?a=alpha%2F20261124T010000Z&b=latest", 200, "reason of alpha"},
 		{"GET", "/compare?a=alpha/20261124T010000Z", 400, ""},
@@ -180,11 +180,11 @@ func TestServeCommandUsage(t *testing.T) {
 			}
 		})
 	}
-	// A store that does not exist is a harness error, reported at once.
+	// A store that does not exist is a usage error, reported at once.
 	app := &cli.App{Name: "faultline", Writer: io.Discard, ErrWriter: io.Discard, Commands: []*cli.Command{serveCommand()}}
 	err := app.RunContext(context.Background(), []string{"faultline", "serve", "--store", filepath.Join(t.TempDir(), "nope"), "--addr", "127.0.0.1:0"})
-	var he harnessError
-	if !errors.As(err, &he) {
-		t.Errorf("missing store: got %v, want a harness error", err)
+	var ue usageError
+	if !errors.As(err, &ue) {
+		t.Errorf("missing store: got %v, want a usage error", err)
 	}
 }

@@ -32,7 +32,8 @@ import (
 const clockHelperSuffix = "-clock"
 
 // LabelRole marks containers that are not nodes; the clock helpers carry
-// io.faultline.role=clock-helper (and LabelRun, so clean removes them).
+// io.faultline.role=clock-helper (and their node's LabelRun and controller
+// labels, so clean treats them as their node).
 const LabelRole = "io.faultline.role"
 
 // clockInjectorPath is where the injector lives in a helper container.
@@ -196,10 +197,7 @@ func createClockHelper(ctx context.Context, cli *client.Client, name string, tar
 	if err != nil {
 		return "", err
 	}
-	labels := map[string]string{LabelRole: "clock-helper"}
-	if run, ok := target.Config.Labels[LabelRun]; ok {
-		labels[LabelRun] = run
-	}
+	labels := helperLabels(target.Config.Labels, "clock-helper")
 	resp, err := cli.ContainerCreate(ctx,
 		&container.Config{
 			Image:  target.Image, // present: the node runs it

@@ -61,6 +61,9 @@ var _ node.Node = (*Node)(nil)
 // network namespace), an init process as PID 1 and every object labelled
 // with the run id. On error, whatever was created is removed again.
 func StartCluster(ctx context.Context, cli *client.Client, spec ClusterSpec) (_ *Cluster, err error) {
+	if spec.RunID == "" {
+		return nil, errors.New("a cluster needs a run id")
+	}
 	if spec.Nodes < 1 || spec.Nodes > 200 {
 		return nil, fmt.Errorf("nodes must be between 1 and 200, got %d", spec.Nodes)
 	}
@@ -103,7 +106,9 @@ func StartCluster(ctx context.Context, cli *client.Client, spec ClusterSpec) (_ 
 	return c, nil
 }
 
-func (c *Cluster) labels() map[string]string { return map[string]string{LabelRun: c.runID} }
+// labels are the run id and this controller (see RunLabels), so that
+// `faultline clean` in another terminal leaves the cluster alone while we run.
+func (c *Cluster) labels() map[string]string { return RunLabels(c.runID) }
 
 func (c *Cluster) prefix() string { return "faultline-" + c.runID }
 
@@ -223,8 +228,9 @@ func labelFilter(runID string) string {
 	return LabelRun + "=" + runID
 }
 
-// Clean force-removes every container and network labelled with runID (any
-// run when runID is empty) and returns what it removed.
+// Clean force-removes every container and network labelled with runID,
+// live or not: it is for the run's own controller (and `clean --force`).
+// Other runs are never touched: an empty runID is an error.
 func Clean(ctx context.Context, cli *client.Client, runID string) error {
 	_, err := CleanList(ctx, cli, runID)
 	return err
@@ -232,6 +238,9 @@ func Clean(ctx context.Context, cli *client.Client, runID string) error {
 
 // CleanList is Clean returning the removed objects.
 func CleanList(ctx context.Context, cli *client.Client, runID string) ([]Leftover, error) {
+	if runID == "" {
+		return nil, errors.New("remove a run's objects: no run id")
+	}
 	f := filters.NewArgs(filters.Arg("label", labelFilter(runID)))
 	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -261,7 +262,7 @@ func startImageTestContainer(t *testing.T, ctx context.Context, cli *client.Clie
 	t.Helper()
 	init := true
 	resp, err := cli.ContainerCreate(ctx,
-		&container.Config{Image: image, Labels: map[string]string{LabelRun: "test-images"}},
+		&container.Config{Image: image, Labels: RunLabels(fmt.Sprintf("test-images-%d", os.Getpid()))},
 		&container.HostConfig{Init: &init, CapAdd: []string{"NET_ADMIN"}, NetworkMode: "none"},
 		nil, nil, "")
 	if err != nil {
