@@ -171,7 +171,7 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	if err := readJSON(filepath.Join(dir, SpecFile), &spec); err != nil {
 		return Results{}, fmt.Errorf("read run spec: %w", err)
 	}
-	ops, err := history.ReadFile(filepath.Join(dir, HistoryFile))
+	ops, err := history.ReadFileContext(ctx, filepath.Join(dir, HistoryFile))
 	if err != nil {
 		return Results{}, err
 	}
@@ -198,6 +198,10 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	if err != nil {
 		return Results{}, err
 	}
+	if ctx.Err() != nil {
+		// Interrupted: the stored verdict stays as it was.
+		return Results{}, fmt.Errorf("check of %s interrupted: %w", dir, context.Cause(ctx))
+	}
 	res := assemble(spec, ops, results, prev.Run)
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
 	return res, writeOutputs(dir, spec, ops, res)
@@ -207,7 +211,7 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 // JSON lines, Jepsen history.edn, jepsen.util log lines) against the named
 // models. When outDir is set, checker artifacts go there.
 func CheckHistory(ctx context.Context, path, format string, modelNames []string, timeout time.Duration, outDir string) (Results, error) {
-	ops, got, err := history.ReadAny(path)
+	ops, got, err := history.ReadAnyContext(ctx, path)
 	if err != nil {
 		return Results{}, err
 	}

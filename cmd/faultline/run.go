@@ -358,6 +358,9 @@ log lines); auto detects them.`,
 			prog := progress(c.App.ErrWriter, false)
 			if fi.IsDir() {
 				res, err := harness.Check(c.Context, path, c.StringSlice("model"), c.Duration("timeout"), prog)
+				if err := interrupted(c.Context, err); err != nil {
+					return err
+				}
 				if err != nil {
 					return usageError{err}
 				}
@@ -378,6 +381,9 @@ log lines); auto detects them.`,
 				timeout = harness.DefaultSpec().CheckTimeout.D()
 			}
 			res, err := harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
+			if err := interrupted(c.Context, err); err != nil {
+				return err
+			}
 			if err != nil {
 				return usageError{err}
 			}

@@ -3,10 +3,10 @@ package history
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -337,11 +337,11 @@ func logValue(s string) (any, string) {
 // jepsen.util log lines (FormatJepsenLog). It returns the ops and the name of
 // the format.
 func ReadAny(path string) ([]Op, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
+	return ReadAnyContext(context.Background(), path)
+}
+
+// readAny is ReadAny's parser; path labels errors.
+func readAny(f io.Reader, path string) ([]Op, string, error) {
 	br := bufio.NewReaderSize(f, 64*1024)
 	head, err := br.Peek(64 * 1024)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
