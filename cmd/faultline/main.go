@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/faultline/faultline/internal/termsafe"
 )
 
 // Exit codes.
@@ -53,6 +55,10 @@ func main() {
 
 // run executes the CLI and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	// Keys, values, test names and errors come from histories and run
+	// directories made elsewhere: no control sequence of theirs reaches
+	// the terminal raw.
+	stdout, stderr = termsafe.NewWriter(stdout), termsafe.NewWriter(stderr)
 	// The first Ctrl-C cancels ctx (the harness heals and cleans up); a
 	// second one, after stop() restores default handling, kills us.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
