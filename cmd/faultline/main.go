@@ -20,6 +20,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/internal/termsafe"
 )
 
@@ -100,6 +101,7 @@ records every operation, and checks the history against consistency models.
 Exit codes: 0 valid, 1 invalid (anomaly found), 2 unknown,
 3 the harness could not run the test, 4 an SLO was missed (only with
 run --fail-on-slo), 64 bad usage.`,
+		Version:              buildinfo.Get().String(),
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
@@ -117,6 +119,7 @@ run --fail-on-slo), 64 bad usage.`,
 			cleanCommand(),
 			listCommand(),
 			serveCommand(),
+			versionCommand(),
 		},
 	}
 	// Flag errors of a subcommand go to the subcommand's handler.
