@@ -167,7 +167,8 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 
 	// Check what was recorded, even after an error: the partial history is
 	// still worth judging and the report shows how far the run got.
-	cctx := context.WithoutCancel(ctx)
+	cctx, stopCheck := checkContext(ctx)
+	defer stopCheck()
 	res, cerr := checkRun(cctx, dir, spec, hw.Ops(), info, log, opt.Progress)
 	if cerr != nil {
 		runErr = errors.Join(runErr, cerr)
