@@ -180,7 +180,7 @@ func check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	if err := readJSON(filepath.Join(dir, SpecFile), &spec); err != nil {
 		return Results{}, fmt.Errorf("read run spec: %w", err)
 	}
-	ops, hc, err := readRunHistory(filepath.Join(dir, HistoryFile), prefix)
+	ops, hc, err := readRunHistory(ctx, filepath.Join(dir, HistoryFile), prefix)
 	if err != nil {
 		return Results{}, err
 	}
@@ -207,6 +207,10 @@ func check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	if err != nil {
 		return Results{}, err
 	}
+	if ctx.Err() != nil {
+		// Interrupted: the stored verdict stays as it was.
+		return Results{}, fmt.Errorf("check of %s interrupted: %w", dir, context.Cause(ctx))
+	}
 	res := assemble(spec, ops, results, prev.Run)
 	hc.settle(&res)
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
@@ -217,7 +221,7 @@ func check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 // JSON lines, Jepsen history.edn, jepsen.util log lines) against the named
 // models. When outDir is set, checker artifacts go there.
 func CheckHistory(ctx context.Context, path, format string, modelNames []string, timeout time.Duration, outDir string) (Results, error) {
-	ops, got, hc, err := readHistoryFile(path)
+	ops, got, hc, err := readHistoryFile(ctx, path)
 	if err != nil {
 		return Results{}, err
 	}

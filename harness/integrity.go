@@ -39,8 +39,8 @@ type HistoryCheck struct {
 
 // readRunHistory reads a run directory's history and what was found about
 // it. prefix asks to judge a history without its end record as a prefix.
-func readRunHistory(path string, prefix bool) ([]history.Op, *HistoryCheck, error) {
-	ops, info, err := history.ReadFileInfo(path)
+func readRunHistory(ctx context.Context, path string, prefix bool) ([]history.Op, *HistoryCheck, error) {
+	ops, info, err := history.ReadFileInfoContext(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,8 +50,8 @@ func readRunHistory(path string, prefix bool) ([]history.Op, *HistoryCheck, erro
 }
 
 // readHistoryFile reads a history file of any format, given on its own.
-func readHistoryFile(path string) ([]history.Op, string, *HistoryCheck, error) {
-	ops, format, info, err := history.ReadAnyInfo(path)
+func readHistoryFile(ctx context.Context, path string) ([]history.Op, string, *HistoryCheck, error) {
+	ops, format, info, err := history.ReadAnyInfoContext(ctx, path)
 	if err != nil {
 		return nil, "", nil, err
 	}

@@ -143,7 +143,7 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	opt.Progress.Printf("run %s (seed %d) -> %s", spec.Test, spec.Seed, dir)
 
 	info := RunInfo{ID: runID, Started: started, TargetVersion: target.Version(), TargetSettings: target.Settings(),
-		Seed: spec.Seed, ReplayOf: spec.ReplayOf}
+		Seed: spec.Seed, ReplayOf: spec.ReplayOf, Provenance: newProvenance(target.Name(), target.Version())}
 	runErr := execute(ctx, cli, spec, target, wl, rec, dir, runID, log, opt, &info)
 	if runErr != nil {
 		log.Error("run failed", "err", runErr)
@@ -174,7 +174,8 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 
 	// Check what was recorded, even after an error: the partial history is
 	// still worth judging and the report shows how far the run got.
-	cctx := context.WithoutCancel(ctx)
+	cctx, stopCheck := checkContext(ctx)
+	defer stopCheck()
 	res, cerr := checkRun(cctx, dir, spec, hw.Ops(), info, log, opt.Progress)
 	if cerr != nil {
 		runErr = errors.Join(runErr, cerr)
@@ -212,6 +213,7 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 		return fmt.Errorf("image for %s: %w", target.Name(), err)
 	}
 	log.Info("image ready", "image", image, "took", time.Since(t0).Round(time.Millisecond))
+	info.Provenance.addImage("node", image)
 
 	t0 = time.Now()
 	cluster, err := docker.StartCluster(ctx, cli, docker.ClusterSpec{RunID: runID, Image: image, Nodes: spec.Nodes})

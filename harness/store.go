@@ -67,6 +67,9 @@ type RunInfo struct {
 	Seed int64 `json:"seed,omitempty"`
 	// ReplayOf is the run directory this run replayed, if any.
 	ReplayOf string `json:"replay_of,omitempty"`
+	// Provenance is what produced the run: faultline's build, the target
+	// and the images (see provenance.go).
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // newRunDir creates store/<test>/<UTC timestamp>/ and points store/latest

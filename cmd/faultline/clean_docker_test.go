@@ -23,26 +23,11 @@ import (
 	"github.com/faultline/faultline/models/history"
 )
 
-// TestFaultlineProcess is not a test: faultlineCmd runs the test binary
-// with FAULTLINE_TEST_PROCESS=1 to get a faultline process of its own.
-func TestFaultlineProcess(t *testing.T) {
-	if os.Getenv("FAULTLINE_TEST_PROCESS") != "1" {
-		return
-	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
-	}
-	os.Exit(run(append([]string{"faultline"}, args...), os.Stdout, os.Stderr))
-}
-
-// faultlineCmd is `faultline args...` as a process of its own.
-func faultlineCmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestFaultlineProcess$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), "FAULTLINE_TEST_PROCESS=1")
+// childCmd is `faultline args...` as a process of its own (see
+// TestBeFaultline), with its output left to the caller.
+func childCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestBeFaultline$", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), "FAULTLINE_BE_MAIN=1")
 	return cmd
 }
 
@@ -126,7 +111,7 @@ func TestTwoRunsAndClean(t *testing.T) {
 	procs := make([]*runProc, 2)
 	for i := range procs {
 		p := &runProc{store: filepath.Join(t.TempDir(), "store"), done: make(chan error, 1)}
-		p.cmd = faultlineCmd("run", "--target", "etcd", "--nodes", "3", "--time-limit", "20s",
+		p.cmd = childCmd("run", "--target", "etcd", "--nodes", "3", "--time-limit", "20s",
 			"--nemesis", "partition,kill", "--nemesis-interval", "4s", "--recovery-wait", "3s",
 			"--store", p.store, "--test-name", fmt.Sprintf("two-runs-%d", i))
 		p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
@@ -183,7 +168,7 @@ func TestTwoRunsAndClean(t *testing.T) {
 		cleans = [][]string{{"clean"}}
 	}
 	for _, args := range cleans {
-		out, err := faultlineCmd(args...).CombinedOutput()
+		out, err := childCmd(args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("faultline %v: %v\n%s", args, err, out)
 		}

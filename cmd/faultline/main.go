@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/faultline/faultline/internal/buildinfo"
+	"github.com/faultline/faultline/internal/termsafe"
 )
 
 // Exit codes.
@@ -53,6 +56,10 @@ func main() {
 
 // run executes the CLI and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	// Keys, values, test names and errors come from histories and run
+	// directories made elsewhere: no control sequence of theirs reaches
+	// the terminal raw.
+	stdout, stderr = termsafe.NewWriter(stdout), termsafe.NewWriter(stderr)
 	// The first Ctrl-C cancels ctx (the harness heals and cleans up); a
 	// second one, after stop() restores default handling, kills us.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -94,6 +101,7 @@ records every operation, and checks the history against consistency models.
 Exit codes: 0 valid, 1 invalid (anomaly found), 2 unknown,
 3 the harness could not run the test, 4 an SLO was missed (only with
 run --fail-on-slo), 64 bad usage.`,
+		Version:              buildinfo.Get().String(),
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
@@ -111,6 +119,7 @@ run --fail-on-slo), 64 bad usage.`,
 			cleanCommand(),
 			listCommand(),
 			serveCommand(),
+			versionCommand(),
 		},
 	}
 	// Flag errors of a subcommand go to the subcommand's handler.

@@ -371,6 +371,9 @@ log lines); auto detects them.`,
 					check = harness.CheckPrefix
 				}
 				res, err := check(c.Context, path, c.StringSlice("model"), c.Duration("timeout"), prog)
+				if err := interrupted(c.Context, err); err != nil {
+					return err
+				}
 				if err != nil {
 					return usageError{err}
 				}
@@ -394,6 +397,9 @@ log lines); auto detects them.`,
 				timeout = harness.DefaultSpec().CheckTimeout.D()
 			}
 			res, err := harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
+			if err := interrupted(c.Context, err); err != nil {
+				return err
+			}
 			if err != nil {
 				return usageError{err}
 			}

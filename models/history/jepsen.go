@@ -3,11 +3,11 @@ package history
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -372,12 +372,12 @@ func ReadAny(path string) ([]Op, string, error) {
 // ReadWithInfo and ReadJepsenLogInfo). An EDN history has no lines to tear:
 // one cut short does not parse, and is an error.
 func ReadAnyInfo(path string) ([]Op, string, ReadInfo, error) {
+	return ReadAnyInfoContext(context.Background(), path)
+}
+
+// readAnyInfo is ReadAnyInfo's parser; path labels errors.
+func readAnyInfo(f io.Reader, path string) ([]Op, string, ReadInfo, error) {
 	var none ReadInfo
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", none, err
-	}
-	defer f.Close()
 	br := bufio.NewReaderSize(f, 64*1024)
 	head, err := br.Peek(64 * 1024)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {

@@ -1,10 +1,10 @@
 package history
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 )
 
@@ -104,14 +104,5 @@ func ReadFile(path string) ([]Op, error) {
 
 // ReadFileInfo reads a faultline history file from disk (see ReadWithInfo).
 func ReadFileInfo(path string) ([]Op, ReadInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, ReadInfo{}, err
-	}
-	defer f.Close()
-	ops, info, err := ReadWithInfo(f)
-	if err != nil {
-		return nil, ReadInfo{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return ops, info, nil
+	return ReadFileInfoContext(context.Background(), path)
 }

@@ -43,11 +43,9 @@ const Name = "linearizable"
 // VisualizationFile is the name of the HTML file written to Options.Dir.
 const VisualizationFile = "linearizability.html"
 
-// Defaults for the zero values of Checker's fields.
-const (
-	DefaultTimeout          = time.Minute
-	DefaultMaxVisualizedOps = 10000
-)
+// DefaultMaxVisualizedOps is the visualization's bound when
+// Checker.MaxVisualizedOps is zero.
+const DefaultMaxVisualizedOps = 10000
 
 // Checker checks a history for linearizability against one object model.
 // The zero value checks a cas-register with the defaults.
@@ -55,9 +53,10 @@ type Checker struct {
 	// Model is the model's name: CASRegister (when empty), Register, KV,
 	// Mutex, FIFOQueue, Set or Counter.
 	Model string
-	// Timeout bounds the check of each key: DefaultTimeout when zero, no
-	// bound (other than the context's) when negative. A key that runs out
-	// of time is unknown.
+	// Timeout, when positive, bounds the check of each key below the
+	// context's deadline; zero or negative adds no bound of its own, so the
+	// caller's budget (check --timeout, the spec's check_timeout) holds. A
+	// key that runs out of time is unknown.
 	Timeout time.Duration
 	// MaxVisualizedOps bounds the ops of valid keys drawn in the
 	// visualization (DefaultMaxVisualizedOps when zero); invalid keys are
@@ -96,11 +95,13 @@ func (c *Checker) Name() string { return Name }
 
 func (c *Checker) model() string { return cmp.Or(c.Model, CASRegister) }
 
-func (c *Checker) timeout() time.Duration {
-	if c.Timeout == 0 {
-		return DefaultTimeout
+// keyContext bounds the check of one key: by ctx, and by Timeout when set.
+// There is no fixed cap here: the caller's deadline is the budget.
+func (c *Checker) keyContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.Timeout > 0 {
+		return context.WithTimeout(ctx, c.Timeout)
 	}
-	return c.Timeout
+	return ctx, func() {}
 }
 
 // keyResult is the outcome of checking one key.
@@ -252,12 +253,8 @@ func (c *Checker) checkKey(ctx context.Context, spec Spec, kh *keyHistory, ops [
 		return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s cannot be checked: %v", kh.label(), kh.reject)}
 	}
 	start := time.Now()
-	kctx := ctx
-	if t := c.timeout(); t > 0 {
-		var cancel context.CancelFunc
-		kctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
+	kctx, cancel := c.keyContext(ctx)
+	defer cancel()
 	stop := new(atomic.Bool)
 	defer context.AfterFunc(kctx, func() { stop.Store(true) })()
 	if kctx.Err() != nil {
@@ -275,7 +272,7 @@ func (c *Checker) checkKey(ctx context.Context, spec Spec, kh *keyHistory, ops [
 		took := time.Since(start).Round(time.Millisecond)
 		switch {
 		case ctx.Err() == nil:
-			return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s timed out after %v", what, c.timeout())}
+			return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s timed out after %v", what, c.Timeout)}
 		case errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 			return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s timed out after %v (the check's deadline)", what, took)}
 		}

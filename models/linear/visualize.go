@@ -66,12 +66,8 @@ func (c *Checker) visualize(ctx context.Context, dir string, spec Spec, p prepar
 			}
 			return out
 		}
-		kctx := ctx
-		if t := c.timeout(); t > 0 {
-			var cancel context.CancelFunc
-			kctx, cancel = context.WithTimeout(ctx, t)
-			defer cancel()
-		}
+		kctx, cancel := c.keyContext(ctx)
+		defer cancel()
 		stop := new(atomic.Bool)
 		defer context.AfterFunc(kctx, func() { stop.Store(true) })()
 		m := newModel(spec, stop, nil)

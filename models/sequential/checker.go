@@ -39,9 +39,6 @@ const (
 	ReadYourWritesKind   = "read-your-writes"
 )
 
-// DefaultTimeout bounds each key's search when Checker.Timeout is zero.
-const DefaultTimeout = time.Minute
-
 // Checker checks a history for sequential consistency against one object
 // model of package linear. The zero value checks the kv model key by key.
 type Checker struct {
@@ -50,8 +47,9 @@ type Checker struct {
 	// Whole checks all keys together as one object instead of each key
 	// on its own (see the package doc).
 	Whole bool
-	// Timeout bounds the search of each key: DefaultTimeout when zero, no
-	// bound (other than the context's) when negative.
+	// Timeout, when positive, bounds the search of each key below the
+	// context's deadline; zero or negative adds no bound of its own, so the
+	// caller's budget (check --timeout, the spec's check_timeout) holds.
 	Timeout time.Duration
 	// Parallelism is how many keys are searched at once (GOMAXPROCS when
 	// zero).
@@ -67,11 +65,13 @@ func (c *Checker) Name() string { return Name }
 
 func (c *Checker) model() string { return cmp.Or(c.Model, linear.KV) }
 
-func (c *Checker) timeout() time.Duration {
-	if c.Timeout == 0 {
-		return DefaultTimeout
+// keyContext bounds the search of one key: by ctx, and by Timeout when
+// set. There is no fixed cap here: the caller's deadline is the budget.
+func (c *Checker) keyContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.Timeout > 0 {
+		return context.WithTimeout(ctx, c.Timeout)
 	}
-	return c.Timeout
+	return ctx, func() {}
 }
 
 // Models returns the sequential consistency models of this package, for
@@ -235,12 +235,8 @@ func (c *Checker) checkKey(ctx context.Context, spec linear.Spec, obj *linear.Ob
 		return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s cannot be checked: %v", obj.Label(), obj.Err)}
 	}
 	start := time.Now()
-	kctx := ctx
-	if t := c.timeout(); t > 0 {
-		var cancel context.CancelFunc
-		kctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
+	kctx, cancel := c.keyContext(ctx)
+	defer cancel()
 	sr := newSearcher(spec, obj)
 	sr.first = c.window
 	out := sr.run(kctx)
@@ -257,7 +253,7 @@ func (c *Checker) checkKey(ctx context.Context, spec linear.Spec, obj *linear.Ob
 		r.verdict = models.Unknown
 		switch {
 		case ctx.Err() == nil:
-			r.reason = fmt.Sprintf("%s timed out after %v", what, c.timeout())
+			r.reason = fmt.Sprintf("%s timed out after %v", what, c.Timeout)
 		case errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 			r.reason = fmt.Sprintf("%s timed out after %v (the check's deadline)", what, took)
 		default:
