@@ -104,11 +104,16 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 			reasons = append(reasons, "the run did not complete: "+info.HarnessError)
 		}
 	}
+	faults, why := faultTallies(spec, ops)
+	if verdict != models.Invalid && len(why) > 0 {
+		verdict = models.Unknown
+		reasons = append(reasons, why...)
+	}
 	return Results{
 		Format: ResultsFormat, Version: ResultsVersion, Test: spec.Test,
 		Verdict: verdict, Reason: strings.Join(reasons, "; "),
 		Results: results, Stats: stats, CAPProfile: reports.CAP(ops, results),
-		SLOs: sloResults, Run: info,
+		SLOs: sloResults, Faults: faults, Run: info,
 	}
 }
 
