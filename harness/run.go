@@ -205,6 +205,9 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 		return fmt.Errorf("image for %s: %w", target.Name(), err)
 	}
 	log.Info("image ready", "image", image, "took", time.Since(t0).Round(time.Millisecond))
+	if err := preflight(ctx, cli, runID, image, spec.Nemesis, log, opt.Progress); err != nil {
+		return err
+	}
 
 	t0 = time.Now()
 	cluster, err := docker.StartCluster(ctx, cli, docker.ClusterSpec{RunID: runID, Image: image, Nodes: spec.Nodes})
