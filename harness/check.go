@@ -135,7 +135,7 @@ func writeOutputs(dir string, spec Spec, ops []history.Op, res Results) error {
 			Interrupted: res.Run.Interrupted, HarnessError: res.Run.HarnessError,
 		},
 		Ops: ops, Verdict: res.Verdict, Results: res.Results,
-		NodeLogs: nodeLogs(dir), Artifacts: artifacts, SLOs: res.SLOs,
+		NodeLogs: nodeLogs(dir), Artifacts: artifacts, SLOs: res.SLOs, Faults: res.Faults,
 	}
 	if err := reports.Write(filepath.Join(dir, ReportFile), in); err != nil {
 		return fmt.Errorf("write report: %w", err)

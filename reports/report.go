@@ -87,6 +87,9 @@ type Input struct {
 	Artifacts []string
 	// SLOs are the run's SLO verdicts (see EvaluateSLOs), if any were set.
 	SLOs []SLOResult
+	// Faults are the run's fault tallies (requested kinds included); nil
+	// counts them from Ops.
+	Faults []history.FaultTally
 }
 
 // Write renders the report of in and writes it to path (normally
@@ -188,6 +191,7 @@ type page struct {
 	CAP         CAPProfile
 	SLOs        []SLOResult
 	Faults      []faultRow
+	FaultTally  []tallyRow
 	Logs        []nodeLogs
 	Nodes       nodesView
 	Artifacts   []artifact
@@ -261,6 +265,9 @@ type faultRow struct {
 	Value                string
 	Open                 bool
 	StartOp, EndOp       int64
+	// Outcome is "failed" or "partly failed" when the fault did not take
+	// full effect, Error why.
+	Outcome, Error string
 }
 
 type nodeLogs struct {
@@ -339,12 +346,14 @@ func buildPage(dir string, in Input) (*page, error) {
 		pg.Avail = append(pg.Avail, availRow{AvailabilityPhase: ap, Color: colors[ap.Name], Fault: true})
 	}
 	pg.CAP = capProfile(opers, windows, sum, in.Results)
+	pg.FaultTally = tallyRows(in.Faults, in.Ops, colors)
 	pg.SLOs = in.SLOs
 	for _, w := range windows {
 		r := faultRow{
 			Kind: w.Kind, Color: colors[w.Kind], Nodes: strings.Join(w.Nodes, ", "),
 			Start: fmtSecs(w.Start), End: fmtSecs(w.End), Duration: fmtDuration(time.Duration(w.End - w.Start)),
 			Value: fmtValue(w.Value), Open: w.Open, StartOp: w.StartOp, EndOp: w.EndOp,
+			Outcome: outcomeNote(w), Error: w.Error,
 		}
 		pg.Faults = append(pg.Faults, r)
 	}
