@@ -41,6 +41,20 @@ func hatch(c draw.Canvas, x0, x1, y0, y1 vg.Length) {
 	}
 }
 
+// heldWindows drops the windows of faults that never took effect: the
+// statistics' fault phases (latency, availability, CAP, SLOs, faults at
+// an anomaly) cover only time when a fault held. The plots still show
+// every window, the failed ones hatched.
+func heldWindows(ws []history.Window) []history.Window {
+	var out []history.Window
+	for _, w := range ws {
+		if !w.Failed() {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // outcomeNote says how a fault window's start ended, for its label and
 // the fault table: "" when it took full effect.
 func outcomeNote(w history.Window) string {

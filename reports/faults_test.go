@@ -24,9 +24,9 @@ func TestReportFailedFaults(t *testing.T) {
 		{"failed", true,
 			[]string{`class="fault-failed" title="failed: partition n1: iptables: not found`, `class="fault-never"`, "never took effect; first error", "0/1", "failed: partition n1,n2,n3",
 				"stroke:#6A717F"}, // the hatch's grey lines
-			nil},
+			[]string{`partition <span class="muted">(1 window)`}}, // no partition phase in the statistics
 		{"effective", false,
-			[]string{"1/1"},
+			[]string{"1/1", `partition <span class="muted">(1 window)`},
 			[]string{`class="fault-failed"`, `class="fault-never"`, "stroke:#6A717F"}},
 	}
 	for _, tt := range tests {

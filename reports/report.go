@@ -283,7 +283,8 @@ type artifact struct {
 func buildPage(dir string, in Input) (*page, error) {
 	opers, at := pairOps(in.Ops)
 	windows := history.FaultWindows(in.Ops)
-	sum := summarize(opers, windows)
+	held := heldWindows(windows) // the statistics' fault phases
+	sum := summarize(opers, held)
 
 	pg := &page{
 		Run:       in.Run,
@@ -339,13 +340,13 @@ func buildPage(dir string, in Input) (*page, error) {
 	for _, ph := range sum.Faults {
 		pg.Phases = append(pg.Phases, phaseRow{Phase: ph, Color: colors[ph.Name]})
 	}
-	avail := availability(opers, windows, sum)
+	avail := availability(opers, held, sum)
 	pg.Summary.Availability = &avail
 	pg.Avail = append(pg.Avail, availRow{AvailabilityPhase: avail.Overall}, availRow{AvailabilityPhase: avail.Healthy})
 	for _, ap := range avail.Faults {
 		pg.Avail = append(pg.Avail, availRow{AvailabilityPhase: ap, Color: colors[ap.Name], Fault: true})
 	}
-	pg.CAP = capProfile(opers, windows, sum, in.Results)
+	pg.CAP = capProfile(opers, held, sum, in.Results)
 	pg.FaultTally = tallyRows(in.Faults, in.Ops, colors)
 	pg.SLOs = in.SLOs
 	for _, w := range windows {
@@ -375,7 +376,7 @@ func buildPage(dir string, in Input) (*page, error) {
 				cv.More = len(r.Anomalies) - i
 				break
 			}
-			cv.Anomalies = append(cv.Anomalies, anomalyRows(a, in.Ops, opers, at, lookup, windows, end))
+			cv.Anomalies = append(cv.Anomalies, anomalyRows(a, in.Ops, opers, at, lookup, held, end))
 		}
 		for _, p := range r.Artifacts {
 			a := newArtifact(dir, p)
