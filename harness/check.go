@@ -104,7 +104,7 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 			reasons = append(reasons, "the run did not complete: "+info.HarnessError)
 		}
 	}
-	faults, why := faultTallies(spec, ops)
+	faults, why := faultTallies(spec, ops, !info.Interrupted && info.HarnessError == "")
 	if verdict != models.Invalid && len(why) > 0 {
 		verdict = models.Unknown
 		reasons = append(reasons, why...)

@@ -31,8 +31,9 @@ import (
 // faultTallies counts each fault kind's injections in ops: the requested
 // kinds first (in the nuker's order, with a zero tally when never drawn),
 // then any other kind the history holds. It returns the reasons that cap
-// the verdict at unknown, if any.
-func faultTallies(spec Spec, ops []history.Op) ([]history.FaultTally, []string) {
+// the verdict at unknown, if any; "none injected" is a reason only for a
+// run that completed (otherwise the run's own failure says why).
+func faultTallies(spec Spec, ops []history.Op, completed bool) ([]history.FaultTally, []string) {
 	counted := history.CountFaults(ops)
 	var out []history.FaultTally
 	for _, kind := range requestedFaults(spec) {
@@ -48,12 +49,9 @@ func faultTallies(spec Spec, ops []history.Op) ([]history.FaultTally, []string) 
 		}
 	}
 	var reasons []string
-	injected, requested := 0, 0
+	injected := 0
 	for _, t := range out {
 		injected += t.Requested
-		if t.Requested > 0 {
-			requested++
-		}
 		if t.Requested == 0 || t.TookEffect() {
 			continue
 		}
@@ -66,7 +64,7 @@ func faultTallies(spec Spec, ops []history.Op) ([]history.FaultTally, []string) 
 		}
 		reasons = append(reasons, fmt.Sprintf("fault %s was requested but never took effect (%s)", t.Kind, why))
 	}
-	if kinds := requestedFaults(spec); len(kinds) > 0 && injected == 0 {
+	if kinds := requestedFaults(spec); len(kinds) > 0 && injected == 0 && completed {
 		reasons = append(reasons, fmt.Sprintf("faults %v were requested but none was injected (the run phase of %s ends before the first fault, due after the %s nemesis interval)",
 			kinds, spec.TimeLimit.D(), spec.NemesisInterval.D()))
 	}
