@@ -36,8 +36,11 @@ func TestFaultTallies(t *testing.T) {
 		{"all means what the target supports", []string{"all"}, start("kill", ""), true, []string{"partition", "kill", "pause", "clock"}, nil},
 		{"a kind not asked for that never took effect", nil, start("pause", "boom"), true, []string{"pause"},
 			[]string{"fault pause was requested but never took effect"}},
-		{"the history ends during the only injection", []string{"kill"}, start("kill", "")[:1], true, []string{"kill"},
-			[]string{"fault kill was requested but never took effect (1 injections never completed)"}},
+		{"the history ends during the only injection", []string{"kill", "pause"}, append(start("kill", "")[:1:1], start("pause", "")...), true, []string{"kill", "pause"}, nil},
+		{"every injection was cut short by the end of the run", []string{"kill"}, start("kill", history.CutShort+"x"), true, []string{"kill"},
+			[]string{"faults [kill] were requested but none took effect (1 injections were cut short by the end of the run)"}},
+		{"the only injection was cut short by the end of the run", []string{"kill", "pause"},
+			append(start("kill", history.CutShort+"n1: context deadline exceeded"), start("pause", "")...), true, []string{"kill", "pause"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

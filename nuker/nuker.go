@@ -468,6 +468,10 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 	}
 	if err == nil {
 		failed = nil
+	} else if ctx.Err() != nil {
+		// The run ended meanwhile: the injection was cut short, which says
+		// nothing about its mechanism (history.StartOutcome: unfinished).
+		err, failed = fmt.Errorf("%s%w", history.CutShort, err), nil
 	}
 	k.emit(history.Info, f, s.nodes, value, err, failed...)
 	if err != nil {

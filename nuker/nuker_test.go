@@ -391,6 +391,9 @@ func TestHealAfterCancelDuringInjection(t *testing.T) {
 			if ops[1].Error == "" || !strings.Contains(ops[1].Error, "context canceled") {
 				t.Errorf("start completion error %q, want the cancellation", ops[1].Error)
 			}
+			if o := history.StartOutcome(ops[0], ops[1]); o != history.Unfinished {
+				t.Errorf("a start cut short by the end of the run counts as %s, want unfinished (error %q)", o, ops[1].Error)
+			}
 			if ops[2].F != "stop-"+fault || ops[3].Error != "" {
 				t.Errorf("stop not recorded cleanly: %+v %+v", ops[2], ops[3])
 			}

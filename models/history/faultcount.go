@@ -3,6 +3,7 @@ package history
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 )
 
 // Outcome says whether one fault injection took effect, as the history
@@ -21,9 +22,16 @@ const (
 	// where it did (an Error without a list of failed nodes, as in
 	// histories written before the nuker recorded Failed).
 	Failed Outcome = "failed"
-	// Unfinished: the history ends before the start's completion.
+	// Unfinished: the history ends before the start's completion, or the
+	// run ended while it was being injected (its Error starts with
+	// CutShort): whether it took effect is unknown, and by chance, not
+	// because its mechanism failed.
 	Unfinished Outcome = "unfinished"
 )
+
+// CutShort begins the Error of a fault start that failed because the run
+// (its context) ended during the injection.
+const CutShort = "cut short by the end of the run: "
 
 // StartOutcome classifies the completion done of the fault start inv.
 //
@@ -37,6 +45,9 @@ const (
 func StartOutcome(inv, done Op) Outcome {
 	if done.Error == "" && len(done.Failed) == 0 {
 		return Effective
+	}
+	if strings.HasPrefix(done.Error, CutShort) {
+		return Unfinished
 	}
 	if len(done.Failed) == 0 {
 		return Failed
@@ -145,6 +156,8 @@ func CountFaults(ops []Op) []FaultTally {
 				t.Partial++
 			case Failed:
 				t.Failed++
+			case Unfinished:
+				t.Unfinished++
 			}
 			if op.Error != "" && t.FirstError == "" {
 				t.FirstError = op.Error

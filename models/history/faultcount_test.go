@@ -33,6 +33,8 @@ func TestStartOutcome(t *testing.T) {
 			nk(Info, "start-partition", all, map[string]any{}, "partition n1: iptables: not found", "n1"), Failed},
 		{"partition: every dropping node failed", nk(Invoke, "start-partition", all, halves, ""),
 			nk(Info, "start-partition", all, map[string]any{}, "x", "n1", "n2", "n3"), Failed},
+		{"cut short by the end of the run", nk(Invoke, "start-kill", all, nil, ""),
+			nk(Info, "start-kill", all, []any{}, CutShort+"n1: context deadline exceeded", "n1", "n2", "n3"), Unfinished},
 		{"failed nodes without an error still count", nk(Invoke, "start-kill", all, nil, ""),
 			nk(Info, "start-kill", all, []any{"n1"}, "", "n2", "n3"), Partial},
 	}
