@@ -106,11 +106,16 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 			reasons = append(reasons, "the run did not complete: "+info.HarnessError)
 		}
 	}
+	faults, why := faultTallies(spec, ops, !info.Interrupted && info.HarnessError == "")
+	if verdict != models.Invalid && len(why) > 0 {
+		verdict = models.Unknown
+		reasons = append(reasons, why...)
+	}
 	return Results{
 		Format: ResultsFormat, Version: ResultsVersion, Test: spec.Test,
 		Verdict: verdict, Reason: strings.Join(reasons, "; "),
 		Results: results, Stats: stats, CAPProfile: reports.CAP(ops, results),
-		SLOs: sloResults, Run: info,
+		SLOs: sloResults, Faults: faults, Run: info,
 	}
 }
 
@@ -132,7 +137,7 @@ func writeOutputs(dir string, spec Spec, ops []history.Op, res Results) error {
 			Interrupted: res.Run.Interrupted, HarnessError: res.Run.HarnessError,
 		},
 		Ops: ops, Verdict: res.Verdict, Results: res.Results,
-		NodeLogs: nodeLogs(dir), Artifacts: artifacts, SLOs: res.SLOs,
+		NodeLogs: nodeLogs(dir), Artifacts: artifacts, SLOs: res.SLOs, Faults: res.Faults,
 		History: res.History.Lines(),
 	}
 	if err := reports.Write(filepath.Join(dir, ReportFile), in); err != nil {

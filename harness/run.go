@@ -214,6 +214,9 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 	}
 	log.Info("image ready", "image", image, "took", time.Since(t0).Round(time.Millisecond))
 	info.Provenance.addImage("node", image)
+	if err := preflight(ctx, cli, runID, image, spec.Nemesis, log, opt.Progress); err != nil {
+		return err
+	}
 
 	t0 = time.Now()
 	cluster, err := docker.StartCluster(ctx, cli, docker.ClusterSpec{RunID: runID, Image: image, Nodes: spec.Nodes})

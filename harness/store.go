@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -43,7 +44,9 @@ type Results struct {
 	CAPProfile reports.CAPProfile `json:"cap_profile"`
 	// SLOs are the spec's SLOs, checked overall and per fault kind.
 	SLOs []reports.SLOResult `json:"slos,omitempty"`
-	Run  RunInfo             `json:"run"`
+	// Faults counts each requested fault kind's injections and failures.
+	Faults []history.FaultTally `json:"faults,omitempty"`
+	Run    RunInfo              `json:"run"`
 	// History is what was found about the history itself (see HistoryCheck).
 	History *HistoryCheck `json:"history,omitempty"`
 }

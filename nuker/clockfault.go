@@ -132,11 +132,12 @@ func (k *Nuker) clockOf(name string) node.Clock {
 }
 
 // startClock applies s's plan and returns the offsets now intended per
-// node (ms) as the start's value. Called with k.mu held.
-func (k *Nuker) startClock(ctx context.Context, s *step) (any, error) {
+// node (ms) as the start's value, and the nodes where it failed. Called
+// with k.mu held.
+func (k *Nuker) startClock(ctx context.Context, s *step) (any, []string, error) {
 	p := s.clock
 	if p == nil {
-		return nil, errors.New("clock step without a plan")
+		return nil, s.nodes, errors.New("clock step without a plan")
 	}
 	k.endStrobe()
 	want := map[string]time.Duration{}
@@ -161,10 +162,11 @@ func (k *Nuker) startClock(ctx context.Context, s *step) (any, error) {
 	case ClockStrobe:
 		return k.startStrobe(ctx, s)
 	default:
-		return nil, fmt.Errorf("unknown clock kind %q", p.Kind)
+		return nil, s.nodes, fmt.Errorf("unknown clock kind %q", p.Kind)
 	}
 	maps.Copy(k.clock.offsets, want)
-	return k.setClocks(ctx, want)
+	set, err := k.setClocks(ctx, want)
+	return set, missing(s.nodes, slices.Collect(maps.Keys(set))), err
 }
 
 // stopClock ends s: a skew and a strobe give their nodes the offsets they
@@ -199,10 +201,10 @@ func (k *Nuker) stopClock(ctx context.Context, s *step) (any, error) {
 
 // startStrobe flips each node between its offset and offset+delta: on the
 // node's side when it can (node.ClockStrober), else from here.
-func (k *Nuker) startStrobe(ctx context.Context, s *step) (any, error) {
+func (k *Nuker) startStrobe(ctx context.Context, s *step) (any, []string, error) {
 	period := time.Duration(s.clock.PeriodMS) * time.Millisecond
 	if period <= 0 {
-		return nil, errors.New("strobe without a period")
+		return nil, s.nodes, errors.New("strobe without a period")
 	}
 	// The nodes are put back at stop; the strobe's own end is a safety net
 	// for a stop that never comes.
@@ -210,6 +212,7 @@ func (k *Nuker) startStrobe(ctx context.Context, s *step) (any, error) {
 	k.clock.dirty = true
 	var fallback []string
 	var errs []error
+	var failed []string
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, n := range s.nodes {
@@ -226,6 +229,7 @@ func (k *Nuker) startStrobe(ctx context.Context, s *step) (any, error) {
 			if err := cs.StrobeClock(ctx, base, base+delta, period, length); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", n, err))
+				failed = append(failed, n)
 				mu.Unlock()
 			}
 		}()
@@ -238,7 +242,7 @@ func (k *Nuker) startStrobe(ctx context.Context, s *step) (any, error) {
 	for _, n := range s.nodes {
 		base[n] = k.clock.offsets[n] // zero when never set
 	}
-	return map[string]any{"strobe_ms": msMap(deltas(s.clock), s.nodes), "base_ms": msMap(base, s.nodes), "period_ms": s.clock.PeriodMS}, errors.Join(errs...)
+	return map[string]any{"strobe_ms": msMap(deltas(s.clock), s.nodes), "base_ms": msMap(base, s.nodes), "period_ms": s.clock.PeriodMS}, failed, errors.Join(errs...)
 }
 
 // strobeFromHere flips the nodes with SetClockOffset calls until the

@@ -14,7 +14,8 @@
 // Each fault becomes four history ops of process history.Nuker:
 //
 //	invoke start-<kind>  Value: what is about to happen
-//	info   start-<kind>  Nodes: the nodes acted on, Value: what was done, Error: what failed
+//	info   start-<kind>  Nodes: the nodes acted on, Value: what was done, Error: what failed,
+//	                     Failed: the nodes where it did not take effect (with Error)
 //	invoke stop-<kind>   Value: what is about to be undone
 //	info   stop-<kind>   Nodes: the nodes acted on, Value: the nodes healed, Error: what failed
 //
@@ -435,8 +436,9 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 	k.active = append(k.active, s)
 	k.log.Info("nuker: starting fault", s.logAttrs()...)
 	var (
-		value any
-		err   error
+		value  any
+		err    error
+		failed []string // where it did not take effect, when err is set
 	)
 	switch s.fault {
 	case FaultPartition:
@@ -447,19 +449,31 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 		var applied []string
 		applied, err = ApplyGrudge(ctx, k.nodes, s.grudge)
 		value = s.grudge.only(applied)
+		failed = missing(k.names, applied)
 	case FaultKill:
-		value, err = k.onNodes(ctx, s.nodes, k.target.Kill)
+		var done []string
+		done, err = k.onNodes(ctx, s.nodes, k.target.Kill)
+		value, failed = done, missing(s.nodes, done)
 	case FaultPause:
-		value, err = k.onNodes(ctx, s.nodes, k.target.Pause)
+		var done []string
+		done, err = k.onNodes(ctx, s.nodes, k.target.Pause)
+		value, failed = done, missing(s.nodes, done)
 	case FaultFailover:
 		var what string
 		s.nodes, what, err = k.target.(Failoverer).Failover(ctx)
 		slices.Sort(s.nodes)
-		value = what
+		value, failed = what, s.nodes
 	case FaultClock:
-		value, err = k.startClock(ctx, s)
+		value, failed, err = k.startClock(ctx, s)
 	}
-	k.emit(history.Info, f, s.nodes, value, err)
+	if err == nil {
+		failed = nil
+	} else if ctx.Err() != nil {
+		// The run ended meanwhile: the injection was cut short, which says
+		// nothing about its mechanism (history.StartOutcome: unfinished).
+		err, failed = fmt.Errorf("%s%w", history.CutShort, err), nil
+	}
+	k.emit(history.Info, f, s.nodes, value, err, failed...)
 	if err != nil {
 		k.log.Warn("nuker: fault partly or not injected", "fault", s.fault, "err", err)
 	}
@@ -565,9 +579,10 @@ func (k *Nuker) onNodes(ctx context.Context, names []string, f func(context.Cont
 	return nonNil(ok), err
 }
 
-// emit records one nuker op.
-func (k *Nuker) emit(typ history.Type, f string, nodes []string, value any, err error) {
-	op := history.Op{Type: typ, Process: history.Nuker, F: f, Nodes: slices.Clone(nodes), Value: value}
+// emit records one nuker op; failed are the nodes where it did not take
+// effect (history.StartOutcome reads them).
+func (k *Nuker) emit(typ history.Type, f string, nodes []string, value any, err error, failed ...string) {
+	op := history.Op{Type: typ, Process: history.Nuker, F: f, Nodes: slices.Clone(nodes), Value: value, Failed: failed}
 	if err != nil {
 		op.Error = err.Error()
 	}
@@ -607,6 +622,18 @@ func (g Grudge) only(names []string) Grudge {
 			out[a] = slices.Clone(bs)
 		}
 	}
+	return out
+}
+
+// missing returns the names in want that are not in got, sorted.
+func missing(want, got []string) []string {
+	var out []string
+	for _, n := range want {
+		if !slices.Contains(got, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 

@@ -330,6 +330,27 @@ func TestFailedInjectionRecordedAndScheduleUnchanged(t *testing.T) {
 	if g := failed.Value.(Grudge); len(g["n1"]) > 0 {
 		t.Errorf("grudge as applied %v still lists n1, which failed", g)
 	}
+	if !reflect.DeepEqual(failed.Failed, []string{"n1"}) {
+		t.Errorf("failed nodes recorded as %v, want [n1]", failed.Failed)
+	}
+}
+
+// A partition whose iptables fails on every node is recorded as taking
+// effect nowhere, so the history's counts say the fault never held.
+func TestFailedEverywhereCounted(t *testing.T) {
+	fakes := fakeNodes(3)
+	for _, f := range fakes {
+		f.fail = func(argv []string) bool { return strings.Contains(strings.Join(argv, " "), "-I INPUT") }
+	}
+	ops, _, _ := runFaults(t, Config{Faults: []string{"partition"}, Seed: 3, Nodes: asNodes(fakes)}, 6)
+	tallies := history.CountFaults(ops)
+	if len(tallies) != 1 {
+		t.Fatalf("tallies %+v, want one kind", tallies)
+	}
+	ft := tallies[0]
+	if ft.Requested == 0 || ft.Failed != ft.Requested || ft.TookEffect() || !strings.Contains(ft.FirstError, "injected failure") {
+		t.Errorf("tally %+v, want every start failed with the injected error", ft)
+	}
 }
 
 func withIndexTime(op, from history.Op) history.Op {
@@ -369,6 +390,9 @@ func TestHealAfterCancelDuringInjection(t *testing.T) {
 			}
 			if ops[1].Error == "" || !strings.Contains(ops[1].Error, "context canceled") {
 				t.Errorf("start completion error %q, want the cancellation", ops[1].Error)
+			}
+			if o := history.StartOutcome(ops[0], ops[1]); o != history.Unfinished {
+				t.Errorf("a start cut short by the end of the run counts as %s, want unfinished (error %q)", o, ops[1].Error)
 			}
 			if ops[2].F != "stop-"+fault || ops[3].Error != "" {
 				t.Errorf("stop not recorded cleanly: %+v %+v", ops[2], ops[3])

@@ -51,7 +51,7 @@ type Gap struct {
 // AvailabilityOf computes the availability of the client ops of a history.
 func AvailabilityOf(ops []history.Op) Availability {
 	opers, _ := pairOps(ops)
-	windows := history.FaultWindows(ops)
+	windows := heldWindows(history.FaultWindows(ops))
 	return availability(opers, windows, summarize(opers, windows))
 }
 

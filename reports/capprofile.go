@@ -87,7 +87,7 @@ func isPartition(kind string) bool { return strings.HasPrefix(kind, "partition")
 // its partition windows and the checkers' results.
 func CAP(ops []history.Op, results []models.Result) CAPProfile {
 	opers, _ := pairOps(ops)
-	windows := history.FaultWindows(ops)
+	windows := heldWindows(history.FaultWindows(ops))
 	return capProfile(opers, windows, summarize(opers, windows), results)
 }
 

@@ -161,6 +161,10 @@ func (r nodeRows) Plot(c draw.Canvas, p *plot.Plot) {
 		// A faint band per row keeps the rows apart.
 		rect(c.Min.X, c.Max.X, bottom, top, color.NRGBA{R: 0xee, G: 0xf1, B: 0xf5, A: 255})
 		for _, w := range r.nf.Faults[node] {
+			if w.Failed() {
+				hatch(c, clipX(w.Start), clipX(w.End), trY(y-0.2), top)
+				continue
+			}
 			rect(clipX(w.Start), clipX(w.End), trY(y-0.2), top, rgb(r.colors[w.Kind], 150))
 		}
 		for _, s := range r.nf.Primary[node] {

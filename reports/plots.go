@@ -118,8 +118,15 @@ func (f faultShading) Plot(c draw.Canvas, p *plot.Plot) {
 		}
 		hex := f.colors[w.Kind]
 		if !f.labels {
+			if w.Failed() {
+				hatch(c, x0, x1, c.Min.Y, c.Max.Y)
+				continue
+			}
 			c.FillPolygon(rgb(hex, 56), []vg.Point{{X: x0, Y: c.Min.Y}, {X: x1, Y: c.Min.Y}, {X: x1, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}})
 			continue
+		}
+		if w.Failed() {
+			hex = failedHex
 		}
 		label := windowLabel(w)
 		x := x0 + 2
@@ -142,6 +149,9 @@ func windowLabel(w history.Window) string {
 	l := w.Kind
 	if len(w.Nodes) > 0 {
 		l += " " + strings.Join(w.Nodes, ",")
+	}
+	if n := outcomeNote(w); n != "" {
+		l = n + ": " + l
 	}
 	if r := []rune(l); len(r) > 28 {
 		l = string(r[:27]) + "…"

@@ -91,6 +91,9 @@ type Input struct {
 	// a torn last line, ops the checkers could not judge), shown first
 	// among the reasons for the verdict.
 	History []string
+	// Faults are the run's fault tallies (requested kinds included); nil
+	// counts them from Ops.
+	Faults []history.FaultTally
 }
 
 // Write renders the report of in and writes it to path (normally
@@ -192,6 +195,7 @@ type page struct {
 	CAP         CAPProfile
 	SLOs        []SLOResult
 	Faults      []faultRow
+	FaultTally  []tallyRow
 	Logs        []nodeLogs
 	Nodes       nodesView
 	Artifacts   []artifact
@@ -265,6 +269,9 @@ type faultRow struct {
 	Value                string
 	Open                 bool
 	StartOp, EndOp       int64
+	// Outcome is "failed" or "partly failed" when the fault did not take
+	// full effect, Error why.
+	Outcome, Error string
 }
 
 type nodeLogs struct {
@@ -280,7 +287,8 @@ type artifact struct {
 func buildPage(dir string, in Input) (*page, error) {
 	opers, at := pairOps(in.Ops)
 	windows := history.FaultWindows(in.Ops)
-	sum := summarize(opers, windows)
+	held := heldWindows(windows) // the statistics' fault phases
+	sum := summarize(opers, held)
 
 	pg := &page{
 		Run:       in.Run,
@@ -336,19 +344,21 @@ func buildPage(dir string, in Input) (*page, error) {
 	for _, ph := range sum.Faults {
 		pg.Phases = append(pg.Phases, phaseRow{Phase: ph, Color: colors[ph.Name]})
 	}
-	avail := availability(opers, windows, sum)
+	avail := availability(opers, held, sum)
 	pg.Summary.Availability = &avail
 	pg.Avail = append(pg.Avail, availRow{AvailabilityPhase: avail.Overall}, availRow{AvailabilityPhase: avail.Healthy})
 	for _, ap := range avail.Faults {
 		pg.Avail = append(pg.Avail, availRow{AvailabilityPhase: ap, Color: colors[ap.Name], Fault: true})
 	}
-	pg.CAP = capProfile(opers, windows, sum, in.Results)
+	pg.CAP = capProfile(opers, held, sum, in.Results)
+	pg.FaultTally = tallyRows(in.Faults, in.Ops, colors)
 	pg.SLOs = in.SLOs
 	for _, w := range windows {
 		r := faultRow{
 			Kind: w.Kind, Color: colors[w.Kind], Nodes: strings.Join(w.Nodes, ", "),
 			Start: fmtSecs(w.Start), End: fmtSecs(w.End), Duration: fmtDuration(time.Duration(w.End - w.Start)),
 			Value: fmtValue(w.Value), Open: w.Open, StartOp: w.StartOp, EndOp: w.EndOp,
+			Outcome: outcomeNote(w), Error: w.Error,
 		}
 		pg.Faults = append(pg.Faults, r)
 	}
@@ -370,7 +380,7 @@ func buildPage(dir string, in Input) (*page, error) {
 				cv.More = len(r.Anomalies) - i
 				break
 			}
-			cv.Anomalies = append(cv.Anomalies, anomalyRows(a, in.Ops, opers, at, lookup, windows, end))
+			cv.Anomalies = append(cv.Anomalies, anomalyRows(a, in.Ops, opers, at, lookup, held, end))
 		}
 		for _, p := range r.Artifacts {
 			a := newArtifact(dir, p)

@@ -129,7 +129,7 @@ func EvaluateSLOs(slos []SLO, ops []history.Op) []SLOResult {
 		return nil
 	}
 	opers, _ := pairOps(ops)
-	windows := history.FaultWindows(ops)
+	windows := heldWindows(history.FaultWindows(ops))
 	s := summarize(opers, windows)
 
 	type phase struct {

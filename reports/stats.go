@@ -113,7 +113,7 @@ type Latency struct {
 // the next completion of the same process.
 func Stats(ops []history.Op) Summary {
 	opers, _ := pairOps(ops)
-	return summarize(opers, history.FaultWindows(ops))
+	return summarize(opers, heldWindows(history.FaultWindows(ops)))
 }
 
 // operation is a client invocation paired with its completion.

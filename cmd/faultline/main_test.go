@@ -194,25 +194,12 @@ func TestSLOExitCode(t *testing.T) {
 // the SLO verdicts, the availability and the CAP profile into results.json
 // and the report.
 func TestCheckStoredRunSLO(t *testing.T) {
-	dir := t.TempDir()
 	spec := harness.DefaultSpec()
 	spec.Test, spec.SLO = "slo", "availability=90%,p99=25ms"
-	b, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var hb bytes.Buffer
-	w, err := history.NewWriter(&hb)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const ms = 1_000_000
 	// A write ok (10ms), a partition [15ms, 30ms] in which a read times
 	// out, then a read ok (10ms).
-	for _, op := range []history.Op{
+	dir := writeStoredRun(t, spec, []history.Op{
 		{Time: 0, Type: history.Invoke, Process: 0, F: "write", Key: "1", Value: 1},
 		{Time: 10 * ms, Type: history.OK, Process: 0, F: "write", Key: "1", Value: 1},
 		{Time: 15 * ms, Type: history.Invoke, Process: history.Nuker, F: "start-partition"},
@@ -224,17 +211,7 @@ func TestCheckStoredRunSLO(t *testing.T) {
 		{Time: 30 * ms, Type: history.Info, Process: history.Nuker, F: "stop-partition", Nodes: []string{"n1"}},
 		{Time: 40 * ms, Type: history.Invoke, Process: 2, F: "read", Key: "1"},
 		{Time: 50 * ms, Type: history.OK, Process: 2, F: "read", Key: "1", Value: 1},
-	} {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.End(history.EndRecord{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 	var out, errb bytes.Buffer
 	code := run([]string{"faultline", "check", dir}, &out, &errb)
 	if code != ExitValid {
@@ -247,7 +224,7 @@ func TestCheckStoredRunSLO(t *testing.T) {
 		}
 	}
 	var res harness.Results
-	b, err = os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -312,6 +312,9 @@ func printResults(w io.Writer, dir string, res harness.Results) {
 		}
 	}
 	fmt.Fprintln(w, "  "+oneLine(s))
+	if l := harness.FaultsLine(res.Faults); l != "" {
+		fmt.Fprintln(w, "  "+l)
+	}
 	if res.CAPProfile.Line != "" {
 		fmt.Fprintln(w, "  "+res.CAPProfile.Line)
 	}

@@ -38,7 +38,15 @@ type Window struct {
 	// is -1 when Open).
 	StartOp int64 `json:"start_op"`
 	EndOp   int64 `json:"end_op"`
+	// Outcome is Partial or Failed when its start did not take full effect
+	// (see StartOutcome), empty otherwise; Error says what failed. A
+	// Failed window was asked for but never held.
+	Outcome Outcome `json:"outcome,omitempty"`
+	Error   string  `json:"error,omitempty"`
 }
+
+// Failed reports whether the fault never took effect.
+func (w Window) Failed() bool { return w.Outcome == Failed }
 
 // FaultWindows pairs the nuker's start and stop ops into windows, in order
 // of start. A fault started twice without a stop in between yields one
@@ -48,6 +56,7 @@ type Window struct {
 func FaultWindows(ops []Op) []Window {
 	var out []Window
 	open := map[string][]int{} // kind -> indexes into out
+	invs := map[int]Op{}       // index into out -> its start invocation
 	var last int64
 	for _, op := range ops {
 		if op.Time > last {
@@ -59,6 +68,7 @@ func FaultWindows(ops []Op) []Window {
 		if kind, ok := faultKind(op.F, StartPrefix); ok {
 			if op.Type == Invoke {
 				out = append(out, Window{Kind: kind, Start: op.Time, StartOp: op.Index, EndOp: -1, Open: true})
+				invs[len(out)-1] = op
 				open[kind] = append(open[kind], len(out)-1)
 				continue
 			}
@@ -66,6 +76,9 @@ func FaultWindows(ops []Op) []Window {
 			if is := open[kind]; len(is) > 0 {
 				w := &out[is[len(is)-1]]
 				w.Effective = op.Time
+				if o := StartOutcome(invs[is[len(is)-1]], op); o != Effective {
+					w.Outcome, w.Error = o, op.Error
+				}
 				if len(op.Nodes) > 0 {
 					w.Nodes = op.Nodes
 				}

@@ -126,6 +126,9 @@ type Op struct {
 	Node string `json:"node,omitempty"`
 	// Nodes are the nodes a fault acts on.
 	Nodes []string `json:"nodes,omitempty"`
+	// Failed are the nodes where a fault's start or stop did not take
+	// effect (its Error says why); see FaultOutcome.
+	Failed []string `json:"failed,omitempty"`
 }
 
 // IsClient reports whether o was made by a client rather than the nuker.
