@@ -183,6 +183,10 @@ func opFromEDN(v any, pos int64) (Op, error) {
 	if n, ok := m.get("node"); ok && n != nil {
 		op.Node = ednName(n)
 	}
+	// :key is not Jepsen's: faultline export writes it for keyed ops.
+	if k, ok := m.get("key"); ok && k != nil {
+		op.Key = ednName(k)
+	}
 	return op, nil
 }
 
