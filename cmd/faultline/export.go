@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/models/history"
+)
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write a run's history as Jepsen EDN (history.edn), for Knossos and Elle",
+		ArgsUsage: "RUN_DIR | HISTORY_FILE",
+		Description: `Writes the history of a stored run (RUN_DIR/history.jsonl) or of a history
+file in any format check reads, as a Jepsen history.edn: a vector of op maps
+{:type :invoke, :f :read, :value nil, :time <ns>, :process 0, :index 0}, with
+the fault injector's ops as :process :nemesis. A keyed op carries :key "k";
+with --independent its value becomes Jepsen's [k v] tuple instead (for
+jepsen.independent/checker; faultline reads that back with --model kv).
+
+faultline check --format jepsen-edn --model M reads the export back to the
+same verdict. Output goes to stdout, or with -o to FILE, written whole
+(a temporary file in the same directory, then renamed).`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write to `FILE` (- for stdout)"},
+			&cli.BoolFlag{Name: "independent", Usage: "put keys in values as Jepsen's [k v] tuples instead of :key"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage("export takes one RUN_DIR or HISTORY_FILE, got %d arguments", c.NArg())
+			}
+			ops, err := readForExport(c.Args().First())
+			if err != nil {
+				return usageError{err}
+			}
+			var buf bytes.Buffer
+			if err := history.WriteEDN(&buf, ops, history.EDNOptions{Independent: c.Bool("independent")}); err != nil {
+				return usageError{fmt.Errorf("export %s: %w", c.Args().First(), err)}
+			}
+			out := c.String("output")
+			if out == "" || out == "-" {
+				if _, err := c.App.Writer.Write(buf.Bytes()); err != nil {
+					return harnessError{fmt.Errorf("write to stdout: %w", err)}
+				}
+				return nil
+			}
+			if err := writeFileWhole(out, buf.Bytes()); err != nil {
+				return harnessError{err}
+			}
+			fmt.Fprintf(c.App.ErrWriter, "wrote %d ops to %s\n", len(ops), out)
+			return nil
+		},
+	}
+}
+
+// readForExport reads the history of a run directory, or a history file in
+// any format faultline reads.
+func readForExport(path string) ([]history.Op, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		h := filepath.Join(path, harness.HistoryFile)
+		if _, err := os.Stat(h); err != nil {
+			return nil, fmt.Errorf("%s is not a run directory: %w", path, err)
+		}
+		return history.ReadFile(h)
+	}
+	ops, _, err := history.ReadAny(path)
+	return ops, err
+}
+
+// writeFileWhole writes b to path through a temporary file created
+// exclusively in the same directory, renamed over path once complete: a
+// reader never sees half an export, and a symlink planted at path is
+// replaced, not followed.
+func writeFileWhole(path string, b []byte) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("write %s: is a directory", path)
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(b); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		done = true
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	done = true
+	return nil
+}
