@@ -86,8 +86,9 @@ type kvOnly struct{ Register }
 func (kvOnly) Models() []string { return []string{"kv"} }
 
 // withFaults adds a partition's four nuker ops around the middle third of
-// ops and renumbers the history, so the export's :nemesis ops are read
-// back between client ops as a run records them.
+// ops, and lone node information ops (primaries, clock offsets) before,
+// inside and after it, and renumbers the history, so the export's :nemesis
+// ops are read back between client ops as a run records them.
 func withFaults(ops []history.Op) []history.Op {
 	a, b := len(ops)/3, 2*len(ops)/3
 	fault := func(at int, f string, typ history.Type) history.Op {
@@ -97,13 +98,22 @@ func withFaults(ops []history.Op) []history.Op {
 		}
 		return op
 	}
+	info := func(at int, f string, v any) history.Op {
+		return history.Op{Type: history.Info, Process: history.Nuker, F: f, Time: ops[at].Time, Value: v}
+	}
 	var out []history.Op
 	for i, op := range ops {
 		switch i {
+		case 0:
+			out = append(out, info(i, history.PrimariesF, []any{"n1"}))
 		case a:
-			out = append(out, fault(i, "start-partition", history.Invoke), fault(i, "start-partition", history.Info))
+			out = append(out, fault(i, "start-partition", history.Invoke), fault(i, "start-partition", history.Info),
+				info(i, history.PrimariesF, []any{"n2"}))
+		case (a + b) / 2:
+			out = append(out, info(i, history.ClockOffsetsF, map[string]any{"n1": 0.5, "n2": -1.25}))
 		case b:
-			out = append(out, fault(i, "stop-partition", history.Invoke), fault(i, "stop-partition", history.Info))
+			out = append(out, fault(i, "stop-partition", history.Invoke), info(i, history.PrimariesF, []any{}),
+				fault(i, "stop-partition", history.Info))
 		}
 		out = append(out, op)
 	}
@@ -226,6 +236,11 @@ func TestExportRoundTripEveryWorkload(t *testing.T) {
 			back := exportAndRead(t, ops, tc.opt)
 			if len(back) != len(ops) {
 				t.Fatalf("%d ops read back from the export, %d written", len(back), len(ops))
+			}
+			for i, op := range ops {
+				if b := back[i]; op.Process == history.Nuker && (b.Process != op.Process || b.Type != op.Type || b.F != op.F) {
+					t.Errorf("nuker op %d: %s %s %s from the export, %s %s %s in the history", i, b.Process, b.Type, b.F, op.Process, op.Type, op.F)
+				}
 			}
 			if w, g := history.FaultWindows(ops), history.FaultWindows(back); len(w) != 1 || len(g) != 1 || w[0].Kind != g[0].Kind || w[0].StartOp != g[0].StartOp || w[0].EndOp != g[0].EndOp {
 				t.Errorf("fault windows: %+v from the export, %+v from the history", g, w)

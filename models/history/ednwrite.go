@@ -29,8 +29,10 @@ type EDNOptions struct {
 //	{:type :invoke, :f :read, :value nil, :key "3", :time 1200, :process 0, :index 0, :node "n1"}
 //
 // Types, functions and map keys that are names become keywords; the nuker's
-// ops have :process :nemesis and, as Jepsen writes them, both halves typed
-// :info (ReadEDN pairs them back into invoke and completion). A list-append
+// ops have :process :nemesis and keep their types: a fault's invocation is
+// :invoke (Jepsen writes :info there, but jepsen.history pairs an :invoke
+// with its :info completion alike), so that ReadEDN tells it from the lone
+// :info ops (primaries, clock offsets) the nuker also writes. A list-append
 // transaction's micro-ops are written as Elle's [[:append k v] [:r k [1 2]]].
 // A keyed op carries :key (a string), which Jepsen's checkers ignore and
 // ReadEDN restores; see EDNOptions.Independent for Jepsen's [k v] tuples.
@@ -66,17 +68,12 @@ func writeOpEDN(sb *strings.Builder, op Op, opt EDNOptions) error {
 	if err != nil {
 		return err
 	}
-	typ := op.Type
-	if op.Process == Nuker {
-		// Jepsen logs both halves of a nemesis op as :info.
-		typ = Info
-	}
 	key := op.Key
 	if opt.Independent && key != "" && op.Process != Nuker {
 		v, key = []any{keyValue(key), v}, ""
 	}
 	sb.WriteString("{:type :")
-	sb.WriteString(string(typ))
+	sb.WriteString(string(op.Type))
 	sb.WriteString(", :f ")
 	writeName(sb, op.F)
 	sb.WriteString(", :value ")

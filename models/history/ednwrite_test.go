@@ -84,6 +84,7 @@ func sample() []Op {
 		{Index: 0, Time: 5, Type: Invoke, Process: 0, F: "read", Key: "3", Node: "n1"},
 		{Index: 1, Time: 7, Type: Invoke, Process: 1, F: "cas", Key: "3", Value: []int64{0, 4}, Node: "n2"},
 		{Index: 2, Time: 9, Type: Invoke, Process: Nuker, F: "start-partition"},
+		{Index: 2, Time: 9, Type: Info, Process: Nuker, F: PrimariesF, Value: []any{"n2"}},
 		{Index: 3, Time: 11, Type: OK, Process: 0, F: "read", Key: "3", Value: int64(2), Node: "n1"},
 		{Index: 4, Time: 12, Type: Info, Process: Nuker, F: "start-partition", Value: "isolated n1 from n2, n3", Nodes: []string{"n1"}},
 		{Index: 5, Time: 13, Type: Fail, Process: 1, F: "cas", Key: "3", Value: []int64{0, 4}, Error: "compare failed: \"value\" differs\n\tat\\here", Answered: true, Node: "n2"},
@@ -115,21 +116,23 @@ func TestWriteEDNRoundTrip(t *testing.T) {
 }
 
 // TestWriteEDNJepsenShapes: what Jepsen's tools read is written as they
-// expect it: keywords for types and functions, :nemesis for the nuker with
-// both halves :info, Elle's micro-ops, cas [old new].
+// expect it: keywords for types and functions, :nemesis for the nuker (a
+// fault's invocation :invoke, lone node information :info), Elle's
+// micro-ops, cas [old new].
 func TestWriteEDNJepsenShapes(t *testing.T) {
 	_, text := roundTrip(t, sample(), EDNOptions{})
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	want := map[int]string{
 		0:  `[{:type :invoke, :f :read, :value nil, :key "3", :time 5, :process 0, :index 0, :node "n1"}`,
 		1:  ` {:type :invoke, :f :cas, :value [0 4], :key "3", :time 7, :process 1, :index 1, :node "n2"}`,
-		2:  ` {:type :info, :f :start-partition, :value nil, :time 9, :process :nemesis, :index 2}`,
-		4:  ` {:type :info, :f :start-partition, :value "isolated n1 from n2, n3", :time 12, :process :nemesis, :index 4, :nodes ["n1"]}`,
-		6:  ` {:type :invoke, :f :txn, :value [[:append 1 7] [:r 2 nil]], :time 14, :process 2, :index 6}`,
-		7:  ` {:type :ok, :f :txn, :value [[:append 1 7] [:r 2 [1 2]]], :time 15, :process 2, :index 7}`,
-		8:  ` {:type :invoke, :f :transfer, :value {:amount 5, :from "0", :to "1"}, :time 16, :process 3, :index 8}`,
-		11: ` {:type :ok, :f :read, :value {"0" 10, "1" 90}, :time 19, :process 4, :index 11}`,
-		18: ` {:type :invoke, :f "odd f/with space", :value [1.5 true "é☃" {"not a name" -1, :ok? nil}], :key "k with \"quotes\"", :time 26, :process 7, :index 18}]`,
+		2:  ` {:type :invoke, :f :start-partition, :value nil, :time 9, :process :nemesis, :index 2}`,
+		3:  ` {:type :info, :f :primaries, :value ["n2"], :time 9, :process :nemesis, :index 2}`,
+		5:  ` {:type :info, :f :start-partition, :value "isolated n1 from n2, n3", :time 12, :process :nemesis, :index 4, :nodes ["n1"]}`,
+		7:  ` {:type :invoke, :f :txn, :value [[:append 1 7] [:r 2 nil]], :time 14, :process 2, :index 6}`,
+		8:  ` {:type :ok, :f :txn, :value [[:append 1 7] [:r 2 [1 2]]], :time 15, :process 2, :index 7}`,
+		9:  ` {:type :invoke, :f :transfer, :value {:amount 5, :from "0", :to "1"}, :time 16, :process 3, :index 8}`,
+		12: ` {:type :ok, :f :read, :value {"0" 10, "1" 90}, :time 19, :process 4, :index 11}`,
+		19: ` {:type :invoke, :f "odd f/with space", :value [1.5 true "é☃" {"not a name" -1, :ok? nil}], :key "k with \"quotes\"", :time 26, :process 7, :index 18}]`,
 	}
 	for i, w := range want {
 		if i >= len(lines) || lines[i] != w {
@@ -157,7 +160,7 @@ func TestWriteEDNIndependent(t *testing.T) {
 		`[{:type :invoke, :f :read, :value [3 nil], :time 0, :process 0, :index 0}`,
 		` {:type :ok, :f :read, :value [3 2], :time 0, :process 0, :index 1}`,
 		` {:type :invoke, :f :cas, :value ["x" [1 2]], :time 0, :process 1, :index 2}`,
-		` {:type :info, :f :start-kill, :value nil, :time 0, :process :nemesis, :index 3}]`,
+		` {:type :invoke, :f :start-kill, :value nil, :time 0, :process :nemesis, :index 3}]`,
 	} {
 		if got := strings.Split(strings.TrimSpace(text), "\n")[i]; got != w {
 			t.Errorf("line %d:\n got %s\nwant %s", i, got, w)

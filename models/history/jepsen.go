@@ -240,6 +240,13 @@ func clip(s string) string {
 // the invocation: Jepsen logs both halves as :info, faultline's nuker (and
 // FaultWindows) expect invoke then completion.
 func pairNemesis(ops []Op) {
+	// A history that has nemesis invocations (faultline's export) says
+	// itself which ops are invocations; its lone infos stay infos.
+	for _, op := range ops {
+		if op.Process == Nuker && op.Type == Invoke {
+			return
+		}
+	}
 	open := false
 	for i := range ops {
 		op := &ops[i]
