@@ -16,9 +16,16 @@ import (
 // history.jsonl holding ops.
 func runDir(t *testing.T, ops []history.Op) string {
 	t.Helper()
+	return workloadRunDir(t, "register", ops)
+}
+
+// workloadRunDir writes a stored run of workload: spec.json and
+// history.jsonl holding ops.
+func workloadRunDir(t *testing.T, workload string, ops []history.Op) string {
+	t.Helper()
 	dir := t.TempDir()
 	spec := harness.DefaultSpec()
-	spec.Test, spec.Workload = "export", "register"
+	spec.Test, spec.Workload = "export", workload
 	b, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -213,5 +220,45 @@ func TestExportOutput(t *testing.T) {
 				t.Errorf("stderr %q: want one line with %q", msg, tc.msg)
 			}
 		})
+	}
+}
+
+// TestExportThenCheckAsWorkload: a bank whose every read totals 90 of the
+// 100 the workload put in is invalid to the run's own check, which knows
+// the total; an export checked with --model bank alone cannot know it, so
+// --workload bank judges the export as the run was judged: same verdict.
+func TestExportThenCheckAsWorkload(t *testing.T) {
+	bal := map[string]any{"0": 30, "1": 15, "2": 15, "3": 15, "4": 15}
+	dir := workloadRunDir(t, "bank", []history.Op{
+		{Time: 0, Type: history.Invoke, Process: 0, F: "read"},
+		{Time: 1, Type: history.OK, Process: 0, F: "read", Value: bal},
+		{Time: 2, Type: history.Invoke, Process: 1, F: "transfer", Value: map[string]any{"from": "0", "to": "1", "amount": 5}},
+		{Time: 3, Type: history.OK, Process: 1, F: "transfer", Value: map[string]any{"from": "0", "to": "1", "amount": 5}},
+		{Time: 4, Type: history.Invoke, Process: 0, F: "read"},
+		{Time: 5, Type: history.OK, Process: 0, F: "read", Value: map[string]any{"0": 25, "1": 20, "2": 15, "3": 15, "4": 15}},
+	})
+	var out, errb bytes.Buffer
+	if code := run([]string{"faultline", "check", dir}, &out, &errb); code != ExitInvalid {
+		t.Fatalf("check RUN_DIR: exit %d, want %d\n%s%s", code, ExitInvalid, out.String(), errb.String())
+	}
+	edn := filepath.Join(t.TempDir(), "bank.edn")
+	if code := run([]string{"faultline", "export", dir, "-o", edn}, &out, &errb); code != 0 {
+		t.Fatalf("export: exit %d\n%s", code, errb.String())
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--workload", "bank"}, ExitInvalid},
+		{[]string{"--workload", "bank", "--model", "bank"}, ExitInvalid},
+		{[]string{"--model", "bank"}, ExitValid}, // the total is unknown: every read agrees
+		{[]string{"--workload", "ledger"}, ExitUsage},
+	} {
+		out.Reset()
+		errb.Reset()
+		args := append(append([]string{"faultline", "check", "--format", "jepsen-edn"}, tc.args...), edn)
+		if code := run(args, &out, &errb); code != tc.code {
+			t.Errorf("check %v: exit %d, want %d\n%s%s", tc.args, code, tc.code, out.String(), errb.String())
+		}
 	}
 }

@@ -345,6 +345,7 @@ log lines); auto detects them.`,
 			&cli.StringSliceFlag{Name: "model", Usage: "model to check against (repeatable; see faultline list); required for a history file"},
 			&cli.DurationFlag{Name: "timeout", Usage: "time limit per checker (default: the run's, or 5m)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for checker artifacts (linearizability.html) when checking a history file"},
+			&cli.StringFlag{Name: "workload", Usage: "check a history file as a run of this workload is checked: its models, configured as in a run (e.g. an export of a bank run)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -370,14 +371,19 @@ log lines); auto detects them.`,
 				format = ""
 			}
 			models := c.StringSlice("model")
-			if len(models) == 0 {
-				return usage("checking a history file needs --model (e.g. --model cas-register)")
+			if len(models) == 0 && c.String("workload") == "" {
+				return usage("checking a history file needs --model (e.g. --model cas-register) or --workload")
 			}
 			timeout := c.Duration("timeout")
 			if timeout <= 0 {
 				timeout = harness.DefaultSpec().CheckTimeout.D()
 			}
-			res, err := harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
+			var res harness.Results
+			if wl := c.String("workload"); wl != "" {
+				res, err = harness.CheckHistoryAs(c.Context, path, format, wl, models, timeout, c.String("out"))
+			} else {
+				res, err = harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
+			}
 			if err != nil {
 				return usageError{err}
 			}
