@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,6 +40,9 @@ same verdict. Output goes to stdout, or with -o to FILE, written whole
 			if err != nil {
 				return usageError{err}
 			}
+			if note := runNote(c.Args().First()); note != "" {
+				fmt.Fprintln(c.App.ErrWriter, "faultline: note:", note)
+			}
 			var buf bytes.Buffer
 			if err := history.WriteEDN(&buf, ops, history.EDNOptions{Independent: c.Bool("independent")}); err != nil {
 				return usageError{fmt.Errorf("export %s: %w", c.Args().First(), err)}
@@ -75,6 +79,28 @@ func readForExport(path string) ([]history.Op, error) {
 	}
 	ops, _, err := history.ReadAny(path)
 	return ops, err
+}
+
+// runNote says why a stored run's verdict was not its history's alone (it
+// was interrupted or did not complete), which the export cannot carry: a
+// check of the export judges the history only. "" for a history file or a
+// run that completed.
+func runNote(path string) string {
+	b, err := os.ReadFile(filepath.Join(path, harness.ResultsFile))
+	if err != nil {
+		return ""
+	}
+	var res harness.Results
+	if json.Unmarshal(b, &res) != nil {
+		return ""
+	}
+	switch {
+	case res.Run.Interrupted:
+		return "the run was interrupted; the export holds its history only, a check of it judges that"
+	case res.Run.HarnessError != "":
+		return "the run did not complete (see its results.json); the export holds its history only, a check of it judges that"
+	}
+	return ""
 }
 
 // writeFileWhole writes b to path through a temporary file created

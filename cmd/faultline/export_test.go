@@ -262,3 +262,25 @@ func TestExportThenCheckAsWorkload(t *testing.T) {
 		}
 	}
 }
+
+// TestExportNotesAnIncompleteRun: the export of a run that did not
+// complete says, in one line on stderr, that it carries the history only.
+func TestExportNotesAnIncompleteRun(t *testing.T) {
+	dir := runDir(t, registerOps(false))
+	var errb bytes.Buffer
+	if code := run([]string{"faultline", "export", dir}, &bytes.Buffer{}, &errb); code != 0 || errb.Len() != 0 {
+		t.Fatalf("complete run: exit %d, stderr %q", code, errb.String())
+	}
+	b, err := json.Marshal(harness.Results{Run: harness.RunInfo{HarnessError: "heal: reset clocks: n1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, harness.ResultsFile), b, 0o644)
+	errb.Reset()
+	if code := run([]string{"faultline", "export", dir}, &bytes.Buffer{}, &errb); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if msg := strings.TrimSpace(errb.String()); !strings.Contains(msg, "did not complete") || strings.Contains(msg, "\n") {
+		t.Errorf("stderr %q: want one note that the run did not complete", msg)
+	}
+}
