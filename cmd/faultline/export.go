@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -61,6 +62,22 @@ same verdict. Output goes to stdout, or with -o to FILE, written whole
 			return nil
 		},
 	}
+}
+
+// checkAsWorkload is `check --workload W HISTORY_FILE`: the file judged as
+// a run of W is judged (see harness.CheckHistoryAs), so that an export gets
+// its run's verdict back.
+func checkAsWorkload(c *cli.Context, code *int, path, format, workload string, models []string, timeout time.Duration) error {
+	res, err := harness.CheckHistoryAs(c.Context, path, format, workload, models, timeout, c.String("out"))
+	if err != nil {
+		if c.Context.Err() != nil {
+			return harnessError{fmt.Errorf("check interrupted: %w", err)}
+		}
+		return usageError{err}
+	}
+	printResults(c.App.Writer, "", res)
+	*code = verdictCode(res.Verdict)
+	return nil
 }
 
 // readForExport reads the history of a run directory, or a history file in

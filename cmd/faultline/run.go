@@ -378,12 +378,10 @@ log lines); auto detects them.`,
 			if timeout <= 0 {
 				timeout = harness.DefaultSpec().CheckTimeout.D()
 			}
-			var res harness.Results
 			if wl := c.String("workload"); wl != "" {
-				res, err = harness.CheckHistoryAs(c.Context, path, format, wl, models, timeout, c.String("out"))
-			} else {
-				res, err = harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
+				return checkAsWorkload(c, code, path, format, wl, models, timeout)
 			}
+			res, err := harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
 			if err != nil {
 				return usageError{err}
 			}
