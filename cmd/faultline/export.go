@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -67,8 +66,12 @@ same verdict. Output goes to stdout, or with -o to FILE, written whole
 // checkAsWorkload is `check --workload W HISTORY_FILE`: the file judged as
 // a run of W is judged (see harness.CheckHistoryAs), so that an export gets
 // its run's verdict back.
-func checkAsWorkload(c *cli.Context, code *int, path, format, workload string, models []string, timeout time.Duration) error {
-	res, err := harness.CheckHistoryAs(c.Context, path, format, workload, models, timeout, c.String("out"))
+func checkAsWorkload(c *cli.Context, code *int, path, format, workload string) error {
+	timeout := c.Duration("timeout")
+	if timeout <= 0 {
+		timeout = harness.DefaultSpec().CheckTimeout.D()
+	}
+	res, err := harness.CheckHistoryAs(c.Context, path, format, workload, c.StringSlice("model"), timeout, c.String("out"))
 	if err != nil {
 		if c.Context.Err() != nil {
 			return harnessError{fmt.Errorf("check interrupted: %w", err)}

@@ -370,16 +370,16 @@ log lines); auto detects them.`,
 			if format == "auto" {
 				format = ""
 			}
+			if wl := c.String("workload"); wl != "" {
+				return checkAsWorkload(c, code, path, format, wl)
+			}
 			models := c.StringSlice("model")
-			if len(models) == 0 && c.String("workload") == "" {
-				return usage("checking a history file needs --model (e.g. --model cas-register) or --workload")
+			if len(models) == 0 {
+				return usage("checking a history file needs --model (e.g. --model cas-register)")
 			}
 			timeout := c.Duration("timeout")
 			if timeout <= 0 {
 				timeout = harness.DefaultSpec().CheckTimeout.D()
-			}
-			if wl := c.String("workload"); wl != "" {
-				return checkAsWorkload(c, code, path, format, wl, models, timeout)
 			}
 			res, err := harness.CheckHistory(c.Context, path, format, models, timeout, c.String("out"))
 			if err != nil {
