@@ -25,9 +25,11 @@ the fault injector's ops as :process :nemesis. A keyed op carries :key "k";
 with --independent its value becomes Jepsen's [k v] tuple instead (for
 jepsen.independent/checker; faultline reads that back with --model kv).
 
-faultline check --format jepsen-edn --model M reads the export back to the
-same verdict. Output goes to stdout, or with -o to FILE, written whole
-(a temporary file in the same directory, then renamed).`,
+faultline check --format jepsen-edn --workload W FILE reads the export back to
+the run's verdict (W's models, configured as in the run; --model M alone runs
+M with its defaults). Output goes to stdout, or with -o to FILE, written
+whole (a temporary file in the same directory, then renamed). See
+docs/jepsen.md.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write to `FILE` (- for stdout)"},
 			&cli.BoolFlag{Name: "independent", Usage: "put keys in values as Jepsen's [k v] tuples instead of :key"},
