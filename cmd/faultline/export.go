@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -28,8 +30,8 @@ jepsen.independent/checker; faultline reads that back with --model kv).
 faultline check --format jepsen-edn --workload W FILE reads the export back to
 the run's verdict (W's models, configured as in the run; --model M alone runs
 M with its defaults). Output goes to stdout, or with -o to FILE, written
-whole (a temporary file in the same directory, then renamed). See
-docs/jepsen.md.`,
+whole (a temporary file in the same directory, then renamed; a symlink at
+FILE is refused, a FIFO or device written into). See docs/jepsen.md.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "write to `FILE` (- for stdout)"},
 			&cli.BoolFlag{Name: "independent", Usage: "put keys in values as Jepsen's [k v] tuples instead of :key"},
@@ -125,46 +127,68 @@ func runNote(path string) string {
 	return ""
 }
 
-// writeFileWhole writes b to path through a temporary file created
-// exclusively in the same directory, renamed over path once complete: a
-// reader never sees half an export, and a symlink planted at path is
-// replaced, not followed.
+// writeFileWhole writes b to path. A new or regular file is written
+// through a temporary file created exclusively in the same directory and
+// renamed over path once complete, so a reader never sees half an export.
+// A symlink at path is refused, never followed; a FIFO or device (such as
+// /dev/null) is written into, never replaced; a directory is an error.
 func writeFileWhole(path string, b []byte) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("write %s: %w", path, err)
+	case err != nil, fi.Mode().IsRegular():
+		return replaceFile(path, b)
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("write %s: is a symlink; not following it (remove it, or use -o - and redirect)", path)
+	case fi.IsDir():
+		return fmt.Errorf("write %s: is a directory", path)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// replaceFile writes b to a new temporary file next to path and renames it
+// over path.
+func replaceFile(path string, b []byte) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
-	}
-	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("write %s: is a directory", path)
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(b); err != nil {
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		return fail(err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fail(err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fail(err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
-		done = true
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	done = true
 	return nil
 }

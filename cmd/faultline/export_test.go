@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/faultline/faultline/harness"
@@ -151,9 +152,10 @@ func verdictLine(t *testing.T, out string) string {
 	return ""
 }
 
-// TestExportOutput: stdout by default and with -o -, a file written whole
-// (a planted symlink is replaced, its target untouched), other formats
-// converted; bad input exits 64 with one line, a failed write 3.
+// TestExportOutput: stdout by default and with -o -, a file written whole,
+// a FIFO written into, a planted symlink refused (its target untouched),
+// other formats converted; bad input exits 64 with one line, a failed
+// write 3.
 func TestExportOutput(t *testing.T) {
 	dir := runDir(t, registerOps(false))
 	tmp := t.TempDir()
@@ -169,33 +171,62 @@ func TestExportOutput(t *testing.T) {
 		t.Errorf("-o -: exit %d, output differs from the default's", code)
 	}
 
-	// A symlink planted where the export goes: replaced, not written through.
+	// A symlink planted where the export goes: refused, never followed.
 	victim := filepath.Join(tmp, "victim")
 	os.WriteFile(victim, []byte("keep me"), 0o600)
 	planted := filepath.Join(tmp, "planted.edn")
 	if err := os.Symlink(victim, planted); err != nil {
 		t.Fatal(err)
 	}
-	if code := run([]string{"faultline", "export", dir, "-o", planted}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
-		t.Fatalf("export over a symlink: exit %d", code)
+	var errb bytes.Buffer
+	if code := run([]string{"faultline", "export", dir, "-o", planted}, &bytes.Buffer{}, &errb); code != ExitHarness || !strings.Contains(errb.String(), "symlink") {
+		t.Errorf("export onto a symlink: exit %d, stderr %q; want 3 and a word on the symlink", code, errb.String())
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
 		t.Errorf("the symlink's target was written: %q", b)
 	}
-	if fi, err := os.Lstat(planted); err != nil || fi.Mode()&os.ModeSymlink != 0 {
-		t.Errorf("%s is still a symlink (%v)", planted, err)
+	if fi, err := os.Lstat(planted); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s is no longer the symlink (%v)", planted, err)
 	}
-	if b, _ := os.ReadFile(planted); string(b) != stdout.String() {
+
+	// A regular file is replaced whole.
+	file := filepath.Join(tmp, "out.edn")
+	os.WriteFile(file, []byte("old"), 0o644)
+	if code := run([]string{"faultline", "export", dir, "-o", file}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("export over a file: exit %d", code)
+	}
+	if b, _ := os.ReadFile(file); string(b) != stdout.String() {
 		t.Errorf("the file holds something else than stdout's export")
 	}
-	if ents, _ := os.ReadDir(tmp); len(ents) != 2 {
+	if ents, _ := os.ReadDir(tmp); len(ents) != 3 {
 		t.Errorf("temporary files left behind: %v", ents)
 	}
+
+	// A FIFO (or a device such as /dev/null) is written into, not replaced.
+	fifo := filepath.Join(tmp, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		got <- b
+	}()
+	if code := run([]string{"faultline", "export", dir, "-o", fifo}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Fatalf("export into a FIFO: exit %d", code)
+	}
+	if b := <-got; string(b) != stdout.String() {
+		t.Errorf("the FIFO carried %d bytes, want the %d of the export", len(b), stdout.Len())
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("%s is no longer a FIFO (%v)", fifo, err)
+	}
+	os.Remove(fifo)
 
 	// An EDN history exported again is the same history (but for the
 	// fault's :nodes, which ReadEDN does not read).
 	again := filepath.Join(tmp, "again.edn")
-	if code := run([]string{"faultline", "export", planted, "-o", again}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+	if code := run([]string{"faultline", "export", file, "-o", again}, &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
 		t.Fatalf("export of an export: exit %d", code)
 	}
 	if b, _ := os.ReadFile(again); string(b) != strings.Replace(stdout.String(), `, :nodes ["n1"]`, "", 1) {
