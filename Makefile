@@ -27,10 +27,10 @@ test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# Every history parser's fuzz target, briefly (CI runs this too).
+# Every history parser's fuzz target and the EDN export's round trip, briefly (CI runs this too).
 FUZZTIME ?= 10s
 fuzz:
-	for f in FuzzReadEDN FuzzReadJepsenLog FuzzRead FuzzReadAny; do \
+	for f in FuzzReadEDN FuzzReadJepsenLog FuzzRead FuzzReadAny FuzzWriteEDNRoundTrip; do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./models/history || exit 1; \
 	done
 

@@ -353,6 +353,7 @@ With a history file, --model says what to check against. Formats: faultline
 log lines); auto detects them.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "auto", Usage: "history format: auto, faultline, jepsen-edn, jepsen-log"},
+			&cli.StringFlag{Name: "workload", Usage: "check a history file as a run of this workload is checked: its models, configured as in a run (e.g. an export of a bank run)"},
 			&cli.StringSliceFlag{Name: "model", Usage: "model to check against (repeatable; see faultline list); required for a history file"},
 			&cli.DurationFlag{Name: "timeout", Usage: "time limit per checker (default: the run's, or 5m)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for checker artifacts (linearizability.html) when checking a history file"},
@@ -390,6 +391,9 @@ log lines); auto detects them.`,
 			format := c.String("format")
 			if format == "auto" {
 				format = ""
+			}
+			if wl := c.String("workload"); wl != "" {
+				return checkAsWorkload(c, code, path, format, wl)
 			}
 			models := c.StringSlice("model")
 			if len(models) == 0 {

@@ -185,6 +185,10 @@ func opFromEDN(v any, pos int64) (Op, error) {
 	if n, ok := m.get("node"); ok && n != nil {
 		op.Node = ednName(n)
 	}
+	// :key is not Jepsen's: faultline export writes it for keyed ops.
+	if k, ok := m.get("key"); ok && k != nil {
+		op.Key = ednName(k)
+	}
 	return op, nil
 }
 
@@ -240,6 +244,13 @@ func clip(s string) string {
 // the invocation: Jepsen logs both halves as :info, faultline's nuker (and
 // FaultWindows) expect invoke then completion.
 func pairNemesis(ops []Op) {
+	// A history that has nemesis invocations (faultline's export) says
+	// itself which ops are invocations; its lone infos stay infos.
+	for _, op := range ops {
+		if op.Process == Nuker && op.Type == Invoke {
+			return
+		}
+	}
 	open := false
 	for i := range ops {
 		op := &ops[i]

@@ -1,0 +1,37 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/workloads"
+)
+
+// CheckHistoryAs checks a history file (any supported format) as a run of
+// the named workload is checked: with the workload's models, or modelNames
+// when given, each configured as the workload configures it (the bank's
+// total and accounts, the queue's acks and per-subject order). A history
+// exported from a run and checked this way gets the run's verdict.
+func CheckHistoryAs(ctx context.Context, path, format, workload string, modelNames []string, timeout time.Duration, outDir string) (Results, error) {
+	wl, err := workloads.Default().Lookup(workload)
+	if err != nil {
+		return Results{}, err
+	}
+	if len(modelNames) == 0 {
+		modelNames = wl.Models()
+	}
+	ops, got, err := history.ReadAny(path)
+	if err != nil {
+		return Results{}, err
+	}
+	if format != "" && format != got {
+		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
+	}
+	results, err := runCheckers(ctx, modelNames, wl, ops, outDir, timeout)
+	if err != nil {
+		return Results{}, err
+	}
+	return assemble(Spec{Test: path, Workload: workload}, ops, results, RunInfo{}), nil
+}
