@@ -226,18 +226,5 @@ func check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 // JSON lines, Jepsen history.edn, jepsen.util log lines) against the named
 // models. When outDir is set, checker artifacts go there.
 func CheckHistory(ctx context.Context, path, format string, modelNames []string, timeout time.Duration, outDir string) (Results, error) {
-	ops, got, hc, err := readHistoryFile(ctx, path)
-	if err != nil {
-		return Results{}, err
-	}
-	if format != "" && format != got {
-		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
-	}
-	results, err := judge(ctx, hc, modelNames, nil, ops, outDir, timeout)
-	if err != nil {
-		return Results{}, err
-	}
-	res := assemble(Spec{Test: path}, ops, results, RunInfo{})
-	hc.settle(&res)
-	return res, nil
+	return CheckHistoryAs(ctx, path, format, "", modelNames, timeout, outDir)
 }

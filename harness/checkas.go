@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -13,25 +12,31 @@ import (
 // the named workload is checked: with the workload's models, or modelNames
 // when given, each configured as the workload configures it (the bank's
 // total and accounts, the queue's acks and per-subject order). A history
-// exported from a run and checked this way gets the run's verdict.
+// exported from a run and checked this way gets the run's verdict. With no
+// workload, modelNames are checked as they are.
 func CheckHistoryAs(ctx context.Context, path, format, workload string, modelNames []string, timeout time.Duration, outDir string) (Results, error) {
-	wl, err := workloads.Default().Lookup(workload)
-	if err != nil {
-		return Results{}, err
+	var wl workloads.Workload
+	if workload != "" {
+		var err error
+		if wl, err = workloads.Default().Lookup(workload); err != nil {
+			return Results{}, err
+		}
+		if len(modelNames) == 0 {
+			modelNames = wl.Models()
+		}
 	}
-	if len(modelNames) == 0 {
-		modelNames = wl.Models()
-	}
-	ops, got, err := history.ReadAny(path)
+	ops, got, hc, err := readHistoryFile(ctx, path)
 	if err != nil {
 		return Results{}, err
 	}
 	if format != "" && format != got {
 		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
 	}
-	results, err := runCheckers(ctx, modelNames, wl, ops, outDir, timeout)
+	results, err := judge(ctx, hc, modelNames, wl, ops, outDir, timeout)
 	if err != nil {
 		return Results{}, err
 	}
-	return assemble(Spec{Test: path, Workload: workload}, ops, results, RunInfo{}), nil
+	res := assemble(Spec{Test: path, Workload: workload}, ops, results, RunInfo{})
+	hc.settle(&res)
+	return res, nil
 }

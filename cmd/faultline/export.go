@@ -76,10 +76,10 @@ func checkAsWorkload(c *cli.Context, code *int, path, format, workload string) e
 		timeout = harness.DefaultSpec().CheckTimeout.D()
 	}
 	res, err := harness.CheckHistoryAs(c.Context, path, format, workload, c.StringSlice("model"), timeout, c.String("out"))
+	if err := interrupted(c.Context, err); err != nil {
+		return err
+	}
 	if err != nil {
-		if c.Context.Err() != nil {
-			return harnessError{fmt.Errorf("check interrupted: %w", err)}
-		}
 		return usageError{err}
 	}
 	printResults(c.App.Writer, "", res)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,45 +24,9 @@ func runDir(t *testing.T, ops []history.Op) string {
 // history.jsonl holding ops.
 func workloadRunDir(t *testing.T, workload string, ops []history.Op) string {
 	t.Helper()
-	dir := t.TempDir()
 	spec := harness.DefaultSpec()
 	spec.Test, spec.Workload = "export", workload
-	b, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var hb bytes.Buffer
-	w, err := history.NewWriter(&hb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range ops {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeEnd(t, w)
-	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// writeEnd closes the history with its end record, a completed run, when
-// this history.Writer has one (End, issue 12 item 2, is on another branch);
-// once merged, a plain w.End(history.EndRecord{}) can replace this.
-func writeEnd(t *testing.T, w *history.Writer) {
-	t.Helper()
-	m := reflect.ValueOf(w).MethodByName("End")
-	if !m.IsValid() || m.Type().NumIn() != 1 || m.Type().NumOut() != 1 {
-		return
-	}
-	if err, _ := m.Call([]reflect.Value{reflect.Zero(m.Type().In(0))})[0].Interface().(error); err != nil {
-		t.Fatal(err)
-	}
+	return writeStoredRun(t, spec, ops)
 }
 
 // registerOps is a two-key register history with a partition; with
