@@ -83,7 +83,7 @@ func TestLoadSuiteErrors(t *testing.T) {
 	tests := []struct {
 		name, text, want string
 	}{
-		{"unknown key", "tests:\n  - name: a\n    target: etcd\n    colour: blue\n", ":4: field colour not found"},
+		{"unknown key", "tests:\n  - name: a\n    target: etcd\n    colour: blue\n", `:4: unknown key "colour"`},
 		{"unknown target", "tests:\n  - name: a\n    target: oracle\n", `:2: test a: unknown target "oracle"`},
 		{"bad fault", "tests:\n  - name: a\n    target: etcd\n  - name: b\n    target: etcd\n    nemesis: [meteor]\n", `:4: test b: unknown fault "meteor"`},
 		{"bad option", "tests:\n  - name: a\n    target: etcd\n    target-opts: {read: sometimes}\n", ":2: test a: etcd: option read="},
