@@ -48,7 +48,7 @@ func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops
 	for _, name := range names {
 		e, err := reg.Lookup(name)
 		if err != nil {
-			return nil, err
+			return nil, badInput(err)
 		}
 		c := e.New()
 		if cm, ok := wl.(workloads.CheckerMaker); ok {
@@ -165,24 +165,24 @@ func nodeLogs(dir string) map[string][]string {
 // results.json (interruption, harness errors) is kept.
 func Check(ctx context.Context, dir string, modelNames []string, timeout time.Duration, progress node.Progress) (Results, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return Results{}, fmt.Errorf("%s is not a run directory", dir)
+		return Results{}, badInput(fmt.Errorf("%s is not a run directory", dir))
 	}
 	var spec Spec
 	if err := readJSON(filepath.Join(dir, SpecFile), &spec); err != nil {
-		return Results{}, fmt.Errorf("read run spec: %w", err)
+		return Results{}, badInput(fmt.Errorf("read run spec: %w", err))
 	}
 	ops, err := history.ReadFile(filepath.Join(dir, HistoryFile))
 	if err != nil {
-		return Results{}, err
+		return Results{}, badInput(err)
 	}
 	var prev Results
 	if err := readJSON(filepath.Join(dir, ResultsFile), &prev); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return Results{}, err
+		return Results{}, badInput(err)
 	}
 	wl, wlErr := workloads.Default().Lookup(spec.Workload)
 	if len(modelNames) == 0 {
 		if wlErr != nil {
-			return Results{}, wlErr
+			return Results{}, badInput(wlErr)
 		}
 		modelNames = wl.Models()
 	}
@@ -209,10 +209,10 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 func CheckHistory(ctx context.Context, path, format string, modelNames []string, timeout time.Duration, outDir string) (Results, error) {
 	ops, got, err := history.ReadAny(path)
 	if err != nil {
-		return Results{}, err
+		return Results{}, badInput(err)
 	}
 	if format != "" && format != got {
-		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
+		return Results{}, badInput(fmt.Errorf("%s: expected format %s, found %s", path, format, got))
 	}
 	results, err := runCheckers(ctx, modelNames, nil, ops, outDir, timeout)
 	if err != nil {
