@@ -77,6 +77,7 @@ valid exits 4.`,
 					return usageError{err}
 				}
 				spec.Store = c.String("store")
+				errs = append(errs, harness.CheckSpec(&spec)) // a stored spec is input too
 			} else if spec, err = specFromFlags(c); err != nil {
 				errs = append(errs, err)
 			}

@@ -143,3 +143,34 @@ func TestCheckWriteFailure(t *testing.T) {
 		t.Errorf("not a run directory: exit %d, want 64; stderr %s", code, errb.String())
 	}
 }
+
+// TestReplayHostileSpec: a stored spec.json is input like the flags: a
+// replay of a run whose spec names the test "latest" is refused with exit
+// 64 before Docker is touched.
+func TestReplayHostileSpec(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	dir := t.TempDir()
+	spec := harness.DefaultSpec()
+	spec.Test, spec.OpsPerKey = "latest", -1
+	b, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var hb bytes.Buffer
+	if _, err := history.NewWriter(&hb); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"faultline", "run", "--store", store, "--replay", dir}, &out, &errb)
+	want := []string{"faultline: ops-per-key must be >= 0, got -1", `faultline: test name "latest" is reserved`}
+	if code != ExitUsage || !linesHavePrefixes(strings.TrimSpace(errb.String()), want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant 64 and lines starting\n%s", code, errb.String(), strings.Join(want, "\n"))
+	}
+}
