@@ -166,7 +166,9 @@ func LoadSuite(path string, base Spec) (*Suite, error) {
 				budget = v.Value
 			}
 		case "defaults":
-			defaultsN = v
+			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!null" {
+				defaultsN = v
+			}
 		case "tests", "matrix":
 			if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
 				continue
@@ -309,9 +311,6 @@ func CheckSpec(s *Spec) error {
 	}
 	return errors.Join(errs...)
 }
-
-// checkSpec is CheckSpec; the suite's tests and Run share it.
-func checkSpec(s *Spec) error { return CheckSpec(s) }
 
 // fitTarget refuses, in one line, a spec target t cannot run: a workload
 // it does not serve, a cluster size it cannot form, a fault it does not

@@ -95,6 +95,8 @@ func TestLoadSuiteErrors(t *testing.T) {
 		{"empty", "name: x\n", "no tests"},
 		{"not yaml", "tests: [\n", "yaml"},
 		{"bad budget", "budget: forever\ntests:\n  - name: a\n    target: etcd\n", "budget"},
+		{"defaults not a mapping", "defaults: [1]\ntests:\n  - name: a\n    target: etcd\n", ":1: defaults must be a mapping"},
+		{"unknown top-level key", "colour: blue\ntests:\n  - name: a\n    target: etcd\n", `:1: unknown key "colour"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
