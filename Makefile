@@ -27,11 +27,15 @@ test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# Every history parser's fuzz target and the EDN export's round trip, briefly (CI runs this too).
+# Every parser's fuzz target, briefly (CI runs this too): the history
+# formats, the EDN export round trip and the suite reader. Each entry is PACKAGE:TARGET.
 FUZZTIME ?= 10s
+FUZZ_TARGETS ?= ./models/history:FuzzReadEDN ./models/history:FuzzReadJepsenLog \
+	./models/history:FuzzRead ./models/history:FuzzReadAny ./models/history:FuzzWriteEDNRoundTrip ./harness:FuzzReadSuite
 fuzz:
-	for f in FuzzReadEDN FuzzReadJepsenLog FuzzRead FuzzReadAny FuzzWriteEDNRoundTrip; do \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./models/history || exit 1; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; f=$${t#*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
 # Longer runs, on purpose only (not in CI): 10 minutes under all faults.

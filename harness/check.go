@@ -50,7 +50,7 @@ func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops
 	for _, name := range names {
 		e, err := reg.Lookup(name)
 		if err != nil {
-			return nil, err
+			return nil, badInput(err)
 		}
 		c := e.New()
 		if cm, ok := wl.(workloads.CheckerMaker); ok {
@@ -179,24 +179,24 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 
 func check(ctx context.Context, dir string, modelNames []string, timeout time.Duration, progress node.Progress, prefix bool) (Results, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return Results{}, fmt.Errorf("%s is not a run directory", dir)
+		return Results{}, badInput(fmt.Errorf("%s is not a run directory", dir))
 	}
 	var spec Spec
 	if err := readJSON(filepath.Join(dir, SpecFile), &spec); err != nil {
-		return Results{}, fmt.Errorf("read run spec: %w", err)
+		return Results{}, badInput(fmt.Errorf("read run spec: %w", err))
 	}
 	ops, hc, err := readRunHistory(ctx, filepath.Join(dir, HistoryFile), prefix)
 	if err != nil {
-		return Results{}, err
+		return Results{}, badInput(err)
 	}
 	var prev Results
 	if err := readJSON(filepath.Join(dir, ResultsFile), &prev); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return Results{}, err
+		return Results{}, badInput(err)
 	}
 	wl, wlErr := workloads.Default().Lookup(spec.Workload)
 	if len(modelNames) == 0 {
 		if wlErr != nil {
-			return Results{}, wlErr
+			return Results{}, badInput(wlErr)
 		}
 		modelNames = wl.Models()
 	}

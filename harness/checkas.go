@@ -19,7 +19,7 @@ func CheckHistoryAs(ctx context.Context, path, format, workload string, modelNam
 	if workload != "" {
 		var err error
 		if wl, err = workloads.Default().Lookup(workload); err != nil {
-			return Results{}, err
+			return Results{}, badInput(err)
 		}
 		if len(modelNames) == 0 {
 			modelNames = wl.Models()
@@ -27,10 +27,10 @@ func CheckHistoryAs(ctx context.Context, path, format, workload string, modelNam
 	}
 	ops, got, hc, err := readHistoryFile(ctx, path)
 	if err != nil {
-		return Results{}, err
+		return Results{}, badInput(err)
 	}
 	if format != "" && format != got {
-		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
+		return Results{}, badInput(fmt.Errorf("%s: expected format %s, found %s", path, format, got))
 	}
 	results, err := judge(ctx, hc, modelNames, wl, ops, outDir, timeout)
 	if err != nil {

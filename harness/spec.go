@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -107,8 +107,6 @@ func DefaultSpec() Spec {
 	}
 }
 
-var testName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
-
 // Validate checks the spec's own fields (targets, workloads and faults are
 // checked against their catalogs by Run) and fills a default test name.
 func (s *Spec) Validate() error {
@@ -125,11 +123,18 @@ func (s *Spec) Validate() error {
 	if s.Concurrency < 1 || s.Concurrency > 10000 {
 		errs = append(errs, fmt.Errorf("concurrency must be 1..10000, got %d", s.Concurrency))
 	}
-	if s.Rate < 0 {
-		errs = append(errs, fmt.Errorf("rate must be >= 0, got %g", s.Rate))
+	// NaN compares false with everything: it would pass a plain < 0 test
+	// and mean no limit at all.
+	if math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) || s.Rate < 0 {
+		errs = append(errs, fmt.Errorf("rate must be a finite number >= 0, got %g", s.Rate))
+	}
+	if s.OpsPerKey < 0 {
+		errs = append(errs, fmt.Errorf("ops-per-key must be >= 0, got %d", s.OpsPerKey))
 	}
 	if s.TimeLimit.D() <= 0 {
 		errs = append(errs, fmt.Errorf("time limit must be > 0, got %s", s.TimeLimit.D()))
+	} else if s.TimeLimit.D() > MaxTimeLimit {
+		errs = append(errs, fmt.Errorf("time limit must be at most %s, got %s", MaxTimeLimit, s.TimeLimit.D()))
 	}
 	if len(s.Nemesis) > 0 && s.NemesisInterval.D() <= 0 {
 		errs = append(errs, fmt.Errorf("nemesis interval must be > 0, got %s", s.NemesisInterval.D()))
@@ -154,8 +159,11 @@ func (s *Spec) Validate() error {
 			s.Test += "-" + strings.Join(s.Nemesis, "+")
 		}
 	}
-	if !testName.MatchString(s.Test) {
-		errs = append(errs, fmt.Errorf("test name %q: use letters, digits, '.', '_', '-', '+'", s.Test))
+	if err := checkTestName(s.Test); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkStore(s.Store); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

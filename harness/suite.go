@@ -1,11 +1,9 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -120,106 +118,124 @@ func (f testFields) apply(s *Spec) {
 	}
 }
 
-type suiteFile struct {
-	Name     string      `yaml:"name"`
-	Budget   string      `yaml:"budget"`
-	Defaults yaml.Node   `yaml:"defaults"`
-	Tests    []yaml.Node `yaml:"tests"`
-	Matrix   []yaml.Node `yaml:"matrix"`
-}
+// suiteKeys are the keys of a suite file; keys starting with "x-" are
+// ignored, a place for anchors that tests then alias or merge (<<).
+var suiteKeys = map[string]bool{"name": true, "budget": true, "defaults": true, "tests": true, "matrix": true}
 
 // lineError is an error at a line of the suite file.
 func lineError(path string, line int, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))
 }
 
-// decodeStrict decodes n into v refusing unknown keys; errors carry the
-// line in the suite file.
-func decodeStrict(path string, n *yaml.Node, v any) error {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return lineError(path, n.Line, "%v", err)
-	}
-	d := yaml.NewDecoder(bytes.NewReader(b))
-	d.KnownFields(true)
-	err = d.Decode(v)
-	if err == nil {
-		return nil
-	}
-	// The decoder counts lines of the re-marshalled node, which starts at
-	// n.Line; its keys keep their order, one per line for our flat fields.
-	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
-	if first, _, _ := strings.Cut(msg, "\n"); first != "" {
-		msg = first
-	}
-	line := n.Line
-	var k int
-	if _, serr := fmt.Sscanf(msg, "line %d:", &k); serr == nil {
-		line = n.Line + k - 1
-		_, msg, _ = strings.Cut(msg, ": ")
-	}
-	return lineError(path, line, "%s", msg)
-}
-
 // LoadSuite reads and validates a suite file. Nothing runs: every test is
-// checked against the target, workload and fault catalogs first, and a
-// mistake is reported with its line.
+// checked against the target, workload and fault catalogs first, and each
+// mistake is reported with its line. The file's size, the expansion of
+// its aliases and the size of its matrices are checked before anything is
+// built from them.
 func LoadSuite(path string, base Spec) (*Suite, error) {
-	b, err := os.ReadFile(path)
+	root, err := readSuiteDoc(path)
 	if err != nil {
 		return nil, err
 	}
-	var f suiteFile
-	d := yaml.NewDecoder(bytes.NewReader(b))
-	d.KnownFields(true)
-	if err := d.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	var (
+		name, budget    string
+		defaultsN       *yaml.Node
+		testsN, matrixN []*yaml.Node
+		seen            = map[string]int{}
+	)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Kind == yaml.ScalarNode && strings.HasPrefix(k.Value, "x-") {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode || !suiteKeys[k.Value] {
+			return nil, lineError(path, k.Line, "unknown key %s (a suite has name, budget, defaults, tests, matrix and x-...)", quoteKey(k))
+		}
+		if l, dup := seen[k.Value]; dup {
+			return nil, lineError(path, k.Line, "mapping key %q already defined at line %d", k.Value, l)
+		}
+		seen[k.Value] = k.Line
+		switch k.Value {
+		case "name", "budget":
+			if v.Kind != yaml.ScalarNode {
+				return nil, lineError(path, v.Line, "%s must be a string", k.Value)
+			}
+			if k.Value == "name" {
+				name = v.Value
+			} else {
+				budget = v.Value
+			}
+		case "defaults":
+			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!null" {
+				defaultsN = v
+			}
+		case "tests", "matrix":
+			if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+				continue
+			}
+			if v.Kind != yaml.SequenceNode {
+				return nil, lineError(path, v.Line, "%s must be a list", k.Value)
+			}
+			if k.Value == "tests" {
+				testsN = v.Content
+			} else {
+				matrixN = v.Content
+			}
+		}
 	}
-	s := &Suite{Name: f.Name}
+	s := &Suite{Name: name}
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(strings.TrimSuffix(baseName(path), ".yaml"), ".yml")
 	}
-	if f.Budget != "" {
-		if s.Budget, err = time.ParseDuration(f.Budget); err != nil || s.Budget <= 0 {
-			return nil, fmt.Errorf("%s: budget %q: want a duration like 45m", path, f.Budget)
+	if budget != "" {
+		if s.Budget, err = time.ParseDuration(budget); err != nil || s.Budget <= 0 {
+			return nil, fmt.Errorf("%s: budget %q: want a duration like 45m", path, budget)
 		}
 	}
 	var defaults testFields
-	if f.Defaults.Kind != 0 {
-		if err := decodeStrict(path, &f.Defaults, &defaults); err != nil {
+	if defaultsN != nil {
+		if err := decodeStrict(path, defaultsN, "defaults", &defaults); err != nil {
 			return nil, err
 		}
 	}
 	base.Test = ""
 	defaults.apply(&base)
-	for i := range f.Tests {
-		n := &f.Tests[i]
+	if len(testsN) > MaxSuiteTests {
+		return nil, fmt.Errorf("%s: %d tests; a suite may have at most %d", path, len(testsN), MaxSuiteTests)
+	}
+	var errs []error
+	var size suiteSize
+	for _, n := range testsN {
 		var tf testFields
-		if err := decodeStrict(path, n, &tf); err != nil {
+		if err := decodeStrict(path, n, "a test", &tf); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		t, terrs := suiteTest(path, n.Line, base, defaults, tf)
+		if err := size.add(path, n, 1, false, t.Repeat); err != nil {
 			return nil, err
 		}
-		t, err := suiteTest(path, n.Line, base, defaults, tf)
-		if err != nil {
-			return nil, err
-		}
+		errs = append(errs, terrs...)
 		s.Tests = append(s.Tests, t)
 	}
-	for i := range f.Matrix {
-		ts, err := expandMatrix(path, &f.Matrix[i], base, defaults)
-		if err != nil {
-			return nil, err
-		}
+	for _, n := range matrixN {
+		ts, merrs := expandMatrix(path, n, base, defaults, &size)
+		errs = append(errs, merrs...)
 		s.Tests = append(s.Tests, ts...)
 	}
-	if len(s.Tests) == 0 {
+	if len(errs) == 0 && len(s.Tests) == 0 {
 		return nil, fmt.Errorf("%s: no tests (give tests: or matrix:)", path)
 	}
 	names := map[string]int{}
 	for _, t := range s.Tests {
 		if l, dup := names[t.Spec.Test]; dup {
-			return nil, lineError(path, t.Line, "test name %q already used at line %d", t.Spec.Test, l)
+			errs = append(errs, lineError(path, t.Line, "test name %q already used at line %d", t.Spec.Test, l))
+			continue
 		}
 		names[t.Spec.Test] = t.Line
+	}
+	if len(errs) > 0 {
+		return nil, joinCapped(errs)
 	}
 	return s, nil
 }
@@ -231,8 +247,9 @@ func baseName(p string) string {
 	return p
 }
 
-// suiteTest builds and validates one test.
-func suiteTest(path string, line int, base Spec, defaults, tf testFields) (SuiteTest, error) {
+// suiteTest builds and validates one test; it returns every problem
+// found, each on its own line.
+func suiteTest(path string, line int, base Spec, defaults, tf testFields) (SuiteTest, []error) {
 	spec := base
 	tf.apply(&spec)
 	t := SuiteTest{Spec: spec, Expect: models.Valid, Repeat: 1, Line: line}
@@ -245,44 +262,54 @@ func suiteTest(path string, line int, base Spec, defaults, tf testFields) (Suite
 		}
 	}
 	if tf.Name == nil {
-		return t, lineError(path, line, "test has no name")
+		return t, []error{lineError(path, line, "test has no name")}
 	}
+	var errs []error
 	switch t.Expect {
 	case models.Valid, models.Invalid, models.Unknown:
 	default:
-		return t, lineError(path, line, "expect %q: want valid, invalid or unknown", t.Expect)
+		errs = append(errs, lineError(path, line, "expect %q: want valid, invalid or unknown", t.Expect))
 	}
-	if t.Repeat < 1 || t.Repeat > 1000 {
-		return t, lineError(path, line, "repeat %d: want 1..1000", t.Repeat)
+	if t.Repeat < 1 || t.Repeat > MaxRepeat {
+		errs = append(errs, lineError(path, line, "repeat %d: want 1..%d", t.Repeat, MaxRepeat))
 	}
-	if err := checkSpec(&t.Spec); err != nil {
-		return t, lineError(path, line, "test %s: %v", t.Spec.Test, err)
+	for _, err := range splitErrors(CheckSpec(&t.Spec)) {
+		errs = append(errs, lineError(path, line, "test %s: %v", t.Spec.Test, err))
 	}
-	return t, nil
+	return t, errs
 }
 
-// checkSpec validates a spec against the catalogs, as Run would, without
-// running anything.
-func checkSpec(s *Spec) error {
-	if _, err := nuker.ParseFaults(strings.Join(s.Nemesis, ",")); err != nil {
-		return err
+// CheckSpec validates a spec against the catalogs, as Run would, without
+// running anything; it reports every problem it finds (errors.Join, one
+// per line). It resolves s.Nemesis to the nuker's canonical list and
+// fills a default test name.
+func CheckSpec(s *Spec) error {
+	var errs []error
+	_, ferr := nuker.ParseFaults(strings.Join(s.Nemesis, ","))
+	if ferr != nil {
+		errs = append(errs, ferr)
 	}
 	if err := s.Validate(); err != nil {
-		return err
+		errs = append(errs, splitErrors(err)...)
 	}
-	te, err := targets.Default().Lookup(s.Target)
-	if err != nil {
-		return err
+	te, terr := targets.Default().Lookup(s.Target)
+	var t targets.Target
+	if terr == nil {
+		t, terr = te.New(s.TargetVersion, s.TargetOpts)
 	}
-	t, err := te.New(s.TargetVersion, s.TargetOpts)
-	if err != nil {
-		return err
+	if terr != nil && s.Target != "" {
+		errs = append(errs, terr)
 	}
-	wl, err := workloads.Default().Lookup(s.Workload)
-	if err != nil {
-		return err
+	wl, werr := workloads.Default().Lookup(s.Workload)
+	if werr != nil && s.Workload != "" {
+		errs = append(errs, werr)
 	}
-	return fitTarget(t, wl.Name(), s)
+	if len(errs) == 0 && terr == nil && werr == nil {
+		if err := fitTarget(t, wl.Name(), s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // fitTarget refuses, in one line, a spec target t cannot run: a workload
@@ -322,16 +349,19 @@ func resolveFaults(t targets.Target, asked []string) ([]string, error) {
 }
 
 // expandMatrix turns one matrix entry into tests: list-valued fields are
-// axes, and the name template's {field} placeholders take each value.
-func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields) ([]SuiteTest, error) {
-	if n.Kind != yaml.MappingNode {
-		return nil, lineError(path, n.Line, "a matrix entry must be a mapping")
+// axes, and the name template's {field} placeholders take each value. Its
+// keys and the number of tests and runs it makes are checked before any
+// test is built.
+func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields, size *suiteSize) ([]SuiteTest, []error) {
+	if err := checkKeys(path, n, "a matrix entry", testKeys); err != nil {
+		return nil, []error{err}
 	}
 	type axis struct {
 		key    string
 		values []*yaml.Node
 	}
 	var axes []axis
+	var sizes []int
 	fixed := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -348,13 +378,33 @@ func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields) ([]
 		}
 		if isAxis {
 			axes = append(axes, axis{k.Value, v.Content})
+			sizes = append(sizes, len(v.Content))
 		} else {
 			fixed.Content = append(fixed.Content, k, v)
 		}
 	}
+	var ftf testFields
+	if err := decodeStrict(path, fixed, "a matrix entry", &ftf); err != nil {
+		return nil, []error{err}
+	}
+	repeat := 1
+	for _, f := range []testFields{defaults, ftf} {
+		if f.Repeat != nil {
+			repeat = *f.Repeat
+		}
+	}
+	for _, a := range axes {
+		if a.key == "repeat" {
+			repeat = maxRepeat(a.values)
+		}
+	}
+	count, overflow := countTests(sizes)
+	if err := size.add(path, n, count, overflow, repeat); err != nil {
+		return nil, []error{err}
+	}
 	combos := [][]*yaml.Node{{}}
 	for _, a := range axes {
-		var next [][]*yaml.Node
+		next := make([][]*yaml.Node, 0, len(combos)*len(a.values))
 		for _, c := range combos {
 			for _, v := range a.values {
 				next = append(next, append(slices.Clone(c), v))
@@ -362,20 +412,18 @@ func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields) ([]
 		}
 		combos = next
 	}
-	if len(combos) > 1000 {
-		return nil, lineError(path, n.Line, "matrix expands to %d tests; at most 1000", len(combos))
-	}
 	var out []SuiteTest
+	var errs []error
 	for _, c := range combos {
 		m := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Content: slices.Clone(fixed.Content)}
 		var label []string
 		for i, a := range axes {
-			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: a.key}, c[i])
+			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: a.key, Line: n.Line}, c[i])
 			label = append(label, a.key+"-"+nodeLabel(c[i]))
 		}
 		var tf testFields
-		if err := decodeStrict(path, m, &tf); err != nil {
-			return nil, err
+		if err := decodeStrict(path, m, "a matrix entry", &tf); err != nil {
+			return out, append(errs, err)
 		}
 		name := "matrix"
 		if tf.Name != nil {
@@ -388,13 +436,11 @@ func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields) ([]
 			name += "-" + strings.Join(label, "-")
 		}
 		tf.Name = &name
-		t, err := suiteTest(path, n.Line, base, defaults, tf)
-		if err != nil {
-			return nil, err
-		}
+		t, terrs := suiteTest(path, n.Line, base, defaults, tf)
+		errs = append(errs, terrs...)
 		out = append(out, t)
 	}
-	return out, nil
+	return out, errs
 }
 
 // nodeLabel renders a value for a test name: "partition+kill", "read-serializable".

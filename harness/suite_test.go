@@ -83,7 +83,7 @@ func TestLoadSuiteErrors(t *testing.T) {
 	tests := []struct {
 		name, text, want string
 	}{
-		{"unknown key", "tests:\n  - name: a\n    target: etcd\n    colour: blue\n", ":4: field colour not found"},
+		{"unknown key", "tests:\n  - name: a\n    target: etcd\n    colour: blue\n", `:4: unknown key "colour"`},
 		{"unknown target", "tests:\n  - name: a\n    target: oracle\n", `:2: test a: unknown target "oracle"`},
 		{"bad fault", "tests:\n  - name: a\n    target: etcd\n  - name: b\n    target: etcd\n    nemesis: [meteor]\n", `:4: test b: unknown fault "meteor"`},
 		{"bad option", "tests:\n  - name: a\n    target: etcd\n    target-opts: {read: sometimes}\n", ":2: test a: etcd: option read="},
@@ -95,6 +95,8 @@ func TestLoadSuiteErrors(t *testing.T) {
 		{"empty", "name: x\n", "no tests"},
 		{"not yaml", "tests: [\n", "yaml"},
 		{"bad budget", "budget: forever\ntests:\n  - name: a\n    target: etcd\n", "budget"},
+		{"defaults not a mapping", "defaults: [1]\ntests:\n  - name: a\n    target: etcd\n", ":1: defaults must be a mapping"},
+		{"unknown top-level key", "colour: blue\ntests:\n  - name: a\n    target: etcd\n", `:1: unknown key "colour"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,15 +78,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitValid
 	}
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "faultline:", err)
-		return ExitUsage
-	default:
-		fmt.Fprintln(stderr, "faultline:", err)
-		return ExitHarness
+	// One line per problem, each with the prefix.
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(stderr, "faultline:", line)
 	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	return ExitHarness
 }
 
 func newApp(stdout, stderr io.Writer, code *int) *cli.App {

@@ -71,17 +71,20 @@ valid exits 4.`,
 			}
 			var spec harness.Spec
 			var err error
+			var errs []error // every problem is reported
 			if dir := c.String("replay"); dir != "" {
 				if spec, err = harness.ReplaySpec(dir); err != nil {
 					return usageError{err}
 				}
 				spec.Store = c.String("store")
+				errs = append(errs, harness.CheckSpec(&spec)) // a stored spec is input too
 			} else if spec, err = specFromFlags(c); err != nil {
-				return err
+				errs = append(errs, err)
 			}
 			n := c.Int("test-count")
-			if n < 1 {
-				return usage("--test-count must be at least 1, got %d", n)
+			errs = append(errs, checkTestCount(n), checkOutputFile("junit", c.String("junit")))
+			if err := errors.Join(errs...); err != nil {
+				return usageError{err}
 			}
 			suite := &harness.Suite{Name: spec.Test, Tests: []harness.SuiteTest{{Spec: spec, Expect: models.Valid, Repeat: n}}}
 			return runSuite(c, suite, code, harness.SuiteOptions{StopOnFailure: c.Bool("stop-on-failure")})
@@ -213,9 +216,10 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 	spec.Target = c.String("target")
 	spec.TargetVersion = c.String("target-version")
 	spec.Workload = c.String("workload")
+	var errs []error // every problem is reported, one line each
 	faults, err := nuker.ParseFaults(c.String("nemesis"))
 	if err != nil {
-		return spec, usageError{err}
+		errs = append(errs, err)
 	}
 	spec.Nemesis = faults
 	if slices.Contains(strings.Split(strings.ReplaceAll(c.String("nemesis"), " ", ""), ","), "all") {
@@ -240,13 +244,15 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 	spec.Store = c.String("store")
 	spec.SLO = c.String("slo")
 	if _, err := reports.ParseSLOs(spec.SLO); err != nil {
-		return spec, usage("--slo: %v", err)
+		errs = append(errs, fmt.Errorf("--slo: %v", err))
+		spec.SLO = "" // reported once
 	}
 	for _, kv := range c.StringSlice("target-opt") {
 		for _, kv := range strings.Split(kv, ",") {
 			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 			if !ok || k == "" {
-				return spec, usage("--target-opt %q: want KEY=VALUE", kv)
+				errs = append(errs, fmt.Errorf("--target-opt %q: want KEY=VALUE", kv))
+				continue
 			}
 			if spec.TargetOpts == nil {
 				spec.TargetOpts = map[string]string{}
@@ -254,7 +260,12 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 			spec.TargetOpts[k] = v
 		}
 	}
-	if err := spec.Validate(); err != nil {
+	// The spec and the catalogs (target, options, workload, faults), all
+	// before Docker is touched.
+	if err := harness.CheckSpec(&spec); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return spec, usageError{err}
 	}
 	return spec, nil
@@ -365,8 +376,8 @@ log lines); auto detects them.`,
 			}
 			path := c.Args().First()
 			fi, err := os.Stat(path)
-			if err != nil {
-				return usage("%v", err)
+			if ferr := checkFlags(c, err != nil || fi.IsDir()); err != nil || ferr != nil {
+				return usageError{errors.Join(err, ferr)}
 			}
 			prog := progress(c.App.ErrWriter, false)
 			if fi.IsDir() {
@@ -379,7 +390,7 @@ log lines); auto detects them.`,
 					return err
 				}
 				if err != nil {
-					return usageError{err}
+					return checkError(err)
 				}
 				printResults(c.App.Writer, path, res)
 				*code = verdictCode(res.Verdict)
@@ -396,9 +407,6 @@ log lines); auto detects them.`,
 				return checkAsWorkload(c, code, path, format, wl)
 			}
 			models := c.StringSlice("model")
-			if len(models) == 0 {
-				return usage("checking a history file needs --model (e.g. --model cas-register)")
-			}
 			timeout := c.Duration("timeout")
 			if timeout <= 0 {
 				timeout = harness.DefaultSpec().CheckTimeout.D()
@@ -408,7 +416,7 @@ log lines); auto detects them.`,
 				return err
 			}
 			if err != nil {
-				return usageError{err}
+				return checkError(err)
 			}
 			printResults(c.App.Writer, "", res)
 			*code = verdictCode(res.Verdict)
@@ -457,11 +465,11 @@ as expected, 1 any unexpected anomaly, 2 any unknown, 3 any could not run.`,
 			base := harness.DefaultSpec()
 			base.Store = c.String("store")
 			suite, err := harness.LoadSuite(c.Args().First(), base)
-			if err != nil {
-				return usageError{err}
-			}
 			if c.Int("parallel") < 1 {
-				return usage("--parallel must be at least 1")
+				err = errors.Join(err, errors.New("--parallel must be at least 1"))
+			}
+			if err := errors.Join(err, checkOutputFile("junit", c.String("junit"))); err != nil {
+				return usageError{err}
 			}
 			if c.Bool("check-only") {
 				for _, t := range suite.Tests {
