@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/faultline/faultline/nuker/clock/injectcmd"
 )
 
 // Exit codes.
@@ -48,6 +50,9 @@ func (e harnessError) Error() string { return e.err.Error() }
 func (e harnessError) Unwrap() error { return e.err }
 
 func main() {
+	if args, ok := injectorArgs(os.Args); ok {
+		os.Exit(injectcmd.Main(args, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
