@@ -73,11 +73,17 @@ func ClockInjector(ctx context.Context, progress node.Progress) (string, error) 
 	}
 	root, err := moduleRoot()
 	if err != nil {
-		return "", fmt.Errorf("clock injector: %w, and faultline's source tree is not here to build one: "+
-			"rebuild faultline static (CGO_ENABLED=0 go install github.com/faultline/faultline/cmd/faultline@latest) "+
-			"or set $%s to a static faultline-clock (CGO_ENABLED=0 go build %s)", selfErr, EnvClockInjector, clockInjectorPkg)
+		return "", noInjectorError(selfErr)
 	}
 	return buildClockInjector(ctx, root, progress)
+}
+
+// noInjectorError says, in one line, why there is no clock injector and
+// what to do about it.
+func noInjectorError(selfErr error) error {
+	return fmt.Errorf("clock injector: %w, and faultline's source tree is not here to build one: "+
+		"rebuild faultline static (CGO_ENABLED=0 go install github.com/faultline/faultline/cmd/faultline@latest) "+
+		"or set $%s to a static faultline-clock (CGO_ENABLED=0 go build %s)", selfErr, EnvClockInjector, clockInjectorPkg)
 }
 
 // selfInjector returns this executable's path when it can serve as the

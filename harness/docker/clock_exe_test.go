@@ -120,3 +120,22 @@ func TestClockInjectorChoice(t *testing.T) {
 		t.Errorf("selfInjector in a test binary: %v, want \"is not faultline\"", err)
 	}
 }
+
+// TestNoInjectorError: a faultline that cannot serve as the injector, away
+// from its source tree, gets one line naming both ways out.
+func TestNoInjectorError(t *testing.T) {
+	dir := t.TempDir()
+	musl := buildTiny(t, dir, "musl", "package main\n\n// int one(void) { return 1; }\nimport \"C\"\n\nfunc main() { _ = C.one() }\n",
+		[]string{"CGO_ENABLED=1", "GOARCH=amd64"}, "-ldflags=-I /lib/ld-musl-x86_64.so.1")
+	err := noInjectorError(checkHelperExecutable(musl, nodeGlibc()))
+	msg := err.Error()
+	for _, want := range []string{"ld-musl", "CGO_ENABLED=0 go install github.com/faultline/faultline/cmd/faultline", "$" + EnvClockInjector} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "\n") {
+		t.Errorf("%q is more than one line", msg)
+	}
+	t.Log(msg)
+}
