@@ -266,8 +266,8 @@ func startClockHelper(ctx context.Context, cli *client.Client, name string, targ
 	}
 	if err != nil {
 		remove()
-		return "", fmt.Errorf("the clock injector %s does not run in the node's image: %w %s (set $%s to a static faultline-clock: CGO_ENABLED=0 go build %s)",
-			bin, err, strings.TrimSpace(string(res.Stderr)), EnvClockInjector, clockInjectorPkg)
+		return "", fmt.Errorf("the clock injector %s does not run in the node's image: %w %s (set $%s to a static faultline-clock: %s)",
+			bin, err, strings.TrimSpace(string(res.Stderr)), EnvClockInjector, installInjector)
 	}
 	return resp.ID, nil
 }

@@ -32,6 +32,10 @@ const faultlineModule = "module github.com/faultline/faultline"
 // clockInjectorPkg is the injector's main package, relative to the module.
 const clockInjectorPkg = "./nuker/clock/cmd/faultline-clock"
 
+// installInjector is how a user without faultline's sources gets a static
+// injector for $FAULTLINE_CLOCK_INJECTOR.
+const installInjector = "CGO_ENABLED=0 go install github.com/faultline/faultline/nuker/clock/cmd/faultline-clock@latest"
+
 // isInjectorMain says whether binaries of the main package path act as the
 // clock injector: faultline itself (as faultline-clock, or with the hidden
 // subcommand injectcmd.Subcommand) and the standalone injector do.
@@ -83,7 +87,7 @@ func ClockInjector(ctx context.Context, progress node.Progress) (string, error) 
 func noInjectorError(selfErr error) error {
 	return fmt.Errorf("clock injector: %w, and faultline's source tree is not here to build one: "+
 		"rebuild faultline static (CGO_ENABLED=0 go install github.com/faultline/faultline/cmd/faultline@latest) "+
-		"or set $%s to a static faultline-clock (CGO_ENABLED=0 go build %s)", selfErr, EnvClockInjector, clockInjectorPkg)
+		"or set $%s to a static faultline-clock (%s)", selfErr, EnvClockInjector, installInjector)
 }
 
 // selfInjector returns this executable's path when it can serve as the
