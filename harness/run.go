@@ -107,6 +107,9 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 	defer cli.Close()
+	if err := checkClockInjector(ctx, spec, opt.Progress); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
+	}
 
 	dir, err := newRunDir(spec.Store, spec.Test, started)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/internal/termsafe"
+	"github.com/faultline/faultline/nuker/clock/injectcmd"
 )
 
 // Exit codes.
@@ -51,6 +52,9 @@ func (e harnessError) Error() string { return e.err.Error() }
 func (e harnessError) Unwrap() error { return e.err }
 
 func main() {
+	if args, ok := injectorArgs(os.Args); ok {
+		os.Exit(injectcmd.Main(args, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 

@@ -9,24 +9,29 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/nuker/clock/injectcmd"
 )
 
 // Clock faults in Docker: a helper container per node shares the node
 // container's PID namespace (PidMode container:<id>) with CAP_SYS_PTRACE
-// only, and runs the static injector faultline-clock (nuker/clock) on the
+// only, and runs the injector faultline-clock (nuker/clock/injectcmd) on the
 // node's daemons, found through their pid files under the node's root as
 // the helper sees it (/proc/1/root: PID 1 of the shared namespace is the
 // node's init). The node container itself gains no capability. The
-// injector is copied into the helper when it is created, so no image and
-// no image recipe changes for it.
+// injector, normally the faultline executable itself (it acts as
+// faultline-clock under that name), is bind-mounted read-only into the
+// helper when it is created (copied in when the engine cannot see the
+// file), so no image and no image recipe changes for it.
 
 // clockHelperSuffix ends a helper container's name: <node container>-clock.
 const clockHelperSuffix = "-clock"
@@ -198,18 +203,41 @@ func createClockHelper(ctx context.Context, cli *client.Client, name string, tar
 		return "", err
 	}
 	labels := helperLabels(target.Config.Labels, "clock-helper")
+	// An engine on this machine sees the injector's file: a read-only bind
+	// mount costs nothing, where a copy of faultline (tens of MB) into each
+	// helper takes seconds on a loaded machine. A remote engine refuses the
+	// mount (no such path there) or, probed, runs something else: copy.
+	id, bindErr := startClockHelper(ctx, cli, name, target, labels, bin, true)
+	if bindErr == nil || cerrdefs.IsConflict(bindErr) {
+		return id, bindErr
+	}
+	id, err = startClockHelper(ctx, cli, name, target, labels, bin, false)
+	if err != nil {
+		return "", fmt.Errorf("%w (bind-mounting it instead: %w)", err, bindErr)
+	}
+	return id, nil
+}
+
+// startClockHelper creates and starts the helper container name with the
+// injector bin bind-mounted (bind) or copied in, and checks that the
+// injector runs there. On error nothing is left behind.
+func startClockHelper(ctx context.Context, cli *client.Client, name string, target container.InspectResponse,
+	labels map[string]string, bin string, bind bool) (string, error) {
+	host := &container.HostConfig{
+		PidMode:     container.PidMode("container:" + target.ID),
+		CapAdd:      []string{"SYS_PTRACE"},
+		NetworkMode: "none",
+	}
+	if bind {
+		host.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: bin, Target: clockInjectorPath, ReadOnly: true}}
+	}
 	resp, err := cli.ContainerCreate(ctx,
 		&container.Config{
 			Image:  target.Image, // present: the node runs it
 			Cmd:    []string{"sleep", "infinity"},
 			Labels: labels,
 		},
-		&container.HostConfig{
-			PidMode:     container.PidMode("container:" + target.ID),
-			CapAdd:      []string{"SYS_PTRACE"},
-			NetworkMode: "none",
-		},
-		nil, nil, name)
+		host, nil, nil, name)
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", name, err)
 	}
@@ -218,32 +246,54 @@ func createClockHelper(ctx context.Context, cli *client.Client, name string, tar
 		defer cancel()
 		_ = cli.ContainerRemove(rctx, resp.ID, container.RemoveOptions{Force: true})
 	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		remove()
-		return "", fmt.Errorf("read injector: %w", err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: "faultline-clock", Mode: 0o755, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
-		remove()
-		return "", err
-	}
-	if _, err := tw.Write(data); err != nil {
-		remove()
-		return "", err
-	}
-	if err := tw.Close(); err != nil {
-		remove()
-		return "", err
-	}
-	if err := cli.CopyToContainer(ctx, resp.ID, "/usr/local/bin", &buf, container.CopyToContainerOptions{}); err != nil {
-		remove()
-		return "", fmt.Errorf("copy injector into %s: %w", name, err)
+	if !bind {
+		if err := copyInjector(ctx, cli, resp.ID, bin); err != nil {
+			remove()
+			return "", fmt.Errorf("copy injector into %s: %w", name, err)
+		}
 	}
 	if err := cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
 		remove()
 		return "", fmt.Errorf("start %s: %w", name, err)
 	}
+	// A binary that does not run here (a library missing from the image)
+	// would fail every later command: say so once, now.
+	res, err := (&Node{cli: cli, name: name, id: resp.ID}).Exec(ctx, clockInjectorPath, "probe")
+	if err == nil && !strings.Contains(string(res.Stdout), injectcmd.Banner) {
+		err = fmt.Errorf("%s probe printed %q", clockInjectorPath, strings.TrimSpace(string(res.Stdout)))
+	}
+	if err != nil {
+		remove()
+		return "", fmt.Errorf("the clock injector %s does not run in the node's image: %w %s (set $%s to a static faultline-clock: %s)",
+			bin, err, strings.TrimSpace(string(res.Stderr)), EnvClockInjector, installInjector)
+	}
 	return resp.ID, nil
+}
+
+// copyInjector copies the binary at bin into container id as
+// clockInjectorPath, streaming it (faultline itself is tens of MB).
+func copyInjector(ctx context.Context, cli *client.Client, id, bin string) error {
+	f, err := os.Open(bin)
+	if err != nil {
+		return fmt.Errorf("read injector: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("read injector: %w", err)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := tw.WriteHeader(&tar.Header{Name: path.Base(clockInjectorPath), Mode: 0o755, Size: st.Size(), ModTime: time.Unix(0, 0)})
+		if err == nil {
+			_, err = io.Copy(tw, io.LimitReader(f, st.Size()))
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close() // unblocks the writer if the copy ends early
+	return cli.CopyToContainer(ctx, id, path.Dir(clockInjectorPath), pr, container.CopyToContainerOptions{})
 }

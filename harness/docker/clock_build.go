@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,9 +21,9 @@ import (
 	"github.com/faultline/faultline/internal/filelock"
 )
 
-// EnvClockInjector names a prebuilt static faultline-clock binary to use
-// instead of building one from faultline's source tree (for installed
-// faultline binaries run away from their source).
+// EnvClockInjector names a linux/amd64 binary to use as the clock
+// injector instead of faultline's own executable: a faultline-clock
+// (nuker/clock/cmd/faultline-clock) or a faultline binary.
 const EnvClockInjector = "FAULTLINE_CLOCK_INJECTOR"
 
 // faultlineModule is the module line ClockInjector looks for.
@@ -31,21 +32,87 @@ const faultlineModule = "module github.com/faultline/faultline"
 // clockInjectorPkg is the injector's main package, relative to the module.
 const clockInjectorPkg = "./nuker/clock/cmd/faultline-clock"
 
-// ClockInjector returns the path of a static linux/amd64 faultline-clock
-// binary: the one $FAULTLINE_CLOCK_INJECTOR names, or one built from this
-// faultline's source tree and cached under the user cache directory, keyed
-// by a hash of its sources and the Go version (a cached one is reused).
+// installInjector is how a user without faultline's sources gets a static
+// injector for $FAULTLINE_CLOCK_INJECTOR.
+const installInjector = "CGO_ENABLED=0 go install github.com/faultline/faultline/nuker/clock/cmd/faultline-clock@latest"
+
+// isInjectorMain says whether binaries of the main package path act as the
+// clock injector: faultline itself (as faultline-clock, or with the hidden
+// subcommand injectcmd.Subcommand) and the standalone injector do.
+func isInjectorMain(path string) bool {
+	switch path {
+	case "github.com/faultline/faultline/cmd/faultline",
+		"github.com/faultline/faultline/nuker/clock/cmd/faultline-clock":
+		return true
+	}
+	return false
+}
+
+// ClockInjector returns the path of a linux/amd64 binary that, copied into
+// a clock helper container as faultline-clock, acts as the clock injector:
+//
+//  1. the one $FAULTLINE_CLOCK_INJECTOR names, if set (it must be usable);
+//  2. this very executable, when it is faultline (which carries the
+//     injector) and runs on the nodes (static, or linked against a glibc
+//     no newer than the nodes' Debian one);
+//  3. one built from faultline's source tree, when one is at hand (tests,
+//     or a faultline that cannot run on the nodes), cached under the user
+//     cache directory by a hash of its sources and the Go version.
+//
+// Otherwise the error says, in one line, what to do.
 func ClockInjector(ctx context.Context, progress node.Progress) (string, error) {
 	if p := os.Getenv(EnvClockInjector); p != "" {
-		if _, err := os.Stat(p); err != nil {
+		p, err := filepath.Abs(p) // it may be bind-mounted
+		if err != nil {
+			return "", fmt.Errorf("clock injector from $%s: %w", EnvClockInjector, err)
+		}
+		if err := checkHelperExecutable(p, nodeGlibc()); err != nil {
 			return "", fmt.Errorf("clock injector from $%s: %w", EnvClockInjector, err)
 		}
 		return p, nil
 	}
+	self, selfErr := selfInjector()
+	if selfErr == nil {
+		return self, nil
+	}
 	root, err := moduleRoot()
 	if err != nil {
-		return "", err
+		return "", noInjectorError(selfErr)
 	}
+	return buildClockInjector(ctx, root, progress)
+}
+
+// noInjectorError says, in one line, why there is no clock injector and
+// what to do about it.
+func noInjectorError(selfErr error) error {
+	return fmt.Errorf("clock injector: %w, and faultline's source tree is not here to build one: "+
+		"rebuild faultline static (CGO_ENABLED=0 go install github.com/faultline/faultline/cmd/faultline@latest) "+
+		"or set $%s to a static faultline-clock (%s)", selfErr, EnvClockInjector, installInjector)
+}
+
+// selfInjector returns this executable's path when it can serve as the
+// clock injector on the nodes, or why not.
+func selfInjector() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("this executable: %w", err)
+	}
+	bi, err := buildinfo.ReadFile(exe)
+	if err != nil {
+		return "", fmt.Errorf("this executable %s: %w", exe, err)
+	}
+	if !isInjectorMain(bi.Path) {
+		return "", fmt.Errorf("this executable (%s) is not faultline", bi.Path)
+	}
+	if err := checkHelperExecutable(exe, nodeGlibc()); err != nil {
+		return "", fmt.Errorf("this faultline binary cannot serve as the clock injector: %w", err)
+	}
+	return exe, nil
+}
+
+// buildClockInjector builds a static faultline-clock from the source tree
+// at root, or reuses the cached one.
+func buildClockInjector(ctx context.Context, root string, progress node.Progress) (string, error) {
 	goVersion, err := gobuild.GoVersion(ctx)
 	if err != nil {
 		return "", fmt.Errorf("clock injector: %w", err)
@@ -107,8 +174,7 @@ func moduleRoot() (string, error) {
 			return d, nil
 		}
 	}
-	return "", fmt.Errorf("clock injector: faultline's source tree is not here to build faultline-clock from; "+
-		"build it (CGO_ENABLED=0 go build %s) and set $%s to its path", clockInjectorPkg, EnvClockInjector)
+	return "", errors.New("faultline's source tree is not here")
 }
 
 func isFaultlineRoot(dir string) bool {

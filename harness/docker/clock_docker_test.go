@@ -232,6 +232,11 @@ func TestClockSkewInContainers(t *testing.T) {
 	if caps := h.HostConfig.CapAdd; !capIs(caps, "SYS_PTRACE") || h.HostConfig.Privileged || h.Config.Labels[LabelRun] != runID {
 		t.Errorf("helper: capabilities %v privileged %v labels %v", caps, h.HostConfig.Privileged, h.Config.Labels)
 	}
+	// The engine is on this machine: the injector is bind-mounted read-only,
+	// not copied.
+	if m := h.HostConfig.Mounts; len(m) != 1 || m[0].Target != clockInjectorPath || !m[0].ReadOnly || m[0].Type != "bind" {
+		t.Errorf("helper mounts %+v, want the injector bind-mounted read-only at %s", m, clockInjectorPath)
+	}
 }
 
 // TestClockSkewEtcd skews a real etcd node: the etcd process carries the

@@ -1,4 +1,4 @@
-package main
+package injectcmd
 
 import (
 	"bufio"
@@ -110,19 +110,8 @@ func TestCommands(t *testing.T) {
 		return time.Duration(s.Wall - now.UnixNano()).Round(time.Second)
 	}
 	pid := strconv.Itoa(p.Process.Pid)
-	quiet := func(args ...string) int {
-		// Keep the JSON lines out of the test output.
-		old := os.Stdout
-		r, w, _ := os.Pipe()
-		os.Stdout = w
-		done := make(chan struct{})
-		go func() { io.Copy(io.Discard, r); close(done) }()
-		code := run(args)
-		w.Close()
-		<-done
-		os.Stdout = old
-		return code
-	}
+	// Keep the JSON lines out of the test output.
+	quiet := func(args ...string) int { return Main(args, io.Discard, io.Discard) }
 	skew()
 	if code := quiet("set", "--pid", pid, "--offset", "1h"); code != 0 || skew() != time.Hour {
 		t.Fatalf("set: exit %d, skew %v", code, skew())
