@@ -42,12 +42,15 @@ func StartPreflight(ctx context.Context, cli *client.Client, runID, image string
 	}
 	init := true
 	hc.Init = &init
+	// The run's controller labels: clean keeps it while this run is live.
+	labels := RunLabels(runID)
+	labels[LabelRole] = preflightRole
 	resp, err := cli.ContainerCreate(ctx,
 		&container.Config{
 			Image: image,
 			// $$ stays the pid of the sleep the shell execs.
 			Cmd:    []string{"sh", "-c", "mkdir -p " + node.RunDir + " && echo $$ >" + preflightPidfile + " && exec sleep infinity"},
-			Labels: map[string]string{LabelRun: runID, LabelRole: preflightRole},
+			Labels: labels,
 		}, hc, nil, nil, runID+"-preflight")
 	if err != nil {
 		return nil, fmt.Errorf("preflight: create a container of %s: %w", image, err)
