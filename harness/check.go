@@ -2,8 +2,10 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/catalog"
 	"github.com/faultline/faultline/models/history"
@@ -19,30 +22,40 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
-// checkRun judges ops with the workload's models, then writes results.json
-// and report.html into dir.
+// checkRun judges ops with the workload's models, then writes the run's
+// record (results.json, report.html and the views) into dir.
 func checkRun(ctx context.Context, dir string, spec Spec, ops []history.Op, info RunInfo, log *slog.Logger, progress node.Progress) (Results, error) {
 	var names []string
 	wl, err := workloads.Default().Lookup(spec.Workload)
 	if err == nil {
 		names = wl.Models()
 	}
+	rd, err := rundir.Open(dir)
+	if err != nil {
+		return Results{}, err
+	}
+	defer rd.Close()
+	st, err := rd.NewStage("")
+	if err != nil {
+		return Results{}, err
+	}
+	defer st.Abort()
 	t0 := time.Now()
 	progress.Printf("checking %d ops with %v", len(ops), names)
-	results, err := runCheckers(ctx, names, wl, ops, dir, spec.CheckTimeout.D())
+	results, err := runCheckers(ctx, names, wl, ops, st.Create, spec.CheckTimeout.D())
 	if err != nil {
 		return Results{}, err
 	}
 	res := assemble(spec, ops, results, info)
 	log.Info("check done", "verdict", res.Verdict, "took", time.Since(t0).Round(time.Millisecond))
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
-	return res, writeOutputs(dir, spec, ops, res)
+	return res, writeOutputs(rd, st, spec, ops, res, reports.WriteTo)
 }
 
 // runCheckers runs each named model's checker on ops, each bounded by
 // timeout. A workload (nil for none) that is a CheckerMaker configures its
 // own checkers.
-func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops []history.Op, dir string, timeout time.Duration) ([]models.Result, error) {
+func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops []history.Op, create func(string) (io.WriteCloser, error), timeout time.Duration) ([]models.Result, error) {
 	reg := catalog.Default()
 	var out []models.Result
 	for _, name := range names {
@@ -57,7 +70,7 @@ func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops
 			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
-		out = append(out, c.Check(cctx, ops, models.Options{Dir: dir}))
+		out = append(out, c.Check(cctx, ops, models.Options{Create: create}))
 		cancel()
 	}
 	return out, nil
@@ -112,14 +125,22 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 	}
 }
 
-// writeOutputs writes results.json and report.html.
-func writeOutputs(dir string, spec Spec, ops []history.Op, res Results) error {
-	if err := writeJSON(filepath.Join(dir, ResultsFile), res); err != nil {
-		return err
-	}
+// reportWriter renders the report into a stage (reports.WriteTo; tests
+// inject failures).
+type reportWriter func(src *rundir.Dir, out reports.Outputs, name, up string, in reports.Input) error
+
+// writeOutputs stages report.html, its views and results.json next to the
+// checkers' artifacts in st, then commits them with results.json, the
+// record of truth, renamed into place last: a failure anywhere leaves the
+// old record, and a reader never sees a new results.json before its report.
+func writeOutputs(rd *rundir.Dir, st *rundir.Stage, spec Spec, ops []history.Op, res Results, report reportWriter) error {
 	var artifacts []string
 	for _, r := range res.Results {
 		artifacts = append(artifacts, r.Artifacts...)
+	}
+	up := ""
+	if st.Base() != "" {
+		up = strings.Repeat("../", strings.Count(st.Base(), "/")+1)
 	}
 	in := reports.Input{
 		Run: reports.Run{
@@ -130,28 +151,34 @@ func writeOutputs(dir string, spec Spec, ops []history.Op, res Results) error {
 			Interrupted: res.Run.Interrupted, HarnessError: res.Run.HarnessError,
 		},
 		Ops: ops, Verdict: res.Verdict, Results: res.Results,
-		NodeLogs: nodeLogs(dir), Artifacts: artifacts, SLOs: res.SLOs,
+		NodeLogs: nodeLogs(rd), Artifacts: artifacts, SLOs: res.SLOs,
 	}
-	if err := reports.Write(filepath.Join(dir, ReportFile), in); err != nil {
+	if err := report(rd, st, ReportFile, up, in); err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := st.WriteFile(ResultsFile, append(b, '\n')); err != nil {
+		return err
+	}
+	if err := st.Commit(ReportFile, ResultsFile); err != nil {
+		return fmt.Errorf("write run directory %s: %w", rd.Path(), err)
 	}
 	return nil
 }
 
-// nodeLogs lists the log files copied under dir/nodes/<node>/, relative to dir.
-func nodeLogs(dir string) map[string][]string {
+// nodeLogs lists the files copied under dir/nodes/<node>/, relative to dir.
+// Links and other non-regular entries are listed too, so that the report
+// says why it does not show them; links are never followed.
+func nodeLogs(rd *rundir.Dir) map[string][]string {
 	out := map[string][]string{}
-	root := filepath.Join(dir, NodesDir)
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		parts := strings.SplitN(filepath.ToSlash(rel), "/", 3)
+	_ = rd.Walk(NodesDir, func(p string) {
+		parts := strings.SplitN(p, "/", 3)
 		if len(parts) == 3 {
-			out[parts[1]] = append(out[parts[1]], filepath.ToSlash(rel))
+			out[parts[1]] = append(out[parts[1]], p)
 		}
-		return nil
 	})
 	for _, v := range out {
 		sort.Strings(v)
@@ -161,26 +188,46 @@ func nodeLogs(dir string) map[string][]string {
 
 // Check re-checks a stored run directory (no Docker needed): it reads the
 // spec and history, runs the workload's checkers (or the given models) and
-// rewrites results.json and report.html. Run information from an earlier
-// results.json (interruption, harness errors) is kept.
+// writes the results and report. It never erases a verdict: the run's
+// record (results.json at the top of dir) is written only when the run has
+// none and this check is complete with the run's own models (a run whose
+// controller was killed); every other check is written beside it, under
+// checks/<UTC stamp>[-models][-interrupted]/ (Results.Check says where).
+// Run information from the record (interruption, harness errors) is kept.
+// Everything read and written stays inside dir; links and non-regular
+// files are refused.
 func Check(ctx context.Context, dir string, modelNames []string, timeout time.Duration, progress node.Progress) (Results, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return Results{}, fmt.Errorf("%s is not a run directory", dir)
 	}
-	var spec Spec
-	if err := readJSON(filepath.Join(dir, SpecFile), &spec); err != nil {
-		return Results{}, fmt.Errorf("read run spec: %w", err)
-	}
-	ops, err := history.ReadFile(filepath.Join(dir, HistoryFile))
+	rd, err := rundir.Open(dir)
 	if err != nil {
 		return Results{}, err
 	}
+	defer rd.Close()
+	var spec Spec
+	if err := readJSONIn(rd, SpecFile, &spec); err != nil {
+		return Results{}, fmt.Errorf("read run spec: %w", err)
+	}
+	hf, err := rd.Open(HistoryFile)
+	if err != nil {
+		return Results{}, fmt.Errorf("read history: %w", err)
+	}
+	ops, err := history.Read(hf)
+	hf.Close()
+	if err != nil {
+		return Results{}, fmt.Errorf("%s: %w", filepath.Join(dir, HistoryFile), err)
+	}
 	var prev Results
-	if err := readJSON(filepath.Join(dir, ResultsFile), &prev); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return Results{}, err
+	hasRecord := true
+	if err := readJSONIn(rd, ResultsFile, &prev); errors.Is(err, os.ErrNotExist) {
+		hasRecord = false
+	} else if err != nil {
+		return Results{}, fmt.Errorf("read the run's record: %w", err)
 	}
 	wl, wlErr := workloads.Default().Lookup(spec.Workload)
-	if len(modelNames) == 0 {
+	own := len(modelNames) == 0
+	if own {
 		if wlErr != nil {
 			return Results{}, wlErr
 		}
@@ -194,13 +241,35 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	}
 	t0 := time.Now()
 	progress.Printf("checking %d ops from %s with %v", len(ops), dir, modelNames)
-	results, err := runCheckers(ctx, modelNames, wl, ops, dir, timeout)
+	// Where the check goes is known only once it ends (interrupted or
+	// not), so its artifacts are staged in a scratch stage first.
+	ck := CheckInfo{At: t0.UTC(), Models: modelNames}
+	scratch, err := rd.NewStage("")
 	if err != nil {
 		return Results{}, err
 	}
+	defer scratch.Abort()
+	results, err := runCheckers(ctx, modelNames, wl, ops, scratch.Create, timeout)
+	if err != nil {
+		return Results{}, err
+	}
+	ck.Interrupted = ctx.Err() != nil
 	res := assemble(spec, ops, results, prev.Run)
+	if ck.Interrupted {
+		res.Verdict = models.Unknown
+		res.Reason = strings.TrimPrefix(res.Reason+"; the check was interrupted: "+context.Cause(ctx).Error(), "; ")
+	}
+	if hasRecord || !own || ck.Interrupted {
+		if err := moveBeside(rd, scratch, &ck); err != nil {
+			return Results{}, err
+		}
+	}
+	res.Check = &ck
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
-	return res, writeOutputs(dir, spec, ops, res)
+	if err := writeOutputs(rd, scratch, spec, ops, res, reports.WriteTo); err != nil {
+		return Results{}, err
+	}
+	return res, nil
 }
 
 // CheckHistory checks a history file of any supported format (faultline
@@ -214,9 +283,33 @@ func CheckHistory(ctx context.Context, path, format string, modelNames []string,
 	if format != "" && format != got {
 		return Results{}, fmt.Errorf("%s: expected format %s, found %s", path, format, got)
 	}
-	results, err := runCheckers(ctx, modelNames, nil, ops, outDir, timeout)
+	var create func(string) (io.WriteCloser, error)
+	var st *rundir.Stage
+	if outDir != "" {
+		// A directory the user named: made if missing, written through a
+		// stage like a run directory.
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return Results{}, fmt.Errorf("--out: %w", err)
+		}
+		od, err := rundir.Open(outDir)
+		if err != nil {
+			return Results{}, err
+		}
+		defer od.Close()
+		if st, err = od.NewStage(""); err != nil {
+			return Results{}, err
+		}
+		defer st.Abort()
+		create = st.Create
+	}
+	results, err := runCheckers(ctx, modelNames, nil, ops, create, timeout)
 	if err != nil {
 		return Results{}, err
+	}
+	if st != nil {
+		if err := st.Commit(); err != nil {
+			return Results{}, fmt.Errorf("--out: %w", err)
+		}
 	}
 	return assemble(Spec{Test: path}, ops, results, RunInfo{}), nil
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 )
 
@@ -269,7 +270,7 @@ func WriteIndex(store string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(store, IndexFile), html)
+	return rundir.WriteFileAtomic(filepath.Join(store, IndexFile), html, 0o644)
 }
 
 // indexPage is the index template's data.
