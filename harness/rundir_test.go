@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/histtest"
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/reports"
 )
 
 // invalidRun writes a run directory whose register history is not
@@ -169,6 +172,10 @@ func TestCheckHostileRunDir(t *testing.T) {
 			must(t, os.RemoveAll(filepath.Join(dir, HistoryFile)))
 			must(t, syscall.Mkfifo(filepath.Join(dir, HistoryFile), 0o644))
 		}, "history.jsonl", "history.jsonl"},
+		{"report.html is a non-empty directory", func(t *testing.T, dir string, v victim) {
+			must(t, os.RemoveAll(filepath.Join(dir, ReportFile)))
+			must(t, os.MkdirAll(filepath.Join(dir, ReportFile, "x"), 0o755))
+		}, "", "report.html"},
 		{"checks dir link", func(t *testing.T, dir string, v victim) {
 			must(t, os.Symlink(filepath.Dir(v.path), filepath.Join(dir, "checks")))
 		}, "checks", ""},
@@ -199,6 +206,12 @@ func TestCheckHostileRunDir(t *testing.T) {
 					t.Errorf("Check: %v", err)
 				case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
 					t.Errorf("Check: err = %v, want an error naming %s", err, wantErr)
+				}
+				if fresh && err != nil {
+					// A failed check wrote no record: results.json comes last.
+					if fi, err := os.Lstat(filepath.Join(dir, ResultsFile)); err == nil && fi.Mode().IsRegular() {
+						t.Error("results.json written although the check failed")
+					}
 				}
 				if fresh && err == nil {
 					// The record replaced whatever was planted by regular files.
@@ -284,5 +297,118 @@ func TestRecheckKeepsVerdict(t *testing.T) {
 				t.Errorf("results.json changed: verdict %s, was invalid", readResults(t, filepath.Join(dir, ResultsFile)).Verdict)
 			}
 		})
+	}
+}
+
+// TestWriteOutputsFailureKeepsRecord: when the report cannot be written, or
+// a file cannot be renamed into place, results.json stays the old one and
+// nothing staged is left (issue 13 item 10).
+func TestWriteOutputsFailureKeepsRecord(t *testing.T) {
+	failingReport := func(src *rundir.Dir, out reports.Outputs, name, up string, in reports.Input) error {
+		if err := out.WriteFile("nodes.html", []byte("half a report")); err != nil {
+			return err
+		}
+		return errors.New("injected report failure")
+	}
+	tests := []struct {
+		name   string
+		plant  func(t *testing.T, dir string)
+		report reportWriter
+	}{
+		{"report writer fails", func(*testing.T, string) {}, failingReport},
+		{"report.html cannot be replaced", func(t *testing.T, dir string) {
+			must(t, os.Remove(filepath.Join(dir, ReportFile)))
+			must(t, os.MkdirAll(filepath.Join(dir, ReportFile, "x"), 0o755))
+		}, reports.WriteTo},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := invalidRun(t)
+			old := record(t, dir)
+			tt.plant(t, dir)
+			before, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+			must(t, err)
+			nodesBefore, err := os.ReadFile(filepath.Join(dir, "nodes.html"))
+			must(t, err)
+
+			rd, err := rundir.Open(dir)
+			must(t, err)
+			defer rd.Close()
+			st, err := rd.NewStage("")
+			must(t, err)
+			defer st.Abort()
+			res := old
+			res.Verdict, res.Reason = models.Valid, "a new verdict that must not land"
+			var spec Spec
+			must(t, readJSONIn(rd, SpecFile, &spec))
+			ops := histtest.Build(t, "0 invoke write 1 key=k", "0 ok write 1 key=k")
+			if err := writeOutputs(rd, st, spec, ops, res, tt.report); err == nil {
+				t.Fatal("writeOutputs succeeded, want the injected failure")
+			}
+			after, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+			must(t, err)
+			if !bytes.Equal(before, after) {
+				t.Error("results.json changed although its report was not written")
+			}
+			if tt.report != nil && tt.name == "report writer fails" {
+				nodesAfter, _ := os.ReadFile(filepath.Join(dir, "nodes.html"))
+				if !bytes.Equal(nodesBefore, nodesAfter) {
+					t.Error("nodes.html changed although the report failed")
+				}
+			}
+			st.Abort()
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), ".staging-") {
+					t.Errorf("staging directory %s left behind", e.Name())
+				}
+			}
+		})
+	}
+}
+
+// TestCheckWritesBeside: a re-check says where it wrote, its report links
+// the run's own files from there, and an interrupted one is marked.
+func TestCheckWritesBeside(t *testing.T) {
+	dir := invalidRun(t)
+	record(t, dir)
+	res, err := Check(context.Background(), dir, []string{"sequential"}, time.Minute, nil)
+	must(t, err)
+	if res.Check == nil || !strings.HasPrefix(res.Check.Dir, ChecksDir+"/") || !strings.HasSuffix(res.Check.Dir, "-sequential") {
+		t.Fatalf("Check = %+v, want a directory checks/<stamp>-sequential", res.Check)
+	}
+	got := readResults(t, filepath.Join(dir, res.Check.Dir, ResultsFile))
+	if got.Check == nil || got.Check.Dir != res.Check.Dir || len(got.Results) != 1 || got.Results[0].Checker != res.Results[0].Checker {
+		t.Errorf("the re-check's results.json = %+v", got.Check)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, res.Check.Dir, ReportFile))
+	must(t, err)
+	if !bytes.Contains(html, []byte(`href="../../nodes/n1/etcd.log"`)) {
+		t.Error("the re-check's report does not link the run's node log as ../../nodes/n1/etcd.log")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err = Check(ctx, dir, nil, time.Minute, nil)
+	must(t, err)
+	if res.Check == nil || !res.Check.Interrupted || !strings.HasSuffix(res.Check.Dir, "-interrupted") || res.Verdict != models.Unknown {
+		t.Errorf("interrupted re-check: verdict %s, check %+v", res.Verdict, res.Check)
+	}
+	if readResults(t, filepath.Join(dir, ResultsFile)).Verdict != models.Invalid {
+		t.Error("the record lost its invalid verdict")
+	}
+}
+
+// TestCheckCompletesMissingRecord: a run whose controller died has no
+// results.json; a complete check with its own models writes the record.
+func TestCheckCompletesMissingRecord(t *testing.T) {
+	dir := invalidRun(t)
+	res, err := Check(context.Background(), dir, nil, time.Minute, nil)
+	must(t, err)
+	if res.Check == nil || res.Check.Dir != "" {
+		t.Fatalf("Check = %+v, want the record", res.Check)
+	}
+	if readResults(t, filepath.Join(dir, ResultsFile)).Verdict != models.Invalid {
+		t.Error("no invalid record written")
 	}
 }
