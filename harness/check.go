@@ -190,8 +190,8 @@ func nodeLogs(rd *rundir.Dir) map[string][]string {
 // spec and history, runs the workload's checkers (or the given models) and
 // writes the results and report. It never erases a verdict: the run's
 // record (results.json at the top of dir) is written only when the run has
-// none and this check is complete with the run's own models (a run whose
-// controller was killed); every other check is written beside it, under
+// no verdict recorded and this check is complete with the run's own models
+// (a run whose controller was killed); every other check is written beside it, under
 // checks/<UTC stamp>[-models][-interrupted]/ (Results.Check says where).
 // Run information from the record (interruption, harness errors) is kept.
 // Everything read and written stays inside dir; links and non-regular
@@ -218,13 +218,13 @@ func Check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	if err != nil {
 		return Results{}, fmt.Errorf("%s: %w", filepath.Join(dir, HistoryFile), err)
 	}
+	// A results.json without a verdict (run information only) holds no
+	// verdict to keep.
 	var prev Results
-	hasRecord := true
-	if err := readJSONIn(rd, ResultsFile, &prev); errors.Is(err, os.ErrNotExist) {
-		hasRecord = false
-	} else if err != nil {
+	if err := readJSONIn(rd, ResultsFile, &prev); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Results{}, fmt.Errorf("read the run's record: %w", err)
 	}
+	hasRecord := prev.Verdict != ""
 	wl, wlErr := workloads.Default().Lookup(spec.Workload)
 	own := len(modelNames) == 0
 	if own {
