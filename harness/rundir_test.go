@@ -412,3 +412,18 @@ func TestCheckCompletesMissingRecord(t *testing.T) {
 		t.Error("no invalid record written")
 	}
 }
+
+// TestReplaySpecRefusesLinks: run --replay reads the run directory like
+// check does: a history linked from elsewhere is refused.
+func TestReplaySpecRefusesLinks(t *testing.T) {
+	dir := invalidRun(t)
+	if _, err := ReplaySpec(dir); err != nil {
+		t.Fatalf("ReplaySpec of a plain run: %v", err)
+	}
+	other := filepath.Join(t.TempDir(), "history.jsonl")
+	must(t, os.Rename(filepath.Join(dir, HistoryFile), other))
+	must(t, os.Symlink(other, filepath.Join(dir, HistoryFile)))
+	if _, err := ReplaySpec(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("ReplaySpec with a linked history: err = %v, want refused", err)
+	}
+}
