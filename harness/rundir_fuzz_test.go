@@ -109,18 +109,28 @@ func FuzzReadRunDir(f *testing.F) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		untar(dir, data)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		done := make(chan error, 1)
+		phase := make(chan string, 2)
 		go func() {
+			phase <- "extracting"
+			untar(dir, data)
+			phase <- "checking"
 			_, err := Check(ctx, dir, nil, 2*time.Second, nil)
 			done <- err
 		}()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Fatal("Check blocked")
+		last := ""
+		timeout := time.After(30 * time.Second)
+	wait:
+		for {
+			select {
+			case last = <-phase:
+			case <-done:
+				break wait
+			case <-timeout:
+				t.Fatalf("blocked while %s", last)
+			}
 		}
 		if b, err := os.ReadFile(victim); err != nil || string(b) != "victim" {
 			t.Errorf("victim outside the run directory changed: %q, %v", b, err)
