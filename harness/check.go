@@ -2,8 +2,10 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/catalog"
 	"github.com/faultline/faultline/models/history"
@@ -19,18 +22,28 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
-// checkRun judges ops with the workload's models, then writes results.json
-// and report.html into dir.
+// checkRun judges ops with the workload's models, then writes the run's
+// record (results.json, report.html and the views) into dir.
 func checkRun(ctx context.Context, dir string, spec Spec, ops []history.Op, info RunInfo, log *slog.Logger, progress node.Progress) (Results, error) {
 	var names []string
 	wl, err := workloads.Default().Lookup(spec.Workload)
 	if err == nil {
 		names = wl.Models()
 	}
+	rd, err := rundir.Open(dir)
+	if err != nil {
+		return Results{}, err
+	}
+	defer rd.Close()
+	st, err := rd.NewStage("")
+	if err != nil {
+		return Results{}, err
+	}
+	defer st.Abort()
 	t0 := time.Now()
 	progress.Printf("checking %d ops with %v", len(ops), names)
 	hc := &HistoryCheck{Format: history.FormatFaultline, Complete: true, runDir: true}
-	results, err := judge(ctx, hc, names, wl, ops, dir, spec.CheckTimeout.D())
+	results, err := judge(ctx, hc, names, wl, ops, st.Create, spec.CheckTimeout.D())
 	if err != nil {
 		return Results{}, err
 	}
@@ -38,13 +51,13 @@ func checkRun(ctx context.Context, dir string, spec Spec, ops []history.Op, info
 	hc.settle(&res)
 	log.Info("check done", "verdict", res.Verdict, "took", time.Since(t0).Round(time.Millisecond))
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
-	return res, writeOutputs(dir, spec, ops, res)
+	return res, writeOutputs(rd, st, spec, ops, res, reports.WriteTo)
 }
 
 // runCheckers runs each named model's checker on ops, each bounded by
 // timeout. A workload (nil for none) that is a CheckerMaker configures its
 // own checkers.
-func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops []history.Op, dir string, timeout time.Duration) ([]models.Result, error) {
+func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops []history.Op, create func(string) (io.WriteCloser, error), timeout time.Duration) ([]models.Result, error) {
 	reg := catalog.Default()
 	var out []models.Result
 	for _, name := range names {
@@ -59,7 +72,7 @@ func runCheckers(ctx context.Context, names []string, wl workloads.Workload, ops
 			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
-		out = append(out, c.Check(cctx, ops, models.Options{Dir: dir}))
+		out = append(out, c.Check(cctx, ops, models.Options{Create: create}))
 		cancel()
 	}
 	return out, nil
@@ -119,14 +132,22 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 	}
 }
 
-// writeOutputs writes results.json and report.html.
-func writeOutputs(dir string, spec Spec, ops []history.Op, res Results) error {
-	if err := writeJSON(filepath.Join(dir, ResultsFile), res); err != nil {
-		return err
-	}
+// reportWriter renders the report into a stage (reports.WriteTo; tests
+// inject failures).
+type reportWriter func(src *rundir.Dir, out reports.Outputs, name, up string, in reports.Input) error
+
+// writeOutputs stages report.html, its views and results.json next to the
+// checkers' artifacts in st, then commits them with results.json, the
+// record of truth, renamed into place last: a failure anywhere leaves the
+// old record, and a reader never sees a new results.json before its report.
+func writeOutputs(rd *rundir.Dir, st *rundir.Stage, spec Spec, ops []history.Op, res Results, report reportWriter) error {
 	var artifacts []string
 	for _, r := range res.Results {
 		artifacts = append(artifacts, r.Artifacts...)
+	}
+	up := ""
+	if st.Base() != "" {
+		up = strings.Repeat("../", strings.Count(st.Base(), "/")+1)
 	}
 	in := reports.Input{
 		Run: reports.Run{
@@ -137,29 +158,35 @@ func writeOutputs(dir string, spec Spec, ops []history.Op, res Results) error {
 			Interrupted: res.Run.Interrupted, HarnessError: res.Run.HarnessError,
 		},
 		Ops: ops, Verdict: res.Verdict, Results: res.Results,
-		NodeLogs: nodeLogs(dir), Artifacts: artifacts, SLOs: res.SLOs, Faults: res.Faults,
+		NodeLogs: nodeLogs(rd), Artifacts: artifacts, SLOs: res.SLOs, Faults: res.Faults,
 		History: res.History.Lines(),
 	}
-	if err := reports.Write(filepath.Join(dir, ReportFile), in); err != nil {
+	if err := report(rd, st, ReportFile, up, in); err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := st.WriteFile(ResultsFile, append(b, '\n')); err != nil {
+		return err
+	}
+	if err := st.Commit(ReportFile, ResultsFile); err != nil {
+		return fmt.Errorf("write run directory %s: %w", rd.Path(), err)
 	}
 	return nil
 }
 
-// nodeLogs lists the log files copied under dir/nodes/<node>/, relative to dir.
-func nodeLogs(dir string) map[string][]string {
+// nodeLogs lists the files copied under dir/nodes/<node>/, relative to dir.
+// Links and other non-regular entries are listed too, so that the report
+// says why it does not show them; links are never followed.
+func nodeLogs(rd *rundir.Dir) map[string][]string {
 	out := map[string][]string{}
-	root := filepath.Join(dir, NodesDir)
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		parts := strings.SplitN(filepath.ToSlash(rel), "/", 3)
+	_ = rd.Walk(NodesDir, func(p string) {
+		parts := strings.SplitN(p, "/", 3)
 		if len(parts) == 3 {
-			out[parts[1]] = append(out[parts[1]], filepath.ToSlash(rel))
+			out[parts[1]] = append(out[parts[1]], p)
 		}
-		return nil
 	})
 	for _, v := range out {
 		sort.Strings(v)
@@ -169,10 +196,16 @@ func nodeLogs(dir string) map[string][]string {
 
 // Check re-checks a stored run directory (no Docker needed): it reads the
 // spec and history, runs the workload's checkers (or the given models) and
-// rewrites results.json and report.html. Run information from an earlier
-// results.json (interruption, harness errors) is kept. A history without
-// its end record is an incomplete run: unknown, with the reason (see
-// CheckPrefix).
+// writes the results and report. It never erases a verdict: the run's
+// record (results.json at the top of dir) is written only when the run has
+// no verdict recorded and this check is complete with the run's own models
+// (a run whose controller was killed); every other check is written beside it, under
+// checks/<UTC stamp>[-models][-interrupted]/ (Results.Check says where).
+// Run information from the record (interruption, harness errors) is kept.
+// A history without its end record is an incomplete run: unknown, with the
+// reason (see CheckPrefix).
+// Everything read and written stays inside dir; links and non-regular
+// files are refused.
 func Check(ctx context.Context, dir string, modelNames []string, timeout time.Duration, progress node.Progress) (Results, error) {
 	return check(ctx, dir, modelNames, timeout, progress, false)
 }
@@ -181,20 +214,34 @@ func check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return Results{}, badInput(fmt.Errorf("%s is not a run directory", dir))
 	}
-	var spec Spec
-	if err := readJSON(filepath.Join(dir, SpecFile), &spec); err != nil {
-		return Results{}, badInput(fmt.Errorf("read run spec: %w", err))
-	}
-	ops, hc, err := readRunHistory(ctx, filepath.Join(dir, HistoryFile), prefix)
+	rd, err := rundir.Open(dir)
 	if err != nil {
 		return Results{}, badInput(err)
 	}
-	var prev Results
-	if err := readJSON(filepath.Join(dir, ResultsFile), &prev); err != nil && !errors.Is(err, os.ErrNotExist) {
+	defer rd.Close()
+	var spec Spec
+	if err := readJSONIn(rd, SpecFile, &spec); err != nil {
+		return Results{}, badInput(fmt.Errorf("read run spec: %w", err))
+	}
+	hf, err := rd.Open(HistoryFile)
+	if err != nil {
+		return Results{}, badInput(fmt.Errorf("read history: %w", err))
+	}
+	ops, hc, err := readRunHistory(ctx, hf, filepath.Join(dir, HistoryFile), prefix)
+	hf.Close()
+	if err != nil {
 		return Results{}, badInput(err)
 	}
+	// A results.json without a verdict (run information only) holds no
+	// verdict to keep.
+	var prev Results
+	if err := readJSONIn(rd, ResultsFile, &prev); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Results{}, badInput(fmt.Errorf("read the run's record: %w", err))
+	}
+	hasRecord := prev.Verdict != ""
 	wl, wlErr := workloads.Default().Lookup(spec.Workload)
-	if len(modelNames) == 0 {
+	own := len(modelNames) == 0
+	if own {
 		if wlErr != nil {
 			return Results{}, badInput(wlErr)
 		}
@@ -208,18 +255,37 @@ func check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	}
 	t0 := time.Now()
 	progress.Printf("checking %d ops from %s with %v", len(ops), dir, modelNames)
-	results, err := judge(ctx, hc, modelNames, wl, ops, dir, timeout)
+	// Where the check goes is known only once it ends (interrupted or
+	// not), so its artifacts are staged in a scratch stage first.
+	ck := CheckInfo{At: t0.UTC(), Models: modelNames}
+	scratch, err := rd.NewStage("")
 	if err != nil {
 		return Results{}, err
 	}
-	if ctx.Err() != nil {
-		// Interrupted: the stored verdict stays as it was.
-		return Results{}, fmt.Errorf("check of %s interrupted: %w", dir, context.Cause(ctx))
+	defer scratch.Abort()
+	results, err := judge(ctx, hc, modelNames, wl, ops, scratch.Create, timeout)
+	if err != nil {
+		return Results{}, err
 	}
+	ck.Interrupted = ctx.Err() != nil
 	res := assemble(spec, ops, results, prev.Run)
 	hc.settle(&res)
+	if ck.Interrupted {
+		res.Verdict = models.Unknown
+		res.Reason = strings.TrimPrefix(res.Reason+"; the check was interrupted: "+context.Cause(ctx).Error(), "; ")
+	}
+	// A prefix judgement answers the user's question; it is not the run's record.
+	if hasRecord || !own || ck.Interrupted || hc.Prefix {
+		if err := moveBeside(rd, scratch, &ck); err != nil {
+			return Results{}, err
+		}
+	}
+	res.Check = &ck
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
-	return res, writeOutputs(dir, spec, ops, res)
+	if err := writeOutputs(rd, scratch, spec, ops, res, reports.WriteTo); err != nil {
+		return Results{}, err
+	}
+	return res, nil
 }
 
 // CheckHistory checks a history file of any supported format (faultline

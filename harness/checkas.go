@@ -3,8 +3,11 @@ package harness
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -32,9 +35,33 @@ func CheckHistoryAs(ctx context.Context, path, format, workload string, modelNam
 	if format != "" && format != got {
 		return Results{}, badInput(fmt.Errorf("%s: expected format %s, found %s", path, format, got))
 	}
-	results, err := judge(ctx, hc, modelNames, wl, ops, outDir, timeout)
+	var create func(string) (io.WriteCloser, error)
+	var st *rundir.Stage
+	if outDir != "" {
+		// A directory the user named: made if missing, written through a
+		// stage like a run directory.
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return Results{}, fmt.Errorf("--out: %w", err)
+		}
+		od, err := rundir.Open(outDir)
+		if err != nil {
+			return Results{}, err
+		}
+		defer od.Close()
+		if st, err = od.NewStage(""); err != nil {
+			return Results{}, err
+		}
+		defer st.Abort()
+		create = st.Create
+	}
+	results, err := judge(ctx, hc, modelNames, wl, ops, create, timeout)
 	if err != nil {
 		return Results{}, err
+	}
+	if st != nil {
+		if err := st.Commit(); err != nil {
+			return Results{}, fmt.Errorf("--out: %w", err)
+		}
 	}
 	res := assemble(Spec{Test: path, Workload: workload}, ops, results, RunInfo{})
 	hc.settle(&res)

@@ -3,10 +3,12 @@ package harness
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/internal/ctxio"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/workloads"
@@ -37,12 +39,16 @@ type HistoryCheck struct {
 	runDir bool
 }
 
-// readRunHistory reads a run directory's history and what was found about
-// it. prefix asks to judge a history without its end record as a prefix.
-func readRunHistory(ctx context.Context, path string, prefix bool) ([]history.Op, *HistoryCheck, error) {
-	ops, info, err := history.ReadFileInfoContext(ctx, path)
+// readRunHistory reads a run directory's history from r (name labels
+// errors) until ctx is done, and what was found about it. prefix asks to
+// judge a history without its end record as a prefix.
+func readRunHistory(ctx context.Context, r io.Reader, name string, prefix bool) ([]history.Op, *HistoryCheck, error) {
+	ops, info, err := history.ReadWithInfo(ctxio.NewReader(ctx, r))
+	if ctx.Err() != nil {
+		return nil, nil, fmt.Errorf("%s: reading stopped: %w", name, context.Cause(ctx))
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	hc := &HistoryCheck{Format: history.FormatFaultline, runDir: true}
 	hc.fromInfo(info, prefix)
@@ -80,11 +86,11 @@ func (hc *HistoryCheck) fromInfo(info history.ReadInfo, prefix bool) {
 
 // judge checks the history's assumptions once, for every checker, then runs
 // the checkers (see runCheckers) on what they can judge.
-func judge(ctx context.Context, hc *HistoryCheck, names []string, wl workloads.Workload, ops []history.Op, dir string, timeout time.Duration) ([]models.Result, error) {
+func judge(ctx context.Context, hc *HistoryCheck, names []string, wl workloads.Workload, ops []history.Op, create func(string) (io.WriteCloser, error), timeout time.Duration) ([]models.Result, error) {
 	clean, rep := history.Validate(ops)
 	hc.Report = rep
 	hc.Warnings = append(hc.Warnings, rep.Notes()...)
-	return runCheckers(ctx, names, wl, clean, dir, timeout)
+	return runCheckers(ctx, names, wl, clean, create, timeout)
 }
 
 // settle records hc in res and lowers the verdict to unknown when the

@@ -79,8 +79,13 @@ func TestCheckIncompleteRun(t *testing.T) {
 			if res.Verdict != c.verdict || !strings.Contains(res.Reason, c.reason) {
 				t.Errorf("verdict %s, reason %q; want %s with %q", res.Verdict, res.Reason, c.verdict, c.reason)
 			}
+			// A prefix judgement is written beside the run's record.
+			out := dir
+			if res.Check != nil && res.Check.Dir != "" {
+				out = filepath.Join(dir, res.Check.Dir)
+			}
 			var stored Results
-			if err := readJSON(filepath.Join(dir, ResultsFile), &stored); err != nil {
+			if err := readJSON(filepath.Join(out, ResultsFile), &stored); err != nil {
 				t.Fatal(err)
 			}
 			h := stored.History
@@ -96,7 +101,7 @@ func TestCheckIncompleteRun(t *testing.T) {
 			if c.torn && (h.TornLine.Line != 6 || len(h.Warnings) == 0) {
 				t.Errorf("torn line %+v, warnings %q; want line 6 and a warning", h.TornLine, h.Warnings)
 			}
-			report, err := os.ReadFile(filepath.Join(dir, ReportFile))
+			report, err := os.ReadFile(filepath.Join(out, ReportFile))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
 
@@ -40,8 +42,9 @@ func TestCheckAfterInterruptIsBounded(t *testing.T) {
 
 // TestInterruptedRecheckKeepsVerdict: a signal during `faultline check
 // DIR` (here while porcupine works on a key it needs very long for) stops
-// the check with an error and leaves results.json as it was, instead of
-// replacing an INVALID with "unknown: interrupted".
+// the check, which is written beside the run's record marked interrupted,
+// and leaves results.json as it was, instead of replacing an INVALID with
+// "unknown: interrupted".
 func TestInterruptedRecheckKeepsVerdict(t *testing.T) {
 	dir := t.TempDir()
 	spec := DefaultSpec()
@@ -65,7 +68,7 @@ func TestInterruptedRecheckKeepsVerdict(t *testing.T) {
 		w.Append(history.Op{Process: 99, Type: history.Invoke, F: "read", Key: "k"})
 		w.Append(history.Op{Process: 99, Type: history.OK, F: "read", Key: "k", Value: int64(i%n + 1)})
 	}
-	if err := errors.Join(w.Err(), f.Close()); err != nil {
+	if err := errors.Join(w.End(history.EndRecord{}), f.Close()); err != nil {
 		t.Fatal(err)
 	}
 	stored := []byte(`{"verdict":"invalid","reason":"linearizable: invalid"}` + "\n")
@@ -76,10 +79,13 @@ func TestInterruptedRecheckKeepsVerdict(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	_, err = Check(ctx, dir, []string{"cas-register"}, time.Hour, nil)
+	res, err := Check(ctx, dir, []string{"cas-register"}, time.Hour, nil)
 	took := time.Since(start)
-	if err == nil || !errors.Is(err, context.Canceled) {
-		t.Errorf("err %v, want one wrapping context.Canceled", err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Check == nil || !res.Check.Interrupted || !strings.HasSuffix(res.Check.Dir, "-interrupted") || res.Verdict != models.Unknown {
+		t.Errorf("interrupted re-check: verdict %s, check %+v; want unknown, marked interrupted", res.Verdict, res.Check)
 	}
 	if took > 20*time.Second {
 		t.Errorf("check ran %v after its cancellation", took)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/nuker"
 )
@@ -14,12 +15,22 @@ import (
 // will differ; the inputs will not.
 func ReplaySpec(dir string) (Spec, error) {
 	var spec Spec
-	if err := readJSON(filepath.Join(dir, SpecFile), &spec); err != nil {
-		return spec, fmt.Errorf("replay: read run spec: %w", err)
-	}
-	ops, err := history.ReadFile(filepath.Join(dir, HistoryFile))
+	rd, err := rundir.Open(dir)
 	if err != nil {
 		return spec, fmt.Errorf("replay: %w", err)
+	}
+	defer rd.Close()
+	if err := readJSONIn(rd, SpecFile, &spec); err != nil {
+		return spec, fmt.Errorf("replay: read run spec: %w", err)
+	}
+	hf, err := rd.Open(HistoryFile)
+	if err != nil {
+		return spec, fmt.Errorf("replay: read history: %w", err)
+	}
+	ops, err := history.Read(hf)
+	hf.Close()
+	if err != nil {
+		return spec, fmt.Errorf("replay: %s: %w", filepath.Join(dir, HistoryFile), err)
 	}
 	sched, err := nuker.ScheduleFromHistory(ops)
 	if err != nil {

@@ -62,7 +62,7 @@ func TestCheckersIgnoreNodeInfo(t *testing.T) {
 				check := func(ops []history.Op) models.Result {
 					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 					defer cancel()
-					return e.New().Check(ctx, ops, models.Options{Dir: t.TempDir()})
+					return e.New().Check(ctx, ops, models.Options{})
 				}
 				plain, with := check(ops), check(withNodeInfo(ops))
 				kinds := func(r models.Result) []string {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/reports"
@@ -49,6 +51,9 @@ type Results struct {
 	Run    RunInfo              `json:"run"`
 	// History is what was found about the history itself (see HistoryCheck).
 	History *HistoryCheck `json:"history,omitempty"`
+	// Check is set on a check made after the run (faultline check DIR):
+	// when, with which models, where it was written, whether it finished.
+	Check *CheckInfo `json:"check,omitempty"`
 }
 
 // RunInfo records how the run itself went.
@@ -98,42 +103,63 @@ func newRunDir(store, test string, now time.Time) (string, error) {
 		rel = filepath.Join(test, fmt.Sprintf("%s-%d", stamp, i))
 		dir = filepath.Join(store, rel)
 	}
-	// Replace the link atomically: a reader never sees it missing.
-	tmp := filepath.Join(store, fmt.Sprintf(".latest-%d", os.Getpid()))
-	_ = os.Remove(tmp)
-	if err := os.Symlink(rel, tmp); err != nil {
-		return dir, fmt.Errorf("link store/latest: %w", err)
+	// Replace the link atomically: a reader never sees it missing. The
+	// temporary link has a random name: Symlink fails rather than follow
+	// anything planted there.
+	for range 10 {
+		tmp := filepath.Join(store, ".latest-"+rand.Text()[:12])
+		err := os.Symlink(rel, tmp)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return dir, fmt.Errorf("link store/latest: %w", err)
+		}
+		if err := os.Rename(tmp, filepath.Join(store, "latest")); err != nil {
+			os.Remove(tmp)
+			return dir, fmt.Errorf("link store/latest: %w", err)
+		}
+		return dir, nil
 	}
-	if err := os.Rename(tmp, filepath.Join(store, "latest")); err != nil {
-		return dir, fmt.Errorf("link store/latest: %w", err)
-	}
-	return dir, nil
+	return dir, errors.New("link store/latest: no free temporary name")
 }
 
-// writeJSON writes v to path atomically (temp file + rename).
+// writeJSON writes v to path atomically, through a temporary file created
+// exclusively (never a predictable path.tmp that a planted link redirects),
+// fsynced and renamed into place.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := rundir.WriteFileAtomic(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
 
-// readJSON reads path into v.
+// maxJSONBytes caps spec.json and results.json read from a run directory.
+const maxJSONBytes = 256 << 20
+
+// readJSON reads path, a file of a run directory, into v.
 func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+	rd, err := rundir.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	return readJSONIn(rd, filepath.Base(path), v)
+}
+
+// readJSONIn reads the regular file name of rd into v; links and
+// non-regular files are refused.
+func readJSONIn(rd *rundir.Dir, name string, v any) error {
+	b, err := rd.ReadFile(name, maxJSONBytes)
 	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", filepath.Join(rd.Path(), name), err)
 	}
 	return nil
 }

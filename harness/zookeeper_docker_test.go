@@ -71,7 +71,7 @@ func zkRegisterVerdicts(t *testing.T, ops []history.Op) (linear, sequential mode
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := runCheckers(context.Background(), []string{"cas-register", "sequential"}, wl, ops, t.TempDir(), 5*time.Minute)
+	rs, err := runCheckers(context.Background(), []string{"cas-register", "sequential"}, wl, ops, nil, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/faultline/faultline/models/history"
@@ -91,8 +92,11 @@ type Result struct {
 
 // Options carries what every checker may need beyond the history.
 type Options struct {
-	// Dir, when set, is where checkers write artifacts (visualizations).
-	Dir string
+	// Create, when set, creates the artifact file name (a visualization),
+	// which the checker writes and closes. Checkers never open paths
+	// themselves: the harness decides where artifacts go and how (staged
+	// inside the run directory, links refused).
+	Create func(name string) (io.WriteCloser, error)
 }
 
 // Checker judges a history.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,14 +127,16 @@ type historyMeta struct {
 }
 
 type historyPage struct {
+	// Up is the link to the run directory from the page's.
+	Up      string
 	Title   string
 	Verdict string
 	Meta    historyMeta
 }
 
-// writeHistoryView writes history.html and its data files into dir,
-// replacing data files of an earlier rendering.
-func writeHistoryView(dir, title, verdict string, ops []history.Op, results []models.Result) error {
+// writeHistoryView writes history.html and its data files into dir's
+// outputs; committed, the new data directory replaces the old one whole.
+func writeHistoryView(dir runFiles, title, verdict string, ops []history.Op, results []models.Result) error {
 	rows := historyRows(ops)
 	meta := historyMeta{Title: title, Rows: len(rows), ChunkRows: chunkRows, Anomalies: map[string][]string{},
 		FirstInv: []int64{}, Fs: []string{}, Nodes: []string{}}
@@ -179,11 +179,6 @@ func writeHistoryView(dir, title, verdict string, ops []history.Op, results []mo
 		}
 	}
 
-	data := filepath.Join(dir, historyDataDir)
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		return fmt.Errorf("history view: %w", err)
-	}
-	old, _ := filepath.Glob(filepath.Join(data, "ops-*.js"))
 	for c := range meta.Chunks {
 		lo, hi := c*chunkRows, min((c+1)*chunkRows, len(rows))
 		meta.FirstInv = append(meta.FirstInv, rows[lo].inv)
@@ -191,14 +186,9 @@ func writeHistoryView(dir, title, verdict string, ops []history.Op, results []mo
 		if err != nil {
 			return err
 		}
-		name := filepath.Join(data, chunkName(c))
-		if err := writeAtomic(name, b); err != nil {
+		if err := dir.out.WriteFile(historyDataDir+"/"+chunkName(c), b); err != nil {
 			return fmt.Errorf("history view: %w", err)
 		}
-		old = slices.DeleteFunc(old, func(p string) bool { return p == name })
-	}
-	for _, p := range old {
-		os.Remove(p)
 	}
 
 	t, err := template.New("history.html.tmpl").ParseFS(templates, "templates/history.html.tmpl")
@@ -206,10 +196,10 @@ func writeHistoryView(dir, title, verdict string, ops []history.Op, results []mo
 		return fmt.Errorf("parse history template: %w", err)
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, historyPage{Title: title, Verdict: verdict, Meta: meta}); err != nil {
+	if err := t.Execute(&b, historyPage{Up: dir.up, Title: title, Verdict: verdict, Meta: meta}); err != nil {
 		return fmt.Errorf("render history view: %w", err)
 	}
-	return writeAtomic(filepath.Join(dir, HistoryViewFile), b.Bytes())
+	return dir.out.WriteFile(HistoryViewFile, b.Bytes())
 }
 
 func chunkName(c int) string { return fmt.Sprintf("ops-%04d.js", c) }

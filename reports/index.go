@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 )
 
@@ -73,6 +74,9 @@ type RunEntry struct {
 	HarnessError string
 	// HasReport is set when the run directory holds report.html.
 	HasReport bool
+	// Checks are the later checks of the run (faultline check DIR), each
+	// a directory under checks/ relative to the run directory, oldest first.
+	Checks []string
 	// Problem, when not empty, says why the directory could not be read
 	// completely (missing or corrupt spec.json or results.json, unknown
 	// results format); the other fields hold what could be read.
@@ -233,6 +237,13 @@ func readRun(fsys fs.FS, rel string) RunEntry {
 	if fi, err := fs.Stat(fsys, path.Join(rel, storeReportFile)); err == nil && fi.Mode().IsRegular() {
 		e.HasReport = true
 	}
+	if cs, err := fs.ReadDir(fsys, path.Join(rel, "checks")); err == nil {
+		for _, c := range cs {
+			if c.IsDir() && !strings.HasPrefix(c.Name(), ".") {
+				e.Checks = append(e.Checks, path.Join("checks", c.Name()))
+			}
+		}
+	}
 	e.Problem = strings.Join(problems, "; ")
 	return e
 }
@@ -269,7 +280,7 @@ func WriteIndex(store string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(store, IndexFile), html)
+	return rundir.WriteFileAtomic(filepath.Join(store, IndexFile), html, 0o644)
 }
 
 // indexPage is the index template's data.
@@ -291,7 +302,11 @@ type indexRow struct {
 	ThroughputKey                                   string
 	P99Key                                          int64
 	Problem                                         string
+	// Checks link the run's later checks: Name is the directory's name.
+	Checks []indexCheck
 }
+
+type indexCheck struct{ Name, Href string }
 
 // RenderIndex returns the index page listing entries (as returned by
 // Index). Links are relative to the store's root, where the page lives.
@@ -313,6 +328,9 @@ func RenderIndex(entries []RunEntry, opt IndexOptions) ([]byte, error) {
 		}
 		if e.HasReport {
 			r.Href = runHref(e.Rel, storeReportFile)
+		}
+		for _, c := range e.Checks {
+			r.Checks = append(r.Checks, indexCheck{Name: path.Base(c), Href: runHref(e.Rel+"/"+c, storeReportFile)})
 		}
 		if e.Interrupted {
 			r.Verdict += " (interrupted)"

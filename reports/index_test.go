@@ -187,6 +187,10 @@ func TestIndex(t *testing.T) {
 
 func TestWriteIndex(t *testing.T) {
 	store := standardStore(t)
+	// A later check of a run, written beside its record.
+	if err := os.MkdirAll(filepath.Join(store, "reg", "20261124T025040Z", "checks", "20261207T033000Z-sequential"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := WriteIndex(store); err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +209,7 @@ func TestWriteIndex(t *testing.T) {
 		"faultline serve --store DIR", // static page says compare needs serve
 		"read=linearizable",           // target options
 		"13447", "262.9/s", "152ms", "47.6s", "2026-11-24 03:50:40Z",
+		`checked again: <a href="./reg/20261124T025040Z/checks/20261207T033000Z-sequential/report.html">20261207T033000Z-sequential</a>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index lacks %q", want)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 )
 
@@ -206,11 +207,9 @@ func WriteJUnit(path, name string, cases []Case) error {
 			return fmt.Errorf("junit: %w", err)
 		}
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("junit: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Through an exclusively created temporary file: a link planted at a
+	// predictable path.tmp must not redirect the write.
+	if err := rundir.WriteFileAtomic(path, b, 0o644); err != nil {
 		return fmt.Errorf("junit: %w", err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +72,38 @@ func TestJUnitReadByConsumer(t *testing.T) {
 	}
 	if suites[0].Totals.Failed != 2 || suites[0].Totals.Error != 2 || suites[0].Totals.Passed != 2 {
 		t.Errorf("totals %+v", suites[0].Totals)
+	}
+}
+
+// TestWriteJUnitPlantedTmpLink: a link planted at FILE.tmp does not
+// redirect the write, and a link at FILE is replaced, not followed.
+func TestWriteJUnitPlantedTmpLink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("victim"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "junit.xml")
+	if err := os.Symlink(victim, out+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJUnit(out, "s", []Case{{Suite: "s", Name: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "victim" {
+		t.Errorf("victim overwritten through FILE.tmp: %.60q", b)
+	}
+	os.Remove(out)
+	if err := os.Symlink(victim, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJUnit(out, "s", []Case{{Suite: "s", Name: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "victim" {
+		t.Errorf("victim overwritten through a link at FILE: %.60q", b)
+	}
+	if fi, err := os.Lstat(out); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("%s is not a regular file: %v", out, err)
 	}
 }

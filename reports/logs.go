@@ -7,11 +7,11 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/faultline/faultline/internal/rundir"
 )
 
 // maxTailBytes bounds how much of a log's end is read for its tail.
@@ -19,6 +19,7 @@ const maxTailBytes = 256 << 10
 
 type logFile struct {
 	Path string
+	Href string
 	// Tail is the file's last lines; Lines how many, Skipped whether the
 	// file has more before them.
 	Tail    string
@@ -30,7 +31,7 @@ type logFile struct {
 
 // readLogs reads the tail of every node's log files, nodes in cluster order
 // first, then any others by name.
-func readLogs(dir string, nodes []string, logs map[string][]string) []nodeLogs {
+func readLogs(dir runFiles, nodes []string, logs map[string][]string) []nodeLogs {
 	var order []string
 	for _, n := range nodes {
 		if _, ok := logs[n]; ok && !slices.Contains(order, n) {
@@ -48,8 +49,8 @@ func readLogs(dir string, nodes []string, logs map[string][]string) []nodeLogs {
 	for _, n := range append(order, rest...) {
 		nl := nodeLogs{Node: n}
 		for _, p := range logs[n] {
-			lf := logFile{Path: p}
-			tail, lines, skipped, err := tailFile(filepath.Join(dir, filepath.FromSlash(p)), logTailLines)
+			lf := logFile{Path: p, Href: dir.up + p}
+			tail, lines, skipped, err := tailFile(dir.src, p, logTailLines)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				lf.Problem = "missing"
@@ -65,10 +66,11 @@ func readLogs(dir string, nodes []string, logs map[string][]string) []nodeLogs {
 	return out
 }
 
-// tailFile returns the last n lines of the file at path, reading at most
-// maxTailBytes from its end, and whether lines were left out before them.
-func tailFile(path string, n int) (string, int, bool, error) {
-	f, err := os.Open(path)
+// tailFile returns the last n lines of the regular file path of src,
+// reading at most maxTailBytes from its end, and whether lines were left
+// out before them.
+func tailFile(src *rundir.Dir, path string, n int) (string, int, bool, error) {
+	f, err := src.Open(path)
 	if err != nil {
 		return "", 0, false, err
 	}
@@ -109,6 +111,7 @@ const (
 type viewLog struct {
 	Node    string   `json:"node"`
 	Path    string   `json:"path"`
+	Href    string   `json:"href"`
 	Lines   []string `json:"lines"`
 	First   int      `json:"first"` // line number of Lines[0], 0 when unknown (tail of a cut file)
 	Skipped bool     `json:"skipped"`
@@ -123,13 +126,13 @@ type logsPage struct {
 }
 
 // readViewLogs reads each node log's tail for the logs view.
-func readViewLogs(dir string, nodes []string, logs map[string][]string) []viewLog {
+func readViewLogs(dir runFiles, nodes []string, logs map[string][]string) []viewLog {
 	var out []viewLog
 	order := logOrder(nodes, logs)
 	for _, n := range order {
 		for _, p := range logs[n] {
-			vl := viewLog{Node: n, Path: p}
-			lines, first, skipped, err := readTail(filepath.Join(dir, filepath.FromSlash(p)), maxViewLogBytes)
+			vl := viewLog{Node: n, Path: p, Href: dir.up + p}
+			lines, first, skipped, err := readTail(dir.src, p, maxViewLogBytes)
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 				vl.Problem = "missing"
@@ -167,8 +170,8 @@ func logOrder(nodes []string, logs map[string][]string) []string {
 // probably cut, line dropped when the file is longer), the number of the
 // first line when the whole file was read (1) or 0, and whether lines were
 // left out.
-func readTail(path string, limit int64) ([]string, int, bool, error) {
-	f, err := os.Open(path)
+func readTail(src *rundir.Dir, path string, limit int64) ([]string, int, bool, error) {
+	f, err := src.Open(path)
 	if err != nil {
 		return nil, 0, false, err
 	}
@@ -196,8 +199,8 @@ func readTail(path string, limit int64) ([]string, int, bool, error) {
 	return lines, 1, false, nil
 }
 
-// writeLogsView writes nodes.html into dir.
-func writeLogsView(dir, title, verdict string, nodes []string, logs map[string][]string) error {
+// writeLogsView writes nodes.html into dir's outputs.
+func writeLogsView(dir runFiles, title, verdict string, nodes []string, logs map[string][]string) error {
 	pg := logsPage{Title: title, Verdict: verdict, Logs: readViewLogs(dir, nodes, logs)}
 	pg.Nodes = logOrder(nodes, logs)
 	if pg.Logs == nil {
@@ -211,5 +214,5 @@ func writeLogsView(dir, title, verdict string, nodes []string, logs map[string][
 	if err := t.Execute(&b, pg); err != nil {
 		return fmt.Errorf("render node logs view: %w", err)
 	}
-	return writeAtomic(filepath.Join(dir, NodeLogsViewFile), b.Bytes())
+	return dir.out.WriteFile(NodeLogsViewFile, b.Bytes())
 }

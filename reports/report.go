@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -24,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
@@ -105,28 +105,31 @@ type Input struct {
 // files under history/) and the node logs view (nodes.html), which the
 // report links to.
 func Write(path string, in Input) error {
-	dir := filepath.Dir(path)
-	pg, err := buildPage(dir, in)
+	src, err := rundir.Open(filepath.Dir(path))
 	if err != nil {
-		return err
+		return fmt.Errorf("write report: %w", err)
 	}
-	if err := writeHistoryView(dir, pg.Title, pg.Verdict, in.Ops, in.Results); err != nil {
-		return err
-	}
-	if err := writeLogsView(dir, pg.Title, pg.Verdict, in.Run.Nodes, in.NodeLogs); err != nil {
-		return err
-	}
-	html, err := renderPage(pg)
+	defer src.Close()
+	st, err := src.NewStage("")
 	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	defer st.Abort()
+	if err := WriteTo(src, st, filepath.Base(path), "", in); err != nil {
 		return err
 	}
-	return writeAtomic(path, html)
+	return st.Commit(filepath.Base(path))
 }
 
 // Render returns the report of in as HTML. dir is the run directory, against
 // which node logs and artifacts are resolved.
 func Render(dir string, in Input) ([]byte, error) {
-	pg, err := buildPage(dir, in)
+	src, err := rundir.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	pg, err := buildPage(runFiles{src: src}, in)
 	if err != nil {
 		return nil, err
 	}
@@ -148,30 +151,6 @@ func renderPage(pg *page) ([]byte, error) {
 		return nil, fmt.Errorf("render report: %w", err)
 	}
 	return b.Bytes(), nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write report %s: %w", tmp, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("write report %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write report %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	return nil
 }
 
 // page is the template's data, formatted for display.
@@ -281,10 +260,11 @@ type nodeLogs struct {
 
 type artifact struct {
 	Path    string
+	Href    string
 	Missing bool
 }
 
-func buildPage(dir string, in Input) (*page, error) {
+func buildPage(dir runFiles, in Input) (*page, error) {
 	opers, at := pairOps(in.Ops)
 	windows := history.FaultWindows(in.Ops)
 	held := heldWindows(windows) // the statistics' fault phases
@@ -651,9 +631,8 @@ func rawRow(op history.Op) opRow {
 	}
 }
 
-func newArtifact(dir, p string) artifact {
-	_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p)))
-	return artifact{Path: p, Missing: err != nil}
+func newArtifact(dir runFiles, p string) artifact {
+	return artifact{Path: p, Href: dir.href(p), Missing: !dir.exists(p)}
 }
 
 // fmtValue renders an op value or fault description compactly.

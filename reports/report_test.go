@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
@@ -359,12 +360,16 @@ func seq(n int) []int {
 func TestTailFile(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return p
+		return name
 	}
+	src, err := rundir.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
 	long := strings.Repeat(strings.Repeat("x", 1000)+"\n", 1000) + "last\n"
 	tests := []struct {
 		name, body, wantEnd string
@@ -379,7 +384,7 @@ func TestTailFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tail, lines, skipped, err := tailFile(write(tt.name, tt.body), tt.n)
+			tail, lines, skipped, err := tailFile(src, write(tt.name, tt.body), tt.n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -388,7 +393,7 @@ func TestTailFile(t *testing.T) {
 			}
 		})
 	}
-	if _, _, _, err := tailFile(filepath.Join(dir, "nope"), 5); !os.IsNotExist(err) {
+	if _, _, _, err := tailFile(src, "nope", 5); !os.IsNotExist(err) {
 		t.Errorf("missing file: err = %v, want not exist", err)
 	}
 }

@@ -214,7 +214,7 @@ func TestQueueWorkloadWithRealChecker(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &fakeQueue{bug: tt.bug, flaky: tt.flaky, inFlight: map[int64]bool{}}
 			ops := simulateQueue(t, q, 6, 150)
-			res := Queue{}.Checker(Queue{}.Models()[0]).Check(context.Background(), ops, models.Options{Dir: t.TempDir()})
+			res := Queue{}.Checker(Queue{}.Models()[0]).Check(context.Background(), ops, models.Options{})
 			if res.Verdict != tt.want {
 				t.Fatalf("verdict %s (%s), want %s; stats %v", res.Verdict, res.Reason, tt.want, res.Stats)
 			}

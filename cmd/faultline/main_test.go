@@ -250,3 +250,80 @@ func TestCheckStoredRunSLO(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckRunDirTwice: a second `faultline check DIR` with another model
+// says where it wrote and leaves the run's record alone; a node log linked
+// to /etc/passwd is not shown.
+func TestCheckRunDirTwice(t *testing.T) {
+	dir := t.TempDir()
+	spec := harness.DefaultSpec()
+	spec.Test = "twice"
+	b, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var hb bytes.Buffer
+	w, err := history.NewWriter(&hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []history.Op{
+		{Time: 0, Type: history.Invoke, Process: 0, F: "write", Key: "1", Value: 1},
+		{Time: 10, Type: history.OK, Process: 0, F: "write", Key: "1", Value: 1},
+		{Time: 20, Type: history.Invoke, Process: 1, F: "read", Key: "1"},
+		{Time: 30, Type: history.OK, Process: 1, F: "read", Key: "1", Value: 2},
+	} {
+		if _, err := w.Append(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, harness.NodesDir, "n1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, harness.NodesDir, "n1", "passwd.log")); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"faultline", "check", dir}, &out, &errb); code != ExitInvalid {
+		t.Fatalf("first check: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	record, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	code := run([]string{"faultline", "check", "--model", "sequential", dir}, &out, &errb)
+	if code == ExitUsage || code == ExitHarness {
+		t.Fatalf("second check: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"the run's own record is unchanged", filepath.Join(dir, "checks") + "/", "-sequential/results.json"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	after, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(record, after) {
+		t.Error("the run's results.json changed")
+	}
+	for _, page := range []string{harness.ReportFile, "nodes.html"} {
+		b, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("root:x:0:0")) {
+			t.Errorf("%s shows /etc/passwd", page)
+		}
+		if !bytes.Contains(b, []byte("not a regular file")) {
+			t.Errorf("%s does not say why passwd.log is not shown", page)
+		}
+	}
+}

@@ -353,8 +353,14 @@ func checkCommand(code *int) *cli.Command {
 		Name:      "check",
 		Usage:     "check a stored run directory or a history file again (no Docker needed)",
 		ArgsUsage: "RUN_DIR | HISTORY_FILE",
-		Description: `With a run directory (e.g. store/latest) the run's own checkers judge its
-history again and results.json and report.html are rewritten.
+		Description: `With a run directory (e.g. store/latest) the run's own checkers (or --model)
+judge its history again. A check never erases the run's verdict: the run's
+record (results.json and report.html at the top of the directory) stays, and
+the check is written beside it, to checks/<UTC time>[-models]/ (with
+"-interrupted" when Ctrl-C or a deadline stopped it). Only a run that has no
+record (its controller was killed) gets one from a complete check with its own
+checkers. The check prints where it wrote. Everything it reads and writes
+stays inside the directory: links and non-regular files there are refused.
 
 A run whose history has no end record never finished (its controller was
 killed): its verdict is unknown unless --prefix asks to judge what it recorded.
@@ -392,7 +398,15 @@ log lines); auto detects them.`,
 				if err != nil {
 					return checkError(err)
 				}
-				printResults(c.App.Writer, path, res)
+				out := path
+				if res.Check != nil && res.Check.Dir != "" {
+					out = filepath.Join(path, filepath.FromSlash(res.Check.Dir))
+				}
+				printResults(c.App.Writer, out, res)
+				if out != path {
+					fmt.Fprintf(c.App.Writer, "  the run's own record is unchanged: %s\n", filepath.Join(path, harness.ResultsFile))
+				}
+				fmt.Fprintf(c.App.Writer, "  wrote %s\n", filepath.Join(out, harness.ResultsFile))
 				*code = verdictCode(res.Verdict)
 				return nil
 			}

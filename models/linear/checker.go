@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -40,7 +39,7 @@ const (
 // Name is the checker's name in results.
 const Name = "linearizable"
 
-// VisualizationFile is the name of the HTML file written to Options.Dir.
+// VisualizationFile is the name of the HTML file created with Options.Create.
 const VisualizationFile = "linearizability.html"
 
 // DefaultMaxVisualizedOps is the visualization's bound when
@@ -122,7 +121,8 @@ type keyResult struct {
 // Prepare), indeterminate (of those, ops of unknown outcome), failed,
 // invalid_keys, unknown_keys, and
 // unmatched_completions when some completion had no invocation. With
-// opt.Dir set it writes VisualizationFile there and lists it in Artifacts.
+// opt.Create set it writes VisualizationFile with it and lists it in
+// Artifacts.
 func (c *Checker) Check(ctx context.Context, ops []history.Op, opt models.Options) models.Result {
 	start := time.Now()
 	res := c.check(ctx, ops, opt)
@@ -178,8 +178,8 @@ func (c *Checker) check(ctx context.Context, ops []history.Op, opt models.Option
 	res.Verdict = models.Combine(verdicts...)
 	res.Reason = summarize(p, res.Anomalies, invalidNames, unknownReasons)
 
-	if opt.Dir != "" && ctx.Err() == nil {
-		wrote, err := c.visualize(ctx, opt.Dir, spec, p, results, ops)
+	if opt.Create != nil && ctx.Err() == nil {
+		wrote, err := c.visualize(ctx, opt.Create, spec, p, results, ops)
 		switch {
 		case err != nil:
 			note := fmt.Sprintf("%s not written: %v", VisualizationFile, err)
@@ -339,6 +339,3 @@ func hasTimes(ops []history.Op) bool {
 func seconds(ns int64) string {
 	return fmt.Sprintf("%.3fs", float64(ns)/1e9)
 }
-
-// visualizationPath is where the visualization goes in dir.
-func visualizationPath(dir string) string { return filepath.Join(dir, VisualizationFile) }

@@ -3,6 +3,7 @@ package linear
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -247,7 +248,7 @@ func TestContext(t *testing.T) {
 	ops := hardHistory(22, "", 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := NewCASRegister().Check(ctx, ops, models.Options{Dir: t.TempDir()})
+	res := NewCASRegister().Check(ctx, ops, dirOptions(t.TempDir()))
 	if res.Verdict != models.Unknown || !strings.Contains(res.Reason, "stopped after") || !strings.Contains(res.Reason, "context canceled") {
 		t.Errorf("cancelled: %s %q", res.Verdict, res.Reason)
 	}
@@ -304,7 +305,7 @@ func TestVisualization(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			dir := t.TempDir()
 			ops := readHistory(t, filepath.Join("testdata", tt.file))
-			res := NewCASRegister().Check(context.Background(), ops, models.Options{Dir: dir})
+			res := NewCASRegister().Check(context.Background(), ops, dirOptions(dir))
 			if !reflect.DeepEqual(res.Artifacts, []string{VisualizationFile}) {
 				t.Fatalf("artifacts %v (reason %q)", res.Artifacts, res.Reason)
 			}
@@ -343,7 +344,7 @@ func TestVisualizationBounded(t *testing.T) {
 	}
 	dir := t.TempDir()
 	c := &Checker{MaxVisualizedOps: 6}
-	res := c.Check(context.Background(), ops, models.Options{Dir: dir})
+	res := c.Check(context.Background(), ops, dirOptions(dir))
 	if res.Verdict != models.Invalid || len(res.Artifacts) != 1 {
 		t.Fatalf("%s %v %q", res.Verdict, res.Artifacts, res.Reason)
 	}
@@ -375,4 +376,11 @@ func TestRecordedMinIOLostObject(t *testing.T) {
 	if a.Kind != StaleReadKind || a.Key != "1" || !strings.Contains(a.Explanation, "read → nil") {
 		t.Errorf("anomaly %s on key %q: %s; want a stale read of nil on key 1", a.Kind, a.Key, a.Explanation)
 	}
+}
+
+// dirOptions creates artifacts as files in dir.
+func dirOptions(dir string) models.Options {
+	return models.Options{Create: func(name string) (io.WriteCloser, error) {
+		return os.Create(filepath.Join(dir, name))
+	}}
 }

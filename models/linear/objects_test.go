@@ -272,7 +272,7 @@ func TestObjectVisualization(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
 			dir := t.TempDir()
-			res := (&Checker{Model: tt.model}).Check(context.Background(), tt.ops, models.Options{Dir: dir})
+			res := (&Checker{Model: tt.model}).Check(context.Background(), tt.ops, dirOptions(dir))
 			if res.Verdict != models.Valid || len(res.Artifacts) != 1 {
 				t.Fatalf("%s %v %q", res.Verdict, res.Artifacts, res.Reason)
 			}

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"sync/atomic"
 
@@ -25,7 +25,7 @@ const (
 // keys in key order while their ops fit in MaxVisualizedOps. Unknown keys
 // are left out, since drawing them would mean running out of time again.
 // It reports whether it wrote the file.
-func (c *Checker) visualize(ctx context.Context, dir string, spec Spec, p prepared, results []keyResult, ops []history.Op) (bool, error) {
+func (c *Checker) visualize(ctx context.Context, create func(string) (io.WriteCloser, error), spec Spec, p prepared, results []keyResult, ops []history.Op) (bool, error) {
 	budget := c.MaxVisualizedOps
 	if budget <= 0 {
 		budget = DefaultMaxVisualizedOps
@@ -78,7 +78,7 @@ func (c *Checker) visualize(ctx context.Context, dir string, spec Spec, p prepar
 	}
 	info.AddAnnotations(annotations(ops, results))
 
-	f, err := os.Create(visualizationPath(dir))
+	f, err := create(VisualizationFile)
 	if err != nil {
 		return false, fmt.Errorf("create visualization: %w", err)
 	}
