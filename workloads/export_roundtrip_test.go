@@ -139,7 +139,7 @@ func judge(t *testing.T, wl Workload, ops []history.Op) []models.Result {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		out = append(out, c.Check(ctx, ops, models.Options{Dir: t.TempDir()}))
+		out = append(out, c.Check(ctx, ops, models.Options{}))
 		cancel()
 	}
 	return out

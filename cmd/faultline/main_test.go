@@ -280,6 +280,9 @@ func TestCheckRunDirTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := w.End(history.EndRecord{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}

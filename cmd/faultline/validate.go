@@ -36,8 +36,8 @@ func checkFlags(c *cli.Context, isDir bool) error {
 			errs = append(errs, err)
 		}
 	}
-	if !isDir && len(models) == 0 {
-		errs = append(errs, errors.New("checking a history file needs --model (e.g. --model cas-register)"))
+	if !isDir && len(models) == 0 && c.String("workload") == "" {
+		errs = append(errs, errors.New("checking a history file needs --model (e.g. --model cas-register) or --workload"))
 	}
 	if len(errs) > 0 {
 		return usageError{errors.Join(errs...)}

@@ -57,7 +57,7 @@ func TestValidationGaps(t *testing.T) {
 		{"check every problem", []string{"check", "--format", "bogus", "--timeout", "-1s", garbage}, []string{
 			`--format "bogus": want auto, faultline, jepsen-edn or jepsen-log`,
 			"--timeout must be >= 0, got -1s",
-			"checking a history file needs --model (e.g. --model cas-register)",
+			"checking a history file needs --model (e.g. --model cas-register) or --workload",
 		}},
 		{"suite store is a file", []string{"suite", "--check-only", "--store", file, suite}, []string{suite + ":2: test a: store " + file + " is not a directory"}},
 	}
