@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models/history"
 )
 
@@ -40,7 +42,7 @@ FILE is refused, a FIFO or device written into). See docs/jepsen.md.`,
 			if c.NArg() != 1 {
 				return usage("export takes one RUN_DIR or HISTORY_FILE, got %d arguments", c.NArg())
 			}
-			ops, err := readForExport(c.Args().First())
+			ops, err := readForExport(c.Context, c.Args().First())
 			if err != nil {
 				return usageError{err}
 			}
@@ -87,21 +89,29 @@ func checkAsWorkload(c *cli.Context, code *int, path, format, workload string) e
 	return nil
 }
 
-// readForExport reads the history of a run directory, or a history file in
-// any format faultline reads.
-func readForExport(path string) ([]history.Op, error) {
+// readForExport reads the history of a run directory (inside it only: a
+// planted link is refused), or a history file in any format faultline
+// reads, until ctx is done.
+func readForExport(ctx context.Context, path string) ([]history.Op, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	if fi.IsDir() {
-		h := filepath.Join(path, harness.HistoryFile)
-		if _, err := os.Stat(h); err != nil {
-			return nil, fmt.Errorf("%s is not a run directory: %w", path, err)
-		}
-		return history.ReadFile(h)
+	if !fi.IsDir() {
+		ops, _, err := history.ReadAnyContext(ctx, path)
+		return ops, err
 	}
-	ops, _, err := history.ReadAny(path)
+	rd, err := rundir.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	f, err := rd.Open(harness.HistoryFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a run directory: %w", path, err)
+	}
+	defer f.Close()
+	ops, _, err := history.ReadAnyFrom(ctx, f, filepath.Join(path, harness.HistoryFile))
 	return ops, err
 }
 
