@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/faultline/faultline/models/history"
 )
@@ -137,4 +138,14 @@ func (r Registry) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Narrow bounds ctx by limit when limit is positive, for a checker's own
+// per-key limit; otherwise ctx (the caller's deadline, from check --timeout
+// or the spec's check_timeout) is the whole budget: no hidden fixed cap.
+func Narrow(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	if limit > 0 {
+		return context.WithTimeout(ctx, limit)
+	}
+	return ctx, func() {}
 }

@@ -255,37 +255,14 @@ func TestCheckStoredRunSLO(t *testing.T) {
 // says where it wrote and leaves the run's record alone; a node log linked
 // to /etc/passwd is not shown.
 func TestCheckRunDirTwice(t *testing.T) {
-	dir := t.TempDir()
 	spec := harness.DefaultSpec()
 	spec.Test = "twice"
-	b, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var hb bytes.Buffer
-	w, err := history.NewWriter(&hb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range []history.Op{
+	dir := writeStoredRun(t, spec, []history.Op{
 		{Time: 0, Type: history.Invoke, Process: 0, F: "write", Key: "1", Value: 1},
 		{Time: 10, Type: history.OK, Process: 0, F: "write", Key: "1", Value: 1},
 		{Time: 20, Type: history.Invoke, Process: 1, F: "read", Key: "1"},
 		{Time: 30, Type: history.OK, Process: 1, F: "read", Key: "1", Value: 2},
-	} {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.End(history.EndRecord{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 	if err := os.MkdirAll(filepath.Join(dir, harness.NodesDir, "n1"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -101,32 +101,12 @@ func linesHavePrefixes(got string, prefixes []string) bool {
 // is a harness failure (exit 3), not a usage error; a bad run directory
 // stays a usage error (64).
 func TestCheckWriteFailure(t *testing.T) {
-	dir := t.TempDir()
 	spec := harness.DefaultSpec()
 	spec.Test = "w"
-	b, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var hb bytes.Buffer
-	w, err := history.NewWriter(&hb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range []history.Op{
+	dir := writeStoredRun(t, spec, []history.Op{
 		{Time: 0, Type: history.Invoke, Process: 0, F: "write", Key: "1", Value: 1},
 		{Time: 10, Type: history.OK, Process: 0, F: "write", Key: "1", Value: 1},
-	} {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 	// report.html is a non-empty directory: the report cannot be written
 	// (even as root).
 	if err := os.MkdirAll(filepath.Join(dir, harness.ReportFile, "x"), 0o755); err != nil {

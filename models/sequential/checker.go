@@ -68,10 +68,7 @@ func (c *Checker) model() string { return cmp.Or(c.Model, linear.KV) }
 // keyContext bounds the search of one key: by ctx, and by Timeout when
 // set. There is no fixed cap here: the caller's deadline is the budget.
 func (c *Checker) keyContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.Timeout > 0 {
-		return context.WithTimeout(ctx, c.Timeout)
-	}
-	return ctx, func() {}
+	return models.Narrow(ctx, c.Timeout)
 }
 
 // Models returns the sequential consistency models of this package, for

@@ -1,4 +1,4 @@
-package linear
+package models
 
 import (
 	"context"
@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// The time a key may take comes from the caller (check --timeout, the
-// spec's check_timeout) through ctx: a zero Timeout adds no cap of its own,
-// so a 2 m or 10 m budget is not cut to a hidden fixed limit.
-func TestKeyBudgetFollowsContext(t *testing.T) {
+// TestNarrow: the time a key may take comes from the caller (check
+// --timeout, the spec's check_timeout) through ctx: a zero limit adds no cap
+// of its own, so a 2 m or 10 m budget is not cut to a hidden fixed limit
+// (linear and sequential bound each key with Narrow).
+func TestNarrow(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		timeout time.Duration
@@ -30,9 +31,8 @@ func TestKeyBudgetFollowsContext(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tc.budget)
 				defer cancel()
 			}
-			c := &Checker{Timeout: tc.timeout}
 			start := time.Now()
-			kctx, cancel := c.keyContext(ctx)
+			kctx, cancel := Narrow(ctx, tc.timeout)
 			defer cancel()
 			dl, ok := kctx.Deadline()
 			if tc.want == 0 {
