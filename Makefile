@@ -14,7 +14,9 @@ setup:
 	@bash scripts/setup.sh
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/faultline
+	# -buildvcs=auto: the VCS revision goes into `faultline version` and
+	# results.json whenever this is a checkout, whatever GOFLAGS says.
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN) ./cmd/faultline
 
 images: setup build
 	$(BIN) images
