@@ -13,9 +13,9 @@ all: build
 setup:
 	@bash scripts/setup.sh
 
+# -buildvcs=auto: the VCS revision goes into `faultline version` and
+# results.json whenever this is a checkout, whatever GOFLAGS says.
 build:
-	# -buildvcs=auto: the VCS revision goes into `faultline version` and
-	# results.json whenever this is a checkout, whatever GOFLAGS says.
 	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN) ./cmd/faultline
 
 images: setup build
