@@ -64,6 +64,10 @@ func writeOpEDN(sb *strings.Builder, op Op, opt EDNOptions) error {
 	if !op.Type.Valid() {
 		return fmt.Errorf("unknown op type %q", op.Type)
 	}
+	if op.Process < 0 && op.Process != Nuker {
+		// No reader takes it back: client processes count from 0.
+		return fmt.Errorf("process %d is neither a client (0 or more) nor the nuker", op.Process)
+	}
 	v, err := normalValue(op.Value)
 	if err != nil {
 		return err

@@ -204,6 +204,7 @@ func TestWriteEDNRejects(t *testing.T) {
 		{Index: 4, Type: "done", F: "read"},
 		{Index: 4, Type: OK, F: "read", Value: math.Inf(1)},
 		{Index: 4, Type: OK, F: "read", Value: make(chan int)},
+		{Index: 4, Type: OK, F: "read", Process: -129},
 	} {
 		err := WriteEDN(&bytes.Buffer{}, []Op{op}, EDNOptions{})
 		if err == nil || !strings.Contains(err.Error(), "op 4") {
@@ -248,7 +249,7 @@ func FuzzWriteEDNRoundTrip(f *testing.F) {
 			// ReadEDN types the nuker's ops by pairing; one alone is an invoke.
 			op.Type = Invoke
 		}
-		if int64(op.Process) != proc || op.F == "" {
+		if int64(op.Process) != proc || op.F == "" || (op.Process < 0 && op.Process != Nuker) {
 			return
 		}
 		for _, s := range []string{fn, key, node, errText} {
