@@ -203,23 +203,27 @@ func yamlKeys(v any) map[string]bool {
 
 var testKeys = yamlKeys(testFields{})
 
-// checkKeys refuses a mapping with a key not in keys, or a key twice.
+// checkKeys refuses a mapping with keys not in keys, or a key twice; every
+// such key is reported.
 func checkKeys(path string, n *yaml.Node, what string, keys map[string]bool) error {
 	if n.Kind != yaml.MappingNode {
 		return lineError(path, n.Line, "%s must be a mapping", what)
 	}
 	seen := map[string]int{}
+	var errs []error
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		if k.Kind != yaml.ScalarNode || !keys[k.Value] {
-			return lineError(path, k.Line, "unknown key %s", quoteKey(k))
+			errs = append(errs, lineError(path, k.Line, "unknown key %s", quoteKey(k)))
+			continue
 		}
 		if l, dup := seen[k.Value]; dup {
-			return lineError(path, k.Line, "mapping key %q already defined at line %d", k.Value, l)
+			errs = append(errs, lineError(path, k.Line, "mapping key %q already defined at line %d", k.Value, l))
+			continue
 		}
 		seen[k.Value] = k.Line
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // quoteKey shows a key for an error: a scalar quoted, anything else by kind.
