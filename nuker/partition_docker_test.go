@@ -356,13 +356,29 @@ func TestPartitionDockerOneWay(t *testing.T) {
 		msg := "hello-from-" + from.name
 		got := make(chan string, 1)
 		go func() {
-			// The listener gives up after 3 s without a datagram.
-			res, _ := to.Exec(ctx, "timeout", "3", "nc", "-u", "-l", udpPort)
+			res, _ := to.Exec(ctx, "timeout", "20", "nc", "-u", "-l", udpPort)
 			got <- string(res.Stdout)
 		}()
-		time.Sleep(500 * time.Millisecond)
+		// Send only once the listener is bound: a docker exec can take
+		// seconds on a loaded machine, and a datagram sent before it is
+		// lost whatever the partition does.
+		bound := false
+		for deadline := time.Now().Add(15 * time.Second); !bound && time.Now().Before(deadline); {
+			res, _ := to.Exec(ctx, "ss", "-Hnul", "sport = :"+udpPort)
+			if bound = strings.TrimSpace(string(res.Stdout)) != ""; !bound {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if !bound {
+			t.Fatalf("%s: no UDP listener on port %s after 15 s", to.name, udpPort)
+		}
 		if _, err := from.Exec(ctx, "sh", "-c", "echo "+msg+" | nc -u -w 1 "+to.addr.String()+" "+udpPort); err != nil {
 			t.Errorf("send %s -> %s: %v", from.name, to.name, err)
+		}
+		// The datagram has had a second to arrive; stop the listener.
+		time.Sleep(time.Second)
+		if _, err := to.Exec(ctx, "pkill", "-f", "nc -u -l "+udpPort); err != nil {
+			t.Logf("stop the listener on %s: %v", to.name, err)
 		}
 		return strings.Contains(<-got, msg)
 	}
