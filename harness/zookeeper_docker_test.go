@@ -124,18 +124,24 @@ func firstAnomalyAt(r models.Result, ops []history.Op) string {
 // it is sequentially consistent (what ZooKeeper promises).
 func TestZookeeperPlainReadsNotLinearizable(t *testing.T) {
 	t.Parallel() // target runs of other systems may run beside it; each has its own cluster
-	spec := zkSpec(t, "zookeeper-plain", "register", map[string]string{"reads": "plain"}, "partition", "kill", "pause")
-	spec.Schedule = zkFollowerPartitions()
-	_, ops := runZK(t, spec)
-	lin, seq := zkRegisterVerdicts(t, ops)
-	if seq.Verdict != models.Valid {
-		t.Errorf("sequential: %s (%s), want valid: ZooKeeper promises sequential consistency", seq.Verdict, seq.Reason)
+	// A stale read is likely in one 30 s run, not certain (CI once saw
+	// 12,915 ops without one): a second run with another seed is allowed.
+	for attempt := range 2 {
+		spec := zkSpec(t, "zookeeper-plain", "register", map[string]string{"reads": "plain"}, "partition", "kill", "pause")
+		spec.Schedule = zkFollowerPartitions()
+		spec.Seed += int64(attempt)
+		_, ops := runZK(t, spec)
+		lin, seq := zkRegisterVerdicts(t, ops)
+		if seq.Verdict != models.Valid {
+			t.Errorf("sequential: %s (%s), want valid: ZooKeeper promises sequential consistency", seq.Verdict, seq.Reason)
+		}
+		if lin.Verdict == models.Invalid {
+			t.Logf("run %d: first stale read at %s", attempt+1, firstAnomalyAt(lin, ops))
+			return
+		}
+		t.Logf("run %d: cas-register %s (%s), no stale read", attempt+1, lin.Verdict, lin.Reason)
 	}
-	if lin.Verdict != models.Invalid {
-		t.Errorf("cas-register: %s (%s), want invalid: an isolated follower should have served a stale read", lin.Verdict, lin.Reason)
-	} else {
-		t.Logf("first stale read at %s", firstAnomalyAt(lin, ops))
-	}
+	t.Error("cas-register valid in 2 runs, want invalid: an isolated follower should have served a stale read")
 }
 
 // TestZookeeperSyncReadsLinearizable: with sync(path) before every read,
