@@ -136,17 +136,24 @@ func TestCheckFaultsThatNeverTookEffect(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, out.String())
 				}
 			}
-			var res harness.Results
-			b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &res); err != nil {
-				t.Fatal(err)
-			}
+			res := readStoredResults(t, dir)
 			if len(res.Faults) != len(tt.nemesis) {
 				t.Errorf("results.json faults %+v, want one tally per requested kind %v", res.Faults, tt.nemesis)
 			}
 		})
 	}
+}
+
+// readStoredResults reads the results.json of the run directory dir.
+func readStoredResults(t *testing.T, dir string) harness.Results {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res harness.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

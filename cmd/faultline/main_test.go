@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,14 +222,7 @@ func TestCheckStoredRunSLO(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	var res harness.Results
-	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := readStoredResults(t, dir)
 	if len(res.SLOs) != 2 || res.SLOs[0].Met || !res.SLOs[1].Met {
 		t.Errorf("results.json SLOs: %+v", res.SLOs)
 	}
