@@ -54,16 +54,22 @@ func TestEtcdFaultCounts(t *testing.T) {
 	if res.Verdict != models.Valid {
 		t.Errorf("verdict %s (%s), want valid", res.Verdict, res.Reason)
 	}
-	drawn := 0
+	effective := 0
 	for _, kind := range []string{"partition", "kill"} {
 		ft := tally(t, res, kind)
-		drawn += ft.Requested
-		if ft.Failed != 0 || ft.Partial != 0 || ft.UndoFailed != 0 || ft.Effective != ft.Requested {
-			t.Errorf("%s: %+v, want every injection effective", kind, ft)
+		effective += ft.Effective
+		// An injection still running when the run ends is cut short
+		// (Unfinished); under CI load a kill started at 18 s of 20 can be.
+		// That is chance, not a failure: every other one must take effect.
+		if ft.Failed != 0 || ft.Partial != 0 || ft.UndoFailed != 0 || ft.Effective+ft.Unfinished != ft.Requested {
+			t.Errorf("%s: %+v, want every injection effective or cut short by the end of the run", kind, ft)
+		}
+		if ft.Unfinished > 0 {
+			t.Logf("%s: %d injections cut short by the end of the run: %s", kind, ft.Unfinished, ft.FirstError)
 		}
 	}
-	if drawn == 0 {
-		t.Error("no fault was drawn")
+	if effective == 0 {
+		t.Error("no fault took effect")
 	}
 	b, err := os.ReadFile(filepath.Join(out.Dir, LogFile))
 	if err != nil {
