@@ -75,6 +75,40 @@ type Software struct {
 	// leaves out with all documentation: some install scripts (OpenJDK's)
 	// register man pages there and fail without it.
 	ManDirs bool
+	// Local are Go main packages on this machine (the user's own module),
+	// built static and copied to /usr/local/bin. Their built bytes take
+	// part in the recipe, so an edit to the source rebuilds the image.
+	Local []LocalGo
+	// Files are local files copied in as they are (a server the user
+	// compiled, with cgo or in another language; a config file). Their
+	// contents take part in the recipe.
+	Files []File
+	// Image, when set, is an image the user already has on this machine
+	// (e.g. "mystore:dev"); nodes start from it instead of faultline's
+	// Debian base, and nothing is pulled (there is no registry). It needs
+	// /bin/sh; Packages cannot be added to it. Faults that need tools it
+	// may lack (iptables) act from a helper sharing the node's namespaces.
+	// The image's ID takes part in the recipe.
+	Image string
+}
+
+// LocalGo is a Go main package on this machine, built with CGO_ENABLED=0
+// inside its own module (whose go.mod is found above Dir).
+type LocalGo struct {
+	// Name is the installed file name in /usr/local/bin.
+	Name string
+	// Dir is the main package's directory; a relative path is relative to
+	// the process's working directory (or, in a target file, to the file).
+	Dir string
+}
+
+// File is a local file copied into every node.
+type File struct {
+	// Src is the file on this machine; Dst its absolute path on the node.
+	Src, Dst string
+	// Mode is the file's permission bits (0 = 0755 for files under a bin
+	// directory, else 0644).
+	Mode int64
 }
 
 // GoBinary is a static (CGO_ENABLED=0) Go program built from the Go module
