@@ -24,12 +24,8 @@ import (
 
 // checkRun judges ops with the workload's models, then writes the run's
 // record (results.json, report.html and the views) into dir.
-func checkRun(ctx context.Context, dir string, spec Spec, ops []history.Op, info RunInfo, log *slog.Logger, progress node.Progress) (Results, error) {
-	var names []string
-	wl, err := workloads.Default().Lookup(spec.Workload)
-	if err == nil {
-		names = wl.Models()
-	}
+func checkRun(ctx context.Context, dir string, spec Spec, wl workloads.Workload, ops []history.Op, info RunInfo, log *slog.Logger, progress node.Progress) (Results, error) {
+	names := wl.Models()
 	rd, err := rundir.Open(dir)
 	if err != nil {
 		return Results{}, err

@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/targets/catalog"
 )
 
 // TestMain fails the package when its runs left containers or networks
@@ -57,6 +58,11 @@ func progressTo(t *testing.T) func(string, ...any) {
 	return func(f string, a ...any) { t.Logf(f, a...) }
 }
 
+// testOptions runs with the shipped targets and progress to t's log.
+func testOptions(t *testing.T) Options {
+	return Options{Progress: progressTo(t), Targets: catalog.Default()}
+}
+
 // TestEtcdUnderFaultsIsLinearizable: etcd with linearizable reads under
 // partitions, kills and pauses must come out valid, and the faults must
 // really have happened.
@@ -66,7 +72,7 @@ func TestEtcdUnderFaultsIsLinearizable(t *testing.T) {
 		t.Skip("long Docker run skipped with -short")
 	}
 	spec := e2eSpec(t, "etcd-valid")
-	out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+	out, err := Run(context.Background(), spec, testOptions(t))
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -110,7 +116,7 @@ func TestEtcdSerializableReadsAreStale(t *testing.T) {
 	spec := e2eSpec(t, "etcd-serializable")
 	spec.TargetOpts = map[string]string{"read": "serializable"}
 	spec.Nemesis = []string{"partition"}
-	out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+	out, err := Run(context.Background(), spec, testOptions(t))
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -160,7 +166,7 @@ func TestInterruptHealsAndKeepsHistory(t *testing.T) {
 		}
 		cancel()
 	}()
-	out, err := Run(ctx, spec, Options{Progress: progressTo(t)})
+	out, err := Run(ctx, spec, testOptions(t))
 	if err == nil || !errors.Is(err, ErrHarness) {
 		t.Fatalf("interrupted run returned %v, want ErrHarness", err)
 	}

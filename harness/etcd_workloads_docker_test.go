@@ -35,7 +35,7 @@ func TestEtcdWorkloadsUnderFaults(t *testing.T) {
 			spec := e2eSpec(t, "etcd-"+tt.workload)
 			spec.Workload = tt.workload
 			spec.TimeLimit = Duration(30 * time.Second)
-			out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+			out, err := Run(context.Background(), spec, testOptions(t))
 			if err != nil {
 				t.Fatalf("run: %v", err)
 			}

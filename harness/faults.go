@@ -7,7 +7,6 @@ import (
 
 	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/nuker"
-	"github.com/faultline/faultline/targets"
 )
 
 // The rule for faults in the verdict (issue 12): a run only tests what its
@@ -77,19 +76,15 @@ func faultTallies(spec Spec, ops []history.Op, completed bool) ([]history.FaultT
 	return out, reasons
 }
 
-// requestedFaults is the spec's Nemesis as the nuker's canonical list: a
-// run stores it resolved, but a spec.json written by hand may still say
-// "all" (every fault the target supports).
+// requestedFaults is the spec's Nemesis as the nuker's canonical list. A
+// run stores it resolved; a spec.json written by hand may still say "all"
+// (every fault the target supports), which a check cannot resolve without
+// the target, so such a spec is judged by the faults recorded only.
 func requestedFaults(spec Spec) []string {
-	asked := spec.Nemesis
-	if slices.Contains(asked, "all") {
-		if e, err := targets.Default().Lookup(spec.Target); err == nil {
-			if t, err := e.New(spec.TargetVersion, spec.TargetOpts); err == nil {
-				asked = targets.SupportedFaults(t)
-			}
-		}
+	if slices.Contains(spec.Nemesis, "all") {
+		return nil
 	}
-	faults, err := nuker.ParseFaults(strings.Join(asked, ","))
+	faults, err := nuker.ParseFaults(strings.Join(spec.Nemesis, ","))
 	if err != nil {
 		return nil // the run refused it before starting; nothing was asked
 	}

@@ -45,7 +45,7 @@ func TestEtcdFaultCounts(t *testing.T) {
 	testenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	out, err := Run(ctx, faultsSpec(t, "fault-counts"), Options{Progress: progressTo(t)})
+	out, err := Run(ctx, faultsSpec(t, "fault-counts"), testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestEtcdPartitionMechanismBroken(t *testing.T) {
 		}
 		broken <- ctx.Err()
 	}()
-	out, err := Run(ctx, faultsSpec(t, "partition-broken"), Options{Progress: progressTo(t)})
+	out, err := Run(ctx, faultsSpec(t, "partition-broken"), testOptions(t))
 	if berr := <-broken; berr != nil {
 		t.Fatalf("iptables not broken in every node: %v", berr)
 	}

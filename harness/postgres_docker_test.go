@@ -27,7 +27,7 @@ func pgSpec(t *testing.T, name, workload string, opts map[string]string, faults 
 func runPG(t *testing.T, spec Spec) *Outcome {
 	t.Helper()
 	start := time.Now()
-	out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+	out, err := Run(context.Background(), spec, testOptions(t))
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -23,7 +23,7 @@ func TestRunRecordsProvenance(t *testing.T) {
 	spec := e2eSpec(t, "etcd-provenance")
 	spec.TimeLimit = Duration(3 * time.Second)
 	spec.Nemesis = nil
-	out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+	out, err := Run(context.Background(), spec, testOptions(t))
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -85,7 +85,7 @@ func TestRedis(t *testing.T) {
 			spec := tt.spec(t)
 			spec.Partitions = tt.partitions
 			start := time.Now()
-			out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+			out, err := Run(context.Background(), spec, testOptions(t))
 			if err != nil {
 				t.Fatalf("run: %v", err)
 			}

@@ -44,7 +44,7 @@ func TestReplayReproducesFaultSchedule(t *testing.T) {
 	spec.NemesisInterval = Duration(2 * time.Second)
 	spec.RecoveryWait = Duration(time.Second)
 	spec.Seed = 0 // drawn and recorded, as a user's run would be
-	first, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+	first, err := Run(context.Background(), spec, testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestReplayReproducesFaultSchedule(t *testing.T) {
 		t.Errorf("replay seed %d, original %d", rspec.Seed, first.Results.Run.Seed)
 	}
 	rspec.Store = spec.Store
-	second, err := Run(context.Background(), rspec, Options{Progress: progressTo(t)})
+	second, err := Run(context.Background(), rspec, testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
-// Package harness is faultline's controller: it runs one test from a Spec
-// (images, cluster, workers, nuker, heal, final reads, teardown), records
-// the history as it happens, stores the run and checks it.
+// Package harness is faultline's controller: it runs one test given as
+// values (a Target, a Workload and a Spec of parameters) through its
+// lifecycle (install, cluster, setup, run phase, heal, final reads,
+// teardown) on a node runtime, records the history as it happens, stores
+// the run and checks it. Names are resolved at the edge (Run with a
+// targets.Resolver, suites, the CLI).
 package harness
 
 import (
@@ -12,12 +15,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/docker/docker/client"
 	"golang.org/x/time/rate"
 
 	"github.com/faultline/faultline/harness/docker"
@@ -42,6 +45,22 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Log receives the controller's own log lines (besides faultline.log).
 	Log io.Writer
+	// Targets resolves Spec.Target names for Run and suites
+	// (catalog.Default() for the shipped systems). RunTest does not need it.
+	Targets targets.Resolver
+	// Runtime is where the nodes live; nil means the Docker engine
+	// (harness/docker), connected for the run and closed after it.
+	Runtime node.Runtime
+}
+
+// Test is one test given as values: the system under test, the traffic,
+// and the parameters stored with the run (Spec.Target and Spec.Workload
+// default to the values' names). A user's own Target type runs exactly
+// like a shipped one.
+type Test struct {
+	Spec     Spec
+	Target   targets.Target
+	Workload workloads.Workload
 }
 
 // Outcome is what a run produced.
@@ -71,28 +90,57 @@ func (r *recorder) record(op history.Op) history.Op {
 	return out
 }
 
-// Run runs the test described by spec and stores it. The returned error is
-// non-nil only when the harness could not run the test or store its
-// results; even then Outcome.Dir holds whatever was recorded (its history
-// can be checked with Check). Cancelling ctx (Ctrl-C) stops the run phase,
-// heals every fault and tears the cluster down before returning.
+// Run resolves spec's names (the target through opt.Targets, the workload
+// in workloads.Default()) and runs it as RunTest does.
 func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
-	started := time.Now()
+	t, err := Resolve(spec, opt.Targets)
+	if err != nil {
+		return nil, err
+	}
+	return RunTest(ctx, t, opt)
+}
+
+// Resolve turns a spec's names into a Test.
+func Resolve(spec Spec, r targets.Resolver) (Test, error) {
 	if err := spec.Validate(); err != nil {
-		return nil, err
+		return Test{}, err
 	}
-	tentry, err := targets.Default().Lookup(spec.Target)
-	if err != nil {
-		return nil, err
+	if r == nil {
+		return Test{}, fmt.Errorf("%w: no target resolver to find target %q (set harness.Options.Targets, e.g. to catalog.Default())", ErrHarness, spec.Target)
 	}
-	target, err := tentry.New(spec.TargetVersion, spec.TargetOpts)
+	target, err := r.NewTarget(spec.Target, spec.TargetVersion, spec.TargetOpts)
 	if err != nil {
-		return nil, err
+		return Test{}, err
 	}
 	wl, err := workloads.Default().Lookup(spec.Workload)
 	if err != nil {
+		return Test{}, err
+	}
+	return Test{Spec: spec, Target: target, Workload: wl}, nil
+}
+
+// RunTest runs t and stores it. The returned error is non-nil only when
+// the test is malformed, or the harness could not run the test or store
+// its results; even then Outcome.Dir holds whatever was recorded (its
+// history can be checked with Check). Cancelling ctx (Ctrl-C) stops the
+// run phase, heals every fault and tears the cluster down before
+// returning.
+func RunTest(ctx context.Context, t Test, opt Options) (*Outcome, error) {
+	started := time.Now()
+	if t.Target == nil || t.Workload == nil {
+		return nil, errors.New("a test needs a target and a workload")
+	}
+	spec := t.Spec
+	if spec.Target == "" {
+		spec.Target = t.Target.Name()
+	}
+	if spec.Workload == "" {
+		spec.Workload = t.Workload.Name()
+	}
+	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	target, wl := t.Target, t.Workload
 	if err := fitTarget(target, wl.Name(), &spec); err != nil {
 		return nil, err
 	}
@@ -101,13 +149,17 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	}
 	spec.TargetVersion = target.Version()
 
-	// No engine, no run: fail before anything is stored.
-	cli, err := docker.Connect(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
+	// No runtime, no run: fail before anything is stored.
+	rt := opt.Runtime
+	if rt == nil {
+		drt, err := docker.NewRuntime(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrHarness, err)
+		}
+		defer drt.Close()
+		rt = drt
 	}
-	defer cli.Close()
-	if err := checkClockInjector(ctx, spec, opt.Progress); err != nil {
+	if err := rt.CheckHost(ctx, needsOf(spec.Nemesis), opt.Progress); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 
@@ -147,7 +199,9 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 
 	info := RunInfo{ID: runID, Started: started, TargetVersion: target.Version(), TargetSettings: target.Settings(),
 		Seed: spec.Seed, ReplayOf: spec.ReplayOf, Provenance: newProvenance(target.Name(), target.Version())}
-	runErr := execute(ctx, cli, spec, target, wl, rec, dir, runID, log, opt, &info)
+	lc := &lifecycle{spec: spec, target: target, wl: wl, rt: rt, rec: rec, dir: dir, runID: runID, log: log, progress: opt.Progress,
+		progressEvery: opt.ProgressEvery, info: &info}
+	runErr := lc.run(ctx)
 	if runErr != nil {
 		log.Error("run failed", "err", runErr)
 	}
@@ -179,7 +233,7 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	// still worth judging and the report shows how far the run got.
 	cctx, stopCheck := checkContext(ctx)
 	defer stopCheck()
-	res, cerr := checkRun(cctx, dir, spec, hw.Ops(), info, log, opt.Progress)
+	res, cerr := checkRun(cctx, dir, spec, wl, hw.Ops(), info, log, opt.Progress)
 	if cerr != nil {
 		runErr = errors.Join(runErr, cerr)
 	}
@@ -198,132 +252,230 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Outcome, error) {
 	return out, nil
 }
 
-// execute runs the cluster phases; teardown always runs.
-func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.Target, wl workloads.Workload,
-	rec *recorder, dir, runID string, log *slog.Logger, opt Options, info *RunInfo) (err error) {
-	// Cleanup must run even when ctx is cancelled by Ctrl-C.
-	cleanupCtx := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-	}
+// needsOf is the node mechanisms the faults use.
+func needsOf(faults []string) node.Needs {
+	return node.Needs{Iptables: slices.Contains(faults, nuker.FaultPartition), Clock: slices.Contains(faults, nuker.FaultClock)}
+}
 
-	sw, err := target.Software()
+// lifecycle is one run's cluster phases, each a method, in the order run
+// calls them: install, cluster, setup, faults, clients, run phase, heal,
+// final reads; teardown (logs, the target's connections, the cluster)
+// always runs. It knows nodes only through the runtime interface, so it
+// is tested without Docker against a fake runtime.
+type lifecycle struct {
+	spec          Spec
+	target        targets.Target
+	wl            workloads.Workload
+	rt            node.Runtime
+	rec           *recorder
+	dir, runID    string
+	log           *slog.Logger
+	progress      node.Progress
+	progressEvery time.Duration
+	info          *RunInfo
+
+	nodes   []node.Node
+	nk      *nuker.Nuker
+	faults  []string
+	gen     workloads.Generator
+	clients []workloads.Client
+}
+
+// cleanupCtx is for work that must run even when ctx was cancelled by
+// Ctrl-C: heal, logs, teardown.
+func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+}
+
+// run runs the phases; teardown always runs.
+func (l *lifecycle) run(ctx context.Context) (err error) {
+	inst, err := l.install(ctx)
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	image, err := docker.EnsureImage(ctx, cli, sw, opt.Progress)
-	if err != nil {
-		return fmt.Errorf("image for %s: %w", target.Name(), err)
-	}
-	log.Info("image ready", "image", image, "took", time.Since(t0).Round(time.Millisecond))
-	info.Provenance.addImage("node", image)
-	if err := preflight(ctx, cli, runID, image, spec.Nemesis, log, opt.Progress); err != nil {
-		return err
-	}
-
-	t0 = time.Now()
-	cluster, err := docker.StartCluster(ctx, cli, docker.ClusterSpec{RunID: runID, Image: image, Nodes: spec.Nodes})
+	cluster, err := l.startCluster(ctx, inst)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		cctx, cancel := cleanupCtx()
-		defer cancel()
-		if rerr := cluster.Remove(cctx); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("teardown: %w (run `faultline clean`)", rerr))
-		} else {
-			log.Info("cluster removed")
+		if terr := l.teardown(ctx, cluster); terr != nil {
+			err = errors.Join(err, terr)
 		}
 	}()
-	// A target holding the controller's own connections lets them go when
-	// the run ends (runs of a suite share one process).
-	if c, ok := target.(io.Closer); ok {
-		defer func() {
-			if cerr := c.Close(); cerr != nil {
-				log.Warn("closing the target's connections", "err", cerr)
-			}
-		}()
+	if err := l.setup(ctx); err != nil {
+		return err
 	}
-	nodes := cluster.Nodes()
-	for _, n := range nodes {
-		info.Nodes = append(info.Nodes, n.Name())
+	if err := l.startNuker(); err != nil {
+		return err
 	}
-	opt.Progress.Printf("cluster: %d containers on %s", len(nodes), cluster.Gateway())
-
-	// Node logs are copied out before teardown (deferred after it, so run
-	// first), whatever happened.
+	// Heal at the end whatever happens (the heal below is the normal path).
 	defer func() {
-		cctx, cancel := cleanupCtx()
-		defer cancel()
-		collectLogs(cctx, nodes, target.LogFiles(), filepath.Join(dir, NodesDir), log)
+		if herr := l.heal(ctx); herr != nil {
+			err = errors.Join(err, herr)
+		}
 	}()
+	defer l.closeClients()
+	if err := l.openClients(ctx); err != nil {
+		return err
+	}
+	maxProc := l.runPhase(ctx)
+	if err := l.heal(ctx); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		l.progress.Printf("interrupted: faults healed; skipping final reads")
+		return nil
+	}
+	l.final(ctx, maxProc+1)
+	return nil
+}
 
-	if err := target.Setup(ctx, nodes, log); err != nil {
-		return fmt.Errorf("set up %s: %w", target.Name(), err)
+// install makes the target's software available (builds or reuses its
+// image) and checks the requested faults' mechanisms before any node
+// starts.
+func (l *lifecycle) install(ctx context.Context) (node.Installation, error) {
+	sw, err := l.target.Software()
+	if err != nil {
+		return node.Installation{}, err
+	}
+	t0 := time.Now()
+	inst, err := l.rt.Install(ctx, sw, l.progress)
+	if err != nil {
+		return node.Installation{}, err
+	}
+	l.log.Info("software ready", "installation", inst.Ref, "took", time.Since(t0).Round(time.Millisecond))
+	l.info.Provenance.addImage("node", inst.Ref)
+	if needs := needsOf(l.spec.Nemesis); needs.Any() {
+		t0 = time.Now()
+		if err := l.rt.Preflight(ctx, l.runID, inst, needs, l.progress); err != nil {
+			return node.Installation{}, err
+		}
+		took := time.Since(t0).Round(time.Millisecond)
+		l.log.Info("preflight: fault mechanisms work", "faults", l.spec.Nemesis, "took", took)
+		l.progress.Printf("preflight: %v work here (%s)", l.spec.Nemesis, took)
+	}
+	return inst, nil
+}
+
+// startCluster starts the nodes.
+func (l *lifecycle) startCluster(ctx context.Context, inst node.Installation) (node.RunningCluster, error) {
+	cluster, err := l.rt.StartCluster(ctx, l.runID, inst, l.spec.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	l.nodes = cluster.Nodes()
+	for _, n := range l.nodes {
+		l.info.Nodes = append(l.info.Nodes, n.Name())
+	}
+	l.progress.Printf("cluster: %s", cluster.Describe())
+	return cluster, nil
+}
+
+// teardown copies the node logs into the run directory, lets the target's
+// own connections go (runs of a suite share one process) and removes the
+// cluster, whatever happened before.
+func (l *lifecycle) teardown(ctx context.Context, cluster node.RunningCluster) error {
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	collectLogs(cctx, l.nodes, l.target.LogFiles(), filepath.Join(l.dir, NodesDir), l.log)
+	if c, ok := l.target.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			l.log.Warn("closing the target's connections", "err", err)
+		}
+	}
+	if err := cluster.Remove(cctx); err != nil {
+		return fmt.Errorf("teardown: %w (run `faultline clean`)", err)
+	}
+	l.log.Info("cluster removed")
+	return nil
+}
+
+// setup starts the system on the nodes and waits until it is healthy.
+func (l *lifecycle) setup(ctx context.Context) error {
+	t0 := time.Now()
+	if err := l.target.Setup(ctx, l.nodes, l.log); err != nil {
+		return fmt.Errorf("set up %s: %w", l.target.Name(), err)
 	}
 	leaders := "no leader: leaderless"
-	pl, hasPrimaries := target.(nuker.PrimaryLister)
-	if hasPrimaries {
+	if pl, ok := l.target.(nuker.PrimaryLister); ok {
 		prim, _ := pl.Primaries(ctx)
 		leaders = fmt.Sprintf("leader %v", prim)
 	}
-	log.Info("target healthy", "took", time.Since(t0).Round(time.Millisecond), "roles", leaders)
-	opt.Progress.Printf("%s %s healthy on %d nodes in %s (%s)", target.Name(), target.Version(), len(nodes), time.Since(t0).Round(100*time.Millisecond), leaders)
+	l.log.Info("target healthy", "took", time.Since(t0).Round(time.Millisecond), "roles", leaders)
+	l.progress.Printf("%s %s healthy on %d nodes in %s (%s)", l.target.Name(), l.target.Version(), len(l.nodes), time.Since(t0).Round(100*time.Millisecond), leaders)
+	return nil
+}
 
-	faults, err := nuker.ParseFaults(strings.Join(spec.Nemesis, ","))
+// startNuker builds the fault schedule's nuker (it starts in runPhase).
+func (l *lifecycle) startNuker() error {
+	faults, err := nuker.ParseFaults(strings.Join(l.spec.Nemesis, ","))
 	if err != nil {
 		return err
 	}
 	nk, err := nuker.New(nuker.Config{
 		Faults:     faults,
-		Partitions: spec.Partitions,
-		Interval:   spec.NemesisInterval.D(),
-		Seed:       uint64(spec.Seed),
-		Nodes:      nodes,
-		Target:     target,
-		Record:     rec.record,
-		Logger:     log,
-		Schedule:   spec.Schedule,
+		Partitions: l.spec.Partitions,
+		Interval:   l.spec.NemesisInterval.D(),
+		Seed:       uint64(l.spec.Seed),
+		Nodes:      l.nodes,
+		Target:     l.target,
+		Record:     l.rec.record,
+		Logger:     l.log,
+		Schedule:   l.spec.Schedule,
 	})
 	if err != nil {
 		return err
 	}
-	// Heal at the end whatever happens, with a context Ctrl-C cannot cancel.
-	defer func() {
-		cctx, cancel := cleanupCtx()
-		defer cancel()
-		if herr := nk.HealAll(cctx); herr != nil {
-			err = errors.Join(err, fmt.Errorf("heal: %w", herr))
-		}
-	}()
+	l.nk, l.faults = nk, faults
+	return nil
+}
 
-	gen := wl.NewGenerator(workloads.Config{Concurrency: spec.Concurrency, Seed: spec.Seed, OpsPerKey: spec.OpsPerKey})
-	clients := make([]workloads.Client, spec.Concurrency)
-	defer func() {
-		for _, c := range clients {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	for w := range clients {
-		c, err := target.NewClient(ctx, nodes[w%len(nodes)])
+// heal undoes every fault, with a context Ctrl-C cannot cancel.
+func (l *lifecycle) heal(ctx context.Context) error {
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	if err := l.nk.HealAll(cctx); err != nil {
+		return fmt.Errorf("heal: %w", err)
+	}
+	return nil
+}
+
+// openClients opens one client per worker (worker w talks to node w mod
+// N) and runs the workload's one-time preparation.
+func (l *lifecycle) openClients(ctx context.Context) error {
+	l.gen = l.wl.NewGenerator(workloads.Config{Concurrency: l.spec.Concurrency, Seed: l.spec.Seed, OpsPerKey: l.spec.OpsPerKey})
+	l.clients = make([]workloads.Client, l.spec.Concurrency)
+	for w := range l.clients {
+		c, err := l.target.NewClient(ctx, l.nodes[w%len(l.nodes)])
 		if err != nil {
 			return fmt.Errorf("client %d: %w", w, err)
 		}
-		if err := wl.CheckClient(c); err != nil {
+		if err := l.wl.CheckClient(c); err != nil {
 			c.Close()
 			return err
 		}
-		clients[w] = c
+		l.clients[w] = c
 	}
-	if p, ok := wl.(workloads.Preparer); ok {
-		if err := prepare(ctx, p, clients[0], prepareLimit, log); err != nil {
+	if p, ok := l.wl.(workloads.Preparer); ok {
+		if err := prepare(ctx, p, l.clients[0], prepareLimit, l.log); err != nil {
 			return err
 		}
 	}
+	return nil
+}
 
-	// The run phase: workers and the nuker until the time limit or Ctrl-C.
+func (l *lifecycle) closeClients() {
+	for _, c := range l.clients {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// runPhase runs the workers and the nuker until the time limit or Ctrl-C
+// and returns the highest process id used.
+func (l *lifecycle) runPhase(ctx context.Context) history.Process {
+	spec, rec, nodes := l.spec, l.rec, l.nodes
 	runCtx, stopRun := context.WithTimeout(ctx, spec.TimeLimit.D())
 	defer stopRun()
 	var limiter *rate.Limiter
@@ -336,9 +488,9 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 		maxProc  atomic.Int64
 		nukerErr error
 	)
-	opt.Progress.Printf("running %s for %s: %d workers, faults %v every %s", wl.Name(), spec.TimeLimit.D(), spec.Concurrency, spec.Nemesis, spec.NemesisInterval.D())
+	l.progress.Printf("running %s for %s: %d workers, faults %v every %s", l.wl.Name(), spec.TimeLimit.D(), spec.Concurrency, spec.Nemesis, spec.NemesisInterval.D())
 	phaseStart := time.Now()
-	for w := range clients {
+	for w := range l.clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -349,18 +501,18 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 				if limiter != nil && limiter.Wait(runCtx) != nil {
 					return
 				}
-				op := gen.Next(w, rng)
+				op := l.gen.Next(w, rng)
 				op.Type, op.Process, op.Node = history.Invoke, proc, n.Name()
 				inv := rec.record(op)
 				counts[3].Add(1)
 				// In-flight ops finish after the time limit; only Ctrl-C
 				// cuts them short (and then they are info).
 				octx, cancel := context.WithTimeout(ctx, spec.OpTimeout.D())
-				done := wl.Invoke(octx, clients[w], inv)
+				done := l.wl.Invoke(octx, l.clients[w], inv)
 				cancel()
 				done.Process, done.Node = proc, n.Name()
 				done = rec.record(done)
-				gen.Complete(done)
+				l.gen.Complete(done)
 				switch done.Type {
 				case history.OK:
 					counts[0].Add(1)
@@ -383,21 +535,21 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 	nukerDone := make(chan struct{})
 	go func() {
 		defer close(nukerDone)
-		if len(faults) > 0 {
-			nukerErr = nk.Run(runCtx)
+		if len(l.faults) > 0 {
+			nukerErr = l.nk.Run(runCtx)
 		}
 	}()
 	rolesDone := make(chan struct{})
 	go func() {
 		defer close(rolesDone)
-		if hasPrimaries {
-			pollPrimaries(runCtx, pl, rec, time.Second, log)
+		if pl, ok := l.target.(nuker.PrimaryLister); ok {
+			pollPrimaries(runCtx, pl, rec, time.Second, l.log)
 		}
 	}()
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
-		every := opt.ProgressEvery
+		every := l.progressEvery
 		if every <= 0 {
 			every = 5 * time.Second
 		}
@@ -409,7 +561,7 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 				return
 			case <-tick.C:
 				el := time.Since(phaseStart)
-				opt.Progress.Printf("  %3.0fs/%s  %d ops (%.0f/s)  ok %d  fail %d  info %d",
+				l.progress.Printf("  %3.0fs/%s  %d ops (%.0f/s)  ok %d  fail %d  info %d",
 					el.Seconds(), spec.TimeLimit.D(), counts[3].Load(), float64(counts[3].Load())/el.Seconds(),
 					counts[0].Load(), counts[1].Load(), counts[2].Load())
 			}
@@ -420,36 +572,28 @@ func execute(ctx context.Context, cli *client.Client, spec Spec, target targets.
 	<-rolesDone
 	<-progressDone
 	el := time.Since(phaseStart)
-	log.Info("run phase done", "ops", counts[3].Load(), "ok", counts[0].Load(), "fail", counts[1].Load(), "info", counts[2].Load(), "took", el.Round(time.Millisecond))
-	opt.Progress.Printf("run phase done: %d ops in %s (%.0f/s): ok %d, fail %d, info %d",
+	l.log.Info("run phase done", "ops", counts[3].Load(), "ok", counts[0].Load(), "fail", counts[1].Load(), "info", counts[2].Load(), "took", el.Round(time.Millisecond))
+	l.progress.Printf("run phase done: %d ops in %s (%.0f/s): ok %d, fail %d, info %d",
 		counts[3].Load(), el.Round(100*time.Millisecond), float64(counts[3].Load())/el.Seconds(), counts[0].Load(), counts[1].Load(), counts[2].Load())
 	if nukerErr != nil && ctx.Err() == nil {
-		log.Warn("nuker reported an error", "err", nukerErr)
+		l.log.Warn("nuker reported an error", "err", nukerErr)
 	}
+	return history.Process(maxProc.Load())
+}
 
-	// Heal now (the deferred heal is the safety net), then recover and
-	// read every key from every node.
-	hctx, hcancel := cleanupCtx()
-	herr := nk.HealAll(hctx)
-	hcancel()
-	if herr != nil {
-		return fmt.Errorf("heal: %w", herr)
-	}
-	if ctx.Err() != nil {
-		opt.Progress.Printf("interrupted: faults healed; skipping final reads")
-		return nil
-	}
-	opt.Progress.Printf("healed; waiting %s for recovery, then final reads", spec.RecoveryWait.D())
+// final waits for recovery after healing, then reads every key from every
+// node (convergence), with process ids from firstProc on.
+func (l *lifecycle) final(ctx context.Context, firstProc history.Process) {
+	l.progress.Printf("healed; waiting %s for recovery, then final reads", l.spec.RecoveryWait.D())
 	select {
 	case <-ctx.Done():
-		return nil
-	case <-time.After(spec.RecoveryWait.D()):
+		return
+	case <-time.After(l.spec.RecoveryWait.D()):
 	}
-	if err := target.WaitHealthy(ctx, 30*time.Second); err != nil {
-		log.Warn("target not healthy after recovery wait", "err", err)
+	if err := l.target.WaitHealthy(ctx, 30*time.Second); err != nil {
+		l.log.Warn("target not healthy after recovery wait", "err", err)
 	}
-	finalReads(ctx, target, wl, gen, nodes, rec, history.Process(maxProc.Load()+1), spec.OpTimeout.D(), log)
-	return nil
+	finalReads(ctx, l.target, l.wl, l.gen, l.nodes, l.rec, firstProc, l.spec.OpTimeout.D(), l.log)
 }
 
 // finalReads reads every key the run used from every node, each node with

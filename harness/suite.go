@@ -132,7 +132,7 @@ func lineError(path string, line int, format string, args ...any) error {
 // mistake is reported with its line. The file's size, the expansion of
 // its aliases and the size of its matrices are checked before anything is
 // built from them.
-func LoadSuite(path string, base Spec) (*Suite, error) {
+func LoadSuite(path string, base Spec, r targets.Resolver) (*Suite, error) {
 	root, err := readSuiteDoc(path)
 	if err != nil {
 		return nil, err
@@ -211,7 +211,7 @@ func LoadSuite(path string, base Spec) (*Suite, error) {
 			errs = append(errs, err)
 			continue
 		}
-		t, terrs := suiteTest(path, n.Line, base, defaults, tf)
+		t, terrs := suiteTest(path, n.Line, base, defaults, tf, r)
 		if err := size.add(path, n, 1, false, t.Repeat); err != nil {
 			return nil, err
 		}
@@ -219,7 +219,7 @@ func LoadSuite(path string, base Spec) (*Suite, error) {
 		s.Tests = append(s.Tests, t)
 	}
 	for _, n := range matrixN {
-		ts, merrs := expandMatrix(path, n, base, defaults, &size)
+		ts, merrs := expandMatrix(path, n, base, defaults, &size, r)
 		errs = append(errs, merrs...)
 		s.Tests = append(s.Tests, ts...)
 	}
@@ -249,7 +249,7 @@ func baseName(p string) string {
 
 // suiteTest builds and validates one test; it returns every problem
 // found, each on its own line.
-func suiteTest(path string, line int, base Spec, defaults, tf testFields) (SuiteTest, []error) {
+func suiteTest(path string, line int, base Spec, defaults, tf testFields, r targets.Resolver) (SuiteTest, []error) {
 	spec := base
 	tf.apply(&spec)
 	t := SuiteTest{Spec: spec, Expect: models.Valid, Repeat: 1, Line: line}
@@ -273,7 +273,7 @@ func suiteTest(path string, line int, base Spec, defaults, tf testFields) (Suite
 	if t.Repeat < 1 || t.Repeat > MaxRepeat {
 		errs = append(errs, lineError(path, line, "repeat %d: want 1..%d", t.Repeat, MaxRepeat))
 	}
-	for _, err := range splitErrors(CheckSpec(&t.Spec)) {
+	for _, err := range splitErrors(CheckSpec(&t.Spec, r)) {
 		errs = append(errs, lineError(path, line, "test %s: %v", t.Spec.Test, err))
 	}
 	return t, errs
@@ -283,7 +283,7 @@ func suiteTest(path string, line int, base Spec, defaults, tf testFields) (Suite
 // running anything; it reports every problem it finds (errors.Join, one
 // per line). It resolves s.Nemesis to the nuker's canonical list and
 // fills a default test name.
-func CheckSpec(s *Spec) error {
+func CheckSpec(s *Spec, r targets.Resolver) error {
 	var errs []error
 	_, ferr := nuker.ParseFaults(strings.Join(s.Nemesis, ","))
 	if ferr != nil {
@@ -292,10 +292,12 @@ func CheckSpec(s *Spec) error {
 	if err := s.Validate(); err != nil {
 		errs = append(errs, splitErrors(err)...)
 	}
-	te, terr := targets.Default().Lookup(s.Target)
-	var t targets.Target
-	if terr == nil {
-		t, terr = te.New(s.TargetVersion, s.TargetOpts)
+	var (
+		t    targets.Target
+		terr = fmt.Errorf("no target resolver to find target %q", s.Target)
+	)
+	if r != nil {
+		t, terr = r.NewTarget(s.Target, s.TargetVersion, s.TargetOpts)
 	}
 	if terr != nil && s.Target != "" {
 		errs = append(errs, terr)
@@ -352,7 +354,7 @@ func resolveFaults(t targets.Target, asked []string) ([]string, error) {
 // axes, and the name template's {field} placeholders take each value. Its
 // keys and the number of tests and runs it makes are checked before any
 // test is built.
-func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields, size *suiteSize) ([]SuiteTest, []error) {
+func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields, size *suiteSize, r targets.Resolver) ([]SuiteTest, []error) {
 	if err := checkKeys(path, n, "a matrix entry", testKeys); err != nil {
 		return nil, []error{err}
 	}
@@ -436,7 +438,7 @@ func expandMatrix(path string, n *yaml.Node, base Spec, defaults testFields, siz
 			name += "-" + strings.Join(label, "-")
 		}
 		tf.Name = &name
-		t, terrs := suiteTest(path, n.Line, base, defaults, tf)
+		t, terrs := suiteTest(path, n.Line, base, defaults, tf, r)
 		errs = append(errs, terrs...)
 		out = append(out, t)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/reports"
+	"github.com/faultline/faultline/targets/catalog"
 )
 
 // TestSuiteEndToEnd runs a suite of three real tests (valid, invalid,
@@ -22,11 +23,11 @@ func TestSuiteEndToEnd(t *testing.T) {
 	}
 	base := DefaultSpec()
 	base.Store = t.TempDir()
-	s, err := LoadSuite(filepath.Join("testdata", "suite-e2e.yaml"), base)
+	s, err := LoadSuite(filepath.Join("testdata", "suite-e2e.yaml"), base, catalog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := RunSuite(context.Background(), s, SuiteOptions{Run: Options{Progress: progressTo(t)}})
+	runs := RunSuite(context.Background(), s, SuiteOptions{Run: testOptions(t)})
 	want := map[string]models.Verdict{"etcd-valid": models.Valid, "etcd-stale-reads": models.Invalid}
 	var cases []reports.Case
 	for _, r := range runs {

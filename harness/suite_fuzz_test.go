@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/targets/catalog"
 )
 
 // FuzzReadSuite: whatever the suite file, LoadSuite returns (no panic, no
@@ -33,7 +35,7 @@ func FuzzReadSuite(f *testing.F) {
 		}
 		base := DefaultSpec()
 		base.Store = filepath.Join(dir, "store")
-		s, err := LoadSuite(p, base)
+		s, err := LoadSuite(p, base, catalog.Default())
 		if err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
 				if !strings.HasPrefix(line, p) && !strings.HasPrefix(line, "... and ") {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/targets/catalog"
 )
 
 // hostileChild is set in the environment of a test binary re-run under a
@@ -67,7 +69,7 @@ func TestLoadSuiteMatrixBombGuarded(t *testing.T) {
 	limitMemory(t)
 	for _, f := range []string{"matrix-too-big.yaml", "matrix-unknown-keys.yaml", "matrix-overflow.yaml"} {
 		t0 := time.Now()
-		_, err := LoadSuite(filepath.Join("testdata", "hostile", f), DefaultSpec())
+		_, err := LoadSuite(filepath.Join("testdata", "hostile", f), DefaultSpec(), catalog.Default())
 		if err == nil {
 			t.Fatalf("%s: accepted", f)
 		}
@@ -84,7 +86,7 @@ func TestLoadSuiteMatrixBombGuarded(t *testing.T) {
 func TestLoadSuiteAnchors(t *testing.T) {
 	load := func(name string) []SuiteTest {
 		t.Helper()
-		s, err := LoadSuite(filepath.Join("testdata", "suites", name), DefaultSpec())
+		s, err := LoadSuite(filepath.Join("testdata", "suites", name), DefaultSpec(), catalog.Default())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +114,7 @@ tests:
     name: a
     target: etcd
 `)
-	_, err := LoadSuite(p, DefaultSpec())
+	_, err := LoadSuite(p, DefaultSpec(), catalog.Default())
 	if err == nil || !strings.Contains(err.Error(), "suite.yaml:2: ") {
 		t.Errorf("err %v, want it at line 2", err)
 	}
@@ -124,7 +126,7 @@ func TestLoadSuiteLimits(t *testing.T) {
 	big := "tests:\n  - name: a\n    target: etcd\n#" + strings.Repeat("x", 2<<20) + "\n"
 	deep := "tests:\n  - name: a\n    target: etcd\n    target-opts: " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n"
 	for name, text := range map[string]string{"big": big, "deep": deep} {
-		_, err := LoadSuite(writeSuite(t, text), DefaultSpec())
+		_, err := LoadSuite(writeSuite(t, text), DefaultSpec(), catalog.Default())
 		if err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: err %v, want a one-line refusal", name, err)
 		}
@@ -183,7 +185,7 @@ many-problems.yaml:9: test latest: test name "latest" is reserved: the store kee
 			}
 			done := make(chan error, 1)
 			go func() {
-				_, err := LoadSuite(filepath.Join("testdata", "hostile", name), DefaultSpec())
+				_, err := LoadSuite(filepath.Join("testdata", "hostile", name), DefaultSpec(), catalog.Default())
 				done <- err
 			}()
 			select {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/targets/catalog"
 )
 
 func writeSuite(t *testing.T, text string) string {
@@ -45,7 +46,7 @@ matrix:
     target-opts: [{read: linearizable}, {read: serializable}]
     nodes: [3, 5]
 `)
-	s, err := LoadSuite(p, DefaultSpec())
+	s, err := LoadSuite(p, DefaultSpec(), catalog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestLoadSuiteErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadSuite(writeSuite(t, tt.text), DefaultSpec())
+			_, err := LoadSuite(writeSuite(t, tt.text), DefaultSpec(), catalog.Default())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err %v, want it to contain %q", err, tt.want)
 			}

@@ -33,7 +33,7 @@ func targetSpec(t *testing.T, target, name, workload string, opts map[string]str
 func runTarget(t *testing.T, spec Spec, logFile string) (*Outcome, []history.Op) {
 	t.Helper()
 	start := time.Now()
-	out, err := Run(context.Background(), spec, Options{Progress: progressTo(t)})
+	out, err := Run(context.Background(), spec, testOptions(t))
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

@@ -15,6 +15,11 @@ type limited struct{ Target }
 func (limited) Name() string     { return "limited" }
 func (limited) Faults() []string { return []string{nuker.FaultPartition} }
 
+// plain is a target with no optional capability.
+type plain struct{ Target }
+
+func (plain) Name() string { return "plain" }
+
 // failing is a target that can fail over on purpose.
 type failing struct{ Target }
 
@@ -25,10 +30,7 @@ func (failing) Failover(context.Context) ([]string, string, error) {
 func (failing) EndFailover(context.Context) (string, error) { return "", nil }
 
 func TestSupportedFaults(t *testing.T) {
-	etcd, err := Default()["etcd"].New("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	etcd := plain{}
 	var plain []string
 	for _, f := range nuker.KnownFaults() {
 		if f.Name != nuker.FaultFailover {
@@ -43,7 +45,7 @@ func TestSupportedFaults(t *testing.T) {
 		wantErr string
 	}{
 		{"etcd: all but failover", etcd, plain, []string{"partition", "kill"}, ""},
-		{"etcd refuses failover", etcd, plain, []string{"partition", "failover"}, "target etcd does not support fault failover (it supports "},
+		{"etcd refuses failover", etcd, plain, []string{"partition", "failover"}, "target plain does not support fault failover (it supports "},
 		{"limited", limited{}, []string{"partition"}, []string{"kill"}, "target limited does not support fault kill (it supports partition)"},
 		{"failover target", failing{}, append(append([]string{}, plain[:3]...), append([]string{"failover"}, plain[3:]...)...), []string{"failover"}, ""},
 	}

@@ -1,6 +1,8 @@
-// Package targets lists the real systems faultline can test. Each system
-// lives in its own sub-package (targets/etcd, ...) and satisfies Target
-// structurally; this package only names them and describes their options.
+// Package targets says what a system under test is to faultline: the
+// Target interface, its optional capabilities, and a Resolver that turns
+// names into values. Each shipped system lives in its own sub-package
+// (targets/etcd, ...); targets/catalog names them. A user's own system is
+// any value of their own type that implements Target.
 package targets
 
 import (
@@ -8,18 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/nuker"
-	"github.com/faultline/faultline/targets/etcd"
-	miniotarget "github.com/faultline/faultline/targets/minio"
-	natstarget "github.com/faultline/faultline/targets/nats"
-	"github.com/faultline/faultline/targets/postgres"
-	"github.com/faultline/faultline/targets/redis"
-	zktarget "github.com/faultline/faultline/targets/zookeeper"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -101,90 +96,9 @@ func CheckFaults(t Target, faults []string) error {
 	return nil
 }
 
-// Entry describes one target system.
-type Entry struct {
-	// Summary is one line for `faultline list`.
-	Summary string
-	// DefaultVersion is the release used when none is asked for.
-	DefaultVersion string
-	// Options describes each target option.
-	Options map[string]string
-	// New builds the target for a version ("" for the default) and options.
-	New func(version string, opts map[string]string) (Target, error)
-}
-
-// Catalog maps target names to their entries.
-type Catalog map[string]Entry
-
-// Default returns every target faultline has.
-func Default() Catalog {
-	return Catalog{
-		"etcd": {
-			Summary:        "etcd (Raft key-value store), static binary from the etcd server Go module; option read=linearizable|serializable",
-			DefaultVersion: etcd.DefaultVersion,
-			Options:        etcd.Options(),
-			New: func(v string, o map[string]string) (Target, error) {
-				return etcd.New(v, o)
-			},
-		},
-		"nats": {
-			Summary:        "NATS JetStream (nats-server from its Go module): a work-queue stream with a durable pull consumer and a KV bucket, R replicas; options replicas, sync, kv-reads, dedupe",
-			DefaultVersion: natstarget.DefaultVersion,
-			Options:        natstarget.Options(),
-			New: func(v string, o map[string]string) (Target, error) {
-				return natstarget.New(v, o)
-			},
-		},
-		"redis": {
-			Summary:        "Redis (Debian's redis-server and redis-sentinel): one primary, replicas and a Sentinel per node, or independent masters for Redlock",
-			DefaultVersion: redis.DefaultVersion,
-			Options:        redis.Options(),
-			New: func(v string, o map[string]string) (Target, error) {
-				return redis.New(v, o)
-			},
-		},
-		"minio": {
-			Summary:        "MinIO distributed mode (from its Go module): one erasure set, one drive per node (4 nodes: EC:2), no primary; register by conditional PUT (If-Match), set by one object per element and listing; option parity",
-			DefaultVersion: miniotarget.DefaultVersion,
-			Options:        miniotarget.Options(),
-			New: func(v string, o map[string]string) (Target, error) {
-				return miniotarget.New(v, o)
-			},
-		},
-		"postgres": {
-			Summary:        "PostgreSQL primary with streaming standbys (Debian postgresql-15), failover by promoting the most advanced standby; options replication, synchronous-commit, isolation, read-from",
-			DefaultVersion: postgres.DefaultVersion,
-			Options:        postgres.Options(),
-			New: func(v string, o map[string]string) (Target, error) {
-				return postgres.New(v, o)
-			},
-		},
-		"zookeeper": {
-			Summary:        "ZooKeeper 3.8 ensemble (Debian's zookeeper package, JVM): register on versioned znodes, set as children, lock by ephemeral sequential znodes; option reads=plain|sync",
-			DefaultVersion: zktarget.DefaultVersion,
-			Options:        zktarget.Options(),
-			New: func(v string, o map[string]string) (Target, error) {
-				return zktarget.New(v, o)
-			},
-		},
-	}
-}
-
-// Lookup returns the target called name.
-func (c Catalog) Lookup(name string) (Entry, error) {
-	e, ok := c[name]
-	if !ok {
-		return Entry{}, fmt.Errorf("unknown target %q (known: %v)", name, c.Names())
-	}
-	return e, nil
-}
-
-// Names returns the target names, sorted.
-func (c Catalog) Names() []string {
-	out := make([]string, 0, len(c))
-	for n := range c {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+// Resolver turns a target's name, release ("" = its default) and options
+// into a value: catalog.Default() for the shipped systems; the CLI adds
+// target files.
+type Resolver interface {
+	NewTarget(name, version string, opts map[string]string) (Target, error)
 }

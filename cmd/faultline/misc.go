@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/models/catalog"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets"
+	targetcatalog "github.com/faultline/faultline/targets/catalog"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -43,7 +44,7 @@ rebuilt only when the recipe changes.`,
 			}
 			defer cli0.Close()
 			if !c.Bool("list") {
-				cat := targets.Default()
+				cat := targetcatalog.Default()
 				names := c.StringSlice("target")
 				if len(names) == 0 {
 					names = cat.Names()
@@ -147,7 +148,7 @@ func listCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "TARGETS")
-			tc := targets.Default()
+			tc := targetcatalog.Default()
 			for _, n := range tc.Names() {
 				e := tc[n]
 				fmt.Fprintf(w, "  %s\t%s (default version %s)\n", n, e.Summary, e.DefaultVersion)

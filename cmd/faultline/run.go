@@ -77,7 +77,7 @@ valid exits 4.`,
 					return usageError{err}
 				}
 				spec.Store = c.String("store")
-				errs = append(errs, harness.CheckSpec(&spec)) // a stored spec is input too
+				errs = append(errs, harness.CheckSpec(&spec, targetResolver())) // a stored spec is input too
 			} else if spec, err = specFromFlags(c); err != nil {
 				errs = append(errs, err)
 			}
@@ -95,7 +95,7 @@ valid exits 4.`,
 // runSuite runs the suite's tests, prints each result (or JSON), writes
 // JUnit XML when asked and sets the exit code.
 func runSuite(c *cli.Context, suite *harness.Suite, code *int, sopt harness.SuiteOptions) error {
-	sopt.Run = harness.Options{Progress: progress(c.App.ErrWriter, c.Bool("quiet"))}
+	sopt.Run = harness.Options{Progress: progress(c.App.ErrWriter, c.Bool("quiet")), Targets: targetResolver()}
 	if inCI() {
 		sopt.Run.ProgressEvery = 15 * time.Second
 	}
@@ -262,7 +262,7 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 	}
 	// The spec and the catalogs (target, options, workload, faults), all
 	// before Docker is touched.
-	if err := harness.CheckSpec(&spec); err != nil {
+	if err := harness.CheckSpec(&spec, targetResolver()); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -478,7 +478,7 @@ as expected, 1 any unexpected anomaly, 2 any unknown, 3 any could not run.`,
 			}
 			base := harness.DefaultSpec()
 			base.Store = c.String("store")
-			suite, err := harness.LoadSuite(c.Args().First(), base)
+			suite, err := harness.LoadSuite(c.Args().First(), base, targetResolver())
 			if c.Int("parallel") < 1 {
 				err = errors.Join(err, errors.New("--parallel must be at least 1"))
 			}

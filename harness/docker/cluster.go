@@ -408,3 +408,8 @@ func (n *Node) CopyOut(ctx context.Context, src, dst string) error {
 		}
 	}
 }
+
+// Describe is one line for people: "3 containers on 10.167.199.1".
+func (c *Cluster) Describe() string {
+	return fmt.Sprintf("%d containers on %s", len(c.nodes), c.gateway)
+}

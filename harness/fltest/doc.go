@@ -4,8 +4,8 @@
 //
 //	func TestMyStoreUnderPartitions(t *testing.T) {
 //		res := fltest.Run(t, fltest.Test{
-//			Target:    "etcd",
-//			Workload:  "register",
+//			Target:    mystore.Target{Replicas: 3}, // the user's own type
+//			Workload:  workloads.Register{},
 //			Nemesis:   []string{"partition"},
 //			TimeLimit: 20 * time.Second,
 //		})
@@ -14,7 +14,9 @@
 //		}
 //	}
 //
-// Run starts the cluster in Docker, drives the workload while injecting the
+// Target is any value that implements targets.Target, so a system from
+// the user's own module runs exactly like the shipped ones; a shipped one
+// can also be named (TargetName: "etcd"). Run starts the cluster in Docker, drives the workload while injecting the
 // faults, checks the history and stores the run like `faultline run` does
 // (spec.json, history.jsonl, results.json, report.html, node logs). Progress
 // goes to t.Logf, so `go test -v` shows it as it happens.

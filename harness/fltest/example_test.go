@@ -7,6 +7,8 @@ import (
 
 	"github.com/faultline/faultline/harness/fltest"
 	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/targets/etcd"
+	"github.com/faultline/faultline/workloads"
 )
 
 // A Go project tests a store under network partitions with an ordinary Go
@@ -17,9 +19,15 @@ import (
 func Example() {
 	// In a _test.go file of your module:
 	testMyStoreUnderPartitions := func(t *testing.T) {
+		// Any value that implements targets.Target: your own type, or a
+		// shipped one as here.
+		store, err := etcd.New("", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res := fltest.Run(t, fltest.Test{
-			Target:          "etcd",
-			Workload:        "register",
+			Target:          store,
+			Workload:        workloads.Register{},
 			Nemesis:         []string{"partition"},
 			NemesisInterval: 5 * time.Second,
 			Nodes:           3,
@@ -35,7 +43,7 @@ func Example() {
 	// stale under partitions, so this run must come out invalid.
 	testSerializableReadsAreStale := func(t *testing.T) {
 		res := fltest.Run(t, fltest.Test{
-			Target:     "etcd",
+			TargetName: "etcd", // a shipped system by name
 			TargetOpts: map[string]string{"read": "serializable"},
 			Nemesis:    []string{"partition"},
 			Expect:     models.Invalid,
@@ -70,9 +78,13 @@ func ExampleTest_Spec() {
 // without an engine it is skipped with a loud message, and under CI=true it
 // fails instead.
 func TestExampleEtcdUnderPartitions(t *testing.T) {
+	store, err := etcd.New("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res := fltest.Run(t, fltest.Test{
-		Target:          "etcd",
-		Workload:        "register",
+		Target:          store,
+		Workload:        workloads.Register{},
 		Nemesis:         []string{"partition"},
 		NemesisInterval: 5 * time.Second,
 		Nodes:           3,

@@ -18,6 +18,7 @@ import (
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets"
+	"github.com/faultline/faultline/targets/catalog"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -42,14 +43,19 @@ type Test struct {
 	// characters other than letters, digits, '.', '_', '+' and '-' replaced
 	// by '-'.
 	Name string
-	// Target is the system under test (see `faultline list`), TargetVersion
-	// its release ("" = the target's default) and TargetOpts its knobs,
-	// e.g. {"read": "serializable"} for etcd.
-	Target        string
+	// Target is the system under test as a value: a user's own type that
+	// implements targets.Target runs exactly like a shipped one. When it is
+	// nil, TargetName names a shipped system (see `faultline list`),
+	// TargetVersion its release ("" = the target's default) and TargetOpts
+	// its knobs, e.g. {"read": "serializable"} for etcd.
+	Target        targets.Target
+	TargetName    string
 	TargetVersion string
 	TargetOpts    map[string]string
-	// Workload is the traffic driven against the target.
-	Workload string
+	// Workload is the traffic driven against the target, as a value
+	// (workloads.Register{}, ...); when nil, WorkloadName names one.
+	Workload     workloads.Workload
+	WorkloadName string
 	// Nemesis lists the faults to draw from ("partition", "kill", "pause";
 	// "all"). Nil or empty means the default set; []string{"none"} means no
 	// faults.
@@ -85,26 +91,52 @@ type Test struct {
 	AllowUnknown bool
 }
 
-// Spec returns the harness.Spec for x: harness.DefaultSpec with the fields
-// x sets. It checks what can be checked without Docker (the spec's fields,
-// the target, its options, the workload and the faults), so a mistake
-// fails the Go test even on a machine that would skip the run.
+// Spec returns the harness.Spec stored with x's run: harness.DefaultSpec
+// with the fields x sets. See HarnessTest.
 func (x Test) Spec() (harness.Spec, error) {
+	ht, err := x.HarnessTest()
+	return ht.Spec, err
+}
+
+// HarnessTest returns x as the harness runs it: its target and workload
+// values (names resolved through the shipped catalogs) and
+// harness.DefaultSpec with the fields x sets. It checks what can be
+// checked without Docker (the spec's fields, the target, its options, the
+// workload and the faults), so a mistake fails the Go test even on a
+// machine that would skip the run.
+func (x Test) HarnessTest() (harness.Test, error) {
 	s := harness.DefaultSpec()
 	s.Test = x.Name
-	setString(&s.Target, x.Target)
-	s.TargetVersion = x.TargetVersion
-	if len(x.TargetOpts) > 0 {
-		s.TargetOpts = make(map[string]string, len(x.TargetOpts))
-		for k, v := range x.TargetOpts {
-			s.TargetOpts[k] = v
+	target, wl := x.Target, x.Workload
+	switch {
+	case target != nil && x.TargetName != "":
+		return harness.Test{}, fmt.Errorf("set Target or TargetName, not both (Target is %s, TargetName %s)", target.Name(), x.TargetName)
+	case target != nil && (x.TargetVersion != "" || len(x.TargetOpts) > 0):
+		return harness.Test{}, errors.New("TargetVersion and TargetOpts go with TargetName; a Target value carries its own")
+	case target != nil:
+		s.Target = target.Name()
+	default:
+		setString(&s.Target, x.TargetName)
+		s.TargetVersion = x.TargetVersion
+		if len(x.TargetOpts) > 0 {
+			s.TargetOpts = make(map[string]string, len(x.TargetOpts))
+			for k, v := range x.TargetOpts {
+				s.TargetOpts[k] = v
+			}
 		}
 	}
-	setString(&s.Workload, x.Workload)
+	switch {
+	case wl != nil && x.WorkloadName != "":
+		return harness.Test{}, fmt.Errorf("set Workload or WorkloadName, not both (Workload is %s, WorkloadName %s)", wl.Name(), x.WorkloadName)
+	case wl != nil:
+		s.Workload = wl.Name()
+	default:
+		setString(&s.Workload, x.WorkloadName)
+	}
 	if len(x.Nemesis) > 0 {
 		faults, err := nuker.ParseFaults(strings.Join(x.Nemesis, ","))
 		if err != nil {
-			return s, fmt.Errorf("nemesis: %w", err)
+			return harness.Test{Spec: s}, fmt.Errorf("nemesis: %w", err)
 		}
 		s.Nemesis = faults
 	}
@@ -121,22 +153,26 @@ func (x Test) Spec() (harness.Spec, error) {
 	switch x.Expect {
 	case "", models.Valid, models.Invalid, models.Unknown:
 	default:
-		return s, fmt.Errorf("expect %q: want %s, %s or %s", x.Expect, models.Valid, models.Invalid, models.Unknown)
+		return harness.Test{Spec: s}, fmt.Errorf("expect %q: want %s, %s or %s", x.Expect, models.Valid, models.Invalid, models.Unknown)
 	}
 	if err := s.Validate(); err != nil {
-		return s, err
+		return harness.Test{Spec: s}, err
 	}
-	te, err := targets.Default().Lookup(s.Target)
-	if err != nil {
-		return s, err
+	if target == nil {
+		t, err := catalog.Default().NewTarget(s.Target, s.TargetVersion, s.TargetOpts)
+		if err != nil {
+			return harness.Test{Spec: s}, err
+		}
+		target = t
 	}
-	if _, err := te.New(s.TargetVersion, s.TargetOpts); err != nil {
-		return s, err
+	if wl == nil {
+		w, err := workloads.Default().Lookup(s.Workload)
+		if err != nil {
+			return harness.Test{Spec: s}, err
+		}
+		wl = w
 	}
-	if _, err := workloads.Default().Lookup(s.Workload); err != nil {
-		return s, err
-	}
-	return s, nil
+	return harness.Test{Spec: s, Target: target, Workload: wl}, nil
 }
 
 func setString(dst *string, v string) {
@@ -175,7 +211,8 @@ func Run(t testing.TB, x Test) harness.Results {
 	if tempStore {
 		x.Store = filepath.Join(t.TempDir(), "store")
 	}
-	spec, err := x.Spec()
+	ht, err := x.HarnessTest()
+	spec := ht.Spec
 	if err != nil {
 		t.Fatalf("fltest: test %s is malformed: %v", x.Name, err)
 		return harness.Results{}
@@ -199,7 +236,7 @@ func Run(t testing.TB, x Test) harness.Results {
 	progress := func(format string, args ...any) {
 		t.Logf("[%6.1fs] "+format, append([]any{time.Since(start).Seconds()}, args...)...)
 	}
-	out, err := harness.Run(ctx, spec, harness.Options{Progress: progress})
+	out, err := harness.RunTest(ctx, ht, harness.Options{Progress: progress})
 	if err != nil {
 		if out == nil {
 			t.Fatalf("fltest: %s: %v", spec.Test, err)

@@ -13,7 +13,12 @@ import (
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/targets/etcd"
+	"github.com/faultline/faultline/workloads"
 )
+
+// etcdValue is a target given as a value.
+var etcdValue etcd.Target
 
 // recorder is a testing.TB that records failures and skips instead of
 // acting on them; everything else goes to the real test.
@@ -48,7 +53,7 @@ func (r *recorder) failed() bool { return len(r.errors)+len(r.fatals) > 0 }
 
 func TestSpecFromTest(t *testing.T) {
 	x := Test{
-		Name: "etcd-p", Target: "etcd", Workload: "register", Nemesis: []string{"partition"},
+		Name: "etcd-p", TargetName: "etcd", WorkloadName: "register", Nemesis: []string{"partition"},
 		TimeLimit: 20 * time.Second, Nodes: 3, Seed: 7, TargetOpts: map[string]string{"read": "serializable"},
 	}
 	s, err := x.Spec()
@@ -88,9 +93,12 @@ func TestSpecRefusesMistakes(t *testing.T) {
 		want string
 	}{
 		{"fault", Test{Nemesis: []string{"flood"}}, "unknown fault"},
-		{"target", Test{Target: "zookeepr"}, "zookeepr"},
+		{"target", Test{TargetName: "zookeepr"}, "zookeepr"},
+		{"target twice", Test{Target: &etcdValue, TargetName: "etcd"}, "not both"},
+		{"options with a value", Test{Target: &etcdValue, TargetOpts: map[string]string{"read": "serializable"}}, "TargetOpts go with TargetName"},
+		{"workload twice", Test{Workload: workloads.Register{}, WorkloadName: "set"}, "not both"},
 		{"target option", Test{TargetOpts: map[string]string{"read": "stale"}}, "read"},
-		{"workload", Test{Workload: "bank-ish"}, "bank-ish"},
+		{"workload", Test{WorkloadName: "bank-ish"}, "bank-ish"},
 		{"nodes", Test{Nodes: -1}, "nodes"},
 		{"expect", Test{Expect: "fine"}, "expect"},
 		{"name", Test{Name: "a b"}, "test name"},

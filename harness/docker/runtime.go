@@ -1,0 +1,82 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker/docker/client"
+
+	"github.com/faultline/faultline/harness/node"
+)
+
+// Runtime runs nodes as containers of the local (or DOCKER_HOST) engine:
+// installing is building an image. It implements node.Runtime.
+type Runtime struct {
+	cli *client.Client
+}
+
+var _ node.Runtime = (*Runtime)(nil)
+
+// NewRuntime connects to the engine; it fails when none is reachable.
+func NewRuntime(ctx context.Context) (*Runtime, error) {
+	cli, err := Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{cli: cli}, nil
+}
+
+// Close lets the engine connection go.
+func (r *Runtime) Close() error { return r.cli.Close() }
+
+// CheckHost finds the clock injector when the clock fault is asked for:
+// without one every clock injection would fail.
+func (r *Runtime) CheckHost(ctx context.Context, needs node.Needs, progress node.Progress) error {
+	if !needs.Clock {
+		return nil
+	}
+	_, err := ClockInjector(ctx, progress)
+	return err
+}
+
+// Install builds (or reuses) the image for sw.
+func (r *Runtime) Install(ctx context.Context, sw node.Software, progress node.Progress) (node.Installation, error) {
+	ref, err := EnsureImage(ctx, r.cli, sw, progress)
+	if err != nil {
+		return node.Installation{}, fmt.Errorf("image for %s: %w", sw.Name, err)
+	}
+	return node.Installation{Ref: ref, Software: sw}, nil
+}
+
+// Preflight checks in a throwaway container of the image that the
+// mechanism of every requested fault works here: partition needs iptables
+// with NET_ADMIN, clock the injector and ptrace. Kill, pause and failover
+// use only the target's own process control, which the run's setup
+// exercises anyway: nothing to check.
+func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Installation, needs node.Needs, progress node.Progress) error {
+	if !needs.Any() {
+		return nil
+	}
+	p, err := StartPreflight(ctx, r.cli, runID, inst.Ref, needs.Iptables)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if needs.Iptables {
+		if err := p.CheckIptables(ctx); err != nil {
+			return fmt.Errorf("fault partition cannot work here: %w", err)
+		}
+	}
+	if needs.Clock {
+		if err := p.CheckClock(ctx); err != nil {
+			return fmt.Errorf("fault clock cannot work here: %w", err)
+		}
+	}
+	return nil
+}
+
+// StartCluster starts n containers of the installed image on a private
+// network.
+func (r *Runtime) StartCluster(ctx context.Context, runID string, inst node.Installation, n int) (node.RunningCluster, error) {
+	return StartCluster(ctx, r.cli, ClusterSpec{RunID: runID, Image: inst.Ref, Nodes: n})
+}

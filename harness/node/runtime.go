@@ -1,0 +1,57 @@
+package node
+
+import "context"
+
+// Runtime is where a run's nodes live: Docker containers today
+// (harness/docker), real machines over SSH later. The run lifecycle talks
+// only to this interface, so a second runtime needs no change to targets,
+// faults or the harness.
+type Runtime interface {
+	// CheckHost checks what this machine itself needs for the faults'
+	// mechanisms (the clock injector), before anything is stored or built.
+	CheckHost(ctx context.Context, needs Needs, progress Progress) error
+	// Install makes sw available to nodes (Docker: builds or reuses the
+	// image keyed by its recipe hash).
+	Install(ctx context.Context, sw Software, progress Progress) (Installation, error)
+	// Preflight checks, before any node starts, that every mechanism the
+	// requested faults need works here; it returns one line naming the
+	// mechanism and what is missing.
+	Preflight(ctx context.Context, runID string, inst Installation, needs Needs, progress Progress) error
+	// StartCluster starts n nodes, n1..nN, labelled with runID, with inst
+	// installed, and returns once they can run commands.
+	StartCluster(ctx context.Context, runID string, inst Installation, n int) (RunningCluster, error)
+}
+
+// Installation is what Install made.
+type Installation struct {
+	// Ref names it for provenance and for StartCluster (Docker: the image
+	// reference faultline/<name>:<recipe hash>).
+	Ref string
+	// Software is what was installed.
+	Software Software
+}
+
+// RunningCluster is a started cluster the run owns.
+type RunningCluster interface {
+	Cluster
+	// Describe is one line for people: "3 containers on 10.167.199.1".
+	Describe() string
+	// Remove stops and removes every node and what they share; it must
+	// work with a context Ctrl-C did not cancel.
+	Remove(ctx context.Context) error
+}
+
+// Needs are the mechanisms the requested faults use on nodes; a runtime
+// checks them before a run spends its time on faults that cannot happen.
+// Kill, pause and failover use only the target's own process control,
+// which the run's setup exercises anyway.
+type Needs struct {
+	// Iptables is for partitions: iptables in each node's network
+	// namespace, with NET_ADMIN.
+	Iptables bool
+	// Clock is for clock faults: the clock injector and ptrace.
+	Clock bool
+}
+
+// Any reports whether anything is needed.
+func (n Needs) Any() bool { return n.Iptables || n.Clock }
