@@ -39,12 +39,9 @@ type Target interface {
 	Setup(ctx context.Context, nodes []node.Node, log *slog.Logger) error
 	// WaitHealthy waits until the system serves again after faults.
 	WaitHealthy(ctx context.Context, limit time.Duration) error
-	// Start, Kill, Pause and Resume act on the system's process on one
-	// node; the nuker uses them for kill and pause faults.
-	Start(ctx context.Context, n node.Node) error
-	Kill(ctx context.Context, n node.Node) error
-	Pause(ctx context.Context, n node.Node) error
-	Resume(ctx context.Context, n node.Node) error
+	// Target's Start, Kill, Pause and Resume act on the system's process
+	// on one node; the nuker uses them for kill and pause faults.
+	nuker.Target
 	// LogFiles are the paths on every node to keep with the run.
 	LogFiles() []string
 	// NewClient opens a client for one worker, talking to node n only.

@@ -1,0 +1,12 @@
+package minio
+
+import (
+	"github.com/faultline/faultline/targets"
+)
+
+// The capabilities this target offers, checked at compile time.
+var (
+	_ targets.Target       = (*Target)(nil)
+	_ targets.NodeChecker  = (*Target)(nil)
+	_ targets.FaultLimiter = (*Target)(nil)
+)
