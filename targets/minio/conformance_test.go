@@ -1,0 +1,17 @@
+package minio
+
+import (
+	"testing"
+
+	"github.com/faultline/faultline/targets/targettest"
+	"github.com/faultline/faultline/workloads"
+)
+
+// TestConformance runs the target kit against a real 4-node MinIO erasure set.
+func TestConformance(t *testing.T) {
+	tg, err := New("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targettest.Conformance(t, tg, targettest.Options{Workload: workloads.Register{}, Nodes: 4})
+}
