@@ -295,3 +295,20 @@ func TestLifecycleFakeRuntime(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaultTestNameOfTargetFile(t *testing.T) {
+	for _, tc := range []struct{ target, want string }{
+		{"etcd", "etcd-register"},
+		{"./mystore.yaml", "mystore-register"},
+		{"/abs/dir/kv.yml", "kv-register"},
+	} {
+		s := DefaultSpec()
+		s.Target, s.Workload, s.Nemesis = tc.target, "register", nil
+		if err := s.Validate(); err != nil {
+			t.Fatalf("%s: %v", tc.target, err)
+		}
+		if s.Test != tc.want {
+			t.Errorf("%s: test name %q, want %q", tc.target, s.Test, tc.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -154,7 +155,7 @@ func (s *Spec) Validate() error {
 		errs = append(errs, err)
 	}
 	if s.Test == "" {
-		s.Test = s.Target + "-" + s.Workload
+		s.Test = targetBase(s.Target) + "-" + s.Workload
 		if len(s.Nemesis) > 0 {
 			s.Test += "-" + strings.Join(s.Nemesis, "+")
 		}
@@ -175,4 +176,13 @@ func partitionNames() string {
 		out = append(out, d.Name)
 	}
 	return strings.Join(out, ", ")
+}
+
+// targetBase is the target's part of a default test name: its name, or
+// for a target file (a path) the file's base name without extension.
+func targetBase(target string) string {
+	if !strings.ContainsAny(target, `/\`) && !strings.HasSuffix(target, ".yaml") && !strings.HasSuffix(target, ".yml") {
+		return target
+	}
+	return strings.TrimSuffix(filepath.Base(target), filepath.Ext(target))
 }
