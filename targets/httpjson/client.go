@@ -178,7 +178,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if !gotConn.Load() {
+		if !gotConn.Load() || dialFailed(err) {
 			return workloads.Definite(fmt.Errorf("http-json %s: not sent: %w", what, err))
 		}
 		return fmt.Errorf("http-json %s: %w", what, err)
@@ -208,6 +208,16 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	default:
 		return fmt.Errorf("http-json %s: status %d, outcome unknown: %s", what, code, reason(data))
 	}
+}
+
+// dialFailed reports whether the transport's last attempt failed to
+// connect. The transport makes a second attempt on a new connection only
+// when nothing of the request was written on a pooled one (or, for a GET,
+// which changes nothing, when the pooled one broke): so a failed dial at
+// the end means the server never saw a write.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // reason is a short text for an error reply: its "error" field, or the

@@ -354,3 +354,22 @@ func TestProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestKilledServerIsDefinite: after the server dies, a write on the
+// client's pooled connection is refused before anything is sent again,
+// and the client says so (fail), instead of a needless info.
+func TestKilledServerIsDefinite(t *testing.T) {
+	srv := httptest.NewServer(newRefServer().mux())
+	c := mustDial(t, strings.TrimPrefix(srv.URL, "http://"), nil)
+	ctx := context.Background()
+	op := history.Op{Type: history.Invoke, F: "write", Key: "k", Value: int64(1)}
+	if got := (workloads.Register{}).Invoke(ctx, c, op); got.Type != history.OK {
+		t.Fatalf("write before the kill: %s (%s)", got.Type, got.Error)
+	}
+	srv.Close()
+	for i := range 3 {
+		if got := (workloads.Register{}).Invoke(ctx, c, op); got.Type != history.Fail {
+			t.Fatalf("write %d after the kill: %s (%s), want fail", i, got.Type, got.Error)
+		}
+	}
+}
