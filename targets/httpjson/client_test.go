@@ -355,9 +355,11 @@ func TestProtocol(t *testing.T) {
 	}
 }
 
-// TestKilledServerIsDefinite: after the server dies, a write on the
-// client's pooled connection is refused before anything is sent again,
-// and the client says so (fail), instead of a needless info.
+// TestKilledServerIsDefinite: once the server is dead, writes are refused
+// before anything is sent, and the client says so (fail). The first write
+// may still go out on the pooled connection before the client learns it
+// broke: the client cannot know whether that one arrived, so it may be
+// info.
 func TestKilledServerIsDefinite(t *testing.T) {
 	srv := httptest.NewServer(newRefServer().mux())
 	c := mustDial(t, strings.TrimPrefix(srv.URL, "http://"), nil)
@@ -367,9 +369,29 @@ func TestKilledServerIsDefinite(t *testing.T) {
 		t.Fatalf("write before the kill: %s (%s)", got.Type, got.Error)
 	}
 	srv.Close()
+	(workloads.Register{}).Invoke(ctx, c, op)
 	for i := range 3 {
 		if got := (workloads.Register{}).Invoke(ctx, c, op); got.Type != history.Fail {
 			t.Fatalf("write %d after the kill: %s (%s), want fail", i, got.Type, got.Error)
+		}
+	}
+}
+
+// TestRedialRefusedIsDefinite: a GET on a pooled connection the dead
+// server closed is tried again by the transport on a new connection; when
+// that one is refused, nothing reached a server, and the error says so,
+// although a connection was obtained first.
+func TestRedialRefusedIsDefinite(t *testing.T) {
+	srv := httptest.NewServer(newRefServer().mux())
+	c := mustDial(t, strings.TrimPrefix(srv.URL, "http://"), nil)
+	ctx := context.Background()
+	if err := c.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	for i := range 3 {
+		if err := c.Health(ctx); !workloads.IsDefinite(err) {
+			t.Fatalf("GET %d after the kill: %v, want a definite error", i, err)
 		}
 	}
 }
