@@ -261,3 +261,34 @@ func TestParseConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardOutcome: a follower's forward that reached the primary and
+// then broke may have been applied: 504, never 503.
+func TestForwardOutcome(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // a primary that reads the request and dies
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = conn.Read(make([]byte, 4096))
+			conn.Close()
+		}
+	}()
+	fl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &member{cfg: config{name: "n2", mode: "safe", data: t.TempDir(),
+		peers: []peer{{"n1", ln.Addr().String()}, {"n2", fl.Addr().String()}}}, addr: fl.Addr().String()}
+	m.start(t, fl)
+	defer m.stop()
+	if code, out := call(t, m, "PUT", "/kv/k", map[string]any{"value": 1}); code != http.StatusGatewayTimeout {
+		t.Fatalf("write forwarded to a primary that broke the connection: %d %v, want 504", code, out)
+	}
+}

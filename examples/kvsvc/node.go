@@ -56,7 +56,10 @@ func newNode(cfg config, logger *log.Logger) (*node, error) {
 		return nil, err
 	}
 	n := &node{cfg: cfg, logger: logger, st: st, outbox: map[string]chan change{},
-		hc: &http.Client{Transport: &http.Transport{Proxy: nil}}}
+		// A short connect timeout: a primary cut off by a partition turns
+		// into a quick 503 rather than a client's timeout.
+		hc: &http.Client{Transport: &http.Transport{Proxy: nil,
+			DialContext: (&net.Dialer{Timeout: time.Second}).DialContext}}}
 	for _, p := range cfg.peers {
 		if p.name != cfg.name {
 			n.outbox[p.name] = make(chan change, 100000)

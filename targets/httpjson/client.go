@@ -37,24 +37,23 @@ const DefaultPort = 8080
 // is large, but a reply beyond this is a broken server, not data.
 const maxBody = 16 << 20
 
-// Options Dial accepts, with their meaning for `faultline list`.
-var optionDocs = map[string]string{
-	"prefix":  "path prefix before every endpoint, e.g. /api (default none)",
-	"timeout": "upper bound on one request, a Go duration such as 2s (default: the op's own deadline only)",
+// optionDocs returns the options Dial accepts, with their meaning for
+// `faultline list`.
+func optionDocs() map[string]string {
+	return map[string]string{
+		"prefix":  "path prefix before every endpoint, e.g. /api (default none)",
+		"timeout": "upper bound on one request, a Go duration such as 2s (default: the op's own deadline only)",
+	}
 }
 
 // Protocol describes http-json for the protocol catalog.
 func Protocol() protocols.Protocol {
-	opts := make(map[string]string, len(optionDocs))
-	for k, v := range optionDocs {
-		opts[k] = v
-	}
 	return protocols.Protocol{
 		Name:        Name,
 		Summary:     "faultline's own HTTP/1.1 + JSON protocol (docs/protocol.md); status codes say ok, definite failure or indeterminate",
 		DefaultPort: DefaultPort,
 		Workloads:   []string{"register", "set", "counter", "bank", "list-append", "queue", "lock"},
-		Options:     opts,
+		Options:     optionDocs(),
 		Dial:        Dial,
 	}
 }
@@ -263,5 +262,3 @@ func (c *Client) ownerOf(name string) (string, bool) {
 
 // answered reports whether err is the server's 409.
 func answered(err error) bool { return err != nil && workloads.IsAnswered(err) }
-
-var errNoOwner = errors.New("release of a lock this client never tried to acquire")

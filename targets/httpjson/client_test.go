@@ -268,6 +268,7 @@ func TestInvokeValues(t *testing.T) {
 		{workloads.Lock{}, c, op("release", "l", "0.1"), history.OK, false, "0.1"},
 		{workloads.Lock{}, c, op("release", "l", "0.1"), history.Fail, true, "0.1"},
 		{workloads.Lock{}, other, op("acquire", "l", "1.3"), history.OK, false, map[string]any{"owner": "1.3", "token": int64(2)}},
+		{workloads.Lock{}, c, op("release", "never", "0.9"), history.Fail, true, "0.9"}, // never acquired by c
 	}
 	for i, s := range steps {
 		got := s.w.Invoke(ctx, s.c, s.op)
@@ -348,7 +349,7 @@ func TestProtocol(t *testing.T) {
 			t.Errorf("workload %s: %v", name, err)
 		}
 	}
-	for k := range optionDocs {
+	for k := range optionDocs() {
 		if _, err := p.Dial(context.Background(), "127.0.0.1:8080", map[string]string{k: map[string]string{"prefix": "/x", "timeout": "1s"}[k]}); err != nil {
 			t.Errorf("documented option %s refused: %v", k, err)
 		}

@@ -265,7 +265,9 @@ func (c *Client) Acquire(ctx context.Context, name string, ttl time.Duration) (i
 func (c *Client) Release(ctx context.Context, name string) (bool, error) {
 	owner, ok := c.ownerOf(name)
 	if !ok {
-		return false, workloads.Definite(fmt.Errorf("http-json release %q: %w", name, errNoOwner))
+		// This client never took it, so it holds nothing to release; a
+		// refusal instead would have the worker release again forever.
+		return false, nil
 	}
 	err := c.do(ctx, "POST", "/lock/"+esc(name)+"/release", ownerReq{owner}, nil)
 	if answered(err) {
