@@ -1,0 +1,3 @@
+module example.com/kvsvc
+
+go 1.26
