@@ -513,27 +513,18 @@ func (im *Images) Ensure(ctx context.Context, sw node.Software, progress node.Pr
 			return "", fmt.Errorf("image %s: %w", sw.Name, err)
 		}
 	}
-	var ctxFiles []contextFile
 	for _, b := range sw.Binaries {
 		r.bins = append(r.bins, binaryRecipe{Name: b.Name, Hash: gobuild.RecipeHash(b, goVersion)})
 	}
-	for _, l := range sw.Local {
-		p, sum, err := buildLocal(ctx, l, progress)
-		if err != nil {
-			return "", fmt.Errorf("image %s: %w", sw.Name, err)
-		}
-		r.bins = append(r.bins, binaryRecipe{Name: l.Name, Hash: localBinaryPrefix + sum})
-		ctxFiles = append(ctxFiles, contextFile{Name: "bin/" + l.Name, Path: p, Mode: 0o755})
+	localFiles, err := r.addLocal(ctx, sw.Local, progress)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", sw.Name, err)
 	}
-	for i, f := range sw.Files {
-		sum, err := fileSHA256(f.Src)
-		if err != nil {
-			return "", fmt.Errorf("image %s: file %s: %w", sw.Name, f.Src, err)
-		}
-		mode := fileMode(f)
-		r.files = append(r.files, fileRecipe{Dst: f.Dst, Mode: mode, SHA256: sum})
-		ctxFiles = append(ctxFiles, contextFile{Name: fileContextName(i), Path: f.Src, Mode: mode})
+	files, err := r.addFiles(sw.Files)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", sw.Name, err)
 	}
+	ctxFiles := append(localFiles, files...)
 	hash := r.hash()
 	ref := ImageRepoPrefix + sw.Name + ":" + hash
 

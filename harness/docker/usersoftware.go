@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -132,9 +133,12 @@ func buildLocal(ctx context.Context, l node.LocalGo, progress node.Progress) (p,
 		}
 		return "", "", fmt.Errorf("local Go package %s: go build failed (%w):\n%s", dir, runErr, strings.TrimSpace(out.String()))
 	}
-	if _, err := os.Stat(tmpPath); err != nil {
+	// go build -o writes a library's archive too: only an ELF is a program.
+	exe, err := elf.Open(tmpPath)
+	if err != nil {
 		return "", "", fmt.Errorf("local Go package %s: go build wrote no program: is it package main?", dir)
 	}
+	exe.Close()
 	sum, err = fileSHA256(tmpPath)
 	if err != nil {
 		return "", "", fmt.Errorf("local Go package %s: %w", dir, err)
@@ -150,6 +154,40 @@ func buildLocal(ctx context.Context, l node.LocalGo, progress node.Progress) (p,
 	}
 	progress.Printf("built local Go package %s in %s", dir, roundDuration(time.Since(start)))
 	return final, sum, nil
+}
+
+// addLocal builds the local Go packages and adds them to r's binaries by
+// their bytes' hash; it returns their build context files.
+func (r *imageRecipe) addLocal(ctx context.Context, locals []node.LocalGo, progress node.Progress) ([]contextFile, error) {
+	var out []contextFile
+	for _, l := range locals {
+		p, sum, err := buildLocal(ctx, l, progress)
+		if err != nil {
+			return nil, err
+		}
+		r.bins = append(r.bins, binaryRecipe{Name: l.Name, Hash: localBinaryPrefix + sum})
+		out = append(out, contextFile{Name: "bin/" + l.Name, Path: p, Mode: 0o755})
+	}
+	return out, nil
+}
+
+// addFiles adds the files to r by destination, mode and content hash; it
+// returns their build context files.
+func (r *imageRecipe) addFiles(files []node.File) ([]contextFile, error) {
+	var out []contextFile
+	for i, f := range files {
+		if err := checkFile(f); err != nil {
+			return nil, err
+		}
+		sum, err := fileSHA256(f.Src)
+		if err != nil {
+			return nil, fmt.Errorf("file %s: %w", f.Src, err)
+		}
+		mode := fileMode(f)
+		r.files = append(r.files, fileRecipe{Dst: f.Dst, Mode: mode, SHA256: sum})
+		out = append(out, contextFile{Name: fileContextName(i), Path: f.Src, Mode: mode})
+	}
+	return out, nil
 }
 
 // fileSHA256 is the hex SHA-256 of the file at p.
