@@ -218,11 +218,12 @@ func (r imageRecipe) hash() string {
 // dockerfile is the Dockerfile of the recipe's image, built FROM from: the
 // binaries in one layer, then each file. An image from a user's image gets
 // faultline's node conventions: no entrypoint, a command that keeps the
-// container alive, and root for commands run on the node.
+// container alive, root for commands run on the node, and no health check
+// of its own (the target's Setup starts the servers, not the image).
 func (r imageRecipe) dockerfile(from string) string {
 	s := "FROM " + from + "\n"
 	if r.user {
-		s += "ENTRYPOINT []\nCMD [\"sleep\", \"infinity\"]\nUSER root\n"
+		s += "ENTRYPOINT []\nCMD [\"sleep\", \"infinity\"]\nUSER root\nHEALTHCHECK NONE\n"
 	}
 	if len(r.bins) > 0 {
 		s += "COPY bin/ /usr/local/bin/\n"

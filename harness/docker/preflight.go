@@ -158,7 +158,8 @@ func (p *Preflight) Close() {
 func (p *Preflight) remove(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = p.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	// A user's image may declare volumes: they go with the container.
+	_ = p.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 }
 
 // oneLine says what err says on one line; a failed command is its exit

@@ -107,6 +107,7 @@ func buildLocal(ctx context.Context, l node.LocalGo, progress node.Progress) (p,
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", "", fmt.Errorf("local Go package %s: %w", dir, err)
 	}
+	removeStaleLocalTemps(cache)
 	tmp, err := os.CreateTemp(cache, "."+l.Name+".tmp-")
 	if err != nil {
 		return "", "", fmt.Errorf("local Go package %s: %w", dir, err)
@@ -190,6 +191,17 @@ func (r *imageRecipe) addFiles(files []node.File) ([]contextFile, error) {
 	return out, nil
 }
 
+// removeStaleLocalTemps deletes outputs of builds killed before they could
+// clean up: old enough that no build still writes them.
+func removeStaleLocalTemps(dir string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.Remove(m)
+		}
+	}
+}
+
 // fileSHA256 is the hex SHA-256 of the file at p.
 func fileSHA256(p string) (string, error) {
 	f, err := os.Open(p)
@@ -257,6 +269,10 @@ func (im *Images) userImageID(ctx context.Context, ref string) (string, error) {
 		return "", fmt.Errorf("image %q is not on this machine and there is no registry: build it first (docker build -t %s …)", ref, ref)
 	case err != nil:
 		return "", fmt.Errorf("inspect image %q: %w", ref, err)
+	}
+	// Faultline's programs and helpers are built for this machine.
+	if info.Os != "" && info.Os != "linux" || info.Architecture != "" && info.Architecture != runtime.GOARCH {
+		return "", fmt.Errorf("image %q is for %s/%s: the nodes run linux/%s", ref, info.Os, info.Architecture, runtime.GOARCH)
 	}
 	return info.ID, nil
 }

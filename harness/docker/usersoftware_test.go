@@ -137,7 +137,7 @@ func TestFileMode(t *testing.T) {
 // files are copied one by one in JSON form.
 func TestImageRecipeDockerfile(t *testing.T) {
 	r := imageRecipe{user: true, bins: []binaryRecipe{{"hello", "x"}}, files: []fileRecipe{{Dst: "/etc/my store.conf"}}}
-	want := "FROM sha256:abc\nENTRYPOINT []\nCMD [\"sleep\", \"infinity\"]\nUSER root\nCOPY bin/ /usr/local/bin/\nCOPY [\"files/0\",\"/etc/my store.conf\"]\n"
+	want := "FROM sha256:abc\nENTRYPOINT []\nCMD [\"sleep\", \"infinity\"]\nUSER root\nHEALTHCHECK NONE\nCOPY bin/ /usr/local/bin/\nCOPY [\"files/0\",\"/etc/my store.conf\"]\n"
 	if got := r.dockerfile("sha256:abc"); got != want {
 		t.Errorf("dockerfile:\n%s\nwant:\n%s", got, want)
 	}
