@@ -21,7 +21,8 @@ const Chain = "FAULTLINE"
 // for it, by their addresses, and nothing else: the controller and clients
 // keep reaching every node. On each node faultline's chain is created and
 // hooked into INPUT when missing, then flushed and refilled, so a node g does
-// not mention is healed. Nodes are done in parallel. It returns the sorted
+// not mention is healed. iptables runs on node.ToolsOf(n), which acts in
+// n's network namespace. Nodes are done in parallel. It returns the sorted
 // names of the nodes where the rules are in place and the errors of the
 // others, joined.
 func ApplyGrudge(ctx context.Context, nodes []node.Node, g Grudge) ([]string, error) {
