@@ -21,7 +21,8 @@ const Chain = "FAULTLINE"
 // for it, by their addresses, and nothing else: the controller and clients
 // keep reaching every node. On each node faultline's chain is created and
 // hooked into INPUT when missing, then flushed and refilled, so a node g does
-// not mention is healed. Nodes are done in parallel. It returns the sorted
+// not mention is healed. iptables runs on node.ToolsOf(n), which acts in
+// n's network namespace. Nodes are done in parallel. It returns the sorted
 // names of the nodes where the rules are in place and the errors of the
 // others, joined.
 func ApplyGrudge(ctx context.Context, nodes []node.Node, g Grudge) ([]string, error) {
@@ -51,7 +52,7 @@ func ApplyGrudge(ctx context.Context, nodes []node.Node, g Grudge) ([]string, er
 		for _, b := range g[n.Name()] {
 			drops = append(drops, addrs[b])
 		}
-		if _, err := n.Exec(ctx, "sh", "-c", applyScript(drops, v6)); err != nil {
+		if _, err := node.ToolsOf(n).Exec(ctx, "sh", "-c", applyScript(drops, v6)); err != nil {
 			return fmt.Errorf("partition %s: %w", n.Name(), err)
 		}
 		return nil
@@ -64,7 +65,7 @@ func ApplyGrudge(ctx context.Context, nodes []node.Node, g Grudge) ([]string, er
 // sorted names of the healed nodes and the errors of the others, joined.
 func HealPartition(ctx context.Context, nodes []node.Node) ([]string, error) {
 	return onEach(ctx, nodes, func(ctx context.Context, n node.Node) error {
-		if _, err := n.Exec(ctx, "sh", "-c", healScript()); err != nil {
+		if _, err := node.ToolsOf(n).Exec(ctx, "sh", "-c", healScript()); err != nil {
 			return fmt.Errorf("heal partition on %s: %w", n.Name(), err)
 		}
 		return nil
@@ -77,7 +78,7 @@ func HealPartition(ctx context.Context, nodes []node.Node) ([]string, error) {
 // teardown.
 func RemovePartitions(ctx context.Context, nodes []node.Node) error {
 	_, err := onEach(ctx, nodes, func(ctx context.Context, n node.Node) error {
-		if _, err := n.Exec(ctx, "sh", "-c", removeScript()); err != nil {
+		if _, err := node.ToolsOf(n).Exec(ctx, "sh", "-c", removeScript()); err != nil {
 			return fmt.Errorf("remove partition chain on %s: %w", n.Name(), err)
 		}
 		return nil

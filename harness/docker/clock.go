@@ -233,7 +233,7 @@ func startClockHelper(ctx context.Context, cli *client.Client, name string, targ
 	}
 	resp, err := cli.ContainerCreate(ctx,
 		&container.Config{
-			Image:  target.Image, // present: the node runs it
+			Image:  clockHelperImage(target),
 			Cmd:    []string{"sleep", "infinity"},
 			Labels: labels,
 		},
@@ -268,6 +268,18 @@ func startClockHelper(ctx context.Context, cli *client.Client, name string, targ
 			bin, err, strings.TrimSpace(string(res.Stderr)), EnvClockInjector, installInjector)
 	}
 	return resp.ID, nil
+}
+
+// clockHelperImage is the image of target's clock helper: target's own
+// (present: the node runs it), or for a node made from a user's image,
+// which may lack even sleep, faultline's tools image it names.
+func clockHelperImage(target container.InspectResponse) string {
+	if target.Config != nil {
+		if tools := target.Config.Labels[LabelToolsImage]; tools != "" {
+			return tools
+		}
+	}
+	return target.Image
 }
 
 // copyInjector copies the binary at bin into container id as

@@ -51,6 +51,9 @@ type Node struct {
 	name string
 	id   string
 	addr netip.Addr
+	// tools is the node's tools helper (see tools.go), nil when its image
+	// has faultline's tools.
+	tools *Node
 }
 
 var _ node.Node = (*Node)(nil)
@@ -59,7 +62,10 @@ var _ node.Node = (*Node)(nil)
 // one container per node with a fixed address and hostname (n1 gets .11,
 // n2 .12, ...), capability NET_ADMIN only (for iptables/tc in its own
 // network namespace), an init process as PID 1 and every object labelled
-// with the run id. On error, whatever was created is removed again.
+// with the run id. A node of an image made from a user's image (one with
+// LabelToolsImage) gets no capability; a tools helper in its namespaces
+// holds NET_ADMIN and the tools instead (see Node.Tools). On error,
+// whatever was created is removed again.
 func StartCluster(ctx context.Context, cli *client.Client, spec ClusterSpec) (_ *Cluster, err error) {
 	if spec.RunID == "" {
 		return nil, errors.New("a cluster needs a run id")
@@ -77,11 +83,15 @@ func StartCluster(ctx context.Context, cli *client.Client, spec ClusterSpec) (_ 
 			}
 		}
 	}()
+	tools, err := toolsImageOf(ctx, cli, spec.Image)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.createNetwork(ctx); err != nil {
 		return nil, err
 	}
 	for i := 1; i <= spec.Nodes; i++ {
-		n, err := c.createNode(ctx, spec.Image, i)
+		n, err := c.createNode(ctx, spec.Image, i, tools == "")
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +106,17 @@ func StartCluster(ctx context.Context, cli *client.Client, spec ClusterSpec) (_ 
 			defer wg.Done()
 			if err := cli.ContainerStart(ctx, n.id, container.StartOptions{}); err != nil {
 				errs[i] = fmt.Errorf("start container %s: %w", n.name, err)
+				return
 			}
+			if tools == "" {
+				return
+			}
+			hid, err := startToolsHelper(ctx, cli, c.prefix()+"-"+n.name+toolsHelperSuffix, tools, n.id, c.labels())
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", n.name, err)
+				return
+			}
+			n.tools = &Node{cli: cli, name: n.name + toolsHelperSuffix, id: hid, addr: n.addr}
 		}()
 	}
 	wg.Wait()
@@ -139,12 +159,17 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 	return fmt.Errorf("create network %s: %w", c.prefix(), lastErr)
 }
 
-func (c *Cluster) createNode(ctx context.Context, image string, i int) (*Node, error) {
+// createNode creates node i of image; netAdmin gives it CAP_NET_ADMIN.
+func (c *Cluster) createNode(ctx context.Context, image string, i int, netAdmin bool) (*Node, error) {
 	name := fmt.Sprintf("n%d", i)
 	a := c.subnet.Addr().As4()
 	a[3] = byte(10 + i)
 	addr := netip.AddrFrom4(a)
 	init := true
+	var caps []string
+	if netAdmin {
+		caps = []string{"NET_ADMIN"}
+	}
 	resp, err := c.cli.ContainerCreate(ctx,
 		&container.Config{
 			Hostname: name,
@@ -154,7 +179,7 @@ func (c *Cluster) createNode(ctx context.Context, image string, i int) (*Node, e
 			Env:      []string{"FAULTLINE_NODE=" + name},
 		},
 		&container.HostConfig{
-			CapAdd: []string{"NET_ADMIN"},
+			CapAdd: caps,
 			Init:   &init,
 			// The DB's own data lives in the container; nothing is mounted
 			// from the host, so removal leaves nothing behind.

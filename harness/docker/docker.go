@@ -1,9 +1,12 @@
 // Package docker is faultline's Docker runtime: every call to the Docker
 // engine lives here. It builds the images targets need without a registry
-// (a Debian root file system from the host's apt sources, plus static Go
-// binaries), runs a cluster as labelled containers on a private network, and
-// implements node.Node on top of them. Everything it creates carries the
-// label io.faultline.run=<run id>, so `faultline clean` can find leftovers.
+// (a Debian root file system from the host's apt sources, or an image the
+// user already has, plus static Go binaries, the user's own Go packages and
+// files), runs a cluster as labelled containers on a private network, and
+// implements node.Node on top of them. Nodes of a user's image get a
+// helper container with faultline's tools in their namespaces (see
+// node.ToolsOf). Everything it creates carries the label
+// io.faultline.run=<run id>, so `faultline clean` can find leftovers.
 package docker
 
 import (

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -115,6 +116,8 @@ var (
 	debianPackageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$`)
 	// imageNameRE is what Docker accepts as one repository path component.
 	imageNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	// localNameRE is a plain file name for a local Go package's binary.
+	localNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 )
 
 // basePackageList is the sorted, de-duplicated list of the base packages and
@@ -169,32 +172,81 @@ func baseHash(pkgs []string, manDirs bool, sources []byte) string {
 	}{imagesVersion, BaseSuite, pkgs, mmdebstrapArgs(pkgs, manDirs, "OUT", "SOURCES"), string(sources), importChanges()})
 }
 
-// binaryRecipe names one Go binary of an image by its gobuild recipe hash.
+// binaryRecipe names one Go binary of an image by its gobuild recipe hash,
+// or, for a local Go package, by localBinaryPrefix and its bytes' hash.
 type binaryRecipe struct {
 	Name, Hash string
+}
+
+// imageRecipe is what a software image is made of. Its hash is the image's
+// tag; inputs enter it by content, so the same inputs name the same image.
+type imageRecipe struct {
+	// base is the base image's recipe hash, or the user's image ID.
+	base string
+	// user says base is a user's image (node.Software.Image).
+	user bool
+	// tools is faultline's base image for the helpers of a user's image.
+	tools string
+	bins  []binaryRecipe
+	files []fileRecipe
 }
 
 // softwareHash is the recipe hash of an image made of the base image base
 // and the binaries (in any order).
 func softwareHash(base string, bins []binaryRecipe) string {
-	bins = slices.Clone(bins)
+	return imageRecipe{base: base, bins: bins}.hash()
+}
+
+// hash is the recipe's hash. Binaries count in any order, files in theirs
+// (a later one may overwrite an earlier). A recipe of only a base and
+// binaries hashes as it did before files and user images existed, so the
+// shipped targets' images keep their tags.
+func (r imageRecipe) hash() string {
+	bins := slices.Clone(r.bins)
 	sort.Slice(bins, func(i, j int) bool { return bins[i].Name < bins[j].Name })
 	return recipeHash(struct {
 		Version    string
 		Base       string
 		Dockerfile string
 		Binaries   []binaryRecipe
-	}{imagesVersion, base, softwareDockerfile("BASE", len(bins) > 0), bins})
+		Files      []fileRecipe `json:",omitempty"`
+		UserImage  bool         `json:",omitempty"`
+		Tools      string       `json:",omitempty"`
+	}{imagesVersion, r.base, r.dockerfile("BASE"), bins, r.files, r.user, r.tools})
 }
+
+// dockerfile is the Dockerfile of the recipe's image, built FROM from: the
+// binaries in one layer, then each file. An image from a user's image gets
+// faultline's node conventions: no entrypoint, a command that keeps the
+// container alive, root for commands run on the node, and no health check
+// of its own (the target's Setup starts the servers, not the image).
+func (r imageRecipe) dockerfile(from string) string {
+	s := "FROM " + from + "\n"
+	if r.user {
+		s += "ENTRYPOINT []\nCMD [\"sleep\", \"infinity\"]\nUSER root\nHEALTHCHECK NONE\n"
+	}
+	if len(r.bins) > 0 {
+		s += "COPY bin/ /usr/local/bin/\n"
+	}
+	for i, f := range r.files {
+		// JSON form: a destination with spaces stays one argument.
+		args, _ := json.Marshal([]string{fileContextName(i), f.Dst})
+		s += "COPY " + string(args) + "\n"
+	}
+	return s
+}
+
+// fileContextName is where the i-th node.File lies in the build context.
+func fileContextName(i int) string { return fmt.Sprintf("files/%d", i) }
 
 // softwareDockerfile is the Dockerfile of a software image: the base plus the
 // binaries, in one layer.
 func softwareDockerfile(base string, binaries bool) string {
-	s := "FROM " + base + "\n"
+	r := imageRecipe{}
 	if binaries {
-		s += "COPY bin/ /usr/local/bin/\n"
+		r.bins = []binaryRecipe{{}}
 	}
-	return s
+	return r.dockerfile(base)
 }
 
 // Images builds and finds faultline's images. Its methods are safe for
@@ -415,24 +467,28 @@ func (im *Images) importTar(ctx context.Context, tarPath, ref, hash string) erro
 
 // Ensure returns the reference (faultline/<sw.Name>:<hash>) of the image
 // that installs sw, building what is missing: the base image with
-// sw.Packages, the Go binaries (see package gobuild) and an image adding the
-// binaries to /usr/local/bin. An image that exists is used as is: its tag is
-// a hash of the whole recipe, including the host's apt sources and the Go
-// toolchain's version.
+// sw.Packages (or, with sw.Image, the user's image, never pulled), the Go
+// binaries (see package gobuild), the local Go packages (built every time,
+// which go's build cache makes cheap, since their bytes enter the hash) and
+// an image adding the binaries to /usr/local/bin and the files. An image
+// that exists is used as is: its tag is a hash of the whole recipe,
+// including the host's apt sources, the Go toolchain's version, the local
+// programs' and files' contents and the user image's ID.
 func (im *Images) Ensure(ctx context.Context, sw node.Software, progress node.Progress) (string, error) {
-	if !imageNameRE.MatchString(sw.Name) || sw.Name == "base" {
-		return "", fmt.Errorf("software name %q: want a lower-case image name other than base", sw.Name)
+	if err := checkSoftware(sw); err != nil {
+		return "", err
 	}
-	seen := map[string]bool{}
-	for _, b := range sw.Binaries {
-		if err := gobuild.Validate(b); err != nil {
+	for _, f := range sw.Files {
+		if err := checkFile(f); err != nil {
 			return "", fmt.Errorf("image %s: %w", sw.Name, err)
 		}
-		if seen[b.Name] {
-			return "", fmt.Errorf("image %s: two binaries named %s", sw.Name, b.Name)
-		}
-		seen[b.Name] = true
 	}
+	if len(sw.Local) > 0 || sw.Image != "" {
+		if err := im.checkPlatform(ctx); err != nil {
+			return "", fmt.Errorf("image %s: %w", sw.Name, err)
+		}
+	}
+	// The base packages: the image's own base, or the helpers' tools.
 	pkgs, err := basePackageList(sw.Packages)
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", sw.Name, err)
@@ -441,42 +497,132 @@ func (im *Images) Ensure(ctx context.Context, sw node.Software, progress node.Pr
 	if err != nil {
 		return "", fmt.Errorf("image %s: %w", sw.Name, err)
 	}
+	var r imageRecipe
+	if sw.Image != "" {
+		if r.base, err = im.userImageID(ctx, sw.Image); err != nil {
+			return "", fmt.Errorf("image %s: %w", sw.Name, err)
+		}
+		r.user = true
+		r.tools = ImageRepoPrefix + "base:" + baseHash(pkgs, false, sources)
+	} else {
+		r.base = baseHash(pkgs, sw.ManDirs, sources)
+	}
+
 	var goVersion string
 	if len(sw.Binaries) > 0 {
 		if goVersion, err = gobuild.GoVersion(ctx); err != nil {
 			return "", fmt.Errorf("image %s: %w", sw.Name, err)
 		}
 	}
-	bins := make([]binaryRecipe, len(sw.Binaries))
-	for i, b := range sw.Binaries {
-		bins[i] = binaryRecipe{Name: b.Name, Hash: gobuild.RecipeHash(b, goVersion)}
+	for _, b := range sw.Binaries {
+		r.bins = append(r.bins, binaryRecipe{Name: b.Name, Hash: gobuild.RecipeHash(b, goVersion)})
 	}
-	hash := softwareHash(baseHash(pkgs, sw.ManDirs, sources), bins)
+	localFiles, err := r.addLocal(ctx, sw.Local, progress)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", sw.Name, err)
+	}
+	files, err := r.addFiles(sw.Files)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", sw.Name, err)
+	}
+	ctxFiles := append(localFiles, files...)
+	hash := r.hash()
 	ref := ImageRepoPrefix + sw.Name + ":" + hash
 
 	im.mu.Lock()
 	defer im.mu.Unlock()
+	if r.user {
+		// The helpers' image must be there whenever the nodes' is, also
+		// when the latter was built before.
+		if _, err := im.base(ctx, pkgs, false, sourcesPath, sources, progress); err != nil {
+			return "", fmt.Errorf("image %s: helper image: %w", sw.Name, err)
+		}
+	}
 	return im.buildOnce(ctx, ref, progress, func() error {
-		return im.buildImage(ctx, ref, hash, sw, pkgs, sourcesPath, sources, progress)
+		return im.buildImage(ctx, ref, hash, sw, r, ctxFiles, pkgs, sourcesPath, sources, progress)
 	})
+}
+
+// checkSoftware refuses a Software that cannot be built, before anything
+// is built: a bad name, an invalid Go binary recipe, two programs of one
+// name, a local package without a name or directory, Packages or ManDirs
+// with a user's image (whose base is not faultline's Debian).
+func checkSoftware(sw node.Software) error {
+	if !imageNameRE.MatchString(sw.Name) || sw.Name == "base" {
+		return fmt.Errorf("software name %q: want a lower-case image name other than base", sw.Name)
+	}
+	seen := map[string]bool{}
+	for _, b := range sw.Binaries {
+		if err := gobuild.Validate(b); err != nil {
+			return fmt.Errorf("image %s: %w", sw.Name, err)
+		}
+		if seen[b.Name] {
+			return fmt.Errorf("image %s: two binaries named %s", sw.Name, b.Name)
+		}
+		seen[b.Name] = true
+	}
+	for _, l := range sw.Local {
+		if !localNameRE.MatchString(l.Name) {
+			return fmt.Errorf("image %s: local Go package %q: want a plain file name for /usr/local/bin", sw.Name, l.Name)
+		}
+		if l.Dir == "" {
+			return fmt.Errorf("image %s: local Go package %s: no directory", sw.Name, l.Name)
+		}
+		if seen[l.Name] {
+			return fmt.Errorf("image %s: two binaries named %s", sw.Name, l.Name)
+		}
+		seen[l.Name] = true
+	}
+	dsts := map[string]bool{}
+	for _, f := range sw.Files {
+		if dsts[f.Dst] {
+			return fmt.Errorf("image %s: two files for %s", sw.Name, f.Dst)
+		}
+		dsts[f.Dst] = true
+		if dir, name := path.Split(f.Dst); dir == "/usr/local/bin/" && seen[name] {
+			return fmt.Errorf("image %s: file %s would overwrite the binary %s", sw.Name, f.Src, name)
+		}
+	}
+	if sw.Image != "" {
+		if len(sw.Packages) > 0 {
+			return fmt.Errorf("image %s: Debian packages (%s) cannot be added to the user image %s: install them in it when you build it",
+				sw.Name, strings.Join(sw.Packages, " "), sw.Image)
+		}
+		if sw.ManDirs {
+			return fmt.Errorf("image %s: ManDirs applies to faultline's Debian base, not to the user image %s", sw.Name, sw.Image)
+		}
+	}
+	return nil
 }
 
 // buildImage builds the base image when missing, the binaries, and image
 // ref from them.
-func (im *Images) buildImage(ctx context.Context, ref, hash string, sw node.Software, pkgs []string, sourcesPath string, sources []byte, progress node.Progress) error {
+func (im *Images) buildImage(ctx context.Context, ref, hash string, sw node.Software, r imageRecipe, local []contextFile,
+	pkgs []string, sourcesPath string, sources []byte, progress node.Progress) error {
 	start := time.Now()
 	progress.Printf("image %s missing: building it", ref)
-	base, err := im.base(ctx, pkgs, sw.ManDirs, sourcesPath, sources, progress)
-	if err != nil {
-		return fmt.Errorf("image %s: %w", ref, err)
-	}
-	paths := make([]string, len(sw.Binaries))
-	for i, b := range sw.Binaries {
-		if paths[i], err = gobuild.Build(ctx, b, progress); err != nil {
+	from := r.base // a user's image, by ID: what was hashed is what is built on
+	if !r.user {
+		base, err := im.base(ctx, pkgs, sw.ManDirs, sourcesPath, sources, progress)
+		if err != nil {
 			return fmt.Errorf("image %s: %w", ref, err)
 		}
+		from = base
 	}
-	if err := im.buildSoftware(ctx, ref, hash, base, sw.Binaries, paths, progress); err != nil {
+	var files []contextFile
+	for _, b := range sw.Binaries {
+		p, err := gobuild.Build(ctx, b, progress)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", ref, err)
+		}
+		files = append(files, contextFile{Name: "bin/" + b.Name, Path: p, Mode: 0o755})
+	}
+	files = append(files, local...)
+	labels := map[string]string{LabelRecipe: hash}
+	if r.user {
+		labels[LabelToolsImage] = r.tools
+	}
+	if err := im.buildSoftware(ctx, ref, labels, r.dockerfile(from), files, progress); err != nil {
 		return fmt.Errorf("image %s: %w", ref, err)
 	}
 	size := int64(-1)
@@ -487,19 +633,19 @@ func (im *Images) buildImage(ctx context.Context, ref, hash string, sw node.Soft
 	return nil
 }
 
-// buildSoftware builds image ref from base plus the binaries at paths with
-// the legacy builder (no BuildKit: it would want to pull a frontend), from a
-// tar context streamed from memory and the binary cache.
-func (im *Images) buildSoftware(ctx context.Context, ref, hash, base string, bins []node.GoBinary, paths []string, progress node.Progress) error {
+// buildSoftware builds image ref from the Dockerfile and files with the
+// legacy builder (no BuildKit: it would want to pull a frontend), from a
+// tar context streamed from memory and the local files.
+func (im *Images) buildSoftware(ctx context.Context, ref string, labels map[string]string, dockerfile string, files []contextFile, progress node.Progress) error {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(writeBuildContext(pw, softwareDockerfile(base, len(bins) > 0), bins, paths))
+		pw.CloseWithError(writeBuildContext(pw, dockerfile, files))
 	}()
 	defer pr.Close() // unblocks the writer if the build ends early
 	resp, err := im.cli.ImageBuild(ctx, pr, build.ImageBuildOptions{
 		Tags:        []string{ref},
 		Dockerfile:  "Dockerfile",
-		Labels:      map[string]string{LabelRecipe: hash},
+		Labels:      labels,
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1,
@@ -518,9 +664,10 @@ func (im *Images) buildSoftware(ctx context.Context, ref, hash, base string, bin
 	return nil
 }
 
-// writeBuildContext writes the build context tar: the Dockerfile and, under
-// bin/, each binary.
-func writeBuildContext(w io.Writer, dockerfileText string, bins []node.GoBinary, paths []string) error {
+// writeBuildContext writes the build context tar: the Dockerfile and the
+// files, each under its context name with its mode (what COPY gives it on
+// the node). Directories are made for the names' parents.
+func writeBuildContext(w io.Writer, dockerfileText string, files []contextFile) error {
 	tw := tar.NewWriter(w)
 	// A fixed time keeps the context identical for identical inputs.
 	mtime := time.Unix(0, 0)
@@ -530,21 +677,25 @@ func writeBuildContext(w io.Writer, dockerfileText string, bins []node.GoBinary,
 	if _, err := io.WriteString(tw, dockerfileText); err != nil {
 		return err
 	}
-	if len(bins) > 0 {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "bin/", Mode: 0o755, ModTime: mtime}); err != nil {
-			return err
+	dirs := map[string]bool{}
+	for _, f := range files {
+		if dir := path.Dir(f.Name); dir != "." && !dirs[dir] {
+			dirs[dir] = true
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: mtime}); err != nil {
+				return err
+			}
 		}
-	}
-	for i, b := range bins {
-		if err := addContextFile(tw, "bin/"+b.Name, paths[i], mtime); err != nil {
+		if err := addContextFile(tw, f, mtime); err != nil {
 			return err
 		}
 	}
 	return tw.Close()
 }
 
-func addContextFile(tw *tar.Writer, name, path string, mtime time.Time) error {
-	f, err := os.Open(path)
+// addContextFile adds cf to the context; the size written is the size
+// stat saw, so a file growing meanwhile cannot corrupt the tar.
+func addContextFile(tw *tar.Writer, cf contextFile, mtime time.Time) error {
+	f, err := os.Open(cf.Path)
 	if err != nil {
 		return err
 	}
@@ -553,10 +704,10 @@ func addContextFile(tw *tar.Writer, name, path string, mtime time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: fi.Size(), ModTime: mtime}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: cf.Name, Mode: cf.Mode, Size: fi.Size(), ModTime: mtime}); err != nil {
 		return err
 	}
-	_, err = io.Copy(tw, f)
+	_, err = io.Copy(tw, io.LimitReader(f, fi.Size()))
 	return err
 }
 

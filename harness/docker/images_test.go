@@ -139,7 +139,7 @@ func TestWriteBuildContext(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	df := softwareDockerfile("faultline/base:x", true)
-	if err := writeBuildContext(&buf, df, []node.GoBinary{{Name: "etcd"}}, []string{bin}); err != nil {
+	if err := writeBuildContext(&buf, df, []contextFile{{Name: "bin/etcd", Path: bin, Mode: 0o755}}); err != nil {
 		t.Fatal(err)
 	}
 	files := map[string]string{}

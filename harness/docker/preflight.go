@@ -16,12 +16,14 @@ import (
 // Preflight checks, before a run starts its cluster, that fault mechanisms
 // work on this engine, in one throwaway container of the run's image
 // (labelled with the run id, network "none", removed afterwards): the
-// checks act exactly as the nuker later does on the nodes.
+// checks act exactly as the nuker later does on the nodes, through a tools
+// helper when the image is a user's (see LabelToolsImage).
 type Preflight struct {
 	cli   *client.Client
 	runID string
 	image string
 	id    string // the throwaway container, once started
+	tools string // its tools helper, when the image needs one
 }
 
 // preflightRole labels the throwaway container (io.faultline.role).
@@ -32,12 +34,17 @@ const preflightRole = "preflight"
 const preflightPidfile = node.RunDir + "/preflight.pid"
 
 // StartPreflight starts the throwaway container from image; netAdmin gives
-// it CAP_NET_ADMIN as the nodes have it (for the partition check). Close
-// removes it.
+// it CAP_NET_ADMIN as the nodes have it (for the partition check), or,
+// for a user's image, starts a tools helper with it in the container's
+// namespaces, as StartCluster does for nodes. Close removes both.
 func StartPreflight(ctx context.Context, cli *client.Client, runID, image string, netAdmin bool) (*Preflight, error) {
 	p := &Preflight{cli: cli, runID: runID, image: image}
+	tools, err := toolsImageOf(ctx, cli, image)
+	if err != nil {
+		return nil, fmt.Errorf("preflight: %w", err)
+	}
 	hc := &container.HostConfig{NetworkMode: "none"}
-	if netAdmin {
+	if netAdmin && tools == "" {
 		hc.CapAdd = []string{"NET_ADMIN"}
 	}
 	init := true
@@ -60,22 +67,38 @@ func StartPreflight(ctx context.Context, cli *client.Client, runID, image string
 		p.Close()
 		return nil, fmt.Errorf("preflight: start a container of %s: %w", image, err)
 	}
+	if netAdmin && tools != "" {
+		if p.tools, err = startToolsHelper(ctx, cli, runID+"-preflight"+toolsHelperSuffix, tools, resp.ID, labels); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("preflight: %w", err)
+		}
+	}
 	return p, nil
 }
 
-// node returns the throwaway container as a node, for Exec.
-func (p *Preflight) node() *Node { return &Node{cli: p.cli, name: "preflight", id: p.id} }
+// node returns the throwaway container as a node, for Exec, with its tools
+// helper when it has one.
+func (p *Preflight) node() *Node {
+	n := &Node{cli: p.cli, name: "preflight", id: p.id}
+	if p.tools != "" {
+		n.tools = &Node{cli: p.cli, name: "preflight" + toolsHelperSuffix, id: p.tools}
+	}
+	return n
+}
 
 // CheckIptables reports whether iptables can add a chain, a jump from
 // INPUT and a DROP rule in the container's network namespace, as a
-// partition does on every node.
+// partition does on every node: where node.ToolsOf says, as the nuker.
 func (p *Preflight) CheckIptables(ctx context.Context) error {
 	const script = `set -e
 iptables -w -N faultline-preflight
 iptables -w -I INPUT 1 -j faultline-preflight
 iptables -w -A faultline-preflight -s 192.0.2.1 -j DROP
 iptables -w -n -L faultline-preflight >/dev/null`
-	if _, err := p.node().Exec(ctx, "sh", "-c", script); err != nil {
+	if _, err := node.ToolsOf(p.node()).Exec(ctx, "sh", "-c", script); err != nil {
+		if p.tools != "" {
+			return fmt.Errorf("iptables does not work in faultline's tools helper with NET_ADMIN in the network namespace of a container of %s: %s", p.image, oneLine(err))
+		}
 		return fmt.Errorf("iptables does not work in a container of %s with NET_ADMIN: %s", p.image, oneLine(err))
 	}
 	return nil
@@ -121,8 +144,11 @@ func (p *Preflight) waitPidfile(ctx context.Context) error {
 	}
 }
 
-// Close removes the throwaway container.
+// Close removes the throwaway container and its tools helper.
 func (p *Preflight) Close() {
+	if p.tools != "" {
+		p.remove(p.tools)
+	}
 	if p.id != "" {
 		p.remove(p.id)
 	}
@@ -132,7 +158,8 @@ func (p *Preflight) Close() {
 func (p *Preflight) remove(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = p.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	// A user's image may declare volumes: they go with the container.
+	_ = p.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 }
 
 // oneLine says what err says on one line; a failed command is its exit

@@ -141,3 +141,26 @@ func (p Progress) Printf(format string, args ...any) {
 		p(format, args...)
 	}
 }
+
+// Tooled is a Node whose fault tools (iptables, tc) run elsewhere than on
+// the node itself: a node started from a user's own image, which may lack
+// them, gets a helper that shares its network and process namespaces and
+// carries faultline's tools. It is optional; use ToolsOf.
+type Tooled interface {
+	Node
+	// Tools returns the node's helper, or nil when the node has none and
+	// its own tools serve.
+	Tools() Node
+}
+
+// ToolsOf returns where to run fault tools for n: its helper when it has
+// one (see Tooled), else n itself. Commands run there act on n's network
+// and processes all the same.
+func ToolsOf(n Node) Node {
+	if t, ok := n.(Tooled); ok {
+		if h := t.Tools(); h != nil {
+			return h
+		}
+	}
+	return n
+}

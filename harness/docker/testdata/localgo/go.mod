@@ -1,0 +1,3 @@
+module example.com/faultlinetest/hello
+
+go 1.22
