@@ -86,7 +86,9 @@ type Software struct {
 	// Image, when set, is an image the user already has on this machine
 	// (e.g. "mystore:dev"); nodes start from it instead of faultline's
 	// Debian base, and nothing is pulled (there is no registry). It needs
-	// /bin/sh; Packages cannot be added to it. Faults that need tools it
+	// /bin/sh and the basic tools node daemons use (sleep, mkdir, cat,
+	// date, seq, awk, kill: busybox is enough); Packages cannot be added
+	// to it. Faults that need tools it
 	// may lack (iptables) act from a helper sharing the node's namespaces.
 	// The image's ID takes part in the recipe.
 	Image string
