@@ -6,7 +6,7 @@ ARGS    ?=
 # The whole suite, Docker-backed tests included, stays well inside this.
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all setup build images run test fuzz vet soak clean
+.PHONY: all setup build images run test examples fuzz vet soak clean
 
 all: build
 
@@ -28,6 +28,16 @@ run: setup build
 test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) examples
+
+# The examples are modules of their own (a user's system and its tests,
+# outside faultline's module): kvsvc's own tests, then kvsvc tested through
+# faultline's Go API and through a target file with the CLI.
+EXAMPLE_MODULES := examples/kvsvc examples/kvsvc-gotest
+examples:
+	for m in $(EXAMPLE_MODULES); do \
+		(cd $$m && $(GO) vet ./... && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
+	done
 
 # Every parser's fuzz target, briefly (CI runs this too): the history
 # formats, the EDN export round trip and the suite reader. Each entry is PACKAGE:TARGET.
