@@ -84,15 +84,19 @@ func Dial(ctx context.Context, addr string, opts map[string]string) (workloads.C
 }
 
 // prepare makes the streams, consumer and bucket as s says unless they
-// exist so already, retrying while JetStream settles.
+// exist so already, retrying while JetStream settles (no meta leader yet,
+// not enough peers up).
 func prepare(ctx context.Context, js jetstream.JetStream, s settings) error {
 	for {
 		err := streamsReady(ctx, js, s)
 		if err != nil {
 			err = ensureStreams(ctx, js, s, nil)
 		}
-		if err == nil {
-			return nil
+		var apiErr *jetstream.APIError
+		if err == nil || errors.As(err, &apiErr) && apiErr.Code == 500 {
+			// A 500 refuses the configuration itself (e.g. R3 on a single
+			// server): waiting will not change it.
+			return err
 		}
 		select {
 		case <-ctx.Done():
