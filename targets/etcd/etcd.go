@@ -66,21 +66,32 @@ func New(version string, opts map[string]string) (*Target, error) {
 	if _, err := Software(version); err != nil {
 		return nil, err
 	}
-	t := &Target{version: version, read: ReadLinearizable, Daemons: node.Daemons{System: "etcd", ByNode: map[string]node.Daemon{}}, log: slog.Default()}
+	read, err := parseRead(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{version: version, read: read, Daemons: node.Daemons{System: "etcd", ByNode: map[string]node.Daemon{}}, log: slog.Default()}, nil
+}
+
+// parseRead checks opts (the target's and Dial's are the same: read) and
+// returns the read mode; an unknown option or a bad value is refused in
+// one line.
+func parseRead(opts map[string]string) (string, error) {
+	read := ReadLinearizable
 	for k, v := range opts {
 		switch k {
 		case "read":
 			switch v {
 			case ReadLinearizable, ReadSerializable:
-				t.read = v
+				read = v
 			default:
-				return nil, fmt.Errorf("etcd: option read=%q: must be %s or %s", v, ReadLinearizable, ReadSerializable)
+				return "", fmt.Errorf("etcd: option read=%q: must be %s or %s", v, ReadLinearizable, ReadSerializable)
 			}
 		default:
-			return nil, fmt.Errorf("etcd: unknown option %q (known: read)", k)
+			return "", fmt.Errorf("etcd: unknown option %q (known: read)", k)
 		}
 	}
-	return t, nil
+	return read, nil
 }
 
 // Name implements targets.Target.
@@ -96,7 +107,7 @@ func (t *Target) Settings() map[string]string { return map[string]string{"read":
 func (t *Target) Software() (node.Software, error) { return Software(t.version) }
 
 // Workloads lists the workloads etcd serves.
-func (t *Target) Workloads() []string { return []string{"register", "set", "lock"} }
+func (t *Target) Workloads() []string { return DialWorkloads() }
 
 func (t *Target) daemon(n node.Node, peers []node.Node) node.Daemon {
 	var initial []string
@@ -219,8 +230,17 @@ func endpoint(n node.Node) string {
 }
 
 func (t *Target) dial(n node.Node, timeout time.Duration) (*clientv3.Client, error) {
+	cli, err := connect(endpoint(n), timeout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Name(), err)
+	}
+	return cli, nil
+}
+
+// connect opens a connection to the one etcd server at addr (host:port).
+func connect(addr string, timeout time.Duration) (*clientv3.Client, error) {
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            []string{endpoint(n)},
+		Endpoints:            []string{addr},
 		DialTimeout:          timeout,
 		DialKeepAliveTime:    time.Second,
 		DialKeepAliveTimeout: time.Second,
@@ -230,18 +250,47 @@ func (t *Target) dial(n node.Node, timeout time.Duration) (*clientv3.Client, err
 		AutoSyncInterval: 0,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: connect: %w", n.Name(), err)
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
 	return cli, nil
 }
 
-// NewClient opens a client pinned to node n.
+// NewClient opens a client pinned to node n, as Dial does for its address.
 func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, error) {
-	cli, err := t.dial(n, 5*time.Second)
+	c, err := newClient(endpoint(n), t.read, t.log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Name(), err)
+	}
+	return c, nil
+}
+
+// DialOptions describes the options Dial takes: those of the target that
+// concern clients.
+func DialOptions() map[string]string { return Options() }
+
+// DialWorkloads names the workloads a Client serves.
+func DialWorkloads() []string { return []string{"register", "set", "lock"} }
+
+// Dial opens a client that speaks the etcd v3 API to the server at addr
+// (host:port) only, never to the peers it could learn of: the client
+// protocol apart from faultline's own etcd deployment, for any server
+// that speaks it. Options are DialOptions; an unknown one is refused
+// before anything is sent.
+func Dial(ctx context.Context, addr string, opts map[string]string) (workloads.Client, error) {
+	read, err := parseRead(opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cli: cli, serializable: t.read == ReadSerializable, log: t.log}, nil
+	return newClient(addr, read, slog.Default())
+}
+
+// newClient is the one constructor of Client, for NewClient and Dial.
+func newClient(addr, read string, log *slog.Logger) (*Client, error) {
+	cli, err := connect(addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cli: cli, serializable: read == ReadSerializable, log: log}, nil
 }
 
 // Client serves the register, set and lock workloads on one etcd node.

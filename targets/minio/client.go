@@ -24,10 +24,11 @@ import (
 // Client serves the register and set workloads on one node. A worker uses
 // its client from one goroutine.
 type Client struct {
-	node string
-	s3   *miniogo.Core
-	http *http.Transport
-	log  *slog.Logger
+	node   string
+	bucket string
+	s3     *miniogo.Core
+	http   *http.Transport
+	log    *slog.Logger
 }
 
 var (
@@ -47,7 +48,7 @@ func (e dialError) Unwrap() error { return e.err }
 // after a timeout or a 503, unseen by the history) and the region fixed,
 // so no GetBucketLocation request precedes the first op. The deadline of
 // each request is the op's context.
-func newS3(endpoint string) (*miniogo.Core, *http.Transport, error) {
+func newS3(endpoint string, cfg s3Config) (*miniogo.Core, *http.Transport, error) {
 	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -62,8 +63,8 @@ func newS3(endpoint string) (*miniogo.Core, *http.Transport, error) {
 		DisableCompression:  true,
 	}
 	c, err := miniogo.NewCore(endpoint, &miniogo.Options{
-		Creds:        credentials.NewStaticV4(rootUser, rootPassword, ""),
-		Region:       "us-east-1",
+		Creds:        credentials.NewStaticV4(cfg.accessKey, cfg.secretKey, ""),
+		Region:       cfg.region,
 		BucketLookup: miniogo.BucketLookupPath,
 		Transport:    tr,
 		MaxRetries:   1,
@@ -96,7 +97,7 @@ func encode(v int64) []byte { return []byte(strconv.FormatInt(v, 10)) }
 // Read gets the key's object: its value, and checks that its ETag is the
 // one its content implies (cas relies on that).
 func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
-	body, info, _, err := c.s3.GetObject(ctx, Bucket, objectName(key), miniogo.GetObjectOptions{})
+	body, info, _, err := c.s3.GetObject(ctx, c.bucket, objectName(key), miniogo.GetObjectOptions{})
 	if err != nil {
 		if isNoSuchKey(err) {
 			return 0, false, nil
@@ -150,7 +151,7 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 func (c *Client) put(ctx context.Context, name string, value int64, opts miniogo.PutObjectOptions) error {
 	data := encode(value)
 	opts.ContentType = "text/plain"
-	info, err := c.s3.PutObject(ctx, Bucket, name, bytes.NewReader(data), int64(len(data)), "", "", opts)
+	info, err := c.s3.PutObject(ctx, c.bucket, name, bytes.NewReader(data), int64(len(data)), "", "", opts)
 	if err != nil {
 		return classify(err)
 	}
@@ -186,7 +187,7 @@ func (c *Client) ReadSet(ctx context.Context, key string) ([]int64, error) {
 	ctx, cancel := context.WithCancel(ctx) // stops the listing goroutine on an early return
 	defer cancel()
 	var out []int64
-	for obj := range c.s3.Client.ListObjects(ctx, Bucket, miniogo.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	for obj := range c.s3.Client.ListObjects(ctx, c.bucket, miniogo.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
 			return nil, classify(fmt.Errorf("list %s: %w", prefix, obj.Err))
 		}

@@ -14,15 +14,12 @@ package minio
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
-
-	miniogo "github.com/minio/minio-go/v7"
 
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/workloads"
@@ -127,20 +124,8 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 // makeBucket creates the bucket through the first node; one that exists
 // already (an earlier attempt whose answer was lost) is fine.
 func (t *Target) makeBucket(ctx context.Context) error {
-	s3, tr, err := newS3(netip.AddrPortFrom(t.nodes[0].Addr(), Port).String())
-	if err != nil {
-		return err
-	}
-	defer tr.CloseIdleConnections()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	err = s3.Client.MakeBucket(cctx, Bucket, miniogo.MakeBucketOptions{Region: "us-east-1"})
-	var er miniogo.ErrorResponse
-	if errors.As(err, &er) && (er.Code == "BucketAlreadyOwnedByYou" || er.Code == "BucketAlreadyExists") {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%s: make bucket %s: %w", t.nodes[0].Name(), Bucket, err)
+	if err := prepare(ctx, netip.AddrPortFrom(t.nodes[0].Addr(), Port).String(), defaultS3()); err != nil {
+		return fmt.Errorf("%s: %w", t.nodes[0].Name(), err)
 	}
 	return nil
 }
@@ -177,11 +162,11 @@ func (t *Target) health(ctx context.Context, n node.Node, path string) error {
 // drives, with the parity asked for.
 func (t *Target) CheckNodes(n int) error { return t.set.checkCluster(n) }
 
-// NewClient opens a client pinned to node n.
+// NewClient opens a client pinned to node n, as Dial does for its address.
 func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, error) {
-	s3, tr, err := newS3(netip.AddrPortFrom(n.Addr(), Port).String())
+	c, err := newClient(n.Name(), netip.AddrPortFrom(n.Addr(), Port).String(), defaultS3(), t.log)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Name(), err)
 	}
-	return &Client{node: n.Name(), s3: s3, http: tr, log: t.log}, nil
+	return c, nil
 }

@@ -20,12 +20,13 @@ import (
 // Client serves the register (on the KV bucket) and queue workloads on one
 // node. A worker uses its client from one goroutine.
 type Client struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	kv    jetstream.KeyValue // bound on first read
-	state *shared
-	held  map[int64]string // dequeued, unacknowledged message id -> its ack subject
-	log   *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue // bound on first read
+	state  *shared
+	lookup bool             // CAS may read a revision it does not know (Dial's clients)
+	held   map[int64]string // dequeued, unacknowledged message id -> its ack subject
+	log    *slog.Logger
 }
 
 var (
@@ -87,12 +88,8 @@ func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 	if err := c.connected(ctx); err != nil {
 		return 0, false, err
 	}
-	if c.kv == nil {
-		kv, err := c.js.KeyValue(ctx, Bucket)
-		if err != nil {
-			return 0, false, classify(fmt.Errorf("bind KV bucket: %w", err))
-		}
-		c.kv = kv
+	if err := c.bindKV(ctx); err != nil {
+		return 0, false, err
 	}
 	e, err := c.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -107,6 +104,19 @@ func (c *Client) Read(ctx context.Context, key string) (int64, bool, error) {
 	}
 	c.state.revs.Remember(key, v, e.Revision())
 	return v, true, nil
+}
+
+// bindKV binds the client to the KV bucket, once.
+func (c *Client) bindKV(ctx context.Context) error {
+	if c.kv != nil {
+		return nil
+	}
+	kv, err := c.js.KeyValue(ctx, Bucket)
+	if err != nil {
+		return classify(fmt.Errorf("bind KV bucket: %w", err))
+	}
+	c.kv = kv
+	return nil
 }
 
 // Write puts the key.
@@ -135,6 +145,15 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 		return false, nil
 	}
 	rev, ok := c.state.revs.Of(key, old)
+	if !ok && c.lookup {
+		if err := c.connected(ctx); err != nil {
+			return false, err
+		}
+		var err error
+		if rev, ok, err = c.lookupRevision(ctx, key, old); err != nil {
+			return false, err
+		}
+	}
 	if !ok {
 		// Nothing sent; but without a revision we cannot say the value
 		// differs, so the outcome is left open rather than guessed.

@@ -209,51 +209,60 @@ func (t *Target) createOn(ctx context.Context, n node.Node) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
+	if err := ensureStreams(cctx, js, t.set, t.placement()); err != nil {
+		return fmt.Errorf("%s: %w", n.Name(), err)
+	}
+	return nil
+}
+
+// ensureStreams creates, or updates to s, the queue stream, its consumer
+// and the KV bucket, placed as p says (nil: anywhere).
+func ensureStreams(ctx context.Context, js jetstream.JetStream, s settings, p *jetstream.Placement) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       QueueStream,
 		Subjects:   []string{queuePrefix + ">"},
 		Retention:  jetstream.WorkQueuePolicy,
 		Storage:    jetstream.FileStorage,
-		Replicas:   t.set.replicas,
-		Duplicates: t.set.dedupe,
-		Placement:  t.placement(),
+		Replicas:   s.replicas,
+		Duplicates: s.dedupe,
+		Placement:  p,
 	})
 	if err != nil {
-		return fmt.Errorf("%s: create stream %s: %w", n.Name(), QueueStream, err)
+		return fmt.Errorf("create stream %s: %w", QueueStream, err)
 	}
-	_, err = js.CreateOrUpdateConsumer(cctx, QueueStream, jetstream.ConsumerConfig{
+	_, err = js.CreateOrUpdateConsumer(ctx, QueueStream, jetstream.ConsumerConfig{
 		Durable:       QueueConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
 		MaxDeliver:    -1,
 		MaxAckPending: -1,
 		MaxWaiting:    512,
-		Replicas:      t.set.replicas,
+		Replicas:      s.replicas,
 	})
 	if err != nil {
-		return fmt.Errorf("%s: create consumer %s: %w", n.Name(), QueueConsumer, err)
+		return fmt.Errorf("create consumer %s: %w", QueueConsumer, err)
 	}
-	_, err = js.CreateOrUpdateKeyValue(cctx, jetstream.KeyValueConfig{
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:    Bucket,
 		History:   1,
 		Storage:   jetstream.FileStorage,
-		Replicas:  t.set.replicas,
-		Placement: t.placement(),
+		Replicas:  s.replicas,
+		Placement: p,
 	})
 	if err != nil {
-		return fmt.Errorf("%s: create KV bucket %s: %w", n.Name(), Bucket, err)
+		return fmt.Errorf("create KV bucket %s: %w", Bucket, err)
 	}
 	// KV buckets allow direct gets from any replica; kv-reads=leader turns
 	// that off on the bucket's stream, and clients then ask the leader.
-	s, err := js.Stream(cctx, kvStream)
+	st, err := js.Stream(ctx, kvStream)
 	if err != nil {
-		return fmt.Errorf("%s: stream %s: %w", n.Name(), kvStream, err)
+		return fmt.Errorf("stream %s: %w", kvStream, err)
 	}
-	cfg := s.CachedInfo().Config
-	if want := t.set.kvReads == ReadsDirect; cfg.AllowDirect != want {
+	cfg := st.CachedInfo().Config
+	if want := s.kvReads == ReadsDirect; cfg.AllowDirect != want {
 		cfg.AllowDirect = want
-		if _, err := js.UpdateStream(cctx, cfg); err != nil {
-			return fmt.Errorf("%s: set AllowDirect=%v on %s: %w", n.Name(), want, kvStream, err)
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("set AllowDirect=%v on %s: %w", want, kvStream, err)
 		}
 	}
 	return nil
@@ -393,13 +402,22 @@ func isPrimary(jz jszInfo, name string, streams []string) bool {
 	return false
 }
 
-// connect opens a connection to node n only: reconnecting to it forever,
-// with no buffering of publishes while disconnected (they would be
-// replayed, unseen by the history) and no servers learnt from the cluster.
+// connect opens a connection to node n only.
 func connect(n node.Node) (*nats.Conn, error) {
-	url := "nats://" + netip.AddrPortFrom(n.Addr(), ClientPort).String()
-	nc, err := nats.Connect(url,
-		nats.Name("faultline-"+n.Name()),
+	nc, err := connectTo(netip.AddrPortFrom(n.Addr(), ClientPort).String(), n.Name())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Name(), err)
+	}
+	return nc, nil
+}
+
+// connectTo opens a connection to the server at addr (host:port) only,
+// called name there: reconnecting to it forever, with no buffering of
+// publishes while disconnected (they would be replayed, unseen by the
+// history) and no servers learnt from the cluster.
+func connectTo(addr, name string) (*nats.Conn, error) {
+	nc, err := nats.Connect("nats://"+addr,
+		nats.Name("faultline-"+name),
 		nats.ReconnectBufSize(-1),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(200*time.Millisecond),
@@ -409,21 +427,20 @@ func connect(n node.Node) (*nats.Conn, error) {
 		nats.MaxPingsOutstanding(2),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("%s: connect: %w", n.Name(), err)
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
 	return nc, nil
 }
 
-// NewClient opens a client pinned to node n.
+// NewClient opens a client pinned to node n, as Dial does for its address.
 func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, error) {
 	nc, err := connect(n)
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
+	c, err := newClient(nc, t.state, false, t.log)
 	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("%s: jetstream: %w", n.Name(), err)
+		return nil, fmt.Errorf("%s: %w", n.Name(), err)
 	}
-	return &Client{nc: nc, js: js, state: t.state, held: map[int64]string{}, log: t.log}, nil
+	return c, nil
 }

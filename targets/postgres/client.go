@@ -24,14 +24,22 @@ func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, 
 	if t.byName[n.Name()] == nil {
 		return nil, fmt.Errorf("postgres: node %s is not part of this cluster", n.Name())
 	}
-	return &Client{t: t, self: n}, nil
+	return newClient(clientConfig{
+		isolation: t.cfg.isolation, readFrom: t.cfg.readFrom, conn: defaultConn(), self: endpointOf(n),
+		primary: func() (endpoint, bool) {
+			p := t.currentPrimary()
+			if p == nil {
+				return endpoint{}, false
+			}
+			return endpointOf(p), true
+		},
+	}), nil
 }
 
 // Client serves the register, set, bank and list-append workloads. A
 // worker has one op outstanding, so a Client is not used concurrently.
 type Client struct {
-	t    *Target
-	self node.Node
+	cfg clientConfig
 
 	primary     *pgx.Conn
 	primaryNode string
@@ -65,34 +73,34 @@ type session struct {
 
 // writer returns a session on the current primary.
 func (c *Client) writer(ctx context.Context) (session, error) {
-	p := c.t.currentPrimary()
-	if p == nil {
+	p, ok := c.cfg.primary()
+	if !ok {
 		return session{}, workloads.Definite(errors.New("postgres: no primary known"))
 	}
-	if c.primary != nil && (c.primary.IsClosed() || c.primaryNode != p.Name()) {
+	if c.primary != nil && (c.primary.IsClosed() || c.primaryNode != p.name) {
 		c.primary.Close(context.WithoutCancel(ctx))
 		c.primary = nil
 	}
 	if c.primary == nil {
-		conn, err := dial(ctx, p)
+		conn, err := dial(ctx, p, c.cfg.conn)
 		if err != nil {
 			return session{}, classify(err, phaseConnect)
 		}
-		c.primary, c.primaryNode = conn, p.Name()
+		c.primary, c.primaryNode = conn, p.name
 	}
 	return session{conn: c.primary}, nil
 }
 
 // reader returns the session reads use.
 func (c *Client) reader(ctx context.Context) (session, error) {
-	if c.t.cfg.readFrom == ReadFromPrimary {
+	if c.cfg.readFrom == ReadFromPrimary {
 		return c.writer(ctx)
 	}
 	if c.local != nil && c.local.IsClosed() {
 		c.local = nil
 	}
 	if c.local == nil {
-		conn, err := dial(ctx, c.self)
+		conn, err := dial(ctx, c.cfg.self, c.cfg.conn)
 		if err != nil {
 			return session{}, classify(err, phaseConnect)
 		}
@@ -108,10 +116,10 @@ func (c *Client) reader(ctx context.Context) (session, error) {
 // deadline here only delays its (definite) outcome.
 const connectTimeout = 5 * time.Second
 
-// dial opens a session to n for an op with context ctx: within
+// dial opens a session to ep for an op with context ctx: within
 // connectTimeout rather than ctx's deadline, but given up when ctx is
 // cancelled.
-func dial(ctx context.Context, n node.Node) (*pgx.Conn, error) {
+func dial(ctx context.Context, ep endpoint, cc connConfig) (*pgx.Conn, error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), connectTimeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
@@ -120,7 +128,7 @@ func dial(ctx context.Context, n node.Node) (*pgx.Conn, error) {
 		}
 	})
 	defer stop()
-	conn, err := connect(cctx, n)
+	conn, err := connectTo(cctx, ep, cc)
 	if err != nil {
 		// A node that is down refuses at once: pause a moment so a worker
 		// does not fill the history with thousands of refusals a second.
@@ -227,7 +235,7 @@ func (c *Client) ReadSet(ctx context.Context, key string) ([]int64, error) {
 // level on s. SERIALIZABLE is refused on a standby: there it is capped at
 // snapshot isolation.
 func (c *Client) txOptions(s session, readOnly bool) pgx.TxOptions {
-	iso := c.t.cfg.isolation
+	iso := c.cfg.isolation
 	if s.standby && iso == IsolationSerializable {
 		iso = IsolationRepeatableRead
 	}

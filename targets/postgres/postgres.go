@@ -32,11 +32,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -223,17 +221,6 @@ func (t *Target) chownData(ctx context.Context, n node.Node) error {
 	return nil
 }
 
-// schema is created once on the primary, before any standby exists (so
-// without waiting for one); standbys get it with their base backup.
-const schema = `
-SET synchronous_commit = local;
-CREATE TABLE IF NOT EXISTS faultline_health (id int PRIMARY KEY, at timestamptz NOT NULL);
-CREATE TABLE IF NOT EXISTS registers (id text PRIMARY KEY, val bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS set_elems (k text NOT NULL, elem bigint NOT NULL, PRIMARY KEY (k, elem));
-CREATE TABLE IF NOT EXISTS accounts (id text PRIMARY KEY, balance bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS lists (id text PRIMARY KEY, vals bigint[] NOT NULL);
-`
-
 func (t *Target) createSchema(ctx context.Context, n node.Node) error {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -242,11 +229,7 @@ func (t *Target) createSchema(ctx context.Context, n node.Node) error {
 		return fmt.Errorf("postgres: create schema: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	// Simple protocol: several statements in one go.
-	if _, err := conn.PgConn().Exec(cctx, schema).ReadAll(); err != nil {
-		return fmt.Errorf("postgres: create schema: %w", err)
-	}
-	return nil
+	return createSchemaOn(cctx, conn)
 }
 
 // makeStandby (re)builds n as a streaming standby of primary from a fresh
@@ -448,37 +431,4 @@ func (t *Target) Resume(ctx context.Context, n node.Node) error {
 		return fmt.Errorf("postgres: %s: resume: %w", n.Name(), err)
 	}
 	return nil
-}
-
-// errNoCancel is the refusal of a cancel request's connection.
-var errNoCancel = errors.New("postgres: faultline sends no cancel requests")
-
-// connect opens one session to n.
-func connect(ctx context.Context, n node.Node) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable", n.Addr(), Port, osUser))
-	if err != nil {
-		return nil, fmt.Errorf("postgres: connection config: %w", err)
-	}
-	// One host, no fallbacks: a connection error must mean this node.
-	cfg.Fallbacks = nil
-	// No cancel requests: pgx sends one (over a second connection) when an
-	// op times out, and a cancel ends a COMMIT's wait for a synchronous
-	// standby and makes the commit visible on the primary though no
-	// standby has it; a failover then loses what reads saw. We found that
-	// with replication=sync; a client that just drops the connection
-	// leaves the commit waiting, invisible, as sync replication means.
-	// Only CancelRequest dials a second time.
-	dial := cfg.DialFunc
-	var dialed atomic.Bool
-	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if dialed.Swap(true) {
-			return nil, errNoCancel
-		}
-		return dial(ctx, network, addr)
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: connect: %w", n.Name(), err)
-	}
-	return conn, nil
 }

@@ -11,6 +11,12 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/faultline/faultline/targets/etcd"
+	"github.com/faultline/faultline/targets/minio"
+	"github.com/faultline/faultline/targets/nats"
+	"github.com/faultline/faultline/targets/postgres"
+	"github.com/faultline/faultline/targets/redis"
+	"github.com/faultline/faultline/targets/zookeeper"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -34,13 +40,80 @@ type Protocol struct {
 // Catalog maps protocol names to protocols.
 type Catalog map[string]Protocol
 
-// Default returns every protocol faultline has.
+// Default returns every protocol faultline ships, each built from its
+// package's exported Dial, DialOptions and DialWorkloads: the packages
+// cannot return a Protocol themselves, since this package imports them.
+//
+// http-json is not here: targets/httpjson imports this package for its
+// Protocol(), so importing it back would be a cycle. The edge that resolves
+// names (the CLI, a suite or target file loader) adds it:
+//
+//	protocols.Default().With(httpjson.Protocol())
 func Default() Catalog {
-	c := Catalog{}
-	for _, p := range []Protocol{} {
-		c[p.Name] = p
+	return Catalog{}.With(
+		Protocol{
+			Name:        "etcd",
+			Summary:     "etcd v3 API (gRPC), one endpoint per client; register by key, compare-and-set by transaction, set by key prefix, lock by lease; option read=linearizable|serializable",
+			DefaultPort: etcd.ClientPort,
+			Workloads:   etcd.DialWorkloads(),
+			Options:     etcd.DialOptions(),
+			Dial:        etcd.Dial,
+		},
+		Protocol{
+			Name:        "resp",
+			Summary:     "Redis protocol (RESP, go-redis without retries) to one server, or to the primary a Sentinel names; register, set, counter, lock by SET NX PX with fencing tokens; options wait, sentinel",
+			DefaultPort: redis.Port,
+			Workloads:   redis.DialWorkloads(),
+			Options:     redis.DialOptions(),
+			Dial:        redis.Dial,
+		},
+		Protocol{
+			Name:        "postgres",
+			Summary:     "PostgreSQL wire protocol (pgx, no cancel requests) to one server, which must accept writes; register, set, bank and list-append in tables Dial creates; options isolation, user, password, database",
+			DefaultPort: postgres.Port,
+			Workloads:   postgres.DialWorkloads(),
+			Options:     postgres.DialOptions(),
+			Dial:        postgres.Dial,
+		},
+		Protocol{
+			Name:        "s3",
+			Summary:     "S3 (minio-go without retries, path-style) to one endpoint; register by conditional PUT (If-Match), set by one object per element and listing, in a bucket Dial creates; options access-key, secret-key, bucket, region",
+			DefaultPort: minio.Port,
+			Workloads:   minio.DialWorkloads(),
+			Options:     minio.DialOptions(),
+			Dial:        minio.Dial,
+		},
+		Protocol{
+			Name:        "zookeeper",
+			Summary:     "ZooKeeper protocol to one server; register on versioned znodes, set as children, lock by ephemeral sequential znodes, under /faultline (created by Dial); option reads=plain|sync",
+			DefaultPort: zookeeper.ClientPort,
+			Workloads:   zookeeper.DialWorkloads(),
+			Options:     zookeeper.DialOptions(),
+			Dial:        zookeeper.Dial,
+		},
+		Protocol{
+			Name:        "nats",
+			Summary:     "NATS JetStream to one server; register on a KV bucket, queue on a work-queue stream with a durable pull consumer (both created by Dial); options replicas, kv-reads, dedupe",
+			DefaultPort: nats.ClientPort,
+			Workloads:   nats.DialWorkloads(),
+			Options:     nats.DialOptions(),
+			Dial:        nats.Dial,
+		},
+		// http-json: added at the edge, see above.
+	)
+}
+
+// With returns a copy of c with ps added; a protocol replaces one of the
+// same name.
+func (c Catalog) With(ps ...Protocol) Catalog {
+	out := make(Catalog, len(c)+len(ps))
+	for n, p := range c {
+		out[n] = p
 	}
-	return c
+	for _, p := range ps {
+		out[p.Name] = p
+	}
+	return out
 }
 
 // Lookup returns the protocol called name.

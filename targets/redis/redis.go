@@ -585,32 +585,16 @@ func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, 
 		}
 		return newRedlockClient(addrs), nil
 	}
-	var w *goredis.Client
+	// Writes through the worker's own node's Sentinel, or to the fixed
+	// primary; reads there too, or on the worker's own node.
+	cfg := clientConfig{addr: addr(t.primary, Port), wait: t.set.Wait, id: n.Name()}
 	if t.sentinelMode() {
-		// Own node's Sentinel only: go-redis adds the peers it discovers
-		// and asks them when this one fails.
-		w = goredis.NewFailoverClient(&goredis.FailoverOptions{
-			MasterName:            MasterName,
-			SentinelAddrs:         []string{addr(n, SentinelPort)},
-			Protocol:              2,
-			DisableIdentity:       true,
-			MaxRetries:            -1,
-			DialerRetries:         1,
-			DialTimeout:           time.Second,
-			ReadTimeout:           5 * time.Second,
-			WriteTimeout:          5 * time.Second,
-			ContextTimeoutEnabled: true,
-			PoolSize:              2,
-			PoolTimeout:           time.Second,
-		})
-	} else {
-		w = goredis.NewClient(clientOptions(addr(t.primary, Port)))
+		cfg.addr, cfg.master = addr(n, SentinelPort), MasterName
 	}
-	c := &Client{w: w, r: w, wait: t.set.Wait, id: fmt.Sprintf("%s-%p", n.Name(), w), owned: map[string]string{}}
 	if t.set.ReplicaReads {
-		c.r = goredis.NewClient(clientOptions(addr(n, Port)))
+		cfg.readAddr = addr(n, Port)
 	}
-	return c, nil
+	return newClient(cfg), nil
 }
 
 // clientOptions are a worker's connection options: no retries (they would

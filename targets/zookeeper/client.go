@@ -48,6 +48,7 @@ type Client struct {
 	node     string
 	sync     bool // sync(path) before every read
 	versions *workloads.Versions[int32]
+	lookup   bool // CAS may read a version it does not know (Dial's clients)
 	log      *slog.Logger
 
 	conn *zk.Conn      // nil until the first op and after a drop
@@ -277,6 +278,12 @@ func (c *Client) CAS(ctx context.Context, key string, old, new int64) (bool, err
 		return false, nil
 	}
 	version, ok := c.versions.Of(key, old)
+	if !ok && c.lookup {
+		var err error
+		if version, ok, err = c.lookupVersion(ctx, key, old); err != nil {
+			return false, err
+		}
+	}
 	if !ok {
 		// Nothing is sent, so nothing happens; but the comparison's
 		// outcome is unknown, so it is no answer.

@@ -159,10 +159,8 @@ func (t *Target) createParentsOn(ctx context.Context, n node.Node) error {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for _, p := range []string{rootPath, registerPath, setPath, lockPath} {
-		if err := c.ensure(ctx, p); err != nil {
-			return fmt.Errorf("%s: create %s: %w", n.Name(), p, err)
-		}
+	if err := c.ensureParents(ctx); err != nil {
+		return fmt.Errorf("%s: %w", n.Name(), err)
 	}
 	return nil
 }
@@ -297,11 +295,7 @@ func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, 
 }
 
 func (t *Target) newClient(n node.Node) *Client {
-	return &Client{
-		server: netip.AddrPortFrom(n.Addr(), ClientPort).String(),
-		node:   n.Name(), sync: t.set.reads == ReadsSync, versions: t.versions,
-		log: t.log.With("node", n.Name()), held: map[string]heldLock{},
-	}
+	return newClient(n.Name(), netip.AddrPortFrom(n.Addr(), ClientPort).String(), t.set, t.versions, false, t.log)
 }
 
 // zkLogger sends the zk library's log lines (connects, reconnects,
