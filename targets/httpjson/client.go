@@ -23,7 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/faultline/faultline/targets/protocols"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -37,25 +36,18 @@ const DefaultPort = 8080
 // is large, but a reply beyond this is a broken server, not data.
 const maxBody = 16 << 20
 
-// optionDocs returns the options Dial accepts, with their meaning for
+// DialOptions returns the options Dial accepts, with their meaning for
 // `faultline list`.
-func optionDocs() map[string]string {
+func DialOptions() map[string]string {
 	return map[string]string{
 		"prefix":  "path prefix before every endpoint, e.g. /api (default none)",
 		"timeout": "upper bound on one request, a Go duration such as 2s (default: the op's own deadline only)",
 	}
 }
 
-// Protocol describes http-json for the protocol catalog.
-func Protocol() protocols.Protocol {
-	return protocols.Protocol{
-		Name:        Name,
-		Summary:     "faultline's own HTTP/1.1 + JSON protocol (docs/protocol.md); status codes say ok, definite failure or indeterminate",
-		DefaultPort: DefaultPort,
-		Workloads:   []string{"register", "set", "counter", "bank", "list-append", "queue", "lock"},
-		Options:     optionDocs(),
-		Dial:        Dial,
-	}
+// DialWorkloads names the workloads a Dial'd client serves: all of them.
+func DialWorkloads() []string {
+	return []string{"register", "set", "counter", "bank", "list-append", "queue", "lock"}
 }
 
 // Client is one worker's connection to one http-json server. It implements

@@ -326,21 +326,17 @@ func TestDialOptions(t *testing.T) {
 	}
 }
 
-func TestProtocol(t *testing.T) {
-	p := Protocol()
-	if p.Name != "http-json" || p.DefaultPort != 8080 || p.Dial == nil {
-		t.Fatalf("Protocol() = %+v", p)
-	}
+func TestServesEveryWorkload(t *testing.T) {
 	cat := workloads.Default()
-	if len(p.Workloads) != len(cat) {
-		t.Errorf("serves %v, faultline has %v", p.Workloads, cat.Names())
+	if len(DialWorkloads()) != len(cat) {
+		t.Errorf("serves %v, faultline has %v", DialWorkloads(), cat.Names())
 	}
-	c, err := p.Dial(context.Background(), "127.0.0.1:8080", nil)
+	c, err := Dial(context.Background(), "127.0.0.1:8080", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for _, name := range p.Workloads {
+	for _, name := range DialWorkloads() {
 		w, err := cat.Lookup(name)
 		if err != nil {
 			t.Fatal(err)
@@ -349,8 +345,8 @@ func TestProtocol(t *testing.T) {
 			t.Errorf("workload %s: %v", name, err)
 		}
 	}
-	for k := range optionDocs() {
-		if _, err := p.Dial(context.Background(), "127.0.0.1:8080", map[string]string{k: map[string]string{"prefix": "/x", "timeout": "1s"}[k]}); err != nil {
+	for k := range DialOptions() {
+		if _, err := Dial(context.Background(), "127.0.0.1:8080", map[string]string{k: map[string]string{"prefix": "/x", "timeout": "1s"}[k]}); err != nil {
 			t.Errorf("documented option %s refused: %v", k, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/faultline/faultline/targets/etcd"
+	"github.com/faultline/faultline/targets/httpjson"
 	"github.com/faultline/faultline/targets/minio"
 	"github.com/faultline/faultline/targets/nats"
 	"github.com/faultline/faultline/targets/postgres"
@@ -43,12 +44,6 @@ type Catalog map[string]Protocol
 // Default returns every protocol faultline ships, each built from its
 // package's exported Dial, DialOptions and DialWorkloads: the packages
 // cannot return a Protocol themselves, since this package imports them.
-//
-// http-json is not here: targets/httpjson imports this package for its
-// Protocol(), so importing it back would be a cycle. The edge that resolves
-// names (the CLI, a suite or target file loader) adds it:
-//
-//	protocols.Default().With(httpjson.Protocol())
 func Default() Catalog {
 	return Catalog{}.With(
 		Protocol{
@@ -99,7 +94,14 @@ func Default() Catalog {
 			Options:     nats.DialOptions(),
 			Dial:        nats.Dial,
 		},
-		// http-json: added at the edge, see above.
+		Protocol{
+			Name:        httpjson.Name,
+			Summary:     "faultline's own HTTP/1.1 + JSON protocol (docs/protocol.md), for a system of your own in any language; status codes say ok, definite failure or indeterminate",
+			DefaultPort: httpjson.DefaultPort,
+			Workloads:   httpjson.DialWorkloads(),
+			Options:     httpjson.DialOptions(),
+			Dial:        httpjson.Dial,
+		},
 	)
 }
 

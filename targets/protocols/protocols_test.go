@@ -18,7 +18,7 @@ import (
 // serving only workloads faultline has.
 func TestDefaultEntries(t *testing.T) {
 	cat := protocols.Default()
-	want := []string{"etcd", "nats", "postgres", "resp", "s3", "zookeeper"}
+	want := []string{"etcd", "http-json", "nats", "postgres", "resp", "s3", "zookeeper"}
 	if got := cat.Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
@@ -112,6 +112,8 @@ func TestDialRefusesOptions(t *testing.T) {
 		{"nats", map[string]string{"no-such-option": "1"}, "no-such-option"},
 		{"nats", map[string]string{"replicas": "2"}, "replicas"},
 		{"nats", map[string]string{"sync": "always"}, "sync"}, // the server's setting
+		{"http-json", map[string]string{"no-such-option": "1"}, "no-such-option"},
+		{"http-json", map[string]string{"timeout": "soon"}, "timeout"},
 	}
 	cat := protocols.Default()
 	for _, tt := range tests {
@@ -146,20 +148,20 @@ func TestDialRefusesOptions(t *testing.T) {
 
 func TestLookupAndWith(t *testing.T) {
 	cat := protocols.Default()
-	if _, err := cat.Lookup("http-json"); err == nil || !strings.Contains(err.Error(), "etcd") {
-		t.Errorf("Lookup(http-json) on the shipped catalog: %v; want unknown, listing the known ones", err)
+	if _, err := cat.Lookup("mine"); err == nil || !strings.Contains(err.Error(), "etcd") {
+		t.Errorf("Lookup(mine) on the shipped catalog: %v; want unknown, listing the known ones", err)
 	}
 	errDial := errors.New("fake")
-	own := protocols.Protocol{Name: "http-json", Summary: "test", DefaultPort: 8080, Workloads: []string{"register"},
+	own := protocols.Protocol{Name: "mine", Summary: "test", DefaultPort: 8080, Workloads: []string{"register"},
 		Dial: func(context.Context, string, map[string]string) (workloads.Client, error) { return nil, errDial }}
 	more := cat.With(own)
-	if p, err := more.Lookup("http-json"); err != nil || p.DefaultPort != 8080 {
+	if p, err := more.Lookup("mine"); err != nil || p.DefaultPort != 8080 {
 		t.Errorf("Lookup after With: %+v, %v", p, err)
 	}
 	if len(more) != len(cat)+1 {
 		t.Errorf("With: %d protocols, want %d", len(more), len(cat)+1)
 	}
-	if _, err := cat.Lookup("http-json"); err == nil {
+	if _, err := cat.Lookup("mine"); err == nil {
 		t.Error("With changed the catalog it was called on")
 	}
 	own.Name = "etcd"
