@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/faultline/faultline/workloads"
+	"github.com/faultline/faultline/targets/targettest"
 )
 
 func TestSoftwareVersions(t *testing.T) {
@@ -80,9 +80,7 @@ func TestClassify(t *testing.T) {
 		err      error
 		definite bool
 	}{
-		{"deadline", context.DeadlineExceeded, false},
 		{"wrapped deadline", fmt.Errorf("put: %w", context.DeadlineExceeded), false},
-		{"canceled", context.Canceled, false},
 		{"grpc deadline", status.Error(codes.DeadlineExceeded, "context deadline exceeded"), false},
 		{"request timed out", rpctypes.ErrTimeout, false},
 		{"leader changed", rpctypes.ErrLeaderChanged, false},
@@ -93,16 +91,15 @@ func TestClassify(t *testing.T) {
 		{"dial refused", status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial tcp 10.1.1.11:2379: connect: connection refused"`), true},
 		{"other", errors.New("something odd"), false},
 	}
+	var cases []targettest.ClassCase
 	for _, tt := range tests {
-		err := classify(tt.err)
-		if got := workloads.IsDefinite(err); got != tt.definite {
-			t.Errorf("%s: definite=%v, want %v", tt.name, got, tt.definite)
+		want := targettest.Indeterminate
+		if tt.definite {
+			want = targettest.Definite
 		}
-		if !errors.Is(err, tt.err) {
-			t.Errorf("%s: classify lost the cause", tt.name)
-		}
+		cases = append(cases, targettest.ClassCase{Name: tt.name, Err: tt.err, Want: want})
 	}
-	if classify(nil) != nil {
-		t.Error("classify(nil) != nil")
-	}
+	// The kit adds the rules every target shares (timeouts and
+	// cancellations stay indeterminate, causes are kept, nil is nil).
+	targettest.Classify(t, classify, cases)
 }

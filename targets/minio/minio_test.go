@@ -16,6 +16,7 @@ import (
 	miniogo "github.com/minio/minio-go/v7"
 
 	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/targets/targettest"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -222,9 +223,7 @@ func TestClassify(t *testing.T) {
 		err      error
 		definite bool
 	}{
-		{"deadline", context.DeadlineExceeded, false},
 		{"wrapped deadline", fmt.Errorf("put: %w", context.DeadlineExceeded), false},
-		{"canceled", context.Canceled, false},
 		{"reset after sending", reset, false},
 		{"eof rewritten by minio-go", &url.Error{Op: "Put", Err: errors.New("Connection closed by foreign host. Retry again.")}, false},
 		{"other", errors.New("something odd"), false},
@@ -246,18 +245,17 @@ func TestClassify(t *testing.T) {
 		{"wrapped 412", fmt.Errorf("cas: %w", s3err(412, "PreconditionFailed")), true},
 		{"already definite", workloads.Definite(errors.New("refused")), true},
 	}
+	var cases []targettest.ClassCase
 	for _, tt := range tests {
-		err := classify(tt.err)
-		if got := workloads.IsDefinite(err); got != tt.definite {
-			t.Errorf("%s: definite=%v, want %v", tt.name, got, tt.definite)
+		want := targettest.Indeterminate
+		if tt.definite {
+			want = targettest.Definite
 		}
-		if !errors.Is(err, tt.err) {
-			t.Errorf("%s: classify lost the cause", tt.name)
-		}
+		cases = append(cases, targettest.ClassCase{Name: tt.name, Err: tt.err, Want: want})
 	}
-	if classify(nil) != nil {
-		t.Error("classify(nil) != nil")
-	}
+	// The kit adds the rules every target shares (timeouts and
+	// cancellations stay indeterminate, causes are kept, nil is nil).
+	targettest.Classify(t, classify, cases)
 	if !isPreconditionFailed(workloads.Definite(s3err(412, "PreconditionFailed"))) || isPreconditionFailed(s3err(404, "NoSuchKey")) {
 		t.Error("isPreconditionFailed")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/faultline/faultline/targets/targettest"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -128,10 +129,8 @@ func TestClassify(t *testing.T) {
 		err      error
 		definite bool
 	}{
-		{"deadline", context.DeadlineExceeded, false},
 		{"wrapped deadline", fmt.Errorf("publish: %w", context.DeadlineExceeded), false},
 		{"nats timeout", nats.ErrTimeout, false},
-		{"canceled", context.Canceled, false},
 		{"async publish timeout", jetstream.ErrAsyncPublishTimeout, false},
 		{"other", errors.New("something odd"), false},
 		{"no stream response", jetstream.ErrNoStreamResponse, true},
@@ -143,18 +142,17 @@ func TestClassify(t *testing.T) {
 		{"stream not found", jetstream.ErrStreamNotFound, true},
 		{"already definite", workloads.Definite(errors.New("refused")), true},
 	}
+	var cases []targettest.ClassCase
 	for _, tt := range tests {
-		err := classify(tt.err)
-		if got := workloads.IsDefinite(err); got != tt.definite {
-			t.Errorf("%s: definite=%v, want %v", tt.name, got, tt.definite)
+		want := targettest.Indeterminate
+		if tt.definite {
+			want = targettest.Definite
 		}
-		if !errors.Is(err, tt.err) {
-			t.Errorf("%s: classify lost the cause", tt.name)
-		}
+		cases = append(cases, targettest.ClassCase{Name: tt.name, Err: tt.err, Want: want})
 	}
-	if classify(nil) != nil {
-		t.Error("classify(nil) != nil")
-	}
+	// The kit adds the rules every target shares (timeouts and
+	// cancellations stay indeterminate, causes are kept, nil is nil).
+	targettest.Classify(t, classify, cases)
 	for _, code := range []jetstream.ErrorCode{10071, 10164} { // R1 and replicated streams
 		if !isWrongLastSequence(fmt.Errorf("nats: %w", &jetstream.APIError{Code: 400, ErrorCode: code})) {
 			t.Errorf("err_code %d is not taken for a revision mismatch", code)

@@ -14,7 +14,7 @@ import (
 	"github.com/go-redsync/redsync/v4"
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/faultline/faultline/workloads"
+	"github.com/faultline/faultline/targets/targettest"
 )
 
 func TestParseSettings(t *testing.T) {
@@ -197,8 +197,6 @@ func TestClassify(t *testing.T) {
 		{"no sentinel", errors.New("redis: all sentinels specified in configuration are unreachable: dial tcp: i/o timeout"), true},
 		{"pool timeout", goredis.ErrPoolTimeout, true},
 		{"closed", goredis.ErrClosed, true},
-		{"deadline", context.DeadlineExceeded, false},
-		{"canceled", context.Canceled, false},
 		{"EOF", io.EOF, false},
 		{"unexpected EOF", io.ErrUnexpectedEOF, false},
 		{"reset after send", readReset, false},
@@ -206,18 +204,17 @@ func TestClassify(t *testing.T) {
 		{"short WAIT", errShortWait{2, 1}, false},
 		{"other", errors.New("something odd"), false},
 	}
+	var cases []targettest.ClassCase
 	for _, tt := range tests {
-		err := classify(tt.err)
-		if got := workloads.IsDefinite(err); got != tt.definite {
-			t.Errorf("%s: definite=%v, want %v", tt.name, got, tt.definite)
+		want := targettest.Indeterminate
+		if tt.definite {
+			want = targettest.Definite
 		}
-		if !errors.Is(err, tt.err) {
-			t.Errorf("%s: classify lost the cause", tt.name)
-		}
+		cases = append(cases, targettest.ClassCase{Name: tt.name, Err: tt.err, Want: want})
 	}
-	if classify(nil) != nil {
-		t.Error("classify(nil) != nil")
-	}
+	// The kit adds the rules every target shares (timeouts and
+	// cancellations stay indeterminate, causes are kept, nil is nil).
+	targettest.Classify(t, classify, cases)
 }
 
 // serverError is a real go-redis error reply, made by parsing one.

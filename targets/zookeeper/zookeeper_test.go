@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/targets/targettest"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -175,21 +176,19 @@ func TestClassify(t *testing.T) {
 		{zk.ErrSessionExpired, false},
 		{zk.ErrClosing, false},
 		{fmt.Errorf("cas 3 on n1: %w: %w", errNoAnswer, context.DeadlineExceeded), false},
-		{context.Canceled, false},
 		{errors.New("something odd"), false},
 	}
+	var cases []targettest.ClassCase
 	for _, tt := range tests {
-		err := classify(tt.err)
-		if got := workloads.IsDefinite(err); got != tt.definite {
-			t.Errorf("%v: definite=%v, want %v", tt.err, got, tt.definite)
+		want := targettest.Indeterminate
+		if tt.definite {
+			want = targettest.Definite
 		}
-		if !errors.Is(err, tt.err) {
-			t.Errorf("%v: classify lost the cause", tt.err)
-		}
+		cases = append(cases, targettest.ClassCase{Name: fmt.Sprint(tt.err), Err: tt.err, Want: want})
 	}
-	if classify(nil) != nil {
-		t.Error("classify(nil) != nil")
-	}
+	// The kit adds the rules every target shares (timeouts and
+	// cancellations stay indeterminate, causes are kept, nil is nil).
+	targettest.Classify(t, classify, cases)
 }
 
 func TestLockSequence(t *testing.T) {
