@@ -52,6 +52,7 @@ func (e *Error) Unwrap() error { return ErrInput }
 type problems struct {
 	file string
 	list []Problem
+	keys map[*yaml.Node]int // see keyLine
 }
 
 func (p *problems) add(line int, format string, args ...any) {

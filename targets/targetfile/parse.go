@@ -600,7 +600,7 @@ func (r *reader) start(v *yaml.Node) {
 		}},
 	)
 	if v.Kind == yaml.MappingNode && seen["command"] == nil {
-		p.add(v.Line, "start.command: missing: the argv that starts one node's server, e.g. [/usr/local/bin/mystore, --name, \"{{.Name}}\"]")
+		p.add(p.line(v), "start.command: missing: the argv that starts one node's server, e.g. [/usr/local/bin/mystore, --name, \"{{.Name}}\"]")
 	}
 }
 
@@ -650,10 +650,10 @@ func (r *reader) health(v *yaml.Node) {
 	switch {
 	case v.Kind != yaml.MappingNode:
 	case len(kinds) > 1:
-		p.add(v.Line, "health: one of tcp, http and command, not %s", strings.Join(kinds, " and "))
+		p.add(p.line(v), "health: one of tcp, http and command, not %s", strings.Join(kinds, " and "))
 	case len(kinds) == 0:
 		h.kind = "tcp"
-		r.refs = append(r.refs, portRef{strAt{"client", v.Line}, "health.tcp", &h.port})
+		r.refs = append(r.refs, portRef{strAt{"client", p.line(v)}, "health.tcp", &h.port})
 	}
 }
 
@@ -724,7 +724,7 @@ func (r *reader) primaryOf(v *yaml.Node) {
 		return
 	}
 	if len(kinds) != 1 {
-		p.add(v.Line, "primary: want one of http and command")
+		p.add(p.line(v), "primary: want one of http and command")
 		return
 	}
 	r.f.primary = pr
@@ -781,7 +781,7 @@ func (r *reader) client(v *yaml.Node) {
 		return
 	}
 	if seen["protocol"] == nil {
-		p.add(v.Line, "client.protocol: missing: the protocol clients speak (known: %s)", strings.Join(r.protos.Names(), ", "))
+		p.add(p.line(v), "client.protocol: missing: the protocol clients speak (known: %s)", strings.Join(r.protos.Names(), ", "))
 	}
 	switch {
 	case r.clientPort > 0:
@@ -789,7 +789,7 @@ func (r *reader) client(v *yaml.Node) {
 	case r.protoOK && f.proto.DefaultPort > 0:
 		f.ports["client"] = f.proto.DefaultPort
 	case r.protoOK:
-		p.add(v.Line, "client.port: missing: protocol %s has no default port", f.proto.Name)
+		p.add(p.line(v), "client.port: missing: protocol %s has no default port", f.proto.Name)
 	}
 	if optsNode != nil {
 		p.pairs(optsNode, "client.options", func(k, v *yaml.Node) {
@@ -822,8 +822,8 @@ func (r *reader) finish(seen map[string]*yaml.Node) {
 		}
 		i, ok := f.ports[ref.s.s]
 		if !ok {
-			if ref.s.s == "client" && seen["client"] == nil {
-				continue // reported as a missing client
+			if ref.s.s == "client" {
+				continue // no client port: reported with the client
 			}
 			p.add(ref.s.line, "%s: no port named %q (ports: %s)", ref.path, ref.s.s, strings.Join(sortedKeys(f.ports), ", "))
 			continue

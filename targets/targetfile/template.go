@@ -113,6 +113,7 @@ func funcs(d *NodeData) template.FuncMap {
 
 // expand fills {name}, {addr}, {index} and {port.NAME} in format for n.
 func expand(format string, n NodeInfo, ports map[string]int) (string, error) {
+	orig := format
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(format, '{')
@@ -123,7 +124,7 @@ func expand(format string, n NodeInfo, ports map[string]int) (string, error) {
 		b.WriteString(format[:i])
 		j := strings.IndexByte(format[i:], '}')
 		if j < 0 {
-			return "", fmt.Errorf("%q: unclosed {", format)
+			return "", fmt.Errorf("%q: unclosed {", orig)
 		}
 		key := format[i+1 : i+j]
 		switch {
@@ -136,11 +137,11 @@ func expand(format string, n NodeInfo, ports map[string]int) (string, error) {
 		case strings.HasPrefix(key, "port."):
 			p, ok := ports[strings.TrimPrefix(key, "port.")]
 			if !ok {
-				return "", fmt.Errorf("%q: no port named %q (ports: %s)", format, strings.TrimPrefix(key, "port."), strings.Join(sortedKeys(ports), ", "))
+				return "", fmt.Errorf("%q: no port named %q (ports: %s)", orig, strings.TrimPrefix(key, "port."), strings.Join(sortedKeys(ports), ", "))
 			}
 			b.WriteString(strconv.Itoa(p))
 		default:
-			return "", fmt.Errorf("%q: unknown placeholder {%s} (known: {name}, {addr}, {index}, {port.NAME})", format, key)
+			return "", fmt.Errorf("%q: unknown placeholder {%s} (known: {name}, {addr}, {index}, {port.NAME})", orig, key)
 		}
 		format = format[i+j+1:]
 	}

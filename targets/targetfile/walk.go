@@ -88,6 +88,7 @@ func (p *problems) mapping(n *yaml.Node, path string, fields ...field) map[strin
 			p.add(k.Line, "%s%s: repeated (first on line %d)", prefix(path), k.Value, seen[k.Value].Line)
 		default:
 			seen[k.Value] = k
+			p.keyLine(k, v)
 			f.fn(v)
 		}
 	}
@@ -109,6 +110,7 @@ func (p *problems) pairs(n *yaml.Node, path string, fn func(k, v *yaml.Node)) {
 			continue
 		}
 		seen[k.Value] = k.Line
+		p.keyLine(k, v)
 		fn(k, v)
 	}
 }
@@ -168,8 +170,28 @@ func (p *problems) strs(n *yaml.Node, path string) ([]strAt, bool) {
 	ok := true
 	for i, c := range n.Content {
 		s, good := p.str(c, path+"["+strconv.Itoa(i)+"]")
-		ok = ok && good
+		if !good {
+			ok = false
+			continue
+		}
 		out = append(out, strAt{s, c.Line})
 	}
 	return out, ok
+}
+
+// keyLine remembers the line of the key v is the value of: a block
+// mapping's own line is that of its first key, one below its name.
+func (p *problems) keyLine(k, v *yaml.Node) {
+	if p.keys == nil {
+		p.keys = map[*yaml.Node]int{}
+	}
+	p.keys[v] = k.Line
+}
+
+// line is where the key of value v is, or v's own line.
+func (p *problems) line(v *yaml.Node) int {
+	if l, ok := p.keys[v]; ok {
+		return l
+	}
+	return v.Line
 }
