@@ -48,7 +48,7 @@ func TestBadFiles(t *testing.T) {
 			`1: client: missing: the client protocol (client.protocol)`,
 		}},
 		{"unknown protocol", strings.Replace(base, "protocol: kv", "protocol: raft-rpc", 1), []string{
-			`6: client.protocol: unknown protocol "raft-rpc" (known: [etcd kv portless])`,
+			`6: client.protocol: unknown protocol "raft-rpc" (known: [etcd http-json kv portless])`,
 		}},
 		{"protocol without a port", strings.Replace(base, "protocol: kv", "protocol: portless", 1), []string{
 			`5: client.port: missing: protocol portless has no default port`,

@@ -81,6 +81,8 @@ func fakeProtocols() protocols.Catalog {
 			Options: map[string]string{"read": "linearizable or serializable"}, Dial: dial},
 		"kv": {Name: "kv", Summary: "a key-value protocol", DefaultPort: 7000, Workloads: []string{"register", "set"},
 			Options: map[string]string{"consistency": "strong or weak", "replication": "sync or async"}, Dial: dial},
+		"http-json": {Name: "http-json", Summary: "faultline's own", DefaultPort: 8080, Workloads: []string{"register", "set", "counter"},
+			Options: map[string]string{"consistency": "strong or weak"}, Dial: dial},
 		"portless": {Name: "portless", Summary: "no default port", Workloads: []string{"register"}, Dial: dial},
 	}
 }

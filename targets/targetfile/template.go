@@ -107,7 +107,6 @@ func funcs(d *NodeData) template.FuncMap {
 			}
 			return list(d.Peers, format, sep)
 		},
-		"join": strings.Join,
 	}
 }
 
