@@ -47,6 +47,9 @@ func TestBadFiles(t *testing.T) {
 			`1: start: missing: how to start one node's server (start.command)`,
 			`1: client: missing: the client protocol (client.protocol)`,
 		}},
+		{"no client port, used in templates: one problem", "name: a\nversion: \"1\"\nstart:\n  command: [a, \"{{.Ports.client}}\"]\n", []string{
+			`1: client: missing: the client protocol (client.protocol)`,
+		}},
 		{"unknown protocol", strings.Replace(base, "protocol: kv", "protocol: raft-rpc", 1), []string{
 			`6: client.protocol: unknown protocol "raft-rpc" (known: [etcd http-json kv portless])`,
 		}},

@@ -850,6 +850,10 @@ func (r *reader) finish(seen map[string]*yaml.Node) {
 	}
 	nodes := sampleNodes(count)
 	c := f.cluster(f.version, f.defaults())
+	if _, ok := c.Ports["client"]; !ok {
+		// No client port is reported already; do not report every use.
+		c.Ports["client"] = 1
+	}
 	for _, t := range r.tmpls {
 		var err error
 		if t.lvl == clusterLevel {
