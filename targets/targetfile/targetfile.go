@@ -362,8 +362,9 @@ func (t *Target) dataOf(n node.Node) (*NodeData, error) {
 	return d, nil
 }
 
-// maxBody bounds what is read of an HTTP answer.
-const maxBody = 64 << 10
+// maxAnswer bounds what is read of an HTTP answer: a primary query may
+// read a whole metrics page (etcd's /metrics is a few hundred KiB).
+const maxAnswer = 8 << 20
 
 // get fetches http://node:port/path from the controller.
 func (t *Target) get(ctx context.Context, n node.Node, port int, path string) (int, []byte, error) {
@@ -377,7 +378,7 @@ func (t *Target) get(ctx context.Context, n node.Node, port int, path string) (i
 		return 0, nil, fmt.Errorf("%s: %w", n.Name(), err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: GET %s: %w", n.Name(), path, err)
 	}
