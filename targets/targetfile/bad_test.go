@@ -26,12 +26,13 @@ func TestBadFiles(t *testing.T) {
 		file string
 		want []string // the error's lines, without the "bad.yaml:" prefix
 	}{
-		{"unknown keys, each named with its line", base + "helth:\n  tcp: client\nstart2: 1\n", []string{
-			`7: unknown key "helth" (known: format, name, version, summary, options, nodes, software, start, ports, health, logs, primary, faults, workloads, client)`,
-			`9: unknown key "start2" (known: format, name, version, summary, options, nodes, software, start, ports, health, logs, primary, faults, workloads, client)`,
+		{"unknown keys, each named with its line", base + "helth:\n  tcp: client\nbackup: 1\n", []string{
+			`7: unknown key "helth": did you mean "health"?`,
+			`9: unknown key "backup" (known: format, name, version, summary, options, nodes, software, start, ports, health, logs, primary, faults, workloads, client)`,
 		}},
-		{"unknown nested key", strings.Replace(base, "  command:", "  comand: [x]\n  command:", 1), []string{
-			`4: start: unknown key "comand" (known: command, env, data-dir)`,
+		{"unknown nested key", strings.Replace(base, "  command:", "  comand: [x]\n  cwd: /\n  command:", 1), []string{
+			`4: start: unknown key "comand": did you mean "command"?`,
+			`5: start: unknown key "cwd" (known: command, env, data-dir)`,
 		}},
 		{"wrong types", base + "nodes: {min: three}\nfaults: kill\nports: [1]\n", []string{
 			`7: nodes.min: want a whole number, got "three"`,

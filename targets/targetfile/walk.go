@@ -83,7 +83,11 @@ func (p *problems) mapping(n *yaml.Node, path string, fields ...field) map[strin
 			for j, f := range fields {
 				known[j] = f.key
 			}
-			p.add(k.Line, "%sunknown key %q (known: %s)", prefix(path), k.Value, strings.Join(known, ", "))
+			if near := nearest(k.Value, known); near != "" {
+				p.add(k.Line, "%sunknown key %q: did you mean %q?", prefix(path), k.Value, near)
+			} else {
+				p.add(k.Line, "%sunknown key %q (known: %s)", prefix(path), k.Value, strings.Join(known, ", "))
+			}
 		case seen[k.Value] != nil:
 			p.add(k.Line, "%s%s: repeated (first on line %d)", prefix(path), k.Value, seen[k.Value].Line)
 		default:
@@ -194,4 +198,40 @@ func (p *problems) line(v *yaml.Node) int {
 		return l
 	}
 	return v.Line
+}
+
+// nearest returns the known key at most two edits from key, if exactly
+// one is that close: a likely typo.
+func nearest(key string, known []string) string {
+	var found []string
+	for _, k := range known {
+		if distance(key, k) <= 2 {
+			found = append(found, k)
+		}
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	return found[0]
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
