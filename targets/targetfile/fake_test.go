@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/targets/httpjson"
 	"github.com/faultline/faultline/targets/protocols"
 	"github.com/faultline/faultline/workloads"
 )
@@ -81,8 +82,7 @@ func fakeProtocols() protocols.Catalog {
 			Options: map[string]string{"read": "linearizable or serializable"}, Dial: dial},
 		"kv": {Name: "kv", Summary: "a key-value protocol", DefaultPort: 7000, Workloads: []string{"register", "set"},
 			Options: map[string]string{"consistency": "strong or weak", "replication": "sync or async"}, Dial: dial},
-		"http-json": {Name: "http-json", Summary: "faultline's own", DefaultPort: 8080, Workloads: []string{"register", "set", "counter"},
-			Options: map[string]string{"consistency": "strong or weak"}, Dial: dial},
+		httpjson.Name: httpjson.Protocol(), // the real one: it is on main
 		"portless": {Name: "portless", Summary: "no default port", Workloads: []string{"register"}, Dial: dial},
 	}
 }

@@ -56,10 +56,21 @@ func LoadBytes(name string, data []byte, dir string, protos protocols.Catalog) (
 // Name is the system's name.
 func (f *File) Name() string { return f.name }
 
-// Entry describes the file as the built-in targets are described, so
-// `faultline list` and `--target-opt` treat it alike.
-func (f *File) Entry() targets.Entry {
-	opts := map[string]string{}
+// Summary is one line for `faultline list`.
+func (f *File) Summary() string {
+	if f.summary == "" {
+		return f.name + " from target file " + f.file
+	}
+	return f.summary
+}
+
+// DefaultVersion is the file's version, used when none is asked for.
+func (f *File) DefaultVersion() string { return f.version }
+
+// Options describes each option for `faultline list`: its help, choices
+// and default.
+func (f *File) Options() map[string]string {
+	out := map[string]string{}
 	for _, o := range f.options {
 		help := o.help
 		if help == "" {
@@ -68,18 +79,42 @@ func (f *File) Entry() targets.Entry {
 		if o.choices != nil {
 			help += "; one of " + strings.Join(o.choices, ", ")
 		}
-		opts[o.name] = fmt.Sprintf("%s (default %q)", help, o.def)
+		out[o.name] = fmt.Sprintf("%s (default %q)", help, o.def)
 	}
-	summary := f.summary
-	if summary == "" {
-		summary = f.name + " from target file " + f.file
+	return out
+}
+
+// IsPath says whether a --target names a target file rather than a
+// shipped system: it has a path separator or a .yaml or .yml extension.
+func IsPath(target string) bool {
+	return strings.ContainsAny(target, `/\`) || strings.HasSuffix(target, ".yaml") || strings.HasSuffix(target, ".yml")
+}
+
+// Resolver resolves target files by path (see IsPath) and every other
+// name through Next (the shipped catalog), so a stored run that names a
+// file resolves as one that names etcd.
+type Resolver struct {
+	// Protocols are what files' client.protocol is looked up in.
+	Protocols protocols.Catalog
+	// Next resolves names that are not paths; nil refuses them.
+	Next targets.Resolver
+}
+
+var _ targets.Resolver = Resolver{}
+
+// NewTarget implements targets.Resolver.
+func (r Resolver) NewTarget(name, version string, opts map[string]string) (targets.Target, error) {
+	if !IsPath(name) {
+		if r.Next == nil {
+			return nil, fmt.Errorf("unknown target %q (a target file's path has a / or ends in .yaml)", name)
+		}
+		return r.Next.NewTarget(name, version, opts)
 	}
-	return targets.Entry{
-		Summary:        summary,
-		DefaultVersion: f.version,
-		Options:        opts,
-		New:            f.Target,
+	f, err := Parse(name, r.Protocols)
+	if err != nil {
+		return nil, err
 	}
+	return f.Target(version, opts)
 }
 
 // defaults are the options' default values.

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/harness/node"
@@ -104,6 +103,22 @@ func TestGoodFiles(t *testing.T) {
 			dir:     "/var/lib/mystore",
 		},
 		{
+			file:      "kvsvc.yaml",
+			name:      "kvsvc",
+			version:   "0.1",
+			settings:  map[string]string{"mode": "safe"},
+			workloads: []string{"register", "set", "counter"},
+			software: node.Software{
+				Name:  "kvsvc",
+				Local: []node.LocalGo{{Name: "kvsvc", Dir: filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(abs))), "examples", "kvsvc")}},
+			},
+			faults:  []string{"partition", "kill", "pause", "clock"},
+			logs:    []string{"/var/log/faultline/kvsvc.log"},
+			primary: true,
+			argv:    []string{"/usr/local/bin/kvsvc", "--name=n2", "--listen=0.0.0.0:8080", "--peers=n1=10.0.0.2:8080,n2=10.0.0.3:8080,n3=10.0.0.4:8080", "--data=/var/lib/kvsvc", "--mode=safe"},
+			dir:     "/var/lib/kvsvc",
+		},
+		{
 			file:      "minimal.yaml",
 			name:      "tiny",
 			version:   "0.1",
@@ -174,14 +189,13 @@ func TestNodeCounts(t *testing.T) {
 	}
 }
 
-func TestEntryOptions(t *testing.T) {
+func TestVersionAndOptions(t *testing.T) {
 	f, err := Parse("testdata/etcd.yaml", fakeProtocols())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := f.Entry()
-	if e.DefaultVersion != "v3.6.16" || !strings.Contains(e.Options["read"], "one of linearizable, serializable") {
-		t.Errorf("Entry = %+v", e)
+	if f.DefaultVersion() != "v3.6.16" || f.Options()["read"] != `serializable reads are served from the node's local state and may be stale; one of linearizable, serializable (default "linearizable")` {
+		t.Errorf("DefaultVersion %q, Options %q", f.DefaultVersion(), f.Options())
 	}
 	tests := []struct {
 		version string
@@ -196,7 +210,7 @@ func TestEntryOptions(t *testing.T) {
 		{"", map[string]string{"durable": "yes"}, "", "", `testdata/etcd.yaml: option "durable": unknown (known: read)`},
 	}
 	for _, tt := range tests {
-		tg, err := e.New(tt.version, tt.opts)
+		tg, err := f.Target(tt.version, tt.opts)
 		if tt.err != "" {
 			if err == nil || err.Error() != tt.err || !errors.Is(err, ErrInput) {
 				t.Errorf("New(%q, %v) err = %v, want %q wrapping ErrInput", tt.version, tt.opts, err, tt.err)
@@ -237,5 +251,44 @@ func TestClientOptions(t *testing.T) {
 	want := map[string]string{"replication": "sync", "consistency": "strong"}
 	if fc.addr != "10.0.0.4:7000" || !reflect.DeepEqual(fc.opts, want) {
 		t.Errorf("dialled %s with %v, want 10.0.0.4:7000 with %v", fc.addr, fc.opts, want)
+	}
+}
+
+// nextResolver stands in for the shipped catalog.
+type nextResolver struct{ asked []string }
+
+func (r *nextResolver) NewTarget(name, version string, opts map[string]string) (targets.Target, error) {
+	r.asked = append(r.asked, name)
+	return nil, errors.New("from the catalog")
+}
+
+func TestResolver(t *testing.T) {
+	tests := []struct {
+		target string
+		name   string // the target's name, or
+		err    string // the error
+		next   bool   // asked of Next
+	}{
+		{"testdata/etcd.yaml", "etcd", "", false},
+		{"./testdata/mystore.yaml", "mystore", "", false},
+		{"etcd", "", "from the catalog", true},
+		{"missing.yaml", "", "invalid target file: open missing.yaml: no such file or directory", false},
+	}
+	for _, tt := range tests {
+		next := &nextResolver{}
+		tg, err := Resolver{Protocols: fakeProtocols(), Next: next}.NewTarget(tt.target, "", nil)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%s: err %v, want %q", tt.target, err, tt.err)
+			}
+		} else if err != nil || tg.Name() != tt.name {
+			t.Errorf("%s: %v, %v; want target %s", tt.target, tg, err, tt.name)
+		}
+		if (len(next.asked) > 0) != tt.next {
+			t.Errorf("%s: Next asked %v, want %v", tt.target, next.asked, tt.next)
+		}
+	}
+	if _, err := (Resolver{}).NewTarget("etcd", "", nil); err == nil {
+		t.Error("a name without Next resolved")
 	}
 }
