@@ -70,7 +70,9 @@ func (n addrNode) Addr() netip.Addr { return n.addr }
 func (n addrNode) Exec(context.Context, ...string) (node.ExecResult, error) {
 	return node.ExecResult{}, fmt.Errorf("addrNode runs nothing")
 }
-func (n addrNode) ExecDetached(context.Context, ...string) error { return fmt.Errorf("addrNode runs nothing") }
+func (n addrNode) ExecDetached(context.Context, ...string) error {
+	return fmt.Errorf("addrNode runs nothing")
+}
 func (n addrNode) WriteFile(context.Context, string, []byte, int64) error {
 	return fmt.Errorf("addrNode holds no files")
 }

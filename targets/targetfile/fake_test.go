@@ -83,6 +83,6 @@ func fakeProtocols() protocols.Catalog {
 		"kv": {Name: "kv", Summary: "a key-value protocol", DefaultPort: 7000, Workloads: []string{"register", "set"},
 			Options: map[string]string{"consistency": "strong or weak", "replication": "sync or async"}, Dial: dial},
 		httpjson.Name: httpjson.Protocol(), // the real one: it is on main
-		"portless": {Name: "portless", Summary: "no default port", Workloads: []string{"register"}, Dial: dial},
+		"portless":    {Name: "portless", Summary: "no default port", Workloads: []string{"register"}, Dial: dial},
 	}
 }
