@@ -32,7 +32,7 @@ const (
 	DefaultHealthWait    = 60 * time.Second
 	DefaultHealthAttempt = 2 * time.Second
 	DefaultPrimaryWait   = time.Second
-	DefaultDataDirPrefix = "/var/lib/"
+	dataDirPrefix = "/var/lib/"
 )
 
 var (
@@ -312,7 +312,7 @@ func (r *reader) root(n *yaml.Node) {
 		p.add(nodeLine(n), "nodes: min %d is more than max %d", f.min, f.max)
 	}
 	if f.dataDir == "" && f.name != "" {
-		f.dataDir = DefaultDataDirPrefix + f.name
+		f.dataDir = dataDirPrefix + f.name
 	}
 	r.finish(seen)
 }
