@@ -32,7 +32,7 @@ const (
 	DefaultHealthWait    = 60 * time.Second
 	DefaultHealthAttempt = 2 * time.Second
 	DefaultPrimaryWait   = time.Second
-	dataDirPrefix = "/var/lib/"
+	dataDirPrefix        = "/var/lib/"
 )
 
 var (
