@@ -130,6 +130,12 @@ func TestBadFiles(t *testing.T) {
 		{"wrong format", "format: 2\n" + base, []string{
 			`1: format: this faultline reads format 1, not 2`,
 		}},
+		{"not a mapping", "- name: a\n", []string{
+			`1: want a mapping of keys (name: ..., version: ...), got a list`,
+		}},
+		{"an empty document", "---\n# nothing\n", []string{
+			`empty: a target file needs at least name, version, start and client`,
+		}},
 		{"empty", "# nothing\n", []string{
 			`empty: a target file needs at least name, version, start and client`,
 		}},

@@ -175,7 +175,14 @@ func ParseBytes(name string, data []byte, dir string, protos protocols.Catalog) 
 	p.checkAliases(&doc)
 	f := &File{file: name, min: 1, ports: map[string]int{}}
 	r := &reader{p: p, f: f, dir: dir, protos: protos}
-	r.root(doc.Content[0])
+	switch root := doc.Content[0]; {
+	case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
+		p.add(0, "empty: a target file needs at least name, version, start and client")
+	case root.Kind != yaml.MappingNode:
+		p.add(root.Line, "want a mapping of keys (name: ..., version: ...), got %s", kind(root))
+	default:
+		r.root(root)
+	}
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -309,22 +316,12 @@ func (r *reader) root(n *yaml.Node) {
 		}
 	}
 	if f.max > 0 && f.min > f.max {
-		p.add(nodeLine(n), "nodes: min %d is more than max %d", f.min, f.max)
+		p.add(seen["nodes"].Line, "nodes: min %d is more than max %d", f.min, f.max)
 	}
 	if f.dataDir == "" && f.name != "" {
 		f.dataDir = dataDirPrefix + f.name
 	}
 	r.finish(seen)
-}
-
-// nodeLine is the line of the nodes key, for problems found after reading.
-func nodeLine(root *yaml.Node) int {
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "nodes" {
-			return root.Content[i].Line
-		}
-	}
-	return 1
 }
 
 func (r *reader) options(v *yaml.Node) {
