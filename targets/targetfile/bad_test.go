@@ -92,6 +92,12 @@ func TestBadFiles(t *testing.T) {
 			`9: software.go[0]: want package (a main package to build) or main (the source of main.go)`,
 			`10: software.go[0].require[0]: "example.com/tool": want module@version`,
 		}},
+		{"software entries missing keys", base + "software:\n  go: [{package: example.com/x, require: [example.com/x@v1]}]\n  local-go: [{name: x}]\n  files: [{dst: /x, mode: 999}]\n", []string{
+			`8: software.go[0].name: missing: the installed program's name`,
+			`9: software.local-go[0].dir: missing`,
+			`10: software.files[0].mode: want octal permission bits such as 0755, got "999"`,
+			`10: software.files[0].src: missing`,
+		}},
 		{"health: two kinds, bad status and port", base + "health:\n  tcp: peer\n  http: {path: health, status: 700}\n", []string{
 			`7: health: one of tcp, http and command, not tcp and http`,
 			`8: health.tcp: no port named "peer" (ports: client)`,
