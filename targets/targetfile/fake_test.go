@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/faultline/faultline/harness/node"
-	"github.com/faultline/faultline/targets/httpjson"
 	"github.com/faultline/faultline/targets/protocols"
 	"github.com/faultline/faultline/workloads"
 )
@@ -82,7 +81,7 @@ func fakeProtocols() protocols.Catalog {
 			Options: map[string]string{"read": "linearizable or serializable"}, Dial: dial},
 		"kv": {Name: "kv", Summary: "a key-value protocol", DefaultPort: 7000, Workloads: []string{"register", "set"},
 			Options: map[string]string{"consistency": "strong or weak", "replication": "sync or async"}, Dial: dial},
-		httpjson.Name: httpjson.Protocol(), // the real one: it is on main
-		"portless":    {Name: "portless", Summary: "no default port", Workloads: []string{"register"}, Dial: dial},
+		"http-json": protocols.Default()["http-json"], // the real one
+		"portless":  {Name: "portless", Summary: "no default port", Workloads: []string{"register"}, Dial: dial},
 	}
 }
