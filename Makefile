@@ -34,10 +34,15 @@ test: setup
 # outside faultline's module): kvsvc's own tests, then kvsvc tested through
 # faultline's Go API and through a target file with the CLI.
 EXAMPLE_MODULES := examples/kvsvc examples/kvsvc-gotest
-examples:
+EXAMPLE_RUN := $(BIN) run --target examples/kvsvc/kvsvc.yaml --workload register --nodes 3 --concurrency 6 \
+	--time-limit 30s --nemesis-interval 4s --store $${FAULTLINE_STORE:-store} -q
+examples: build
 	for m in $(EXAMPLE_MODULES); do \
 		(cd $$m && $(GO) vet ./... && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
 	done
+	$(EXAMPLE_RUN) --nemesis partition,kill,pause --test-name kvsvc-safe
+	$(EXAMPLE_RUN) --nemesis partition --target-opt mode=unsafe --test-name kvsvc-unsafe; \
+		rc=$$?; test $$rc -eq 1 || { echo "kvsvc unsafe mode: exit $$rc, want 1 (invalid)"; exit 1; }
 
 # Every parser's fuzz target, briefly (CI runs this too): the history
 # formats, the EDN export round trip and the suite reader. Each entry is PACKAGE:TARGET.

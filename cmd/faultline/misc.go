@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets"
 	targetcatalog "github.com/faultline/faultline/targets/catalog"
+	"github.com/faultline/faultline/targets/protocols"
+	"github.com/faultline/faultline/targets/targetfile"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -28,7 +31,7 @@ from the host's apt sources (mmdebstrap) and each target's static Go binaries
 from the Go module proxy. Images are tagged by a hash of their recipe and
 rebuilt only when the recipe changes.`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "target", Usage: "build only for these targets (default: all)"},
+			&cli.StringSliceFlag{Name: "target", Usage: "build only for these targets, names or target files (default: all shipped)"},
 			&cli.StringFlag{Name: "target-version", Usage: "release to build (default: each target's default)"},
 			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "only list, build nothing"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines"},
@@ -50,12 +53,9 @@ rebuilt only when the recipe changes.`,
 					names = cat.Names()
 				}
 				prog := progress(c.App.ErrWriter, c.Bool("quiet"))
+				res := targetResolver()
 				for _, name := range names {
-					e, err := cat.Lookup(name)
-					if err != nil {
-						return usageError{err}
-					}
-					t, err := e.New(c.String("target-version"), nil)
+					t, err := res.NewTarget(name, c.String("target-version"), nil)
 					if err != nil {
 						return usageError{err}
 					}
@@ -144,26 +144,39 @@ live or not.`,
 func listCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
-		Usage: "list targets, workloads, faults and models, one line each",
+		Usage: "list targets, workloads, faults, protocols and models, one line each; with --target FILE, what a target file serves",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "target", Usage: "describe only the target file `FILE.yaml` (checked as a run would check it)"},
+		},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usage("list takes no arguments, got %q", c.Args().Slice())
+			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TARGETS")
+			if path := c.String("target"); path != "" {
+				f, err := targetfile.Parse(path, protocols.Default())
+				if err != nil {
+					return usageError{err}
+				}
+				t, err := f.Target("", nil)
+				if err != nil {
+					return usageError{err}
+				}
+				listTarget(w, f.Name(), f.Summary(), f.DefaultVersion(), f.Options(), t)
+				return w.Flush()
+			}
+			fmt.Fprintln(w, "TARGETS (--target NAME, or a target file: docs/target-file.md)")
 			tc := targetcatalog.Default()
 			for _, n := range tc.Names() {
 				e := tc[n]
-				fmt.Fprintf(w, "  %s\t%s (default version %s)\n", n, e.Summary, e.DefaultVersion)
-				opts := make([]string, 0, len(e.Options))
-				for k := range e.Options {
-					opts = append(opts, k)
-				}
-				sort.Strings(opts)
-				for _, k := range opts {
-					fmt.Fprintf(w, "    --target-opt %s=…\t%s\n", k, e.Options[k])
-				}
-				if t, err := e.New("", nil); err == nil {
-					fmt.Fprintf(w, "    workloads\t%s\n", strings.Join(t.Workloads(), ", "))
-					fmt.Fprintf(w, "    faults\t%s\n", strings.Join(targets.SupportedFaults(t), ", "))
-				}
+				t, _ := e.New("", nil)
+				listTarget(w, n, e.Summary, e.DefaultVersion, e.Options, t)
+			}
+			fmt.Fprintln(w, "PROTOCOLS (a target file's client.protocol: docs/protocol.md for http-json)")
+			pc := protocols.Default()
+			for _, n := range pc.Names() {
+				p := pc[n]
+				fmt.Fprintf(w, "  %s\t%s (port %d; workloads %s)\n", n, p.Summary, p.DefaultPort, strings.Join(p.Workloads, ", "))
 			}
 			fmt.Fprintln(w, "WORKLOADS")
 			wc := workloads.Default()
@@ -254,5 +267,23 @@ func imagesLoadCommand() *cli.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// listTarget prints one target: its summary, options, workloads and the
+// faults it supports (t nil: only what the entry says).
+func listTarget(w io.Writer, name, summary, version string, options map[string]string, t targets.Target) {
+	fmt.Fprintf(w, "  %s\t%s (default version %s)\n", name, summary, version)
+	opts := make([]string, 0, len(options))
+	for k := range options {
+		opts = append(opts, k)
+	}
+	sort.Strings(opts)
+	for _, k := range opts {
+		fmt.Fprintf(w, "    --target-opt %s=…\t%s\n", k, options[k])
+	}
+	if t != nil {
+		fmt.Fprintf(w, "    workloads\t%s\n", strings.Join(t.Workloads(), ", "))
+		fmt.Fprintf(w, "    faults\t%s\n", strings.Join(targets.SupportedFaults(t), ", "))
 	}
 }

@@ -37,7 +37,7 @@ ok and fail ops). results.json and the report carry them. A missed SLO
 changes the exit code only with --fail-on-slo: then a run that is otherwise
 valid exits 4.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target", Value: d.Target, Usage: "system under test (see faultline list)", EnvVars: []string{"FAULTLINE_TARGET"}},
+			&cli.StringFlag{Name: "target", Value: d.Target, Usage: "system under test: a name (see faultline list) or a target file `FILE.yaml` (docs/target-file.md)", EnvVars: []string{"FAULTLINE_TARGET"}},
 			&cli.StringFlag{Name: "target-version", Usage: "release of the target (default: the target's default)", EnvVars: []string{"FAULTLINE_TARGET_VERSION"}},
 			&cli.StringSliceFlag{Name: "target-opt", Usage: "target option `KEY=VALUE` (repeatable), e.g. read=serializable", EnvVars: []string{"FAULTLINE_TARGET_OPTS"}},
 			&cli.StringFlag{Name: "workload", Aliases: []string{"w"}, Value: d.Workload, Usage: "workload (see faultline list)", EnvVars: []string{"FAULTLINE_WORKLOAD"}},
@@ -213,7 +213,7 @@ func printJSON(w io.Writer, runs []harness.SuiteRun) error {
 
 func specFromFlags(c *cli.Context) (harness.Spec, error) {
 	spec := harness.DefaultSpec()
-	spec.Target = c.String("target")
+	spec.Target = absTarget(c.String("target"))
 	spec.TargetVersion = c.String("target-version")
 	spec.Workload = c.String("workload")
 	var errs []error // every problem is reported, one line each

@@ -268,6 +268,8 @@ func TestPrimariesByHTTP(t *testing.T) {
 	}{
 		{"primary: {http: {path: /leader}}", "n1", []string{"n1"}},
 		{"primary: {http: {path: /leader}}", "", nil},
+		{"primary: {http: {path: /leader}}", `{"primary": "n1"}`, []string{"n1"}}, // http-json's GET /primary
+		{"primary: {http: {path: /leader}}", `{"primary": "n7"}`, nil},
 		{"primary: {http: {path: /leader}, match: '(?m)^is_leader 1$'}", "x 2\nis_leader 1\n", []string{"n1", "n2", "n3"}},
 		{"primary: {http: {path: /leader}, match: '(?m)^is_leader 1$'}", "is_leader 0\n", nil},
 	}

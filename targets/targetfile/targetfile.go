@@ -14,6 +14,7 @@ package targetfile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -503,6 +504,13 @@ func isPrimary(n node.Node, ans string, match *regexp.Regexp) bool {
 		return match.MatchString(ans)
 	}
 	ans = strings.TrimSpace(ans)
+	// http-json's GET /primary answers {"primary": "n1"} (docs/protocol.md).
+	var pj struct {
+		Primary *string `json:"primary"`
+	}
+	if json.Unmarshal([]byte(ans), &pj) == nil && pj.Primary != nil {
+		ans = strings.TrimSpace(*pj.Primary)
+	}
 	if ans == n.Name() || ans == n.Addr().String() {
 		return true
 	}
