@@ -106,6 +106,9 @@ func (n *fakeNode) Name() string     { return n.name }
 func (n *fakeNode) Addr() netip.Addr { return n.addr }
 func (n *fakeNode) Exec(_ context.Context, argv ...string) (node.ExecResult, error) {
 	n.ev.add(n.name + ": exec " + strings.Join(argv, " "))
+	if argv[0] == "tail" {
+		return node.ExecResult{Stdout: []byte("starting\nModuleNotFoundError: No module named 'json'\n")}, nil
+	}
 	return node.ExecResult{}, nil
 }
 func (n *fakeNode) ExecDetached(context.Context, ...string) error { return nil }
@@ -217,7 +220,8 @@ func TestLifecycleFakeRuntime(t *testing.T) {
 			steps: []string{"check-host", "install", "cluster", "setup 3", "kill", "start", "n1: logs /var/log/fake.log", "remove"}},
 		{name: "stale reads are found", stale: true, want: models.Invalid,
 			steps: []string{"install", "cluster", "setup 3", "remove"}},
-		{name: "setup fails: teardown still runs", failSetup: true, wantErr: "will not start",
+		{name: "setup fails: teardown still runs, the logs' ends are in the error", failSetup: true,
+			wantErr: "will not start\nthe end of the nodes' logs:\n  n1, n2, n3 /var/log/fake.log:\n    starting\n    ModuleNotFoundError",
 			steps: []string{"cluster", "setup 3", "n3: logs /var/log/fake.log", "remove"}, absent: []string{"kill"}},
 		{name: "install fails: no cluster", failStep: "install", wantErr: "fake install failed",
 			steps: []string{"install"}, absent: []string{"cluster", "remove"}},

@@ -394,7 +394,11 @@ func (l *lifecycle) teardown(ctx context.Context, cluster node.RunningCluster) e
 func (l *lifecycle) setup(ctx context.Context) error {
 	t0 := time.Now()
 	if err := l.target.Setup(ctx, l.nodes, l.log); err != nil {
-		return fmt.Errorf("set up %s: %w", l.target.Name(), err)
+		err = fmt.Errorf("set up %s: %w", l.target.Name(), err)
+		if tails := logTails(ctx, l.nodes, l.target.LogFiles(), 5); tails != "" {
+			err = fmt.Errorf("%w\nthe end of the nodes' logs:\n%s", err, tails)
+		}
+		return err
 	}
 	leaders := "no leader: leaderless"
 	if pl, ok := l.target.(nuker.PrimaryLister); ok {
@@ -631,6 +635,44 @@ func finalReads(ctx context.Context, target targets.Target, wl workloads.Workloa
 		}()
 	}
 	wg.Wait()
+}
+
+// logTails returns the last lines of each node's log files, nodes with the
+// same lines together, for the error a person reads when a system did not
+// start: why is usually there (a missing module, a bad flag).
+func logTails(ctx context.Context, nodes []node.Node, files []string, lines int) string {
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	cctx, cancel = context.WithTimeout(cctx, 10*time.Second)
+	defer cancel()
+	var order []string
+	byTail := map[string][]string{}
+	for _, f := range files {
+		for _, n := range nodes {
+			res, err := n.Exec(cctx, "tail", "-n", fmt.Sprint(lines), f)
+			out := strings.TrimSpace(string(res.Stdout))
+			if err != nil || out == "" {
+				continue
+			}
+			if len(out) > 2048 {
+				out = "…" + out[len(out)-2048:]
+			}
+			key := f + "\x00" + out
+			if _, ok := byTail[key]; !ok {
+				order = append(order, key)
+			}
+			byTail[key] = append(byTail[key], n.Name())
+		}
+	}
+	var b strings.Builder
+	for _, key := range order {
+		f, out, _ := strings.Cut(key, "\x00")
+		fmt.Fprintf(&b, "  %s %s:\n", strings.Join(byTail[key], ", "), f)
+		for _, line := range strings.Split(out, "\n") {
+			fmt.Fprintf(&b, "    %s\n", line)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // collectLogs copies each node's log files into dir/<node>/.
