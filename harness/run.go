@@ -650,7 +650,15 @@ func logTails(ctx context.Context, nodes []node.Node, files []string, lines int)
 	for _, f := range files {
 		for _, n := range nodes {
 			res, err := n.Exec(cctx, "tail", "-n", fmt.Sprint(lines), f)
-			out := strings.TrimSpace(string(res.Stdout))
+			// Without the daemons' start markers, whose times differ, nodes
+			// that failed alike group together.
+			var kept []string
+			for _, line := range strings.Split(string(res.Stdout), "\n") {
+				if !strings.HasPrefix(line, "=== faultline: starting") {
+					kept = append(kept, line)
+				}
+			}
+			out := strings.TrimSpace(strings.Join(kept, "\n"))
 			if err != nil || out == "" {
 				continue
 			}
