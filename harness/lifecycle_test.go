@@ -222,7 +222,7 @@ func TestLifecycleFakeRuntime(t *testing.T) {
 			steps: []string{"install", "cluster", "setup 3", "remove"}},
 		{name: "setup fails: teardown still runs, the logs' ends are in the error", failSetup: true,
 			wantErr: "will not start\nthe end of the nodes' logs:\n  n1, n2, n3 /var/log/fake.log:\n    starting\n    ModuleNotFoundError",
-			steps: []string{"cluster", "setup 3", "n3: logs /var/log/fake.log", "remove"}, absent: []string{"kill"}},
+			steps:   []string{"cluster", "setup 3", "n3: logs /var/log/fake.log", "remove"}, absent: []string{"kill"}},
 		{name: "install fails: no cluster", failStep: "install", wantErr: "fake install failed",
 			steps: []string{"install"}, absent: []string{"cluster", "remove"}},
 		{name: "interrupted: healed and removed", cancelAt: 700 * time.Millisecond, wantErr: "interrupted",

@@ -37,6 +37,10 @@ func Poll(ctx context.Context, limit time.Duration, what string, log *slog.Logge
 			log.Debug("ready", "what", what, "attempts", attempt)
 			return nil
 		}
+		var p permanentError
+		if errors.As(err, &p) {
+			return fmt.Errorf("%s: %w", what, p.err)
+		}
 		log.Debug("not ready yet", "what", what, "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
@@ -46,3 +50,13 @@ func Poll(ctx context.Context, limit time.Duration, what string, log *slog.Logge
 		backoff = min(backoff*2, 2*time.Second)
 	}
 }
+
+// permanentError stops Poll at once: waiting longer cannot help.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err so that Poll returns it at once instead of retrying
+// (a process that exited will not become healthy by waiting).
+func Permanent(err error) error { return permanentError{err} }

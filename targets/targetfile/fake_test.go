@@ -21,6 +21,8 @@ type fakeNode struct {
 	mu       sync.Mutex
 	execs    [][]string
 	detached [][]string
+	running  bool // the daemon: started by ExecDetached, ended by a kill -KILL
+	dies     bool // the daemon exits as soon as it starts
 }
 
 func newFakeNode(name, addr string) *fakeNode {
@@ -33,7 +35,18 @@ func (n *fakeNode) Addr() netip.Addr { return n.addr }
 func (n *fakeNode) Exec(_ context.Context, argv ...string) (node.ExecResult, error) {
 	n.mu.Lock()
 	n.execs = append(n.execs, argv)
+	if len(argv) == 3 && strings.Contains(argv[2], "kill -KILL") {
+		n.running = false
+	}
+	started := n.running
 	n.mu.Unlock()
+	// node.Daemon.Running's check: the daemon runs once it was started.
+	if len(argv) == 3 && strings.Contains(argv[2], "/proc/$p/stat") {
+		if started {
+			return node.ExecResult{Stdout: []byte("yes\n")}, nil
+		}
+		return node.ExecResult{Stdout: []byte("no\n")}, nil
+	}
 	if n.reply != nil {
 		return n.reply(argv)
 	}
@@ -44,6 +57,7 @@ func (n *fakeNode) ExecDetached(_ context.Context, argv ...string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.detached = append(n.detached, argv)
+	n.running = !n.dies
 	return nil
 }
 

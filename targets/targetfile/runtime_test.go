@@ -133,7 +133,7 @@ func TestProcessControl(t *testing.T) {
 			t.Errorf("%s ran %q, want %q on mystore's pid file", tt.name, last, tt.want)
 		}
 	}
-	// The fake says nothing runs, so Start starts the same command again.
+	// After the kill above nothing runs, so Start starts the same command again.
 	if err := tg.Start(ctx, n1); err != nil {
 		t.Fatal(err)
 	}
@@ -301,4 +301,24 @@ func TestNoPrimaryNoLister(t *testing.T) {
 		t.Error("a file without primary gave a PrimaryLister")
 	}
 	var _ targets.Target = tg
+}
+
+// TestSetupSaysWhenTheServerExits: a server that exits at start is
+// reported at once, naming the node, not after the whole health timeout.
+func TestSetupSaysWhenTheServerExits(t *testing.T) {
+	tg, err := Load("testdata/mystore.yaml", fakeProtocols())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, fakes := fakeCluster("10.0.0.2", "10.0.0.3", "10.0.0.4")
+	fakes[1].dies = true
+	failing(fakes[1], []string{"mystore", "ping"}, -1, nil) // and so never healthy
+	t0 := time.Now()
+	err = tg.Setup(context.Background(), nodes, nil)
+	if err == nil || !strings.Contains(err.Error(), "mystore exited on n2") {
+		t.Fatalf("Setup = %v, want mystore exited on n2", err)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("took %s: waited instead of saying so at once", d)
+	}
 }

@@ -321,7 +321,20 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	if err := node.Each(nodes, func(n node.Node) error { return t.Start(ctx, n) }); err != nil {
 		return err
 	}
-	return t.WaitHealthy(ctx, t.f.health.wait)
+	// A server that exited at start will not become healthy: say so at
+	// once instead of after the whole health timeout.
+	return node.Poll(ctx, t.f.health.wait, t.f.name+" health", t.log, func(ctx context.Context) error {
+		return node.Each(t.nodes, func(n node.Node) error {
+			err := t.healthy(ctx, n)
+			if err == nil {
+				return nil
+			}
+			if up, rerr := t.ByNode[n.Name()].Running(ctx, n); rerr == nil && !up {
+				return node.Permanent(fmt.Errorf("%s exited on %s after it was started (its log is in the run's nodes/%s/)", t.f.name, n.Name(), n.Name()))
+			}
+			return err
+		})
+	})
 }
 
 // daemon is the start command for one node.
