@@ -181,8 +181,14 @@ func partitionNames() string {
 // targetBase is the target's part of a default test name: its name, or
 // for a target file (a path) the file's base name without extension.
 func targetBase(target string) string {
-	if !strings.ContainsAny(target, `/\`) && !strings.HasSuffix(target, ".yaml") && !strings.HasSuffix(target, ".yml") {
+	if !isTargetPath(target) {
 		return target
 	}
 	return strings.TrimSuffix(filepath.Base(target), filepath.Ext(target))
+}
+
+// isTargetPath reports whether a spec's target names a target file (a
+// path) rather than a shipped system: the rule targetfile.IsPath applies.
+func isTargetPath(target string) bool {
+	return strings.ContainsAny(target, `/\`) || strings.HasSuffix(target, ".yaml") || strings.HasSuffix(target, ".yml")
 }

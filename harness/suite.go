@@ -273,6 +273,13 @@ func suiteTest(path string, line int, base Spec, defaults, tf testFields, r targ
 	if t.Repeat < 1 || t.Repeat > MaxRepeat {
 		errs = append(errs, lineError(path, line, "repeat %d: want 1..%d", t.Repeat, MaxRepeat))
 	}
+	// A target file named in a suite is found beside the suite, wherever
+	// faultline runs from, and stored by its absolute path.
+	if isTargetPath(t.Spec.Target) && !filepath.IsAbs(t.Spec.Target) {
+		if abs, err := filepath.Abs(filepath.Join(filepath.Dir(path), t.Spec.Target)); err == nil {
+			t.Spec.Target = abs
+		}
+	}
 	for _, err := range splitErrors(CheckSpec(&t.Spec, r)) {
 		errs = append(errs, lineError(path, line, "test %s: %v", t.Spec.Test, err))
 	}

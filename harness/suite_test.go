@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/models"
+	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/targets/catalog"
 )
 
@@ -135,5 +136,43 @@ func TestSuiteExitCode(t *testing.T) {
 		if got := SuiteExitCode(tt.runs); got != tt.code {
 			t.Errorf("%s: exit %d, want %d", tt.name, got, tt.code)
 		}
+	}
+}
+
+// askedResolver resolves every name to the shipped etcd and records the
+// names it was asked for.
+type askedResolver struct{ asked []string }
+
+func (r *askedResolver) NewTarget(name, version string, opts map[string]string) (targets.Target, error) {
+	r.asked = append(r.asked, name)
+	return catalog.Default().NewTarget("etcd", version, opts)
+}
+
+// TestSuiteTargetFileBesideSuite: a target file named in a suite is found
+// beside the suite file, and stored by its absolute path.
+func TestSuiteTargetFileBesideSuite(t *testing.T) {
+	p := writeSuite(t, `name: mine
+tests:
+  - name: mine
+    target: mystore.yaml
+  - name: sub
+    target: ./sub/other.yml
+  - name: shipped
+    target: etcd
+`)
+	r := &askedResolver{}
+	s, err := LoadSuite(p, DefaultSpec(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(p)
+	want := []string{filepath.Join(dir, "mystore.yaml"), filepath.Join(dir, "sub", "other.yml"), "etcd"}
+	for i, st := range s.Tests {
+		if st.Spec.Target != want[i] {
+			t.Errorf("test %s: target %q, want %q", st.Spec.Test, st.Spec.Target, want[i])
+		}
+	}
+	if strings.Join(r.asked, ",") != strings.Join(want, ",") {
+		t.Errorf("resolver asked for %q, want %q", r.asked, want)
 	}
 }
