@@ -261,3 +261,46 @@ func ErrorCode(msg node.Message) (int, error) {
 	}
 	return *h.Code, nil
 }
+
+// ReadSet sends a broadcast-workload read to id and returns the messages it
+// holds, as compact JSON texts.
+func (c *Cluster) ReadSet(ctx context.Context, id string) (map[string]bool, error) {
+	reply, err := c.Call(ctx, id, map[string]any{"type": "read"})
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Type     string            `json:"type"`
+		Messages []json.RawMessage `json:"messages"`
+	}
+	if err := reply.Decode(&body); err != nil {
+		return nil, err
+	}
+	if body.Type != "read_ok" {
+		return nil, fmt.Errorf("read on %s: %s", id, reply.Body)
+	}
+	set := make(map[string]bool, len(body.Messages))
+	for _, m := range body.Messages {
+		set[strings.TrimSpace(string(m))] = true
+	}
+	return set, nil
+}
+
+// Topology sends every node a topology message making a ring, as the
+// broadcast workload does at the start of a test.
+func (c *Cluster) Topology(ctx context.Context) error {
+	topo := map[string][]string{}
+	for i, id := range c.ids {
+		topo[id] = []string{c.ids[(i+1)%len(c.ids)]}
+	}
+	for _, id := range c.ids {
+		reply, err := c.Call(ctx, id, map[string]any{"type": "topology", "topology": topo})
+		if err != nil {
+			return err
+		}
+		if reply.Type() != "topology_ok" {
+			return fmt.Errorf("topology on %s: %s", id, reply.Body)
+		}
+	}
+	return nil
+}
