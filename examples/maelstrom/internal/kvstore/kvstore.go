@@ -53,12 +53,19 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open state file: %w", err)
 	}
 	s := New()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	for sc.Scan() {
+	var good int64 // bytes up to the end of the last whole change
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				_ = f.Close()
+				return nil, fmt.Errorf("replay state file: %w", err)
+			}
+			break // a line without its newline is torn
+		}
 		var e entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			// A torn last line is a change never acknowledged: stop there.
+		if json.Unmarshal(line, &e) != nil {
 			break
 		}
 		k, err := compact(e.Key)
@@ -66,10 +73,13 @@ func Open(path string) (*Store, error) {
 			break
 		}
 		s.m[k] = e
+		good += int64(len(line))
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+	// A torn tail is a change that was never acknowledged (the answer waits
+	// for the sync); cut it off so later changes start on a line of their own.
+	if err := f.Truncate(good); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("replay state file: %w", err)
+		return nil, fmt.Errorf("truncate torn state file: %w", err)
 	}
 	s.log = f
 	return s, nil
