@@ -20,6 +20,7 @@ import (
 	"log"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Error codes defined by Maelstrom's protocol. Codes below 1000 are reserved
@@ -115,6 +116,12 @@ func Errorf(code int, format string, args ...any) *RPCError {
 // indefinite), since the handler may have done part of its work.
 type Handler func(ctx context.Context, req Message) error
 
+// waiter is an RPC waiting for its reply, which must come from dest.
+type waiter struct {
+	dest string
+	ch   chan Message
+}
+
 // Node is one Maelstrom node. Its methods are safe for concurrent use.
 type Node struct {
 	in  io.Reader
@@ -129,7 +136,7 @@ type Node struct {
 	nextMsgID int64
 	handlers  map[string]Handler
 	onInit    []func(ctx context.Context)
-	waiting   map[int64]chan Message
+	waiting   map[int64]waiter
 }
 
 // New returns a node that reads messages from in, writes them to out and
@@ -140,7 +147,12 @@ func New(in io.Reader, out io.Writer, logw io.Writer) *Node {
 		out:      out,
 		log:      log.New(logw, "", log.LstdFlags|log.Lmicroseconds),
 		handlers: make(map[string]Handler),
-		waiting:  make(map[int64]chan Message),
+		waiting:  make(map[int64]waiter),
+		// Message ids start from the clock so that a restarted node does
+		// not reuse the ids of its previous life, whose late replies
+		// would otherwise answer its new RPCs. Microseconds stay below
+		// 2^53, exact in every JSON reader.
+		nextMsgID: time.Now().UnixMicro(),
 	}
 }
 
@@ -313,15 +325,17 @@ func (n *Node) handleInit(ctx context.Context, msg Message, wg *sync.WaitGroup) 
 
 func (n *Node) deliverReply(inReplyTo int64, msg Message) {
 	n.mu.Lock()
-	ch, ok := n.waiting[inReplyTo]
-	delete(n.waiting, inReplyTo)
+	w, ok := n.waiting[inReplyTo]
+	if ok && w.dest == msg.Src {
+		delete(n.waiting, inReplyTo)
+	}
 	n.mu.Unlock()
-	if !ok {
+	if !ok || w.dest != msg.Src {
 		// A reply after its RPC gave up, or to a Send: nothing waits for it.
 		n.Logf("dropping reply to msg %d from %s: nobody waits for it", inReplyTo, msg.Src)
 		return
 	}
-	ch <- msg // buffered, one reply per id
+	w.ch <- msg // buffered, one reply per id
 }
 
 func (n *Node) replyErrorLogged(req Message, e *RPCError) {
@@ -364,7 +378,7 @@ func (n *Node) RPC(ctx context.Context, dest string, body any) (Message, error) 
 	ch := make(chan Message, 1)
 	id, err := n.send(dest, body, nil, func(id int64) {
 		n.mu.Lock()
-		n.waiting[id] = ch
+		n.waiting[id] = waiter{dest: dest, ch: ch}
 		n.mu.Unlock()
 	})
 	if err != nil {

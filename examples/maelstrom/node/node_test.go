@@ -185,6 +185,8 @@ func TestRPC(t *testing.T) {
 		t.Fatalf("rpc request: %+v %s", q, q.Body)
 	}
 	h.send("n1", `{"type":"q_ok","v":42,"in_reply_to":99999}`) // nobody waits: dropped
+	// Right id, wrong sender (a late reply to another node's RPC): dropped.
+	h.send("n3", fmt.Sprintf(`{"type":"q_ok","v":13,"in_reply_to":%d}`, *qh.MsgID))
 	h.send("n1", fmt.Sprintf(`{"type":"q_ok","v":42,"in_reply_to":%d}`, *qh.MsgID))
 	m, hd := h.recv()
 	if hd.Type != "ask_ok" || *hd.InReplyTo != 3 || string(m.Body) == "" {
