@@ -1,0 +1,3 @@
+module example.com/maelstrom-examples
+
+go 1.26
