@@ -33,7 +33,7 @@ test: setup
 # The examples are modules of their own (a user's system and its tests,
 # outside faultline's module): kvsvc's own tests, then kvsvc tested through
 # faultline's Go API and through a target file with the CLI.
-EXAMPLE_MODULES := examples/kvsvc examples/kvsvc-gotest
+EXAMPLE_MODULES := examples/kvsvc examples/kvsvc-gotest examples/maelstrom
 EXAMPLE_RUN := $(BIN) run --target examples/kvsvc/kvsvc.yaml --workload register --nodes 3 --concurrency 6 \
 	--time-limit 30s --nemesis-interval 4s --store $${FAULTLINE_STORE:-store} -q
 examples: build
