@@ -151,7 +151,9 @@ type Options struct {
 	Workload workloads.Workload
 	// Nodes is the cluster size (default 3).
 	Nodes int
-	// FaultNode is the node killed and paused (default n1).
+	// FaultNode is the node killed and paused (default n1). Its clients
+	// must depend on it (with a client that routes to a primary elsewhere,
+	// pick the primary).
 	FaultNode string
 	// RunTime is the length of the fault-free run (default 8 s), and Rate
 	// its total ops/s limit (0 = none).
