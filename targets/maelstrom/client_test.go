@@ -20,20 +20,20 @@ import (
 func TestClassify(t *testing.T) {
 	code := func(c int) error { return fmt.Errorf("maelstrom write: %w", &Error{Code: c, Text: "x"}) }
 	targettest.Classify(t, classify, []targettest.ClassCase{
-		{"timeout (0)", code(CodeTimeout), targettest.Indeterminate},
-		{"node-not-found (1)", code(CodeNodeNotFound), targettest.Definite},
-		{"not-supported (10)", code(CodeNotSupported), targettest.Definite},
-		{"temporarily-unavailable (11)", code(CodeTemporarilyUnavailable), targettest.Definite},
-		{"malformed-request (12)", code(CodeMalformedRequest), targettest.Definite},
-		{"crash (13)", code(CodeCrash), targettest.Indeterminate},
-		{"abort (14)", code(CodeAbort), targettest.Definite},
-		{"key-does-not-exist (20)", code(CodeKeyDoesNotExist), targettest.Definite},
-		{"key-already-exists (21)", code(CodeKeyAlreadyExists), targettest.Definite},
-		{"precondition-failed (22)", code(CodePreconditionFailed), targettest.Definite},
-		{"txn-conflict (30)", code(CodeTxnConflict), targettest.Definite},
-		{"a node's own code", code(1000), targettest.Indeterminate},
-		{"not sent", notSent{errors.New("connection refused")}, targettest.Definite},
-		{"connection lost after sending", errors.New("maelstrom write: no reply: EOF"), targettest.Indeterminate},
+		{Name: "timeout (0)", Err: code(CodeTimeout), Want: targettest.Indeterminate},
+		{Name: "node-not-found (1)", Err: code(CodeNodeNotFound), Want: targettest.Definite},
+		{Name: "not-supported (10)", Err: code(CodeNotSupported), Want: targettest.Definite},
+		{Name: "temporarily-unavailable (11)", Err: code(CodeTemporarilyUnavailable), Want: targettest.Definite},
+		{Name: "malformed-request (12)", Err: code(CodeMalformedRequest), Want: targettest.Definite},
+		{Name: "crash (13)", Err: code(CodeCrash), Want: targettest.Indeterminate},
+		{Name: "abort (14)", Err: code(CodeAbort), Want: targettest.Definite},
+		{Name: "key-does-not-exist (20)", Err: code(CodeKeyDoesNotExist), Want: targettest.Definite},
+		{Name: "key-already-exists (21)", Err: code(CodeKeyAlreadyExists), Want: targettest.Definite},
+		{Name: "precondition-failed (22)", Err: code(CodePreconditionFailed), Want: targettest.Definite},
+		{Name: "txn-conflict (30)", Err: code(CodeTxnConflict), Want: targettest.Definite},
+		{Name: "a node's own code", Err: code(1000), Want: targettest.Indeterminate},
+		{Name: "not sent", Err: notSent{errors.New("connection refused")}, Want: targettest.Definite},
+		{Name: "connection lost after sending", Err: errors.New("maelstrom write: no reply: EOF"), Want: targettest.Indeterminate},
 	})
 }
 
