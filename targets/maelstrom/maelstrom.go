@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -153,7 +154,7 @@ func (t *Target) Workloads() []string { return []string{workloadOf[t.workload]} 
 
 // Faults implements targets.FaultLimiter. Clock faults are left out: the
 // injector acts on the daemon's process, which is the shim, not the node.
-func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "packet"} }
+func (t *Target) Faults() []string { return []string{nuker.FaultPartition, nuker.FaultKill, nuker.FaultPause} }
 
 // CheckNodes implements targets.NodeChecker.
 func (t *Target) CheckNodes(n int) error {
