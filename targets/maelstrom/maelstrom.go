@@ -154,7 +154,9 @@ func (t *Target) Workloads() []string { return []string{workloadOf[t.workload]} 
 
 // Faults implements targets.FaultLimiter. Clock faults are left out: the
 // injector acts on the daemon's process, which is the shim, not the node.
-func (t *Target) Faults() []string { return []string{nuker.FaultPartition, nuker.FaultKill, nuker.FaultPause} }
+func (t *Target) Faults() []string {
+	return []string{nuker.FaultPartition, nuker.FaultKill, nuker.FaultPause}
+}
 
 // CheckNodes implements targets.NodeChecker.
 func (t *Target) CheckNodes(n int) error {

@@ -180,14 +180,32 @@ func TestShimCarriesMessages(t *testing.T) {
 	}
 
 	// n1 gone: n3's request has no answer. A timeout is indeterminate.
+	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", shims[0].cmd.Process.Pid, shims[0].cmd.Process.Pid))
+	if err != nil || len(strings.Fields(string(kids))) != 1 {
+		t.Fatalf("n1's shim children: %q %v, want its node program", kids, err)
+	}
+	child := strings.Fields(string(kids))[0]
 	_ = shims[0].cmd.Process.Kill()
 	<-shims[0].done
 	shims[0].done <- nil // for the cleanup
 	tctx, tcancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer tcancel()
-	err := c3.Write(tctx, "k", 9)
+	err = c3.Write(tctx, "k", 9)
 	if err == nil || workloads.IsDefinite(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("write with n1 down: %v, want an indeterminate timeout", err)
+	}
+	// Its node program died with it (parent-death signal), as a kill
+	// fault needs.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := os.ReadFile("/proc/" + child + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n1's node program (pid %s) outlived its shim", child)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	// Its node program died with it (parent-death signal): the client
 	// port refuses, which is definite.
@@ -232,5 +250,32 @@ func TestShimRefusesBadNodes(t *testing.T) {
 				t.Errorf("last shim line %q, want it to say %q; log:\n%s", last, c.want, s.log)
 			}
 		})
+	}
+}
+
+// TestShimKillTakesNode: a node program that ignores its stdin's end
+// still dies with its shim (the parent-death signal), so a kill fault
+// kills the node, not only its links.
+func TestShimKillTakesNode(t *testing.T) {
+	s := startShims(t, 1, 5*time.Second, "/bin/sh", "-c",
+		`read line; echo '{"src":"n1","dest":"c0","body":{"type":"init_ok","in_reply_to":1}}'; exec sleep 60`)[0]
+	dialRetry(t, s.client)
+	pid := s.cmd.Process.Pid
+	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil || len(strings.Fields(string(kids))) != 1 {
+		t.Fatalf("shim children: %q %v, want its node program", kids, err)
+	}
+	child := strings.Fields(string(kids))[0]
+	_ = s.cmd.Process.Kill()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := os.ReadFile("/proc/" + child + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node program (pid %s) outlived its killed shim", child)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
