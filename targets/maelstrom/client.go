@@ -39,22 +39,33 @@ func DialOptions() map[string]string {
 // lin-kv, set as broadcast or g-set, counter as g-counter.
 func DialWorkloads() []string { return []string{"register", "set", "counter"} }
 
-// Client is one worker's connection to one node's shim.
+// Client is one worker's connection to one node's shim. A lost
+// connection is dialled again by the next operation, so a worker whose
+// node was killed is served again once it restarts.
 type Client struct {
-	conn   net.Conn
-	addr   string
-	id     string // this client's id, c<N>
-	node   string // dest of requests ("" = the node behind the port)
-	gset   bool
-	w      *bufio.Writer
-	wmu    sync.Mutex
-	mu     sync.Mutex
-	nextID int64
-	wait   map[int64]chan reply
-	err    error // set once the connection is lost
-	done   chan struct{}
+	addr string
+	id   string // this client's id, c<N>
+	node string // dest of requests ("" = the node behind the port)
+	gset bool
+
+	wmu sync.Mutex // one writer at a time
+
+	mu       sync.Mutex
+	link     *link // nil when not connected
+	nextID   int64
+	lastFail time.Time // of the last failed dial, to pace redials
 
 	counterKey string // the one key a g-counter client counts under
+}
+
+// link is one TCP connection to the shim and the requests waiting on it.
+type link struct {
+	conn net.Conn
+	w    *bufio.Writer
+	mu   sync.Mutex
+	wait map[int64]chan reply
+	err  error         // why the connection ended
+	done chan struct{} // closed when it ends
 }
 
 type reply struct {
@@ -73,7 +84,7 @@ func Dial(ctx context.Context, addr string, opts map[string]string) (workloads.C
 }
 
 func dial(ctx context.Context, addr string, opts map[string]string) (*Client, error) {
-	c := &Client{addr: addr, wait: map[int64]chan reply{}, done: make(chan struct{})}
+	c := &Client{addr: addr}
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
 		keys = append(keys, k)
@@ -99,21 +110,59 @@ func dial(ctx context.Context, addr string, opts map[string]string) (*Client, er
 	// Client ids must be unique in the cluster: a reply may come back
 	// through another node's shim, which finds the client by id.
 	c.id = "c" + strconv.FormatUint(rand.Uint64()%1_000_000_000_000, 10)
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, workloads.Definite(fmt.Errorf("maelstrom: connect %s: %w", addr, err))
+	if _, err := c.connect(ctx); err != nil {
+		return nil, err
 	}
-	c.conn, c.w = conn, bufio.NewWriter(conn)
-	go c.readLoop()
 	return c, nil
 }
 
 // Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.link == nil {
+		return nil
+	}
+	err := c.link.conn.Close()
+	c.link = nil
+	return err
+}
 
-func (c *Client) readLoop() {
-	r := bufio.NewReaderSize(c.conn, 64<<10)
+// connect returns the live link, dialling when there is none. A failed
+// dial is definite (nothing was sent); redials are paced so a worker of a
+// dead node does not spin.
+func (c *Client) connect(ctx context.Context) (*link, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l := c.link; l != nil {
+		select {
+		case <-l.done:
+			c.link = nil
+		default:
+			return l, nil
+		}
+	}
+	if wait := 100*time.Millisecond - time.Since(c.lastFail); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, notSent{ctx.Err()}
+		case <-time.After(wait):
+		}
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		c.lastFail = time.Now()
+		return nil, workloads.Definite(fmt.Errorf("maelstrom: connect %s: %w", c.addr, notSent{err}))
+	}
+	l := &link{conn: conn, w: bufio.NewWriter(conn), wait: map[int64]chan reply{}, done: make(chan struct{})}
+	c.link = l
+	go l.readLoop(c.addr)
+	return l, nil
+}
+
+func (l *link) readLoop(addr string) {
+	r := bufio.NewReaderSize(l.conn, 64<<10)
 	var err error
 	for {
 		var line []byte
@@ -131,38 +180,40 @@ func (c *Client) readLoop() {
 		if json.Unmarshal(m.Body["in_reply_to"], &irt) != nil {
 			continue
 		}
-		c.mu.Lock()
-		ch := c.wait[irt]
-		delete(c.wait, irt)
-		c.mu.Unlock()
+		l.mu.Lock()
+		ch := l.wait[irt]
+		delete(l.wait, irt)
+		l.mu.Unlock()
 		if ch != nil {
 			ch <- reply{m.Body}
 		}
 	}
-	c.mu.Lock()
-	c.err = fmt.Errorf("maelstrom: connection to %s lost: %w", c.addr, err)
-	c.mu.Unlock()
-	close(c.done)
+	l.conn.Close()
+	l.mu.Lock()
+	l.err = fmt.Errorf("connection to %s lost: %w", addr, err)
+	l.mu.Unlock()
+	close(l.done)
 }
 
 // call sends a request of type typ with fields and waits for its reply;
 // an error reply is an *Error. The error is not classified yet.
 func (c *Client) call(ctx context.Context, typ string, fields map[string]any) (map[string]json.RawMessage, error) {
-	c.mu.Lock()
-	if c.err != nil {
-		err := c.err
-		c.mu.Unlock()
-		return nil, notSent{err}
+	l, err := c.connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("maelstrom %s: %w", typ, err)
 	}
+	c.mu.Lock()
 	c.nextID++
 	id := c.nextID
-	ch := make(chan reply, 1)
-	c.wait[id] = ch
 	c.mu.Unlock()
+	ch := make(chan reply, 1)
+	l.mu.Lock()
+	l.wait[id] = ch
+	l.mu.Unlock()
 	defer func() {
-		c.mu.Lock()
-		delete(c.wait, id)
-		c.mu.Unlock()
+		l.mu.Lock()
+		delete(l.wait, id)
+		l.mu.Unlock()
 	}()
 
 	body := map[string]any{"type": typ, "msg_id": id}
@@ -179,16 +230,17 @@ func (c *Client) call(ctx context.Context, typ string, fields map[string]any) (m
 	}
 	c.wmu.Lock()
 	if dl, ok := ctx.Deadline(); ok {
-		_ = c.conn.SetWriteDeadline(dl)
+		_ = l.conn.SetWriteDeadline(dl)
 	} else {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_ = l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	}
-	c.w.Write(line)
-	c.w.WriteByte('\n')
-	err = c.w.Flush()
+	l.w.Write(line)
+	l.w.WriteByte('\n')
+	err = l.w.Flush()
 	c.wmu.Unlock()
 	if err != nil {
 		// Part of the line may have reached the node.
+		l.conn.Close()
 		return nil, fmt.Errorf("maelstrom %s: send: %w", typ, err)
 	}
 	select {
@@ -205,10 +257,10 @@ func (c *Client) call(ctx context.Context, typ string, fields map[string]any) (m
 			return nil, fmt.Errorf("maelstrom %s: reply of type %q, want %s_ok", typ, rt, typ)
 		}
 		return r.body, nil
-	case <-c.done:
-		c.mu.Lock()
-		err := c.err
-		c.mu.Unlock()
+	case <-l.done:
+		l.mu.Lock()
+		err := l.err
+		l.mu.Unlock()
 		return nil, fmt.Errorf("maelstrom %s: no reply: %w", typ, err)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("maelstrom %s: no reply: %w", typ, ctx.Err())

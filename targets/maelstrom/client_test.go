@@ -37,7 +37,7 @@ func TestClassify(t *testing.T) {
 	})
 }
 
-// fakeNode serves one connection like a shim would, answering each
+// fakeNode serves one connection like a shim would (then refuses more), answering each
 // request with answer(body); a nil answer means no reply.
 func fakeNode(t *testing.T, answer func(body map[string]any) map[string]any) string {
 	t.Helper()
@@ -48,6 +48,7 @@ func fakeNode(t *testing.T, answer func(body map[string]any) map[string]any) str
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		c, err := l.Accept()
+		l.Close() // one connection: a redial is refused
 		if err != nil {
 			return
 		}
@@ -172,6 +173,7 @@ func TestClientLostConnection(t *testing.T) {
 	if err == nil || workloads.IsDefinite(err) || !errors.Is(err, io.EOF) {
 		t.Fatalf("write, connection closed before the answer: %v, want indeterminate", err)
 	}
+	// The next op dials again, is refused: nothing sent, definite.
 	if err := c.Write(ctx, "k", 2); !workloads.IsDefinite(err) {
 		t.Fatalf("write on a lost connection: %v, want definite (never sent)", err)
 	}

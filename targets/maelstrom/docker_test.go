@@ -27,6 +27,9 @@ func newTarget(t *testing.T, node string) *Target {
 // is reported in one line, at once.
 func TestMaelstromInDocker(t *testing.T) {
 	testenv.NeedDocker(t)
+	if testenv.Short() {
+		t.Skip("SKIPPING maelstrom Docker runs with -short: three 3-node clusters, about 70 s")
+	}
 	for _, tc := range []struct {
 		node string
 		want models.Verdict
