@@ -39,7 +39,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	builds := []struct{ dir, out string }{
 		{shimDir, filepath.Join(dir, "shim")},
 	}
-	for _, n := range []string{"leaderkv", "localkv", "exits"} {
+	for _, n := range []string{"leaderkv", "localkv", "exits", "gossip"} {
 		abs, _ := filepath.Abs(filepath.Join("testdata", n))
 		builds = append(builds, struct{ dir, out string }{abs, filepath.Join(dir, n)})
 	}
@@ -277,5 +277,40 @@ func TestShimKillTakesNode(t *testing.T) {
 			t.Fatalf("the node program (pid %s) outlived its killed shim", child)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestShimBroadcast: a gossiping broadcast node, given the topology the
+// target sends, spreads an element added at n1 to n3 over the shims.
+func TestShimBroadcast(t *testing.T) {
+	shims := startShims(t, 3, 5*time.Second, filepath.Join(built(t), "gossip"))
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var cs []*Client
+	for i, s := range shims {
+		c := dialRetry(t, s.client)
+		if _, err := c.call(ctx, "topology", map[string]any{"topology": topology([]string{"n1", "n2", "n3"})}); err != nil {
+			t.Fatalf("n%d topology: %v", i+1, err)
+		}
+		cs = append(cs, c)
+	}
+	if err := cs[0].AddElement(ctx, "2", 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs[0].AddElement(ctx, "3", 6); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got, err := cs[2].ReadSet(ctx, "2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) == "[5]" {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("n3 reads set 2 as %v, want [5]", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
