@@ -152,10 +152,11 @@ func (t *Target) Software() (node.Software, error) {
 // chosen Maelstrom workload maps to.
 func (t *Target) Workloads() []string { return []string{workloadOf[t.workload]} }
 
-// Faults implements targets.FaultLimiter. Clock faults are left out: the
-// injector acts on the daemon's process, which is the shim, not the node.
+// Faults implements targets.FaultLimiter. Clock faults reach the node
+// program: the injector acts on the daemon (the shim) and its process
+// tree, and the program is the shim's child.
 func (t *Target) Faults() []string {
-	return []string{nuker.FaultPartition, nuker.FaultKill, nuker.FaultPause}
+	return []string{nuker.FaultPartition, nuker.FaultKill, nuker.FaultPause, nuker.FaultClock}
 }
 
 // CheckNodes implements targets.NodeChecker.
