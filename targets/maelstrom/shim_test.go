@@ -314,3 +314,12 @@ func TestShimBroadcast(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestMain removes what buildOnce built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := buildOnce(); err == nil && strings.HasPrefix(filepath.Base(dir), "maelstrom-test-") {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
