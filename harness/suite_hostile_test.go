@@ -161,7 +161,7 @@ func TestHostileSuites(t *testing.T) {
 		"many-problems.yaml": `:2: test a: nodes must be 1..100, got 0
 many-problems.yaml:2: test a: rate must be a finite number >= 0, got +Inf
 many-problems.yaml:2: test a: ops-per-key must be >= 0, got -1
-many-problems.yaml:7: test b: unknown target "oracle" (known: [etcd minio nats postgres redis zookeeper])
+many-problems.yaml:7: test b: unknown target "oracle" (known: [etcd maelstrom minio nats postgres redis zookeeper])
 many-problems.yaml:9: test latest: test name "latest" is reserved: the store keeps a link of that name`,
 	}
 	entries, err := os.ReadDir(filepath.Join("testdata", "hostile"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/targets/etcd"
+	"github.com/faultline/faultline/targets/maelstrom"
 	miniotarget "github.com/faultline/faultline/targets/minio"
 	natstarget "github.com/faultline/faultline/targets/nats"
 	"github.com/faultline/faultline/targets/postgres"
@@ -75,6 +76,18 @@ func Default() Catalog {
 			Options:        postgres.Options(),
 			New: func(v string, o map[string]string) (targets.Target, error) {
 				return postgres.New(v, o)
+			},
+		},
+		"maelstrom": {
+			Summary:        "your own node written for Jepsen's Maelstrom (bin=PATH or src=DIR), one per node under a shim: init, real TCP between nodes, clients on port 7000; option workload=lin-kv|broadcast|g-set|g-counter (docs/maelstrom.md)",
+			DefaultVersion: maelstrom.Version,
+			Options:        maelstrom.Options(),
+			New: func(v string, o map[string]string) (targets.Target, error) {
+				t, err := maelstrom.New(v, o)
+				if err != nil {
+					return nil, err // not a typed nil: `list` builds each target without options
+				}
+				return t, nil
 			},
 		},
 		"zookeeper": {

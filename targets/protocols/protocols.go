@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline/faultline/targets/etcd"
 	"github.com/faultline/faultline/targets/httpjson"
+	"github.com/faultline/faultline/targets/maelstrom"
 	"github.com/faultline/faultline/targets/minio"
 	"github.com/faultline/faultline/targets/nats"
 	"github.com/faultline/faultline/targets/postgres"
@@ -93,6 +94,14 @@ func Default() Catalog {
 			Workloads:   nats.DialWorkloads(),
 			Options:     nats.DialOptions(),
 			Dial:        nats.Dial,
+		},
+		Protocol{
+			Name:        "maelstrom",
+			Summary:     "Jepsen Maelstrom's JSON messages, newline-delimited over TCP (faultline's maelstrom shim); register as lin-kv, set as broadcast or g-set, counter as g-counter; Maelstrom's error codes; options set, node",
+			DefaultPort: maelstrom.ClientPort,
+			Workloads:   maelstrom.DialWorkloads(),
+			Options:     maelstrom.DialOptions(),
+			Dial:        maelstrom.Dial,
 		},
 		Protocol{
 			Name:        httpjson.Name,

@@ -18,7 +18,7 @@ import (
 // serving only workloads faultline has.
 func TestDefaultEntries(t *testing.T) {
 	cat := protocols.Default()
-	want := []string{"etcd", "http-json", "nats", "postgres", "resp", "s3", "zookeeper"}
+	want := []string{"etcd", "http-json", "maelstrom", "nats", "postgres", "resp", "s3", "zookeeper"}
 	if got := cat.Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
