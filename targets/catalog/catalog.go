@@ -1,5 +1,6 @@
 // Package catalog names the systems faultline ships (etcd, NATS, Redis,
-// MinIO, PostgreSQL, ZooKeeper) and describes their options. It is the
+// MinIO, PostgreSQL, ZooKeeper) and the maelstrom target (a user's own
+// Maelstrom node), and describes their options. It is the
 // edge where names become values: the CLI and suite files resolve through
 // it; the harness itself runs any targets.Target and imports none of them.
 package catalog
