@@ -7,21 +7,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/faultline/faultline/targets/targettest"
 	"github.com/faultline/faultline/workloads"
 )
 
 // TestDialWorkloads: the client serves every workload Dial claims.
 func TestDialWorkloads(t *testing.T) {
-	have := workloads.Default()
-	for _, w := range DialWorkloads() {
-		wl, err := have.Lookup(w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := wl.CheckClient(&Client{}); err != nil {
-			t.Errorf("%s: %v", w, err)
-		}
-	}
+	targettest.ServesWorkloads(t, &Client{}, DialWorkloads())
 }
 
 func TestParseDialOptions(t *testing.T) {

@@ -390,3 +390,21 @@ func unserved(ctx context.Context, tg targets.Target, wl workloads.Workload, n n
 	}
 	return fmt.Errorf("%s answered %s (value %v)", done.F, done.Type, done.Value)
 }
+
+// ServesWorkloads checks that client c implements the client interface of
+// every named workload (a protocol's DialWorkloads), without a network:
+// a zero client value is enough.
+func ServesWorkloads(t testing.TB, c workloads.Client, names []string) {
+	t.Helper()
+	have := workloads.Default()
+	for _, w := range names {
+		wl, err := have.Lookup(w)
+		if err != nil {
+			t.Errorf("workload %s: %v", w, err)
+			continue
+		}
+		if err := wl.CheckClient(c); err != nil {
+			t.Errorf("%s: %v", w, err)
+		}
+	}
+}
