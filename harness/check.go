@@ -1,11 +1,13 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/catalog"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/models/netstats"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/workloads"
 )
@@ -44,6 +47,7 @@ func checkRun(ctx context.Context, dir string, spec Spec, wl workloads.Workload,
 		return Results{}, err
 	}
 	res := assemble(spec, ops, results, info)
+	res.Network = networkOf(rd, ops, log)
 	hc.settle(&res)
 	log.Info("check done", "verdict", res.Verdict, "took", time.Since(t0).Round(time.Millisecond))
 	progress.Printf("check done in %s: %s", time.Since(t0).Round(time.Millisecond), res.Verdict)
@@ -155,7 +159,7 @@ func writeOutputs(rd *rundir.Dir, st *rundir.Stage, spec Spec, ops []history.Op,
 		},
 		Ops: ops, Verdict: res.Verdict, Results: res.Results,
 		NodeLogs: nodeLogs(rd), Artifacts: artifacts, SLOs: res.SLOs, Faults: res.Faults,
-		History: res.History.Lines(),
+		History: res.History.Lines(), Network: res.Network,
 	}
 	if err := report(rd, st, ReportFile, up, in); err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -171,6 +175,26 @@ func writeOutputs(rd *rundir.Dir, st *rundir.Stage, spec Spec, ops []history.Op,
 		return fmt.Errorf("write run directory %s: %w", rd.Path(), err)
 	}
 	return nil
+}
+
+// networkOf summarizes the run directory's network.json, or returns nil
+// when the target counted no messages; a damaged file is logged and left
+// out, as it costs only the statistics.
+func networkOf(rd *rundir.Dir, ops []history.Op, log *slog.Logger) *netstats.Summary {
+	b, err := rd.ReadFile(NetworkFile, maxJSONBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var f netstats.File
+	if err == nil {
+		f, err = netstats.Read(bytes.NewReader(b))
+	}
+	if err != nil {
+		log.Warn("network statistics left out", "err", err)
+		return nil
+	}
+	s := netstats.Summarize(f, ops)
+	return &s
 }
 
 // nodeLogs lists the files copied under dir/nodes/<node>/, relative to dir.
@@ -265,6 +289,7 @@ func check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 	}
 	ck.Interrupted = ctx.Err() != nil
 	res := assemble(spec, ops, results, prev.Run)
+	res.Network = networkOf(rd, ops, slog.New(slog.DiscardHandler))
 	hc.settle(&res)
 	if ck.Interrupted {
 		res.Verdict = models.Unknown

@@ -18,6 +18,7 @@ import (
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/models/netstats"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/targets"
 	"github.com/faultline/faultline/workloads"
@@ -314,5 +315,70 @@ func TestDefaultTestNameOfTargetFile(t *testing.T) {
 		if s.Test != tc.want {
 			t.Errorf("%s: test name %q, want %q", tc.target, s.Test, tc.want)
 		}
+	}
+}
+
+// crashingTarget is a fake store whose "node program" exits by itself
+// 400 ms into the run phase, as a targets.CrashWatcher says; it also
+// counts messages, as a targets.MessageCounter.
+type crashingTarget struct {
+	*fakeTarget
+	crashAt time.Time
+}
+
+func (t *crashingTarget) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger) error {
+	t.crashAt = time.Now().Add(400 * time.Millisecond)
+	return t.fakeTarget.Setup(ctx, nodes, log)
+}
+
+func (t *crashingTarget) Crashed() error {
+	if time.Now().After(t.crashAt) {
+		return errors.New("node n2: node program exited: exit status 2")
+	}
+	return nil
+}
+
+func (t *crashingTarget) Messages(context.Context) (netstats.File, error) {
+	return netstats.File{Samples: []netstats.Sample{{At: t.crashAt, Node: "n1", NodeSent: 30, NodeDelivered: 29}}}, nil
+}
+
+// TestLifecycleCrashStopsRun checks that a crash a target reports stops
+// the run phase at once, ends the run as could-not-run with that line,
+// keeps the history and the cluster is still removed; and that a target's
+// message counts reach network.json and results.json.
+func TestLifecycleCrashStopsRun(t *testing.T) {
+	ev := &events{}
+	target := &crashingTarget{fakeTarget: &fakeTarget{ev: ev}}
+	spec := DefaultSpec()
+	spec.Test = "crash"
+	spec.Store = t.TempDir()
+	spec.Nodes, spec.Concurrency = 3, 2
+	spec.TimeLimit = Duration(20 * time.Second)
+	spec.RecoveryWait = 0
+	spec.Rate = 200
+	t0 := time.Now()
+	out, err := RunTest(context.Background(), Test{Spec: spec, Target: target, Workload: workloads.Register{}},
+		Options{Runtime: &fakeRuntime{ev: ev}})
+	if took := time.Since(t0); took > 5*time.Second {
+		t.Errorf("the run went on for %s after the crash", took.Round(time.Millisecond))
+	}
+	if err == nil || !errors.Is(err, ErrHarness) || !strings.Contains(err.Error(), "crashed: node n2: node program exited: exit status 2") {
+		t.Fatalf("RunTest error %v, want a harness error naming the crash", err)
+	}
+	if !slices.Contains(ev.all(), "remove") {
+		t.Errorf("cluster not removed: %q", ev.all())
+	}
+	if out == nil || out.Results.Stats.Ops == 0 {
+		t.Fatalf("the history before the crash was not kept: %+v", out)
+	}
+	if out.Results.Verdict != models.Unknown {
+		t.Errorf("verdict %s, want unknown", out.Results.Verdict)
+	}
+	n := out.Results.Network
+	if n == nil || n.NodeSent != 30 || n.NodeDelivered != 29 || len(n.ByNode) != 1 {
+		t.Errorf("network summary %+v, want the target's one sample", n)
+	}
+	if _, err := os.Stat(filepath.Join(out.Dir, NetworkFile)); err != nil {
+		t.Errorf("no network.json: %v", err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/faultline/faultline/harness/docker"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/models/netstats"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/reports"
 	"github.com/faultline/faultline/targets"
@@ -279,6 +280,8 @@ type lifecycle struct {
 	faults  []string
 	gen     workloads.Generator
 	clients []workloads.Client
+	// crash is what a targets.CrashWatcher reported, ending the run phase.
+	crash error
 }
 
 // cleanupCtx is for work that must run even when ctx was cancelled by
@@ -321,6 +324,10 @@ func (l *lifecycle) run(ctx context.Context) (err error) {
 	maxProc := l.runPhase(ctx)
 	if err := l.heal(ctx); err != nil {
 		return err
+	}
+	if l.crash != nil {
+		l.progress.Printf("stopped: %v", l.crash)
+		return fmt.Errorf("the system under test crashed: %w", l.crash)
 	}
 	if ctx.Err() != nil {
 		l.progress.Printf("interrupted: faults healed; skipping final reads")
@@ -378,6 +385,9 @@ func (l *lifecycle) teardown(ctx context.Context, cluster node.RunningCluster) e
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	collectLogs(cctx, l.nodes, l.target.LogFiles(), filepath.Join(l.dir, NodesDir), l.log)
+	if mc, ok := l.target.(targets.MessageCounter); ok {
+		l.saveMessages(cctx, mc)
+	}
 	if c, ok := l.target.(io.Closer); ok {
 		if err := c.Close(); err != nil {
 			l.log.Warn("closing the target's connections", "err", err)
@@ -388,6 +398,23 @@ func (l *lifecycle) teardown(ctx context.Context, cluster node.RunningCluster) e
 	}
 	l.log.Info("cluster removed")
 	return nil
+}
+
+// saveMessages keeps the target's message counts in network.json, on the
+// history's time axis. Missing counts cost the statistics, not the run.
+func (l *lifecycle) saveMessages(ctx context.Context, mc targets.MessageCounter) {
+	f, err := mc.Messages(ctx)
+	if err != nil {
+		l.log.Warn("no network statistics", "err", err)
+		return
+	}
+	f.Format, f.Version = netstats.Format, netstats.Version
+	for i := range f.Samples {
+		f.Samples[i].Time = int64(f.Samples[i].At.Sub(l.rec.start))
+	}
+	if err := writeJSON(filepath.Join(l.dir, NetworkFile), f); err != nil {
+		l.log.Warn("network statistics not written", "err", err)
+	}
 }
 
 // setup starts the system on the nodes and waits until it is healthy.
@@ -550,6 +577,17 @@ func (l *lifecycle) runPhase(ctx context.Context) history.Process {
 			pollPrimaries(runCtx, pl, rec, time.Second, l.log)
 		}
 	}()
+	crashDone := make(chan struct{})
+	go func() {
+		defer close(crashDone)
+		if cw, ok := l.target.(targets.CrashWatcher); ok {
+			l.crash = watchCrash(runCtx, cw, 500*time.Millisecond)
+			if l.crash != nil {
+				l.log.Error("the system under test crashed; stopping the run", "err", l.crash)
+				stopRun()
+			}
+		}
+	}()
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
@@ -574,6 +612,7 @@ func (l *lifecycle) runPhase(ctx context.Context) history.Process {
 	wg.Wait()
 	<-nukerDone
 	<-rolesDone
+	<-crashDone
 	<-progressDone
 	el := time.Since(phaseStart)
 	l.log.Info("run phase done", "ops", counts[3].Load(), "ok", counts[0].Load(), "fail", counts[1].Load(), "info", counts[2].Load(), "took", el.Round(time.Millisecond))
@@ -583,6 +622,23 @@ func (l *lifecycle) runPhase(ctx context.Context) history.Process {
 		l.log.Warn("nuker reported an error", "err", nukerErr)
 	}
 	return history.Process(maxProc.Load())
+}
+
+// watchCrash polls cw until ctx ends and returns the first crash it
+// reports, or nil.
+func watchCrash(ctx context.Context, cw targets.CrashWatcher, every time.Duration) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if err := cw.Crashed(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return cw.Crashed()
+		case <-tick.C:
+		}
+	}
 }
 
 // final waits for recovery after healing, then reads every key from every

@@ -12,6 +12,7 @@ import (
 	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/models/netstats"
 	"github.com/faultline/faultline/reports"
 )
 
@@ -23,6 +24,9 @@ const (
 	ReportFile  = "report.html"
 	LogFile     = "faultline.log"
 	NodesDir    = "nodes"
+	// NetworkFile holds the messages the nodes exchanged, when the target
+	// counts them (netstats.File).
+	NetworkFile = "network.json"
 )
 
 // ResultsFormat and ResultsVersion identify results.json.
@@ -48,7 +52,10 @@ type Results struct {
 	SLOs []reports.SLOResult `json:"slos,omitempty"`
 	// Faults counts each requested fault kind's injections and failures.
 	Faults []history.FaultTally `json:"faults,omitempty"`
-	Run    RunInfo              `json:"run"`
+	// Network is the messages the nodes exchanged per client op, healthy
+	// and under faults, when the target counts them (network.json).
+	Network *netstats.Summary `json:"network,omitempty"`
+	Run     RunInfo           `json:"run"`
 	// History is what was found about the history itself (see HistoryCheck).
 	History *HistoryCheck `json:"history,omitempty"`
 	// Check is set on a check made after the run (faultline check DIR):

@@ -26,6 +26,7 @@ import (
 	"github.com/faultline/faultline/internal/rundir"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/models/netstats"
 )
 
 //go:embed templates/report.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
@@ -94,6 +95,9 @@ type Input struct {
 	// Faults are the run's fault tallies (requested kinds included); nil
 	// counts them from Ops.
 	Faults []history.FaultTally
+	// Network is the messages the nodes exchanged, when the target counted
+	// them.
+	Network *netstats.Summary
 }
 
 // Write renders the report of in and writes it to path (normally
@@ -177,6 +181,7 @@ type page struct {
 	FaultTally  []tallyRow
 	Logs        []nodeLogs
 	Nodes       nodesView
+	Network     *netstats.Summary
 	Artifacts   []artifact
 	Files       []artifact
 	Generated   string
@@ -427,6 +432,7 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 		return nil, err
 	}
 	pg.Nodes = nv
+	pg.Network = in.Network
 	return pg, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/models/netstats"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/workloads"
 )
@@ -46,6 +47,24 @@ type Target interface {
 	LogFiles() []string
 	// NewClient opens a client for one worker, talking to node n only.
 	NewClient(ctx context.Context, n node.Node) (workloads.Client, error)
+}
+
+// MessageCounter is a Target that counts the messages its nodes exchange
+// (Maelstrom's network statistics). The harness asks once, after the final
+// reads and before the cluster is removed; the samples are deltas per
+// node and interval (see netstats.Sample).
+type MessageCounter interface {
+	Messages(ctx context.Context) (netstats.File, error)
+}
+
+// CrashWatcher is a Target that notices when the system fails on its own
+// in a way that ends the test: a Maelstrom node program that exits by
+// itself, not killed by a fault, as Maelstrom ends a test when a node
+// crashes. The harness polls Crashed during the run phase; the first
+// error stops the run, which ends as could-not-run with that one line and
+// its history kept.
+type CrashWatcher interface {
+	Crashed() error
 }
 
 // NodeChecker is a Target that runs on some cluster sizes only; the

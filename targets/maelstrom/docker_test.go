@@ -24,7 +24,7 @@ func newTarget(t *testing.T, node string) *Target {
 // TestMaelstromInDocker runs testdata nodes as 3-node clusters under
 // partitions: a lin-kv node that keeps every key on n1 is linearizable,
 // one that answers from local copies is not, and one that exits at start
-// is reported in one line, at once.
+// or crashes mid-run is reported in one line, at once.
 func TestMaelstromInDocker(t *testing.T) {
 	testenv.NeedDocker(t)
 	if testenv.Short() {
@@ -38,6 +38,8 @@ func TestMaelstromInDocker(t *testing.T) {
 		{node: "leaderkv", want: models.Valid},
 		{node: "localkv", want: models.Invalid},
 		{node: "exits", fail: "node program exited before answering init: exit status 3"},
+		// n2 panics after 30 requests: the run stops at once, in one line.
+		{node: "crashes", fail: "maelstrom node n2: node program exited: exit status 2"},
 	} {
 		t.Run(tc.node, func(t *testing.T) {
 			spec := harness.DefaultSpec()
@@ -68,6 +70,9 @@ func TestMaelstromInDocker(t *testing.T) {
 				if took > 60*time.Second {
 					t.Errorf("the failure took %s to report", took)
 				}
+				if out != nil && tc.node == "crashes" && out.Results.Stats.Ops == 0 {
+					t.Errorf("the history before the crash was not kept (%s)", out.Dir)
+				}
 				return
 			}
 			if err != nil {
@@ -77,6 +82,18 @@ func TestMaelstromInDocker(t *testing.T) {
 			t.Logf("%s: %s (%s); %d ops; %s; in %s", tc.node, res.Verdict, res.Reason, res.Stats.Ops, harness.FaultsLine(res.Faults), took)
 			if res.Verdict != tc.want {
 				t.Errorf("%s: %s (%s), want %s; report %s", tc.node, res.Verdict, res.Reason, tc.want, out.Dir)
+			}
+			// leaderkv's n2 and n3 forward each request to n1, which answers
+			// back: two node messages for two ops in three, under 2 per op.
+			if tc.node == "leaderkv" {
+				n := res.Network
+				if n == nil {
+					t.Fatalf("no network statistics in results.json (%s)", out.Dir)
+				}
+				t.Logf("network: %d sent, %d delivered between nodes, %.2f msgs per op over %d ops", n.NodeSent, n.NodeDelivered, n.MsgsPerOp, n.Ops)
+				if n.NodeSent == 0 || n.NodeDelivered == 0 || n.MsgsPerOp < 0.5 || n.MsgsPerOp > 2 {
+					t.Errorf("network statistics %+v: want forwarded traffic of 0.5 to 2 messages per op", *n)
+				}
 			}
 		})
 	}

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/faultline/faultline/harness/node"
@@ -65,6 +66,11 @@ type Target struct {
 	initTimeout time.Duration
 	nodes       []node.Node
 	log         *slog.Logger
+	net         *netPoller // reads the shims' message counts
+
+	mu     sync.Mutex
+	killed map[string]bool // nodes a kill fault stopped, until restarted
+	crash  error           // the first node program that exited by itself
 }
 
 // New returns the target for opts (see Options); version must be empty or
@@ -192,7 +198,54 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	if err := node.Each(nodes, func(n node.Node) error { return t.Daemons.Start(ctx, n) }); err != nil {
 		return err
 	}
-	return t.WaitHealthy(ctx, t.initTimeout+30*time.Second)
+	if err := t.WaitHealthy(ctx, t.initTimeout+30*time.Second); err != nil {
+		return err
+	}
+	t.net = startNetPoller(nodes, t.checkCrash)
+	return nil
+}
+
+// Kill implements nuker.Target: a node killed on purpose is no crash.
+func (t *Target) Kill(ctx context.Context, n node.Node) error {
+	t.mu.Lock()
+	if t.killed == nil {
+		t.killed = map[string]bool{}
+	}
+	t.killed[n.Name()] = true
+	t.mu.Unlock()
+	return t.Daemons.Kill(ctx, n)
+}
+
+// checkCrash is called when n's shim did not answer: if it is gone and no
+// kill fault stopped it, the node program exited by itself (the shim
+// exits with it), which ends the run as Maelstrom ends a test.
+func (t *Target) checkCrash(ctx context.Context, n node.Node) {
+	t.mu.Lock()
+	skip := t.killed[n.Name()] || t.crash != nil
+	t.mu.Unlock()
+	if skip {
+		return
+	}
+	d, err := t.Of(n)
+	if err != nil {
+		return
+	}
+	if up, err := d.Running(ctx, n); err != nil || up {
+		return // paused, cut off or busy: not a crash
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.killed[n.Name()] || t.crash != nil {
+		return // a kill fault raced with the check
+	}
+	t.crash = fmt.Errorf("maelstrom node %s: %s (its log: nodes/%s/%s.log)", n.Name(), t.why(ctx, n, d), n.Name(), daemon)
+}
+
+// Crashed implements targets.CrashWatcher.
+func (t *Target) Crashed() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.crash
 }
 
 // Start implements nuker.Target: (re)start the shim, which gives the node
@@ -201,6 +254,9 @@ func (t *Target) Start(ctx context.Context, n node.Node) error {
 	if err := t.Daemons.Start(ctx, n); err != nil {
 		return err
 	}
+	t.mu.Lock()
+	delete(t.killed, n.Name())
+	t.mu.Unlock()
 	if t.workload != "broadcast" {
 		return nil
 	}

@@ -3,6 +3,7 @@ package maelstrom
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -322,4 +323,87 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)
+}
+
+// TestShimCountsMessages asks live shims for their counts: gossip between
+// nodes is counted where it is sent and where it is delivered, client
+// requests where they arrive, and the stats request itself not at all.
+func TestShimCountsMessages(t *testing.T) {
+	shims := startShims(t, 3, 5*time.Second, filepath.Join(built(t), "gossip"))
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for i, s := range shims {
+		c := dialRetry(t, s.client)
+		if _, err := c.call(ctx, "topology", map[string]any{"topology": topology([]string{"n1", "n2", "n3"})}); err != nil {
+			t.Fatalf("n%d topology: %v", i+1, err)
+		}
+	}
+	c := dialRetry(t, shims[0].client)
+	if err := c.AddElement(ctx, "1", 7); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // gossip rounds every 200 ms
+	read := func(i int) shimCounts {
+		t.Helper()
+		sc, err := dial(ctx, shims[i].client, map[string]string{"node": statsDest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		body, err := sc.call(ctx, "stats", nil)
+		if err != nil {
+			t.Fatalf("n%d stats: %v", i+1, err)
+		}
+		raw, _ := json.Marshal(body)
+		var out shimCounts
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	n1, n2 := read(0), read(1)
+	if n1.Incarnation == 0 || n1.Incarnation == n2.Incarnation {
+		t.Errorf("incarnations %d, %d: want distinct, non-zero", n1.Incarnation, n2.Incarnation)
+	}
+	// n1 got topology and one broadcast, then gossips to n2 and n3.
+	if n1.ClientIn != 2 || n1.ClientOut != 2 {
+		t.Errorf("n1 client in/out = %d/%d, want 2/2", n1.ClientIn, n1.ClientOut)
+	}
+	if n1.NodeSent < 4 {
+		t.Errorf("n1 sent %d node messages in a second of gossip, want at least 4", n1.NodeSent)
+	}
+	if n2.NodeDelivered < 1 || n2.ClientIn != 1 {
+		t.Errorf("n2 delivered %d node messages and %d client requests, want ≥1 and 1", n2.NodeDelivered, n2.ClientIn)
+	}
+	if again := read(0); again.ClientIn != n1.ClientIn {
+		t.Errorf("a stats request was counted as a client request: %d then %d", n1.ClientIn, again.ClientIn)
+	}
+}
+
+// TestNetPollerDeltas checks that readings become per-interval deltas,
+// and that a restarted shim's counts start again from zero.
+func TestNetPollerDeltas(t *testing.T) {
+	p := &netPoller{last: map[string]shimCounts{}}
+	at := time.Unix(100, 0)
+	for _, r := range []struct {
+		node string
+		c    shimCounts
+	}{
+		{"n1", shimCounts{Incarnation: 1, NodeSent: 5, ClientIn: 1}},
+		{"n1", shimCounts{Incarnation: 1, NodeSent: 5, ClientIn: 1}}, // idle: no sample
+		{"n1", shimCounts{Incarnation: 1, NodeSent: 9, NodeDelivered: 2, ClientIn: 3}},
+		{"n1", shimCounts{Incarnation: 2, NodeSent: 1}}, // restarted
+		{"n2", shimCounts{Incarnation: 7, NodeDelivered: 4}},
+	} {
+		at = at.Add(time.Second)
+		p.add(r.node, r.c, at)
+	}
+	var got []string
+	for _, s := range p.out {
+		got = append(got, fmt.Sprintf("%s %d/%d/%d", s.Node, s.NodeSent, s.NodeDelivered, s.ClientIn))
+	}
+	want := []string{"n1 5/0/1", "n1 4/2/2", "n1 1/0/0", "n2 0/4/0"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("samples %v, want %v", got, want)
+	}
 }

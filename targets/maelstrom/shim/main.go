@@ -11,6 +11,10 @@
 //
 // The program's stderr goes to the shim's stderr (the daemon log). When
 // the program exits, so does the shim, with one line saying why.
+//
+// The shim counts the messages it carries; a client message to dest
+// "faultline-shim" of type "stats" is answered by the shim itself with
+// the counts (stats_ok), for faultline's network statistics.
 package main
 
 import (
@@ -30,6 +34,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -117,13 +122,32 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 // isClient reports whether id names a client (c1, c2, ...), not a node.
 func isClient(id string) bool { return strings.HasPrefix(id, "c") }
 
+// statsDest is the dest a client uses to ask the shim, not the node, for
+// its message counts.
+const statsDest = "faultline-shim"
+
+// counts are the messages this shim carried since it started, by kind.
+// Node messages are the program's own to other nodes; client messages are
+// requests from clients and the program's replies to them (relaying a
+// client's request or reply between shims is neither).
+type counts struct {
+	nodeSent      atomic.Int64 // printed by the program for another node
+	nodeDelivered atomic.Int64 // from another node, handed to the program
+	clientIn      atomic.Int64 // client requests handed to the program
+	clientOut     atomic.Int64 // the program's replies to clients
+}
+
 // shim is one node's switchboard.
 type shim struct {
-	id    string
-	ids   []string         // every node id, sorted
-	peers map[string]*peer // other nodes by id
-	stdin chan []byte      // lines for the program, written by one goroutine
-	logf  func(string, ...any)
+	id string
+	// incarnation tells this run of the shim from the one before a kill,
+	// so a reader of the counts knows when they restarted from zero.
+	incarnation int64
+	counts      counts
+	ids         []string         // every node id, sorted
+	peers       map[string]*peer // other nodes by id
+	stdin       chan []byte      // lines for the program, written by one goroutine
+	logf        func(string, ...any)
 
 	mu      sync.Mutex
 	clients map[string]*clientConn // client id -> its connection here
@@ -170,7 +194,7 @@ func run() error {
 	if *id == "" || len(argv) == 0 {
 		return errors.New("usage: maelstrom-shim -id ID -peers ID=ADDR,... -- PROGRAM ARGS")
 	}
-	s := &shim{id: *id, peers: map[string]*peer{}, stdin: make(chan []byte, 4096), clients: map[string]*clientConn{}}
+	s := &shim{id: *id, incarnation: time.Now().UnixNano(), peers: map[string]*peer{}, stdin: make(chan []byte, 4096), clients: map[string]*clientConn{}}
 	s.logf = func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "maelstrom-shim %s: %s\n", time.Now().UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 	}
@@ -366,6 +390,7 @@ func (s *shim) route(line []byte) {
 	case m.Dest == s.id:
 		s.deliver(line, false)
 	case isClient(m.Dest):
+		s.counts.clientOut.Add(1)
 		if s.toClient(m.Dest, line) {
 			return
 		}
@@ -381,6 +406,7 @@ func (s *shim) route(line []byte) {
 			s.logf("dropped a message to unknown node %q", m.Dest)
 			return
 		}
+		s.counts.nodeSent.Add(1)
 		p.send(line)
 	}
 }
@@ -467,6 +493,11 @@ func (s *shim) acceptPeers(l net.Listener) {
 				}
 				switch {
 				case m.Dest == s.id:
+					if isClient(m.Src) {
+						s.counts.clientIn.Add(1) // a request relayed from the client's shim
+					} else {
+						s.counts.nodeDelivered.Add(1)
+					}
 					s.deliver(line, false)
 				case isClient(m.Dest):
 					s.toClient(m.Dest, line) // not ours: another shim has it
@@ -518,6 +549,10 @@ func (s *shim) serveClient(c net.Conn) {
 			_ = cc.send(reply)
 			continue
 		}
+		if m.Dest == statsDest {
+			_ = cc.send(s.statsReply(m))
+			continue
+		}
 		s.mu.Lock()
 		if s.clients[m.Src] != cc {
 			s.clients[m.Src] = cc
@@ -532,6 +567,22 @@ func (s *shim) serveClient(c net.Conn) {
 			}
 			continue
 		}
+		s.counts.clientIn.Add(1)
 		s.deliver(line, true)
 	}
+}
+
+// statsReply answers a stats request with this shim's counts so far.
+func (s *shim) statsReply(req message) []byte {
+	var b struct {
+		MsgID int64 `json:"msg_id"`
+	}
+	_ = json.Unmarshal(req.Body, &b)
+	body, _ := json.Marshal(map[string]any{
+		"type": "stats_ok", "in_reply_to": b.MsgID, "incarnation": s.incarnation,
+		"node_sent": s.counts.nodeSent.Load(), "node_delivered": s.counts.nodeDelivered.Load(),
+		"client_in": s.counts.clientIn.Load(), "client_out": s.counts.clientOut.Load(),
+	})
+	line, _ := json.Marshal(message{Src: statsDest, Dest: req.Src, Body: body})
+	return line
 }
