@@ -325,6 +325,11 @@ func CheckSpec(s *Spec, r targets.Resolver) error {
 // it does not serve, a cluster size it cannot form, a fault it does not
 // support. It resolves s.Nemesis to the nuker's canonical list.
 func fitTarget(t targets.Target, workload string, s *Spec) error {
+	if wf, ok := t.(targets.WorkloadFitter); ok {
+		if err := wf.FitWorkload(workload); err != nil {
+			return err
+		}
+	}
 	if !slices.Contains(t.Workloads(), workload) {
 		return fmt.Errorf("target %s does not serve workload %s (it serves %v)", t.Name(), workload, t.Workloads())
 	}

@@ -67,6 +67,14 @@ type CrashWatcher interface {
 	Crashed() error
 }
 
+// WorkloadFitter is a Target that configures itself for the workload a
+// test asks for (the maelstrom target speaks the Maelstrom workload of the
+// same name). The harness calls FitWorkload before it checks that the
+// target serves the workload, and before Setup.
+type WorkloadFitter interface {
+	FitWorkload(name string) error
+}
+
 // NodeChecker is a Target that runs on some cluster sizes only; the
 // harness asks it before any container starts.
 type NodeChecker interface {
