@@ -22,6 +22,7 @@ import (
 
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/targets/maelstrom/services"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -65,6 +66,7 @@ type Target struct {
 	initTimeout time.Duration
 	nodes       []node.Node
 	log         *slog.Logger
+	services    *services.Server // Maelstrom's services, from Setup on
 }
 
 // New returns the target for opts (see Options); version must be empty or
@@ -182,12 +184,18 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	for i, n := range nodes {
 		peers[i] = n.Name() + "=" + net.JoinHostPort(n.Addr().String(), strconv.Itoa(PeerPort))
 	}
+	svcFlags, err := t.startServices(ctx, nodes)
+	if err != nil {
+		return err
+	}
 	for _, n := range nodes {
-		t.ByNode[n.Name()] = node.Daemon{Name: daemon, Argv: []string{
+		argv := []string{
 			"/usr/local/bin/" + shimName, "-id", n.Name(), "-peers", strings.Join(peers, ","),
 			"-client", ":" + strconv.Itoa(ClientPort), "-peer", ":" + strconv.Itoa(PeerPort),
-			"-init-timeout", t.initTimeout.String(), "--", nodeBin,
-		}}
+			"-init-timeout", t.initTimeout.String(),
+		}
+		argv = append(append(argv, svcFlags...), "--", nodeBin)
+		t.ByNode[n.Name()] = node.Daemon{Name: daemon, Argv: argv}
 	}
 	if err := node.Each(nodes, func(n node.Node) error { return t.Daemons.Start(ctx, n) }); err != nil {
 		return err
