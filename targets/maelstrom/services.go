@@ -62,10 +62,18 @@ func (t *Target) ServiceTraffic() map[string]map[string]services.Traffic {
 }
 
 // Close implements io.Closer: the harness calls it when the run ends, and
-// the services stop.
+// the services stop; what they served goes to the run's log.
 func (t *Target) Close() error {
 	if t.services == nil {
 		return nil
 	}
-	return t.services.Close()
+	err := t.services.Close()
+	for svc, byNode := range t.services.Traffic() {
+		var req, rep int64
+		for _, tr := range byNode {
+			req, rep = req+tr.Requests, rep+tr.Replies
+		}
+		t.log.Info("maelstrom service traffic", "service", svc, "requests", req, "replies", rep, "by_node", byNode)
+	}
+	return err
 }
