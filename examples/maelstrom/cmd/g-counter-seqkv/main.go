@@ -136,13 +136,20 @@ func (c *counter) read(ctx context.Context, req node.Message) error {
 	return c.n.Reply(req, map[string]any{"type": "read_ok", "value": sum})
 }
 
+// newCounter serves add and read on n, waiting at most timeout for each
+// answer of seq-kv.
+func newCounter(n *node.Node, timeout time.Duration) *counter {
+	c := &counter{n: n, timeout: timeout}
+	n.Handle("add", c.add)
+	n.Handle("read", c.read)
+	return c
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n := node.New(os.Stdin, os.Stdout, os.Stderr)
-	c := &counter{n: n, timeout: time.Second}
-	n.Handle("add", c.add)
-	n.Handle("read", c.read)
+	newCounter(n, time.Second)
 	if err := n.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "g-counter-seqkv:", err)
 		os.Exit(1)
