@@ -4,7 +4,9 @@
 // it init, carries its messages to the other nodes over TCP (so
 // partitions, kills and pauses really act on them) and serves faultline's
 // clients. The client speaks Maelstrom's lin-kv, broadcast, g-set and
-// g-counter workloads with its error codes. See docs/maelstrom.md.
+// g-counter workloads with its error codes. Maelstrom's services (lin-kv,
+// seq-kv, lww-kv, lin-tso; package services) are served from the
+// controller for the nodes to call. See docs/maelstrom.md.
 package maelstrom
 
 import (
