@@ -43,14 +43,17 @@ examples: build
 	$(EXAMPLE_RUN) --nemesis partition,kill,pause --test-name kvsvc-safe
 	$(EXAMPLE_RUN) --nemesis partition --target-opt mode=unsafe --test-name kvsvc-unsafe; \
 		rc=$$?; test $$rc -eq 1 || { echo "kvsvc unsafe mode: exit $$rc, want 1 (invalid)"; exit 1; }
-	@# Maelstrom nodes (examples/maelstrom) as real clusters: NODE WORKLOAD FAULTS EXIT (0 valid, 1 invalid).
+	@# Maelstrom nodes (examples/maelstrom) as real clusters: NODE WORKLOAD FAULTS EXIT (0 valid, 1 invalid) [FLAGS].
 	for ex in "broadcast-gossip broadcast partition 0" "broadcast-naive broadcast partition 1" \
-		"lin-kv-primary lin-kv partition,pause 0" "lin-kv-wrong lin-kv partition 1"; do \
-		set -- $$ex; fw=register; [ $$2 = broadcast ] && fw=set; \
-		$(BIN) run --target maelstrom --target-opt src=examples/maelstrom/cmd/$$1 --target-opt workload=$$2 \
-			--workload $$fw --nemesis $$3 --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed 7 \
-			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$1 -q; \
-		rc=$$?; test $$rc -eq $$4 || { echo "maelstrom $$1: exit $$rc, want $$4"; exit 1; }; \
+		"lin-kv-primary lin-kv partition,pause 0" "lin-kv-wrong lin-kv partition 1" \
+		"lin-kv-proxy lin-kv partition,kill 0 --nemesis-interval 2s" "lin-kv-proxy-seq lin-kv partition 1" \
+		"g-counter-seqkv g-counter partition 0 --concurrency 5 --ops-per-key 1000000"; do \
+		set -- $$ex; node=$$1 mw=$$2 faults=$$3 want=$$4; shift 4; \
+		fw=register; case $$mw in broadcast) fw=set;; g-counter) fw=counter;; esac; \
+		$(BIN) run --target maelstrom --target-opt src=examples/maelstrom/cmd/$$node --target-opt workload=$$mw \
+			--workload $$fw --nemesis $$faults --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed 7 "$$@" \
+			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$node -q; \
+		rc=$$?; test $$rc -eq $$want || { echo "maelstrom $$node: exit $$rc, want $$want"; exit 1; }; \
 	done
 
 # Every parser's fuzz target, briefly (CI runs this too): the history

@@ -23,12 +23,13 @@ func newTarget(t *testing.T, node string) *Target {
 
 // TestMaelstromInDocker runs testdata nodes as 3-node clusters under
 // partitions: a lin-kv node that keeps every key on n1 is linearizable,
-// one that answers from local copies is not, and one that exits at start
-// or crashes mid-run is reported in one line, at once.
+// one that answers from local copies is not, one that keeps nothing and
+// forwards to the controller's lin-kv service is, and one that exits at
+// start or crashes mid-run is reported in one line, at once.
 func TestMaelstromInDocker(t *testing.T) {
 	testenv.NeedDocker(t)
 	if testenv.Short() {
-		t.Skip("SKIPPING maelstrom Docker runs with -short: three 3-node clusters, about 70 s")
+		t.Skip("SKIPPING maelstrom Docker runs with -short: four 3-node clusters, about 100 s")
 	}
 	for _, tc := range []struct {
 		node string
@@ -37,6 +38,7 @@ func TestMaelstromInDocker(t *testing.T) {
 	}{
 		{node: "leaderkv", want: models.Valid},
 		{node: "localkv", want: models.Invalid},
+		{node: "svcproxy", want: models.Valid},
 		{node: "exits", fail: "node program exited before answering init: exit status 3"},
 		// n2 panics after 30 requests: the run stops at once, in one line.
 		{node: "crashes", fail: "maelstrom node n2: node program exited: exit status 2"},

@@ -4,7 +4,9 @@
 // it init, carries its messages to the other nodes over TCP (so
 // partitions, kills and pauses really act on them) and serves faultline's
 // clients. The client speaks Maelstrom's lin-kv, broadcast, g-set and
-// g-counter workloads with its error codes. See docs/maelstrom.md.
+// g-counter workloads with its error codes. Maelstrom's services (lin-kv,
+// seq-kv, lww-kv, lin-tso; package services) are served from the
+// controller for the nodes to call. See docs/maelstrom.md.
 package maelstrom
 
 import (
@@ -23,6 +25,7 @@ import (
 
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/targets/maelstrom/services"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -66,7 +69,8 @@ type Target struct {
 	initTimeout time.Duration
 	nodes       []node.Node
 	log         *slog.Logger
-	net         *netPoller // reads the shims' message counts
+	net         *netPoller       // reads the shims' message counts
+	services    *services.Server // Maelstrom's services, from Setup on
 
 	mu     sync.Mutex
 	killed map[string]bool // nodes a kill fault stopped, until restarted
@@ -188,12 +192,18 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	for i, n := range nodes {
 		peers[i] = n.Name() + "=" + net.JoinHostPort(n.Addr().String(), strconv.Itoa(PeerPort))
 	}
+	svcFlags, err := t.startServices(ctx, nodes)
+	if err != nil {
+		return err
+	}
 	for _, n := range nodes {
-		t.ByNode[n.Name()] = node.Daemon{Name: daemon, Argv: []string{
+		argv := []string{
 			"/usr/local/bin/" + shimName, "-id", n.Name(), "-peers", strings.Join(peers, ","),
 			"-client", ":" + strconv.Itoa(ClientPort), "-peer", ":" + strconv.Itoa(PeerPort),
-			"-init-timeout", t.initTimeout.String(), "--", nodeBin,
-		}}
+			"-init-timeout", t.initTimeout.String(),
+		}
+		argv = append(append(argv, svcFlags...), "--", nodeBin)
+		t.ByNode[n.Name()] = node.Daemon{Name: daemon, Argv: argv}
 	}
 	if err := node.Each(nodes, func(n node.Node) error { return t.Daemons.Start(ctx, n) }); err != nil {
 		return err
@@ -201,7 +211,7 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	if err := t.WaitHealthy(ctx, t.initTimeout+30*time.Second); err != nil {
 		return err
 	}
-	t.net = startNetPoller(nodes, t.checkCrash)
+	t.net = startNetPoller(nodes, t.checkCrash, t.serviceCounts)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -40,19 +41,23 @@ type netPoller struct {
 	nodes []node.Node
 	// unanswered is told of a node whose shim did not answer.
 	unanswered func(context.Context, node.Node)
-	stop       context.CancelFunc
-	done       chan struct{}
-	mu         sync.Mutex
-	last       map[string]shimCounts
-	out        []netstats.Sample
-	conns      map[string]*Client
-	closed     bool
+	// service returns the messages each node exchanged with services so
+	// far (nil without services).
+	service func() map[string]int64
+	lastSvc map[string]int64
+	stop    context.CancelFunc
+	done    chan struct{}
+	mu      sync.Mutex
+	last    map[string]shimCounts
+	out     []netstats.Sample
+	conns   map[string]*Client
+	closed  bool
 }
 
 // startNetPoller starts reading nodes' counters until stopped.
-func startNetPoller(nodes []node.Node, unanswered func(context.Context, node.Node)) *netPoller {
+func startNetPoller(nodes []node.Node, unanswered func(context.Context, node.Node), service func() map[string]int64) *netPoller {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &netPoller{nodes: nodes, unanswered: unanswered, stop: cancel, done: make(chan struct{}), last: map[string]shimCounts{}, conns: map[string]*Client{}}
+	p := &netPoller{nodes: nodes, unanswered: unanswered, service: service, lastSvc: map[string]int64{}, stop: cancel, done: make(chan struct{}), last: map[string]shimCounts{}, conns: map[string]*Client{}}
 	go func() {
 		defer close(p.done)
 		t := time.NewTicker(statsEvery)
@@ -90,6 +95,27 @@ func (p *netPoller) pollAll(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	if p.service != nil {
+		p.addService(p.service(), time.Now())
+	}
+}
+
+// addService turns the services' counts per node (cumulative: they live
+// in the controller, which no fault restarts) into samples.
+func (p *netPoller) addService(counts map[string]int64, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if d := counts[n] - p.lastSvc[n]; d > 0 {
+			p.out = append(p.out, netstats.Sample{At: at, Node: n, Service: d})
+		}
+		p.lastSvc[n] = counts[n]
+	}
 }
 
 // read asks n's shim for its counts.
@@ -184,12 +210,4 @@ func (t *Target) Messages(ctx context.Context) (netstats.File, error) {
 		return netstats.File{}, fmt.Errorf("maelstrom: no network statistics: the nodes never started")
 	}
 	return netstats.File{Samples: t.net.finish(ctx), Note: netNote}, nil
-}
-
-// Close implements io.Closer: stop reading the shims' counts.
-func (t *Target) Close() error {
-	if t.net != nil {
-		t.net.close()
-	}
-	return nil
 }

@@ -40,7 +40,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	builds := []struct{ dir, out string }{
 		{shimDir, filepath.Join(dir, "shim")},
 	}
-	for _, n := range []string{"leaderkv", "localkv", "exits", "gossip"} {
+	for _, n := range []string{"leaderkv", "localkv", "exits", "gossip", "svcproxy"} {
 		abs, _ := filepath.Abs(filepath.Join("testdata", n))
 		builds = append(builds, struct{ dir, out string }{abs, filepath.Join(dir, n)})
 	}
@@ -85,6 +85,12 @@ type localShim struct {
 // startShims runs one shim per node on loopback around program argv.
 func startShims(t *testing.T, n int, initTimeout time.Duration, argv ...string) []*localShim {
 	t.Helper()
+	return startShimsWith(t, n, initTimeout, nil, argv...)
+}
+
+// startShimsWith is startShims with extra shim flags.
+func startShimsWith(t *testing.T, n int, initTimeout time.Duration, flags []string, argv ...string) []*localShim {
+	t.Helper()
 	dir := built(t)
 	peerPorts := make([]int, n)
 	var peers []string
@@ -97,7 +103,8 @@ func startShims(t *testing.T, n int, initTimeout time.Duration, argv ...string) 
 		cport := freePort(t)
 		args := []string{"-id", fmt.Sprintf("n%d", i+1), "-peers", strings.Join(peers, ","),
 			"-client", "127.0.0.1:" + strconv.Itoa(cport), "-peer", "127.0.0.1:" + strconv.Itoa(peerPorts[i]),
-			"-init-timeout", initTimeout.String(), "--"}
+			"-init-timeout", initTimeout.String()}
+		args = append(append(args, flags...), "--")
 		cmd := exec.Command(filepath.Join(dir, "shim"), append(args, argv...)...)
 		s := &localShim{cmd: cmd, log: &bytes.Buffer{}, client: "127.0.0.1:" + strconv.Itoa(cport), done: make(chan error, 1)}
 		cmd.Stderr = &syncWriter{w: s.log}
@@ -405,5 +412,17 @@ func TestNetPollerDeltas(t *testing.T) {
 	want := []string{"n1 5/0/1", "n1 4/2/2", "n1 1/0/0", "n2 0/4/0"}
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Errorf("samples %v, want %v", got, want)
+	}
+	// Service counts are cumulative in the controller: deltas, idle skipped.
+	p.out, p.lastSvc = nil, map[string]int64{}
+	for _, c := range []map[string]int64{{"n1": 4}, {"n1": 4, "n2": 2}, {"n1": 10, "n2": 2}} {
+		p.addService(c, at)
+	}
+	got = nil
+	for _, s := range p.out {
+		got = append(got, fmt.Sprintf("%s %d", s.Node, s.Service))
+	}
+	if want := "n1 4, n2 2, n1 6"; strings.Join(got, ", ") != want {
+		t.Errorf("service samples %v, want %s", got, want)
 	}
 }

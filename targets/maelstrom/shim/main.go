@@ -7,7 +7,12 @@
 //
 // Usage:
 //
-//	maelstrom-shim -id n1 -peers n1=ADDR,n2=ADDR,... -client :PORT -peer :PORT [-init-timeout 5s] -- PROGRAM ARGS...
+//	maelstrom-shim -id n1 -peers n1=ADDR,n2=ADDR,... -client :PORT -peer :PORT [-init-timeout 5s]
+//	               [-services HOST:PORT -service-names lin-kv,seq-kv,...] -- PROGRAM ARGS...
+//
+// A message the program sends to one of -service-names (Maelstrom's
+// services) goes over one TCP connection to -services, the controller's
+// service server; its replies come back on it to the program.
 //
 // The program's stderr goes to the shim's stderr (the daemon log). When
 // the program exits, so does the shim, with one line saying why.
@@ -149,6 +154,8 @@ type shim struct {
 	stdin       chan []byte      // lines for the program, written by one goroutine
 	logf        func(string, ...any)
 
+	svc *serviceLink // nil without -services
+
 	mu      sync.Mutex
 	clients map[string]*clientConn // client id -> its connection here
 }
@@ -189,6 +196,8 @@ func run() error {
 	clientAddr := flag.String("client", ":7000", "address to serve clients on")
 	peerAddr := flag.String("peer", ":7001", "address to accept other nodes' messages on")
 	initTimeout := flag.Duration("init-timeout", 5*time.Second, "how long the program may take to answer init")
+	svcAddr := flag.String("services", "", "host:port of the service server (Maelstrom's lin-kv, seq-kv, ...)")
+	svcNames := flag.String("service-names", "", "the services' names, comma-separated: messages to them go to -services")
 	flag.Parse()
 	argv := flag.Args()
 	if *id == "" || len(argv) == 0 {
@@ -209,6 +218,18 @@ func run() error {
 		}
 	}
 	sort.Slice(s.ids, func(i, j int) bool { return nodeLess(s.ids[i], s.ids[j]) })
+	if (*svcAddr == "") != (*svcNames == "") {
+		return errors.New("-services and -service-names go together")
+	}
+	if *svcAddr != "" {
+		s.svc = &serviceLink{addr: *svcAddr, names: map[string]bool{}, queue: make(chan []byte, 1024)}
+		for _, name := range strings.Split(*svcNames, ",") {
+			if _, isPeer := s.peers[name]; isPeer || name == s.id || isClient(name) {
+				return fmt.Errorf("-service-names: %q is a node or client id", name)
+			}
+			s.svc.names[name] = true
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -258,6 +279,9 @@ func run() error {
 	go s.writeStdin(in)
 	for _, p := range s.peers {
 		go p.run(ctx, s.logf)
+	}
+	if s.svc != nil {
+		go s.svc.run(ctx, func(line []byte) { s.deliver(line, false) }, s.logf)
 	}
 	pl, err := net.Listen("tcp", *peerAddr)
 	if err != nil {
@@ -400,6 +424,8 @@ func (s *shim) route(line []byte) {
 		for _, p := range s.peers {
 			p.send(line)
 		}
+	case s.svc != nil && s.svc.names[m.Dest]:
+		s.svc.send(line)
 	default:
 		p, ok := s.peers[m.Dest]
 		if !ok {
@@ -464,6 +490,86 @@ func (p *peer) run(ctx context.Context, logf func(string, ...any)) {
 		if len(p.queue) == 0 {
 			if err := w.Flush(); err != nil {
 				logf("link to %s: %v", p.id, err)
+				conn.Close()
+				conn, down = nil, time.Now()
+			}
+		}
+	}
+}
+
+// serviceLink is the connection to the service server: requests go out
+// through a queue that drops when full, as a peer's; replies come back on
+// the same connection.
+type serviceLink struct {
+	addr  string
+	names map[string]bool
+	queue chan []byte
+}
+
+func (l *serviceLink) send(line []byte) {
+	select {
+	case l.queue <- line:
+	default: // the server is unreachable or slow: the request is lost
+	}
+}
+
+// run writes the queue to the server, dialing it again (with a pause)
+// after a failure, and hands each reply to deliver. A request whose write
+// fails is lost, and so are replies the broken connection held.
+func (l *serviceLink) run(ctx context.Context, deliver func([]byte), logf func(string, ...any)) {
+	var conn net.Conn
+	var w *bufio.Writer
+	var down time.Time
+	broken := make(chan net.Conn, 1) // a reader saw its connection end
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	for {
+		var line []byte
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-broken:
+			if c == conn {
+				conn.Close()
+				conn, down = nil, time.Now()
+			}
+			continue
+		case line = <-l.queue:
+		}
+		if conn == nil {
+			if time.Since(down) < 200*time.Millisecond {
+				continue // dropped: the link failed just now
+			}
+			c, err := net.DialTimeout("tcp", l.addr, time.Second)
+			if err != nil {
+				logf("services at %s: %v", l.addr, err)
+				down = time.Now()
+				continue
+			}
+			conn, w = c, bufio.NewWriter(c)
+			go func() {
+				r := bufio.NewReaderSize(c, 64<<10)
+				for {
+					line, err := readLine(r)
+					if err != nil {
+						broken <- c // buffered, and each reader sends once
+						return
+					}
+					if _, err := parseMessage(line); err == nil {
+						deliver(line)
+					}
+				}
+			}()
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		w.Write(line)
+		w.WriteByte('\n')
+		if len(l.queue) == 0 {
+			if err := w.Flush(); err != nil {
+				logf("services at %s: %v", l.addr, err)
 				conn.Close()
 				conn, down = nil, time.Now()
 			}

@@ -35,13 +35,14 @@ type Cluster struct {
 	setup Setup
 	logw  io.Writer
 
-	mu      sync.Mutex
-	members map[string]*member
-	cut     map[[2]string]bool
-	waiting map[int64]chan node.Message
-	nextID  int64
-	sent    int // node-to-node messages delivered
-	dropped int // node-to-node messages lost on a cut link
+	mu       sync.Mutex
+	members  map[string]*member
+	services map[string]Service
+	cut      map[[2]string]bool
+	waiting  map[int64]chan node.Message
+	nextID   int64
+	sent     int // node-to-node messages delivered
+	dropped  int // node-to-node messages lost on a cut link
 }
 
 // Start starts one node per id, each set up by setup, and initialises them.
@@ -137,6 +138,13 @@ func (c *Cluster) route(out io.Reader) {
 			continue
 		}
 		c.mu.Lock()
+		svc := c.services[msg.Dest]
+		c.mu.Unlock()
+		if svc != nil {
+			c.serve(msg, svc)
+			continue
+		}
+		c.mu.Lock()
 		dest := c.members[msg.Dest]
 		lost := c.cut[[2]string{msg.Src, msg.Dest}] || dest == nil
 		if lost {
@@ -150,6 +158,46 @@ func (c *Cluster) route(out io.Reader) {
 			case dest.inbox <- msg:
 			default: // a full inbox loses the message, like a full socket buffer
 			}
+		}
+	}
+}
+
+// Service answers a request body from node src with a reply body (a
+// stand-in for one of Maelstrom's services, such as lin-kv, in tests).
+type Service func(src string, body map[string]any) map[string]any
+
+// Serve makes messages to name go to svc, whose replies go back to the
+// sender, as Maelstrom's services do. Partitions never cut them off.
+func (c *Cluster) Serve(name string, svc Service) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.services == nil {
+		c.services = map[string]Service{}
+	}
+	c.services[name] = svc
+}
+
+func (c *Cluster) serve(msg node.Message, svc Service) {
+	var body map[string]any
+	if err := json.Unmarshal(msg.Body, &body); err != nil {
+		return
+	}
+	reply := svc(msg.Src, body)
+	if reply == nil || body["msg_id"] == nil {
+		return
+	}
+	reply["in_reply_to"] = body["msg_id"]
+	raw, err := json.Marshal(reply)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	dest := c.members[msg.Src]
+	c.mu.Unlock()
+	if dest != nil {
+		select {
+		case dest.inbox <- node.Message{Src: msg.Dest, Dest: msg.Src, Body: raw}:
+		default:
 		}
 	}
 }
