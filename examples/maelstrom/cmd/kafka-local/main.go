@@ -4,7 +4,7 @@
 // talks to one node, but two nodes give the same offset of a key to
 // different messages, a client of one node never sees what was sent
 // through another, and an offset committed on one node is unknown to the
-// others. The kafka checker reports inconsistent offsets and lost writes.
+// others. The kafka checker reports inconsistent offsets and lost commits.
 package main
 
 import (
