@@ -584,7 +584,44 @@ func (r *run) sendOrder() {
 	}
 }
 
+// commitIndex is, per key, the ok commits in the order they completed and
+// which of the first i+1 committed the highest offset, so the highest
+// commit done before a list is a binary search away.
+type commitIndex struct {
+	done []int // positions of completions, rising
+	best []int // index into run.commits of the highest commit among done[:i+1]
+}
+
+func (r *run) indexCommits() map[string]*commitIndex {
+	type okCommit struct{ done, i int }
+	byKey := map[string][]okCommit{}
+	for i, c := range r.commits {
+		if !c.ok {
+			continue
+		}
+		for k := range c.offsets {
+			byKey[k] = append(byKey[k], okCommit{c.done, i})
+		}
+	}
+	out := map[string]*commitIndex{}
+	for k, cs := range byKey {
+		slices.SortFunc(cs, func(a, b okCommit) int { return a.done - b.done })
+		ix := &commitIndex{}
+		for j, c := range cs {
+			best := c.i
+			if j > 0 && r.commits[ix.best[j-1]].offsets[k] >= r.commits[c.i].offsets[k] {
+				best = ix.best[j-1]
+			}
+			ix.done = append(ix.done, c.done)
+			ix.best = append(ix.best, best)
+		}
+		out[k] = ix
+	}
+	return out
+}
+
 func (r *run) commitsLost() {
+	index := r.indexCommits()
 	for _, l := range r.lists {
 		keys := slices.Clone(l.keys)
 		for k := range l.offsets {
@@ -596,17 +633,16 @@ func (r *run) commitsLost() {
 		for _, k := range slices.Compact(keys) {
 			v, present := l.offsets[k]
 			// The highest commit of k done before the list began.
-			best := -1
-			for i, c := range r.commits {
-				o, ok := c.offsets[k]
-				if !c.ok || !ok || c.done > l.inv || (present && o <= v) {
-					continue
-				}
-				if best < 0 || o > r.commits[best].offsets[k] {
-					best = i
-				}
+			ix := index[k]
+			if ix == nil {
+				continue
 			}
-			if best < 0 {
+			n, _ := slices.BinarySearch(ix.done, l.inv)
+			if n == 0 {
+				continue
+			}
+			best := ix.best[n-1]
+			if present && r.commits[best].offsets[k] <= v {
 				continue
 			}
 			c := r.commits[best]
