@@ -316,6 +316,9 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 			}
 		}
 		res.Reason = strings.Join(parts, ", ")
+	case stats["malformed"] > 0:
+		res.Verdict = models.Unknown
+		res.Reason = fmt.Sprintf("%d ops with values this checker cannot read (see docs/models/kafka.md for the shapes)", stats["malformed"])
 	case stats["sends-ok"] == 0 || stats["polls-ok"]+stats["final-polls-ok"] == 0:
 		res.Verdict = models.Unknown
 		res.Reason = fmt.Sprintf("too little happened to judge: %d sends acknowledged, %d polls and %d whole final polls ok", stats["sends-ok"], stats["polls-ok"], stats["final-polls-ok"])

@@ -107,6 +107,8 @@ func TestChecker(t *testing.T) {
 			return hist(send(0, k, 1, 0), poll(0, k, 0, entries(0, 1)), inv(low), commit(0, k, 5, history.OK), list(2, k, map[string]any{k: int64(3)}), done(low))
 		}()},
 		{name: "nothing polled", want: models.Unknown, ops: hist(send(0, k, 1, 0))},
+		{name: "a poll value it cannot read", want: models.Unknown, ops: hist(
+			send(0, k, 1, 0), poll(1, k, 0, entries(0, 1)), []history.Op{op(1, history.Invoke, PollF, "", nil), op(1, history.OK, PollF, "", "garbage")})},
 
 		{name: "lost: a poll read past the offset", want: models.Invalid, kinds: []string{LostKind, SkipKind}, exact: true,
 			anomalyOps: []int64{3, 7}, ops: hist(
