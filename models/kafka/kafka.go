@@ -625,6 +625,17 @@ func (r *run) indexCommits() map[string]*commitIndex {
 
 func (r *run) commitsLost() {
 	index := r.indexCommits()
+	// Every commit that did not fail, by key and offset committed: those
+	// that may explain a list's answer.
+	byValue := map[string]map[int64][]int{}
+	for i, c := range r.commits {
+		for k, o := range c.offsets {
+			if byValue[k] == nil {
+				byValue[k] = map[int64][]int{}
+			}
+			byValue[k][o] = append(byValue[k][o], i)
+		}
+	}
 	for _, l := range r.lists {
 		keys := slices.Clone(l.keys)
 		for k := range l.offsets {
@@ -650,9 +661,9 @@ func (r *run) commitsLost() {
 			}
 			c := r.commits[best]
 			explained := false
-			for _, d := range r.commits {
-				o, ok := d.offsets[k]
-				if ok && present && o == v && d.inv < l.done && (d.done < 0 || d.done > c.inv) {
+			for _, i := range byValue[k][v] {
+				d := r.commits[i]
+				if present && d.inv < l.done && (d.done < 0 || d.done > c.inv) {
 					explained = true
 					break
 				}
