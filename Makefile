@@ -47,9 +47,10 @@ examples: build
 	for ex in "broadcast-gossip broadcast partition 0" "broadcast-naive broadcast partition 1" \
 		"lin-kv-primary lin-kv partition,pause 0" "lin-kv-wrong lin-kv partition 1" \
 		"lin-kv-proxy lin-kv partition,kill 0 --nemesis-interval 2s" "lin-kv-proxy-seq lin-kv partition 1" \
-		"g-counter-seqkv g-counter partition 0 --concurrency 5 --ops-per-key 1000000"; do \
+		"g-counter-seqkv g-counter partition 0 --concurrency 5 --ops-per-key 1000000" \
+		"kafka-primary kafka partition 0" "kafka-local kafka partition 1"; do \
 		set -- $$ex; node=$$1 mw=$$2 faults=$$3 want=$$4; shift 4; \
-		fw=register; case $$mw in broadcast) fw=set;; g-counter) fw=counter;; esac; \
+		fw=register; case $$mw in broadcast) fw=set;; g-counter) fw=counter;; kafka) fw=kafka;; esac; \
 		$(BIN) run --target maelstrom --target-opt src=examples/maelstrom/cmd/$$node --target-opt workload=$$mw \
 			--workload $$fw --nemesis $$faults --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed 7 "$$@" \
 			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$node -q; \

@@ -220,6 +220,9 @@ func TestExportRoundTripEveryWorkload(t *testing.T) {
 		{name: "queue loses messages", wl: Queue{}, queue: true, bug: "lose", want: models.Invalid},
 		{name: "queue redelivers acked", wl: Queue{}, queue: true, bug: "redeliver-acked", want: models.Invalid},
 		{name: "queue reorders", wl: Queue{}, queue: true, bug: "reorder", want: models.Invalid},
+		{name: "kafka", wl: Kafka{}, flaky: true, want: models.Valid},
+		{name: "kafka lost sends", wl: Kafka{}, bug: "lose-send", want: models.Invalid},
+		{name: "kafka forgotten commits", wl: Kafka{}, bug: "forget-commit", want: models.Invalid},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

@@ -17,7 +17,7 @@ import (
 
 func TestBinaries(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds five binaries")
+		t.Skip("builds every example binary")
 	}
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/...")
@@ -33,6 +33,8 @@ func TestBinaries(t *testing.T) {
 		{"broadcast-naive", `{"type":"broadcast","msg_id":2,"message":4}`, "broadcast_ok"},
 		{"lin-kv-primary", `{"type":"write","msg_id":2,"key":1,"value":3}`, "write_ok"},
 		{"lin-kv-wrong", `{"type":"write","msg_id":2,"key":1,"value":3}`, "write_ok"},
+		{"kafka-primary", `{"type":"send","msg_id":2,"key":"k","msg":3}`, "send_ok"},
+		{"kafka-local", `{"type":"send","msg_id":2,"key":"k","msg":3}`, "send_ok"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.bin, func(t *testing.T) {

@@ -139,6 +139,11 @@ func opCases() []opCase {
 				return err
 			}},
 		{name: "queue drain", w: workloads.Queue{}, op: k("drain", "", nil), parses: true},
+		{name: "kafka send", w: workloads.Kafka{}, op: k("send", "k0", int64(1)), parses: true},
+		{name: "kafka poll", w: workloads.Kafka{}, op: k("poll", "", map[string]any{"k0": int64(0)}), readOnly: true, parses: true,
+			setup: func(ctx context.Context, _ *refServer, c *Client) error { _, err := c.Send(ctx, "k0", 9); return err }},
+		{name: "kafka commit", w: workloads.Kafka{}, op: k("commit-offsets", "", map[string]any{"k0": int64(0)})},
+		{name: "kafka list committed", w: workloads.Kafka{}, op: k("list-committed-offsets", "", []any{"k0"}), readOnly: true, parses: true},
 		{name: "lock acquire", w: workloads.Lock{}, op: k("acquire", "l", "0.1"), parses: true},
 		{name: "lock release", w: workloads.Lock{}, op: k("release", "l", "0.1"),
 			setup: func(ctx context.Context, _ *refServer, c *Client) error {
@@ -263,6 +268,12 @@ func TestInvokeValues(t *testing.T) {
 		{workloads.Queue{}, c, op("ack", "", []int64{2}), history.Fail, true, []int64{2}}, // delivered to other
 		{workloads.Queue{}, c, op("drain", "", nil), history.OK, false, []int64{2}},
 		{workloads.Queue{}, c, op("dequeue", "", int64(4)), history.OK, false, []int64{}},
+		{workloads.Kafka{}, c, op("send", "k0", int64(7)), history.OK, false, []any{int64(0), int64(7)}},
+		{workloads.Kafka{}, other, op("send", "k0", int64(8)), history.OK, false, []any{int64(1), int64(8)}},
+		{workloads.Kafka{}, c, op("poll", "", map[string]any{"k0": int64(1), "k1": int64(0)}), history.OK, false, map[string]any{"k0": []any{[]any{int64(1), int64(8)}}}},
+		{workloads.Kafka{}, c, op("final-poll", "k0", map[string]any{"k0": int64(0)}), history.OK, false, map[string]any{"k0": []any{[]any{int64(0), int64(7)}, []any{int64(1), int64(8)}}}},
+		{workloads.Kafka{}, c, op("commit-offsets", "", map[string]any{"k0": int64(1)}), history.OK, false, map[string]any{"k0": int64(1)}},
+		{workloads.Kafka{}, other, op("list-committed-offsets", "", []any{"k0", "k1"}), history.OK, false, map[string]any{"k0": int64(1)}},
 		{workloads.Lock{}, c, op("acquire", "l", "0.1"), history.OK, false, map[string]any{"owner": "0.1", "token": int64(1)}},
 		{workloads.Lock{}, other, op("acquire", "l", "1.2"), history.Fail, true, "1.2"},
 		{workloads.Lock{}, c, op("release", "l", "0.1"), history.OK, false, "0.1"},

@@ -22,6 +22,8 @@ type refServer struct {
 	pending  map[int64]string   // delivered, unacknowledged id -> consumer
 	locks    map[string]refLock // name -> holder
 	token    int64
+	logs     map[string][]int64 // message at index = offset
+	commits  map[string]int64
 }
 
 type refLock struct {
@@ -31,7 +33,8 @@ type refLock struct {
 
 func newRefServer() *refServer {
 	return &refServer{kv: map[string]int64{}, sets: map[string][]int64{}, counters: map[string]int64{},
-		accounts: map[string]int64{}, lists: map[string][]int64{}, pending: map[int64]string{}, locks: map[string]refLock{}}
+		accounts: map[string]int64{}, lists: map[string][]int64{}, pending: map[int64]string{}, locks: map[string]refLock{},
+		logs: map[string][]int64{}, commits: map[string]int64{}}
 }
 
 func reply(w http.ResponseWriter, code int, v any) {
@@ -200,6 +203,37 @@ func (s *refServer) mux() *http.ServeMux {
 		}
 		delete(s.locks, name)
 		reply(w, 200, nil)
+	}))
+	m.HandleFunc("POST /log/send", s.handle(func() any { return &logSendReq{} }, func(w http.ResponseWriter, _ *http.Request, in any) {
+		req := in.(*logSendReq)
+		s.logs[req.Key] = append(s.logs[req.Key], req.Msg)
+		reply(w, 200, map[string]any{"offset": len(s.logs[req.Key]) - 1})
+	}))
+	m.HandleFunc("POST /log/poll", s.handle(func() any { return &logOffsetsBody{} }, func(w http.ResponseWriter, _ *http.Request, in any) {
+		msgs := map[string][][2]int64{}
+		for k, from := range *in.(*logOffsetsBody).Offsets {
+			for off := max(from, 0); off < int64(len(s.logs[k])); off++ {
+				msgs[k] = append(msgs[k], [2]int64{off, s.logs[k][off]})
+			}
+		}
+		reply(w, 200, map[string]any{"msgs": msgs})
+	}))
+	m.HandleFunc("POST /log/commit", s.handle(func() any { return &logOffsetsBody{} }, func(w http.ResponseWriter, _ *http.Request, in any) {
+		for k, off := range *in.(*logOffsetsBody).Offsets {
+			if old, ok := s.commits[k]; !ok || off > old {
+				s.commits[k] = off
+			}
+		}
+		reply(w, 200, nil)
+	}))
+	m.HandleFunc("POST /log/committed", s.handle(func() any { return &logKeysReq{} }, func(w http.ResponseWriter, _ *http.Request, in any) {
+		offs := map[string]int64{}
+		for _, k := range in.(*logKeysReq).Keys {
+			if off, ok := s.commits[k]; ok {
+				offs[k] = off
+			}
+		}
+		reply(w, 200, map[string]any{"offsets": offs})
 	}))
 	return m
 }
