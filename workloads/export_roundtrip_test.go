@@ -217,6 +217,10 @@ func TestExportRoundTripEveryWorkload(t *testing.T) {
 		{name: "queue loses messages", wl: Queue{}, queue: true, bug: "lose", want: models.Invalid},
 		{name: "queue redelivers acked", wl: Queue{}, queue: true, bug: "redeliver-acked", want: models.Invalid},
 		{name: "queue reorders", wl: Queue{}, queue: true, bug: "reorder", want: models.Invalid},
+		{name: "echo", wl: Echo{}, flaky: true, want: models.Valid},
+		{name: "echo garbled", wl: Echo{}, bug: "bad-echo", want: models.Invalid},
+		{name: "unique-ids", wl: UniqueIDs{}, flaky: true, want: models.Valid},
+		{name: "unique-ids reused", wl: UniqueIDs{}, bug: "reuse-id", want: models.Invalid},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

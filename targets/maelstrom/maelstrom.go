@@ -3,8 +3,8 @@
 // cluster: each node runs the user's binary under a small shim that sends
 // it init, carries its messages to the other nodes over TCP (so
 // partitions, kills and pauses really act on them) and serves faultline's
-// clients. The client speaks Maelstrom's lin-kv, broadcast, g-set and
-// g-counter workloads with its error codes. See docs/maelstrom.md.
+// clients. The client speaks Maelstrom's lin-kv, broadcast, g-set,
+// g-counter, echo and unique-ids workloads with its error codes. See docs/maelstrom.md.
 package maelstrom
 
 import (
@@ -41,10 +41,12 @@ const Version = "protocol-v1"
 
 // workloadOf maps Maelstrom's workload names to faultline's.
 var workloadOf = map[string]string{
-	"lin-kv":    "register",
-	"broadcast": "set",
-	"g-set":     "set",
-	"g-counter": "counter",
+	"lin-kv":     "register",
+	"broadcast":  "set",
+	"g-set":      "set",
+	"g-counter":  "counter",
+	"echo":       "echo",
+	"unique-ids": "unique-ids",
 }
 
 // Options describes the target's options for `faultline list`.
@@ -52,7 +54,7 @@ func Options() map[string]string {
 	return map[string]string{
 		"bin":          "a node binary you built (static, or runnable on Debian bookworm); exactly one of bin and src",
 		"src":          "a Go main package on this machine, built static (CGO_ENABLED=0); exactly one of bin and src",
-		"workload":     "the Maelstrom workload the node serves: lin-kv (faultline workload register, default), broadcast or g-set (set), g-counter (counter)",
+		"workload":     "the Maelstrom workload the node serves: lin-kv (faultline workload register, default), broadcast or g-set (set), g-counter (counter), echo (echo), unique-ids (unique-ids)",
 		"init-timeout": "how long a node may take to answer init, a Go duration (default 5s)",
 	}
 }
@@ -88,7 +90,7 @@ func New(version string, opts map[string]string) (*Target, error) {
 			t.src = v
 		case "workload":
 			if _, ok := workloadOf[v]; !ok {
-				return nil, fmt.Errorf("maelstrom: workload=%q: want lin-kv, broadcast, g-set or g-counter (others, such as unique-ids or kafka, need checkers faultline lacks yet)", v)
+				return nil, fmt.Errorf("maelstrom: workload=%q: want lin-kv, broadcast, g-set, g-counter, echo or unique-ids (others, such as kafka, need checkers faultline lacks yet)", v)
 			}
 			t.workload = v
 		case "init-timeout":
