@@ -43,12 +43,14 @@ examples: build
 	$(EXAMPLE_RUN) --nemesis partition,kill,pause --test-name kvsvc-safe
 	$(EXAMPLE_RUN) --nemesis partition --target-opt mode=unsafe --test-name kvsvc-unsafe; \
 		rc=$$?; test $$rc -eq 1 || { echo "kvsvc unsafe mode: exit $$rc, want 1 (invalid)"; exit 1; }
-	@# Maelstrom nodes (examples/maelstrom) as real clusters: NODE WORKLOAD FAULTS EXIT (0 valid, 1 invalid).
+	@# Maelstrom nodes (examples/maelstrom) as real clusters: NODE WORKLOAD FAULTS EXIT (0 valid, 1 invalid) [SEED, default 7].
+	@# unique-ids runs seed 1, whose first fault is a kill (of n2, restarted at 8 s), so ids after a restart are checked.
 	for ex in "broadcast-gossip broadcast partition 0" "broadcast-naive broadcast partition 1" \
-		"lin-kv-primary lin-kv partition,pause 0" "lin-kv-wrong lin-kv partition 1"; do \
-		set -- $$ex; fw=register; [ $$2 = broadcast ] && fw=set; \
+		"lin-kv-primary lin-kv partition,pause 0" "lin-kv-wrong lin-kv partition 1" "echo echo partition,kill 0" \
+		"unique-ids unique-ids partition,kill 0 1" "unique-ids-counter unique-ids kill 1"; do \
+		set -- $$ex; case $$2 in lin-kv) fw=register;; broadcast|g-set) fw=set;; g-counter) fw=counter;; *) fw=$$2;; esac; \
 		$(BIN) run --target maelstrom --target-opt src=examples/maelstrom/cmd/$$1 --target-opt workload=$$2 \
-			--workload $$fw --nemesis $$3 --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed 7 \
+			--workload $$fw --nemesis $$3 --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed $${5:-7} \
 			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$1 -q; \
 		rc=$$?; test $$rc -eq $$4 || { echo "maelstrom $$1: exit $$rc, want $$4"; exit 1; }; \
 	done

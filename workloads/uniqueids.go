@@ -22,7 +22,8 @@ type IDClient interface {
 // any node, before or after a crash.
 //
 // History: F "generate" with no value; an ok completion's value is the id
-// returned, kept as the JSON value it was. No keys.
+// returned, kept as the JSON value it was. No keys. After the run phase,
+// one more generate on every node.
 type UniqueIDs struct{}
 
 // Name implements Workload.
@@ -55,7 +56,11 @@ func (idGen) Next(int, *rand.Rand) history.Op {
 
 func (idGen) Complete(history.Op) {}
 
-func (idGen) Final() []history.Op { return nil }
+// Final asks every node for one more id once faults are healed, so a
+// node restarted late in the run is asked after its restart too.
+func (idGen) Final() []history.Op {
+	return []history.Op{{Type: history.Invoke, F: "generate"}}
+}
 
 // Invoke implements Workload. A generate whose answer was lost may have
 // used up an id: indeterminate unless the error is definite.
