@@ -22,6 +22,7 @@ type refServer struct {
 	pending  map[int64]string   // delivered, unacknowledged id -> consumer
 	locks    map[string]refLock // name -> holder
 	token    int64
+	lastID   int64
 }
 
 type refLock struct {
@@ -200,6 +201,13 @@ func (s *refServer) mux() *http.ServeMux {
 		}
 		delete(s.locks, name)
 		reply(w, 200, nil)
+	}))
+	m.HandleFunc("POST /echo", s.handle(func() any { return &map[string]any{} }, func(w http.ResponseWriter, _ *http.Request, in any) {
+		reply(w, 200, map[string]any{"echo": (*in.(*map[string]any))["echo"]})
+	}))
+	m.HandleFunc("POST /ids", s.handle(nil, func(w http.ResponseWriter, _ *http.Request, _ any) {
+		s.lastID++
+		reply(w, 200, map[string]any{"id": s.lastID})
 	}))
 	return m
 }
