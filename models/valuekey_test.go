@@ -2,6 +2,7 @@ package models
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 )
 
@@ -16,6 +17,8 @@ func TestValueKey(t *testing.T) {
 		{"integer and float of the same value", json.Number("1"), 1.0, true},
 		{"integer and exponent", json.Number("1000"), json.Number("1e3"), true},
 		{"float texts", json.Number("1.50"), 1.5, true},
+		{"large integer and its exponent form", json.Number("1000000000000000000000"), json.Number("1e21"), true},
+		{"2^53 as float and integer", float64(1 << 53), json.Number("9007199254740992"), true},
 		{"zero and minus zero", json.Number("0"), json.Number("-0"), true},
 		{"big integers exactly", json.Number("123456789012345678901234567890"), json.Number("123456789012345678901234567891"), false},
 		{"different numbers", 1, 2, false},
@@ -48,5 +51,34 @@ func TestValueKey(t *testing.T) {
 	}
 	if _, err := ValueKey(make(chan int)); err == nil {
 		t.Error("a channel has a key")
+	}
+}
+
+// TestValueKeyFastPath: the scalars keyed directly get the key their JSON
+// text gets through the general path.
+func TestValueKeyFastPath(t *testing.T) {
+	for _, v := range []any{nil, true, false, "", "n1-0", "a<b>&c\"\\\n\u2028é🐢", "bad \xff utf-8", 0, -7, int64(1) << 62,
+		0.0, math.Copysign(0, -1), 1.5, 1e21, 1e300, -2.5e-7, float64(1 << 53), json.Number("12345678901234567890"),
+		json.Number("1e3"), json.Number("-0.0")} {
+		fast, err := ValueKey(v)
+		if err != nil {
+			t.Fatalf("%#v: %v", v, err)
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := ValueKey(json.RawMessage(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fast != slow {
+			t.Errorf("%#v: key %q directly, %q from its JSON %s", v, fast, slow, raw)
+		}
+	}
+	for _, v := range []any{math.NaN(), math.Inf(1), json.Number("12x")} {
+		if k, err := ValueKey(v); err == nil {
+			t.Errorf("%#v is not JSON, got key %q", v, k)
+		}
 	}
 }
