@@ -141,3 +141,23 @@ func TestEchoWorkloadThroughClient(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkloadOption: workload=echo and workload=unique-ids give the
+// faultline workloads of the same names; an unknown one is refused.
+func TestWorkloadOption(t *testing.T) {
+	for _, w := range []string{"echo", "unique-ids"} {
+		tg, err := New("", map[string]string{"bin": "/bin/true", "workload": w})
+		if err != nil {
+			t.Fatalf("workload=%s: %v", w, err)
+		}
+		if got := tg.Workloads(); len(got) != 1 || got[0] != w {
+			t.Errorf("workload=%s serves %v, want [%s]", w, got, w)
+		}
+		if _, err := workloads.Default().Lookup(w); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := New("", map[string]string{"bin": "/bin/true", "workload": "kafka"}); err == nil {
+		t.Error("workload=kafka accepted")
+	}
+}
