@@ -44,13 +44,15 @@ examples: build
 	$(EXAMPLE_RUN) --nemesis partition --target-opt mode=unsafe --test-name kvsvc-unsafe; \
 		rc=$$?; test $$rc -eq 1 || { echo "kvsvc unsafe mode: exit $$rc, want 1 (invalid)"; exit 1; }
 	@# Maelstrom nodes (examples/maelstrom) as real clusters: NODE WORKLOAD FAULTS EXIT (0 valid, 1 invalid) [FLAGS].
+	@# unique-ids runs seed 1, whose first fault is a kill (of n2, restarted at 8 s), so ids after a restart are checked.
 	for ex in "broadcast-gossip broadcast partition 0" "broadcast-naive broadcast partition 1" \
 		"lin-kv-primary lin-kv partition,pause 0" "lin-kv-wrong lin-kv partition 1" \
 		"lin-kv-proxy lin-kv partition,kill 0 --nemesis-interval 2s" "lin-kv-proxy-seq lin-kv partition 1" \
 		"g-counter-seqkv g-counter partition 0 --concurrency 5 --ops-per-key 1000000" \
-		"kafka-primary kafka partition 0" "kafka-local kafka partition 1"; do \
+		"kafka-primary kafka partition 0" "kafka-local kafka partition 1" "echo echo partition,kill 0" \
+		"unique-ids unique-ids partition,kill 0 --seed 1" "unique-ids-counter unique-ids kill 1"; do \
 		set -- $$ex; node=$$1 mw=$$2 faults=$$3 want=$$4; shift 4; \
-		fw=register; case $$mw in broadcast) fw=set;; g-counter) fw=counter;; kafka) fw=kafka;; esac; \
+		case $$mw in lin-kv) fw=register;; broadcast|g-set) fw=set;; g-counter) fw=counter;; *) fw=$$mw;; esac; \
 		$(BIN) run --target maelstrom --target-opt src=examples/maelstrom/cmd/$$node --target-opt workload=$$mw \
 			--workload $$fw --nemesis $$faults --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed 7 "$$@" \
 			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$node -q; \

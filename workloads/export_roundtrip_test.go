@@ -223,6 +223,10 @@ func TestExportRoundTripEveryWorkload(t *testing.T) {
 		{name: "kafka", wl: Kafka{}, flaky: true, want: models.Valid},
 		{name: "kafka lost sends", wl: Kafka{}, bug: "lose-send", want: models.Invalid},
 		{name: "kafka forgotten commits", wl: Kafka{}, bug: "forget-commit", want: models.Invalid},
+		{name: "echo", wl: Echo{}, flaky: true, want: models.Valid},
+		{name: "echo garbled", wl: Echo{}, bug: "bad-echo", want: models.Invalid},
+		{name: "unique-ids", wl: UniqueIDs{}, flaky: true, want: models.Valid},
+		{name: "unique-ids reused", wl: UniqueIDs{}, bug: "reuse-id", want: models.Invalid},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

@@ -135,7 +135,7 @@ type Catalog map[string]Workload
 // Default returns every workload faultline has.
 func Default() Catalog {
 	out := Catalog{}
-	for _, w := range []Workload{Register{}, Set{}, Broadcast{}, Broadcast{GSet: true}, Counter{}, Bank{}, ListAppend{}, Lock{}, Queue{}, Kafka{}} {
+	for _, w := range []Workload{Register{}, Set{}, Broadcast{}, Broadcast{GSet: true}, Counter{}, Bank{}, ListAppend{}, Lock{}, Queue{}, Kafka{}, Echo{}, UniqueIDs{}} {
 		out[w.Name()] = w
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,20 +28,24 @@ func TestBinaries(t *testing.T) {
 	init := `{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}`
 	tests := []struct {
 		bin, request, wantType string
+		env                    []string
 	}{
-		{"echo", `{"type":"echo","msg_id":2,"echo":"hi"}`, "echo_ok"},
-		{"broadcast-gossip", `{"type":"broadcast","msg_id":2,"message":4}`, "broadcast_ok"},
-		{"broadcast-naive", `{"type":"broadcast","msg_id":2,"message":4}`, "broadcast_ok"},
-		{"lin-kv-primary", `{"type":"write","msg_id":2,"key":1,"value":3}`, "write_ok"},
-		{"lin-kv-wrong", `{"type":"write","msg_id":2,"key":1,"value":3}`, "write_ok"},
-		{"kafka-primary", `{"type":"send","msg_id":2,"key":"k","msg":3}`, "send_ok"},
-		{"kafka-local", `{"type":"send","msg_id":2,"key":"k","msg":3}`, "send_ok"},
+		{"echo", `{"type":"echo","msg_id":2,"echo":"hi"}`, "echo_ok", nil},
+		{"broadcast-gossip", `{"type":"broadcast","msg_id":2,"message":4}`, "broadcast_ok", nil},
+		{"broadcast-naive", `{"type":"broadcast","msg_id":2,"message":4}`, "broadcast_ok", nil},
+		{"lin-kv-primary", `{"type":"write","msg_id":2,"key":1,"value":3}`, "write_ok", nil},
+		{"lin-kv-wrong", `{"type":"write","msg_id":2,"key":1,"value":3}`, "write_ok", nil},
+		{"unique-ids", `{"type":"generate","msg_id":2}`, "generate_ok", []string{"UNIQUE_IDS_DIR=" + t.TempDir()}},
+		{"unique-ids-counter", `{"type":"generate","msg_id":2}`, "generate_ok", nil},
+		{"kafka-primary", `{"type":"send","msg_id":2,"key":"k","msg":3}`, "send_ok", nil},
+		{"kafka-local", `{"type":"send","msg_id":2,"key":"k","msg":3}`, "send_ok", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.bin, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, filepath.Join(dir, tt.bin))
+			cmd.Env = append(os.Environ(), tt.env...)
 			cmd.Stdin = strings.NewReader(init + "\n" +
 				fmt.Sprintf(`{"src":"c1","dest":"n1","body":%s}`, tt.request) + "\n")
 			var stderr strings.Builder

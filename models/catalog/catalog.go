@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/models/bank"
 	"github.com/faultline/faultline/models/convergence"
 	"github.com/faultline/faultline/models/counter"
+	"github.com/faultline/faultline/models/echo"
 	"github.com/faultline/faultline/models/kafka"
 	"github.com/faultline/faultline/models/linear"
 	"github.com/faultline/faultline/models/lock"
@@ -19,6 +20,7 @@ import (
 	"github.com/faultline/faultline/models/session"
 	"github.com/faultline/faultline/models/sets"
 	"github.com/faultline/faultline/models/txn"
+	"github.com/faultline/faultline/models/uniqueids"
 )
 
 // Default returns a fresh registry of every model faultline knows.
@@ -27,7 +29,7 @@ func Default() models.Registry {
 	for _, r := range []models.Registry{
 		linear.Models(), sequential.Models(), session.Models(), convergence.Models(),
 		sets.Models(), counter.Models(), bank.Models(), queue.Models(), lock.Models(), txn.Models(),
-		kafka.Models(),
+		kafka.Models(), echo.Models(), uniqueids.Models(),
 	} {
 		for name, e := range r {
 			if _, dup := out[name]; dup {

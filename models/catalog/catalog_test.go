@@ -16,7 +16,7 @@ func TestDefault(t *testing.T) {
 		"cas-register", "register", "kv", "mutex", "fifo-queue", "set-linearizable", "counter-linearizable",
 		"sequential", "sequential-whole", "read-your-writes", "monotonic-reads", "monotonic-writes",
 		"writes-follow-reads", "session", "convergence", "set", "counter", "bank", "queue", "lock",
-		"fencing", "list-append", "rw-register", "elle", "kafka",
+		"fencing", "list-append", "rw-register", "elle", "kafka", "echo", "unique-ids",
 	} {
 		if _, err := r.Lookup(want); err != nil {
 			t.Errorf("model %s missing: %v", want, err)

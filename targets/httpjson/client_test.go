@@ -2,6 +2,7 @@ package httpjson
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -280,6 +281,9 @@ func TestInvokeValues(t *testing.T) {
 		{workloads.Lock{}, c, op("release", "l", "0.1"), history.Fail, true, "0.1"},
 		{workloads.Lock{}, other, op("acquire", "l", "1.3"), history.OK, false, map[string]any{"owner": "1.3", "token": int64(2)}},
 		{workloads.Lock{}, c, op("release", "never", "0.9"), history.Fail, true, "0.9"}, // never acquired by c
+		{workloads.Echo{}, c, op("echo", "", "Please echo \"é\""), history.OK, false, "Please echo \"é\""},
+		{workloads.UniqueIDs{}, c, op("generate", "", nil), history.OK, false, json.Number("1")},
+		{workloads.UniqueIDs{}, other, op("generate", "", nil), history.OK, false, json.Number("2")},
 	}
 	for i, s := range steps {
 		got := s.w.Invoke(ctx, s.c, s.op)

@@ -24,6 +24,7 @@ type refServer struct {
 	token    int64
 	logs     map[string][]int64 // message at index = offset
 	commits  map[string]int64
+	lastID   int64
 }
 
 type refLock struct {
@@ -234,6 +235,13 @@ func (s *refServer) mux() *http.ServeMux {
 			}
 		}
 		reply(w, 200, map[string]any{"offsets": offs})
+	}))
+	m.HandleFunc("POST /echo", s.handle(func() any { return &map[string]any{} }, func(w http.ResponseWriter, _ *http.Request, in any) {
+		reply(w, 200, map[string]any{"echo": (*in.(*map[string]any))["echo"]})
+	}))
+	m.HandleFunc("POST /ids", s.handle(nil, func(w http.ResponseWriter, _ *http.Request, _ any) {
+		s.lastID++
+		reply(w, 200, map[string]any{"id": s.lastID})
 	}))
 	return m
 }

@@ -36,8 +36,11 @@ func DialOptions() map[string]string {
 }
 
 // DialWorkloads names the workloads a Dial'd client serves: register as
-// lin-kv, set as broadcast or g-set, counter as g-counter, kafka as kafka.
-func DialWorkloads() []string { return []string{"register", "set", "counter", "kafka"} }
+// lin-kv, set as broadcast or g-set, counter as g-counter, kafka, echo and
+// unique-ids as themselves.
+func DialWorkloads() []string {
+	return []string{"register", "set", "counter", "kafka", "echo", "unique-ids"}
+}
 
 // Client is one worker's connection to one node's shim. A lost
 // connection is dialled again by the next operation, so a worker whose

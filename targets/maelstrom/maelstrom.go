@@ -4,7 +4,7 @@
 // it init, carries its messages to the other nodes over TCP (so
 // partitions, kills and pauses really act on them) and serves faultline's
 // clients. The client speaks Maelstrom's lin-kv, broadcast, g-set,
-// g-counter and kafka workloads with its error codes. Maelstrom's services
+// g-counter, kafka, echo and unique-ids workloads with its error codes. Maelstrom's services
 // (lin-kv, seq-kv, lww-kv, lin-tso; package services) are served from the
 // controller for the nodes to call. See docs/maelstrom.md.
 package maelstrom
@@ -45,11 +45,13 @@ const Version = "protocol-v1"
 
 // workloadOf maps Maelstrom's workload names to faultline's.
 var workloadOf = map[string]string{
-	"lin-kv":    "register",
-	"broadcast": "set",
-	"g-set":     "set",
-	"g-counter": "counter",
-	"kafka":     "kafka",
+	"lin-kv":     "register",
+	"broadcast":  "set",
+	"g-set":      "set",
+	"g-counter":  "counter",
+	"kafka":      "kafka",
+	"echo":       "echo",
+	"unique-ids": "unique-ids",
 }
 
 // Options describes the target's options for `faultline list`.
@@ -57,7 +59,7 @@ func Options() map[string]string {
 	return map[string]string{
 		"bin":          "a node binary you built (static, or runnable on Debian bookworm); exactly one of bin and src",
 		"src":          "a Go main package on this machine, built static (CGO_ENABLED=0); exactly one of bin and src",
-		"workload":     "the Maelstrom workload the node serves: lin-kv (faultline workload register, default), broadcast or g-set (set), g-counter (counter), kafka (kafka)",
+		"workload":     "the Maelstrom workload the node serves: lin-kv (faultline workload register, default), broadcast or g-set (set), g-counter (counter), kafka (kafka), echo (echo), unique-ids (unique-ids)",
 		"init-timeout": "how long a node may take to answer init, a Go duration (default 5s)",
 	}
 }
@@ -99,7 +101,7 @@ func New(version string, opts map[string]string) (*Target, error) {
 			t.src = v
 		case "workload":
 			if _, ok := workloadOf[v]; !ok {
-				return nil, fmt.Errorf("maelstrom: workload=%q: want lin-kv, broadcast, g-set, g-counter or kafka (others, such as unique-ids, need checkers faultline lacks yet)", v)
+				return nil, fmt.Errorf("maelstrom: workload=%q: want lin-kv, broadcast, g-set, g-counter, kafka, echo or unique-ids", v)
 			}
 			t.workload = v
 		case "init-timeout":
