@@ -208,6 +208,8 @@ func TestExportRoundTripEveryWorkload(t *testing.T) {
 		{name: "list-append", wl: ListAppend{}, want: models.Valid},
 		{name: "list-append flaky", wl: ListAppend{}, flaky: true, want: models.Valid},
 		{name: "list-append lost appends", wl: ListAppend{}, bug: "lose-append", want: models.Invalid},
+		{name: "rw-register flaky", wl: RWRegister{}, flaky: true, want: models.Valid},
+		{name: "rw-register stale reads", wl: RWRegister{}, bug: "stale-read", want: models.Invalid},
 		{name: "lock", wl: lock, flaky: true, want: models.Valid, ops: 100},
 		{name: "lock two holders", wl: lock, bug: "double-grant", want: models.Invalid, ops: 100},
 		{name: "lock repeated token", wl: lock, bug: "stuck-token", want: models.Invalid, ops: 100},
