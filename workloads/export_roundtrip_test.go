@@ -210,6 +210,8 @@ func TestExportRoundTripEveryWorkload(t *testing.T) {
 		{name: "list-append lost appends", wl: ListAppend{}, bug: "lose-append", want: models.Invalid},
 		{name: "rw-register flaky", wl: RWRegister{}, flaky: true, want: models.Valid},
 		{name: "rw-register stale reads", wl: RWRegister{}, bug: "stale-read", want: models.Invalid},
+		{name: "g-counter", wl: EventualCounter{}, flaky: true, want: models.Valid},
+		{name: "pn-counter lost increments", wl: EventualCounter{Decrements: true}, bug: "lose-increment", want: models.Invalid},
 		{name: "lock", wl: lock, flaky: true, want: models.Valid, ops: 100},
 		{name: "lock two holders", wl: lock, bug: "double-grant", want: models.Invalid, ops: 100},
 		{name: "lock repeated token", wl: lock, bug: "stuck-token", want: models.Invalid, ops: 100},

@@ -135,7 +135,8 @@ type Catalog map[string]Workload
 // Default returns every workload faultline has.
 func Default() Catalog {
 	out := Catalog{}
-	for _, w := range []Workload{Register{}, Set{}, Counter{}, Bank{}, ListAppend{}, RWRegister{}, Lock{}, Queue{}} {
+	for _, w := range []Workload{Register{}, Set{}, Counter{}, Bank{}, ListAppend{}, RWRegister{}, Lock{}, Queue{},
+		EventualCounter{}, EventualCounter{Decrements: true}} {
 		out[w.Name()] = w
 	}
 	return out

@@ -36,8 +36,12 @@ func DialOptions() map[string]string {
 }
 
 // DialWorkloads names the workloads a Dial'd client serves: register as
-// lin-kv, set as broadcast or g-set, counter as g-counter.
-func DialWorkloads() []string { return []string{"register", "set", "counter"} }
+// lin-kv, set as broadcast or g-set, the counters as g-counter or
+// pn-counter, list-append and rw-register as txn-list-append and
+// txn-rw-register.
+func DialWorkloads() []string {
+	return []string{"register", "set", "counter", "g-counter", "pn-counter", "list-append", "rw-register"}
+}
 
 // Client is one worker's connection to one node's shim. A lost
 // connection is dialled again by the next operation, so a worker whose

@@ -3,8 +3,9 @@
 // cluster: each node runs the user's binary under a small shim that sends
 // it init, carries its messages to the other nodes over TCP (so
 // partitions, kills and pauses really act on them) and serves faultline's
-// clients. The client speaks Maelstrom's lin-kv, broadcast, g-set and
-// g-counter workloads with its error codes. See docs/maelstrom.md.
+// clients. The client speaks Maelstrom's lin-kv, broadcast, g-set,
+// g-counter, pn-counter, txn-list-append and txn-rw-register workloads
+// with its error codes. See docs/maelstrom.md.
 package maelstrom
 
 import (
@@ -41,10 +42,13 @@ const Version = "protocol-v1"
 
 // workloadOf maps Maelstrom's workload names to faultline's.
 var workloadOf = map[string]string{
-	"lin-kv":    "register",
-	"broadcast": "set",
-	"g-set":     "set",
-	"g-counter": "counter",
+	"lin-kv":          "register",
+	"broadcast":       "set",
+	"g-set":           "set",
+	"g-counter":       "g-counter",
+	"pn-counter":      "pn-counter",
+	"txn-list-append": "list-append",
+	"txn-rw-register": "rw-register",
 }
 
 // Options describes the target's options for `faultline list`.
@@ -52,7 +56,7 @@ func Options() map[string]string {
 	return map[string]string{
 		"bin":          "a node binary you built (static, or runnable on Debian bookworm); exactly one of bin and src",
 		"src":          "a Go main package on this machine, built static (CGO_ENABLED=0); exactly one of bin and src",
-		"workload":     "the Maelstrom workload the node serves: lin-kv (faultline workload register, default), broadcast or g-set (set), g-counter (counter)",
+		"workload":     "the Maelstrom workload the node serves: lin-kv (faultline workload register, default), broadcast or g-set (set), g-counter or pn-counter (g-counter, pn-counter: final reads judged; counter: every read), txn-list-append (list-append), txn-rw-register (rw-register)",
 		"init-timeout": "how long a node may take to answer init, a Go duration (default 5s)",
 	}
 }
@@ -88,7 +92,7 @@ func New(version string, opts map[string]string) (*Target, error) {
 			t.src = v
 		case "workload":
 			if _, ok := workloadOf[v]; !ok {
-				return nil, fmt.Errorf("maelstrom: workload=%q: want lin-kv, broadcast, g-set or g-counter (others, such as unique-ids or kafka, need checkers faultline lacks yet)", v)
+				return nil, fmt.Errorf("maelstrom: workload=%q: want lin-kv, broadcast, g-set, g-counter, pn-counter, txn-list-append or txn-rw-register (others, such as unique-ids or kafka, need checkers faultline lacks yet)", v)
 			}
 			t.workload = v
 		case "init-timeout":
@@ -148,9 +152,16 @@ func (t *Target) Software() (node.Software, error) {
 	return sw, nil
 }
 
-// Workloads implements targets.Target: the one faultline workload the
-// chosen Maelstrom workload maps to.
-func (t *Target) Workloads() []string { return []string{workloadOf[t.workload]} }
+// Workloads implements targets.Target: the faultline workload the chosen
+// Maelstrom workload maps to, and for the counters also the strict
+// counter workload (see strictOf).
+func (t *Target) Workloads() []string {
+	w := []string{workloadOf[t.workload]}
+	if s, ok := strictOf[t.workload]; ok {
+		w = append(w, s)
+	}
+	return w
+}
 
 // Faults implements targets.FaultLimiter. Clock faults reach the node
 // program: the injector acts on the daemon (the shim) and its process
