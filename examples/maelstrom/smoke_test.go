@@ -17,7 +17,7 @@ import (
 
 func TestBinaries(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds five binaries")
+		t.Skip("builds every example binary")
 	}
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/...")
@@ -33,6 +33,9 @@ func TestBinaries(t *testing.T) {
 		{"broadcast-naive", `{"type":"broadcast","msg_id":2,"message":4}`, "broadcast_ok"},
 		{"lin-kv-primary", `{"type":"write","msg_id":2,"key":1,"value":3}`, "write_ok"},
 		{"lin-kv-wrong", `{"type":"write","msg_id":2,"key":1,"value":3}`, "write_ok"},
+		{"txn-primary", `{"type":"txn","msg_id":2,"txn":[["append",1,3],["r",1,null]]}`, "txn_ok"},
+		{"txn-local", `{"type":"txn","msg_id":2,"txn":[["w",1,3],["r",1,null]]}`, "txn_ok"},
+		{"pn-counter", `{"type":"add","msg_id":2,"delta":-3}`, "add_ok"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.bin, func(t *testing.T) {
