@@ -45,8 +45,12 @@ examples: build
 		rc=$$?; test $$rc -eq 1 || { echo "kvsvc unsafe mode: exit $$rc, want 1 (invalid)"; exit 1; }
 	@# Maelstrom nodes (examples/maelstrom) as real clusters: NODE WORKLOAD FAULTS EXIT (0 valid, 1 invalid).
 	for ex in "broadcast-gossip broadcast partition 0" "broadcast-naive broadcast partition 1" \
-		"lin-kv-primary lin-kv partition,pause 0" "lin-kv-wrong lin-kv partition 1"; do \
+		"lin-kv-primary lin-kv partition,pause 0" "lin-kv-wrong lin-kv partition 1" \
+		"txn-primary txn-list-append partition 0" "txn-primary txn-rw-register partition 0" \
+		"txn-local txn-list-append partition 1" "txn-local txn-rw-register partition 1" \
+		"pn-counter pn-counter partition 0"; do \
 		set -- $$ex; fw=register; [ $$2 = broadcast ] && fw=set; \
+		case $$2 in txn-list-append) fw=list-append;; txn-rw-register) fw=rw-register;; g-counter|pn-counter) fw=$$2;; esac; \
 		$(BIN) run --target maelstrom --target-opt src=examples/maelstrom/cmd/$$1 --target-opt workload=$$2 \
 			--workload $$fw --nemesis $$3 --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed 7 \
 			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$1 -q; \
