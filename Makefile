@@ -50,9 +50,12 @@ examples: build
 		"lin-kv-proxy lin-kv partition,kill 0 --nemesis-interval 2s" "lin-kv-proxy-seq lin-kv partition 1" \
 		"g-counter-seqkv g-counter partition 0 --concurrency 5 --ops-per-key 1000000" \
 		"kafka-primary kafka partition 0" "kafka-local kafka partition 1" "echo echo partition,kill 0" \
-		"unique-ids unique-ids partition,kill 0 --seed 1" "unique-ids-counter unique-ids kill 1"; do \
+		"unique-ids unique-ids partition,kill 0 --seed 1" "unique-ids-counter unique-ids kill 1" \
+		"txn-primary txn-list-append partition 0" "txn-primary txn-rw-register partition 0" \
+		"txn-local txn-list-append partition 1" "txn-local txn-rw-register partition 1" \
+		"pn-counter pn-counter partition 0"; do \
 		set -- $$ex; node=$$1 mw=$$2 faults=$$3 want=$$4; shift 4; \
-		case $$mw in lin-kv) fw=register;; broadcast|g-set) fw=set;; g-counter) fw=counter;; *) fw=$$mw;; esac; \
+		case $$mw in lin-kv) fw=register;; txn-*) fw=$${mw#txn-};; *) fw=$$mw;; esac; \
 		$(BIN) run --target maelstrom --target-opt src=examples/maelstrom/cmd/$$node --target-opt workload=$$mw \
 			--workload $$fw --nemesis $$faults --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed 7 "$$@" \
 			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$node -q; \

@@ -61,7 +61,14 @@ func (ListAppend) CheckClient(c Client) error {
 
 // NewGenerator implements Workload.
 func (l ListAppend) NewGenerator(cfg Config) Generator {
-	g := &listGen{keys: l.Keys, maxLen: l.MaxTxnLen, perKey: int64(cfg.OpsPerKey), appended: map[int64]int64{}}
+	return newListGen(l.Keys, l.MaxTxnLen, cfg, MicroAppend, false)
+}
+
+// newListGen returns the generator of list-append and rw-register: keys
+// in play at once, at most maxLen micro-ops per transaction, write the
+// micro-op that adds a value unique to its key.
+func newListGen(keys, maxLen int, cfg Config, write string, readFirst bool) *listGen {
+	g := &listGen{keys: keys, maxLen: maxLen, perKey: int64(cfg.OpsPerKey), appended: map[int64]int64{}, write: write, readFirst: readFirst}
 	if g.keys <= 0 {
 		g.keys = DefaultListKeys
 	}
@@ -80,6 +87,11 @@ func (l ListAppend) NewGenerator(cfg Config) Generator {
 type listGen struct {
 	keys, maxLen int
 	perKey       int64
+	// write is the micro-op that adds a value (MicroAppend, or MicroWrite
+	// for rw-register); readFirst makes a write to a key the transaction
+	// has not touched yet follow a read of it half the time.
+	write     string
+	readFirst bool
 
 	mu       sync.Mutex
 	active   []int64         // keys in play
@@ -101,15 +113,18 @@ func (g *listGen) Next(_ int, rng *rand.Rand) history.Op {
 	defer g.mu.Unlock()
 	n := 1 + rng.IntN(g.maxLen)
 	mops := make([]any, 0, n)
-	for range n {
+	for len(mops) < n {
 		i := rng.IntN(len(g.active))
 		k := g.active[i]
 		if rng.IntN(2) == 0 {
 			mops = append(mops, []any{MicroRead, k, nil})
 			continue
 		}
+		if g.readFirst && len(mops)+2 <= n && !touches(mops, k) && rng.IntN(2) == 0 {
+			mops = append(mops, []any{MicroRead, k, nil})
+		}
 		g.appended[k]++
-		mops = append(mops, []any{MicroAppend, k, g.appended[k]})
+		mops = append(mops, []any{g.write, k, g.appended[k]})
 		if g.appended[k] >= g.perKey {
 			g.active[i] = g.fresh()
 		}

@@ -135,7 +135,8 @@ type Catalog map[string]Workload
 // Default returns every workload faultline has.
 func Default() Catalog {
 	out := Catalog{}
-	for _, w := range []Workload{Register{}, Set{}, Broadcast{}, Broadcast{GSet: true}, Counter{}, Bank{}, ListAppend{}, Lock{}, Queue{}, Kafka{}, Echo{}, UniqueIDs{}} {
+	for _, w := range []Workload{Register{}, Set{}, Broadcast{}, Broadcast{GSet: true}, Counter{}, Bank{}, ListAppend{}, RWRegister{},
+		Lock{}, Queue{}, EventualCounter{}, EventualCounter{Decrements: true}, Kafka{}, Echo{}, UniqueIDs{}} {
 		out[w.Name()] = w
 	}
 	return out

@@ -39,6 +39,9 @@ func TestBinaries(t *testing.T) {
 		{"unique-ids-counter", `{"type":"generate","msg_id":2}`, "generate_ok", nil},
 		{"kafka-primary", `{"type":"send","msg_id":2,"key":"k","msg":3}`, "send_ok", nil},
 		{"kafka-local", `{"type":"send","msg_id":2,"key":"k","msg":3}`, "send_ok", nil},
+		{"txn-primary", `{"type":"txn","msg_id":2,"txn":[["append",1,3],["r",1,null]]}`, "txn_ok", nil},
+		{"txn-local", `{"type":"txn","msg_id":2,"txn":[["w",1,3],["r",1,null]]}`, "txn_ok", nil},
+		{"pn-counter", `{"type":"add","msg_id":2,"delta":-3}`, "add_ok", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.bin, func(t *testing.T) {

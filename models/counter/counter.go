@@ -63,6 +63,10 @@ func Models() models.Registry {
 			Summary: "counter per key: add delta, read; every ok read within [ok adds completed before it began, ok+info+unfinished adds invoked before it completed] (Jepsen counter)",
 			New:     func() models.Checker { return New() },
 		},
+		EventualName: {
+			Summary: "eventually consistent counter per key (Maelstrom g-counter, pn-counter): every node's final read after the last heal and the last add is the sum of the ok adds plus some subset of the indeterminate ones; stale reads during the run counted, not judged",
+			New:     func() models.Checker { return &Eventual{} },
+		},
 	}
 }
 

@@ -203,7 +203,10 @@ func TestMaxAnomalies(t *testing.T) {
 func TestModels(t *testing.T) {
 	r := Models()
 	e, err := r.Lookup(Name)
-	if err != nil || e.Summary == "" || e.New().Name() != Name || len(r) != 1 {
+	if err != nil || e.Summary == "" || e.New().Name() != Name || len(r) != 2 {
+		t.Errorf("registry %v: %v", r, err)
+	}
+	if e, err := r.Lookup(EventualName); err != nil || e.New().Name() != EventualName {
 		t.Errorf("registry %v: %v", r, err)
 	}
 }

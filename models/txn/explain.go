@@ -197,6 +197,12 @@ func (a *analysis) sayEdge(n *namer, e edge) string {
 	case relProcess:
 		return fmt.Sprintf("%s completed before %s began on the same process (process)", n.name(from), n.name(to))
 	case relRealtime:
+		if e.why >= 0 {
+			w := a.g.whys[e.why]
+			k := a.key(w.key)
+			return fmt.Sprintf("%s wrote %s = %d and completed before %s was invoked, which read %s = %d, so that write came before %s's write of %d (real time)",
+				n.name(from), k, w.a, n.name(w.reader), k, w.b, n.name(to), w.b)
+		}
 		x := a.p.txns[to]
 		inv := "its invocation"
 		if x.inv >= 0 {

@@ -27,6 +27,9 @@ type why struct {
 	a, b int64 // the values: a (from's) and b (to's), as the note says
 	mop  int32 // the reading micro-op in the reader, -1 if none
 	note uint8
+	// reader is the reading transaction of a noteRealtimeVersion edge,
+	// which joins two writers.
+	reader int32
 }
 
 // Notes on dependency edges.
@@ -34,6 +37,9 @@ const (
 	noteNone       uint8 = iota
 	noteUnobserved       // the later write was never read
 	noteNilRead          // the read saw the initial state
+	// noteRealtimeVersion: a real-time edge between two writers of a
+	// register, inferred from a read (see realtimeVersions).
+	noteRealtimeVersion
 )
 
 // adj is an edge in the compressed adjacency lists.
@@ -60,7 +66,7 @@ func (g *graph) add(from, to int32, r rel, w why) {
 		return
 	}
 	id := int32(-1)
-	if r&relDeps != 0 {
+	if r&relDeps != 0 || w.note == noteRealtimeVersion {
 		id = int32(len(g.whys))
 		g.whys = append(g.whys, w)
 	}

@@ -171,6 +171,14 @@ func (a *analysis) rwRegister() {
 		a.report("lost-update", v.k, ts, func() string { return a.sayLostUpdate(v, ts) })
 	}
 
+	if !a.c.NoRealTime {
+		reads := make([]rref, len(exts))
+		for i, e := range exts {
+			reads[i] = rref{e.t, e.m}
+		}
+		a.realtimeVersions(reads, idx, refs, committed)
+	}
+
 	for _, e := range exts {
 		x := &p.txns[e.t]
 		r := &x.mops[e.m]

@@ -43,7 +43,9 @@
 // "writes follow reads", which holds under serializability and snapshot
 // isolation, so cycles it yields are sound evidence against them). Blind
 // writes stay unordered, and so some non-serializable rw-register histories
-// pass.
+// pass; for strict serializability, real time orders some of them (a
+// writer that completed before a reader of another version began wrote
+// first: see realtimeVersions).
 //
 // Two optional orders are added for strict serializability: process order
 // (a process's completed transaction precedes its next one) and real-time

@@ -216,6 +216,14 @@ func TestHandWritten(t *testing.T) {
 		{"rw internal", RWRegister, func(t testing.TB) []history.Op {
 			return concurrent(t, "ok [[:w :x 1] [:r :x 2]]", "ok [[:w :x 2]]")
 		}, []string{"internal"}, SnapshotIsolation},
+		{"rw blind writes, then reads that agree", RWRegister, func(t testing.TB) []history.Op {
+			ops := concurrent(t, "ok [[:w :x 1]]", "ok [[:w :x 2]]")
+			return reindex(append(ops, serial(t, false, "ok [[:r :x 2]]", "ok [[:r :x 2]]")...))
+		}, nil, ""},
+		{"rw blind writes, then reads that diverge", RWRegister, func(t testing.TB) []history.Op {
+			ops := concurrent(t, "ok [[:w :x 1]]", "ok [[:w :x 2]]")
+			return reindex(append(ops, serial(t, false, "ok [[:r :x 1]]", "ok [[:r :x 2]]")...))
+		}, []string{"G0-realtime"}, StrictSerializable},
 		{"rw stale read in real time", RWRegister, func(t testing.TB) []history.Op {
 			return serial(t, false, "ok [[:w :x 1]]", "ok [[:r :x nil]]")
 		}, []string{"G-single-realtime"}, StrictSerializable},

@@ -80,7 +80,7 @@ func Default() Catalog {
 			},
 		},
 		"maelstrom": {
-			Summary:        "your own node written for Jepsen's Maelstrom (bin=PATH or src=DIR), one per node under a shim: init, real TCP between nodes, clients on port 7000; option workload=lin-kv|broadcast|g-set|g-counter (docs/maelstrom.md)",
+			Summary:        "your own node written for Jepsen's Maelstrom (bin=PATH or src=DIR), one per node under a shim: init, real TCP between nodes, clients on port 7000; option workload=lin-kv|broadcast|g-set|g-counter|pn-counter|txn-list-append|txn-rw-register (docs/maelstrom.md)",
 			DefaultVersion: maelstrom.Version,
 			Options:        maelstrom.Options(),
 			New: func(v string, o map[string]string) (targets.Target, error) {

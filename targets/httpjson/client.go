@@ -47,7 +47,7 @@ func DialOptions() map[string]string {
 
 // DialWorkloads names the workloads a Dial'd client serves: all of them.
 func DialWorkloads() []string {
-	return []string{"register", "set", "broadcast", "g-set", "counter", "bank", "list-append", "queue", "lock", "kafka", "echo", "unique-ids"}
+	return []string{"register", "set", "broadcast", "g-set", "counter", "g-counter", "pn-counter", "bank", "list-append", "rw-register", "queue", "lock", "kafka", "echo", "unique-ids"}
 }
 
 // Client is one worker's connection to one http-json server. It implements

@@ -18,6 +18,7 @@ type refServer struct {
 	counters map[string]int64
 	accounts map[string]int64
 	lists    map[string][]int64
+	regs     map[string]int64
 	queue    []int64            // ready ids, in order
 	pending  map[int64]string   // delivered, unacknowledged id -> consumer
 	locks    map[string]refLock // name -> holder
@@ -34,7 +35,7 @@ type refLock struct {
 
 func newRefServer() *refServer {
 	return &refServer{kv: map[string]int64{}, sets: map[string][]int64{}, counters: map[string]int64{},
-		accounts: map[string]int64{}, lists: map[string][]int64{}, pending: map[int64]string{}, locks: map[string]refLock{},
+		accounts: map[string]int64{}, lists: map[string][]int64{}, regs: map[string]int64{}, pending: map[int64]string{}, locks: map[string]refLock{},
 		logs: map[string][]int64{}, commits: map[string]int64{}}
 }
 
@@ -144,6 +145,26 @@ func (s *refServer) mux() *http.ServeMux {
 			case "r":
 				if l, ok := s.lists[o.Key]; ok {
 					out[i]["value"] = append([]int64{}, l...)
+				} else {
+					out[i]["value"] = nil
+				}
+			}
+		}
+		reply(w, 200, map[string]any{"ops": out})
+	}))
+	m.HandleFunc("POST /rw-txn", s.handle(func() any { return &txnReq{} }, func(w http.ResponseWriter, _ *http.Request, in any) {
+		ops := in.(*txnReq).Ops
+		out := make([]map[string]any, len(ops))
+		for i, o := range ops {
+			out[i] = map[string]any{"f": o.F, "key": o.Key}
+			switch o.F {
+			case "w":
+				v, _ := o.Value.(float64)
+				s.regs[o.Key] = int64(v)
+				out[i]["value"] = int64(v)
+			case "r":
+				if v, ok := s.regs[o.Key]; ok {
+					out[i]["value"] = v
 				} else {
 					out[i]["value"] = nil
 				}

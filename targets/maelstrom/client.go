@@ -36,10 +36,11 @@ func DialOptions() map[string]string {
 }
 
 // DialWorkloads names the workloads a Dial'd client serves: register as
-// lin-kv, set as broadcast or g-set, counter as g-counter, kafka, echo and
-// unique-ids as themselves.
+// lin-kv, set as broadcast or g-set, the counters as g-counter or
+// pn-counter, list-append and rw-register as txn-list-append and
+// txn-rw-register, kafka, echo and unique-ids as themselves.
 func DialWorkloads() []string {
-	return []string{"register", "set", "counter", "kafka", "echo", "unique-ids"}
+	return []string{"register", "set", "broadcast", "g-set", "counter", "g-counter", "pn-counter", "list-append", "rw-register", "kafka", "echo", "unique-ids"}
 }
 
 // Client is one worker's connection to one node's shim. A lost

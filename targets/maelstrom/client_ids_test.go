@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,5 +160,44 @@ func TestWorkloadOption(t *testing.T) {
 	}
 	if _, err := New("", map[string]string{"bin": "/bin/true", "workload": "no-such-workload"}); err == nil {
 		t.Error("workload=no-such-workload accepted")
+	}
+}
+
+// TestFitWorkload checks that, without workload=, the run's faultline
+// workload picks the Maelstrom workload, and that workload= given wins.
+func TestFitWorkload(t *testing.T) {
+	for _, tc := range []struct {
+		opt, faultline, want, err string
+	}{
+		{"", "register", "lin-kv", ""},
+		{"", "set", "broadcast", ""},
+		{"", "g-set", "g-set", ""},
+		{"", "counter", "g-counter", ""},
+		{"", "pn-counter", "pn-counter", ""},
+		{"", "list-append", "txn-list-append", ""},
+		{"", "rw-register", "txn-rw-register", ""},
+		{"", "kafka", "kafka", ""},
+		{"", "bank", "", "no Maelstrom workload is judged by faultline workload \"bank\""},
+		{"g-set", "set", "g-set", ""},
+		{"g-counter", "register", "g-counter", ""}, // the harness refuses it: Workloads lacks register
+	} {
+		opts := map[string]string{"bin": "/bin/true"}
+		if tc.opt != "" {
+			opts["workload"] = tc.opt
+		}
+		tg, err := New("", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tg.FitWorkload(tc.faultline)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("workload=%q, fit %s: %v, want %q", tc.opt, tc.faultline, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || tg.Settings()["workload"] != tc.want {
+			t.Errorf("workload=%q, fit %s: %v, speaks %s, want %s", tc.opt, tc.faultline, err, tg.Settings()["workload"], tc.want)
+		}
 	}
 }

@@ -4,9 +4,11 @@
 // it init, carries its messages to the other nodes over TCP (so
 // partitions, kills and pauses really act on them) and serves faultline's
 // clients. The client speaks Maelstrom's lin-kv, broadcast, g-set,
-// g-counter, kafka, echo and unique-ids workloads with its error codes. Maelstrom's services
-// (lin-kv, seq-kv, lww-kv, lin-tso; package services) are served from the
-// controller for the nodes to call. See docs/maelstrom.md.
+// clients. The client speaks all of Maelstrom's workloads (echo,
+// unique-ids, lin-kv, broadcast, g-set, g-counter, pn-counter,
+// txn-list-append, txn-rw-register, kafka) with its error codes. Maelstrom's
+// services (lin-kv, seq-kv, lww-kv, lin-tso; package services) are served
+// from the controller for the nodes to call. See docs/maelstrom.md.
 package maelstrom
 
 import (
@@ -43,23 +45,12 @@ const (
 // speaks, since the program under test is the user's.
 const Version = "protocol-v1"
 
-// workloadOf maps Maelstrom's workload names to faultline's.
-var workloadOf = map[string]string{
-	"lin-kv":     "register",
-	"broadcast":  "set",
-	"g-set":      "set",
-	"g-counter":  "counter",
-	"kafka":      "kafka",
-	"echo":       "echo",
-	"unique-ids": "unique-ids",
-}
-
 // Options describes the target's options for `faultline list`.
 func Options() map[string]string {
 	return map[string]string{
 		"bin":          "a node binary you built (static, or runnable on Debian bookworm); exactly one of bin and src",
 		"src":          "a Go main package on this machine, built static (CGO_ENABLED=0); exactly one of bin and src",
-		"workload":     "the Maelstrom workload the node serves: lin-kv (faultline workload register, default), broadcast or g-set (set), g-counter (counter), kafka (kafka), echo (echo), unique-ids (unique-ids)",
+		"workload":     "the Maelstrom workload the node serves (default: the one --workload judges, lin-kv for register): lin-kv (register), echo, unique-ids, broadcast (broadcast, or set with session guarantees), g-set (g-set, or set), g-counter and pn-counter (g-counter, pn-counter: final reads judged; or counter: every read), txn-list-append (list-append), txn-rw-register (rw-register), kafka",
 		"init-timeout": "how long a node may take to answer init, a Go duration (default 5s)",
 	}
 }
@@ -86,7 +77,7 @@ func New(version string, opts map[string]string) (*Target, error) {
 	if version != "" && version != Version {
 		return nil, fmt.Errorf("maelstrom: version %q: the only version is %s (the node is your own program)", version, Version)
 	}
-	t := &Target{workload: "lin-kv", initTimeout: 5 * time.Second, log: slog.New(slog.DiscardHandler)}
+	t := &Target{initTimeout: 5 * time.Second, log: slog.New(slog.DiscardHandler)}
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
 		keys = append(keys, k)
@@ -100,8 +91,8 @@ func New(version string, opts map[string]string) (*Target, error) {
 		case "src":
 			t.src = v
 		case "workload":
-			if _, ok := workloadOf[v]; !ok {
-				return nil, fmt.Errorf("maelstrom: workload=%q: want lin-kv, broadcast, g-set, g-counter, kafka, echo or unique-ids", v)
+			if faultlineOf(v) == nil {
+				return nil, fmt.Errorf("maelstrom: workload=%q: want one of Maelstrom's: %s", v, maelstromNames())
 			}
 			t.workload = v
 		case "init-timeout":
@@ -138,7 +129,7 @@ func (t *Target) Version() string { return Version }
 
 // Settings implements targets.Target.
 func (t *Target) Settings() map[string]string {
-	s := map[string]string{"workload": t.workload, "init-timeout": t.initTimeout.String()}
+	s := map[string]string{"workload": t.mwl(), "init-timeout": t.initTimeout.String()}
 	if t.bin != "" {
 		s["bin"] = t.bin
 	} else {
@@ -160,10 +151,6 @@ func (t *Target) Software() (node.Software, error) {
 	}
 	return sw, nil
 }
-
-// Workloads implements targets.Target: the one faultline workload the
-// chosen Maelstrom workload maps to.
-func (t *Target) Workloads() []string { return []string{workloadOf[t.workload]} }
 
 // Faults implements targets.FaultLimiter. Clock faults reach the node
 // program: the injector acts on the daemon (the shim) and its process
@@ -270,7 +257,7 @@ func (t *Target) Start(ctx context.Context, n node.Node) error {
 	t.mu.Lock()
 	delete(t.killed, n.Name())
 	t.mu.Unlock()
-	if t.workload != "broadcast" {
+	if t.mwl() != "broadcast" {
 		return nil
 	}
 	return node.Poll(ctx, t.initTimeout+10*time.Second, "maelstrom "+n.Name()+" topology", t.log, func(ctx context.Context) error {
@@ -335,7 +322,7 @@ func (t *Target) probe(ctx context.Context, n node.Node) error {
 		return err
 	}
 	defer c.Close()
-	if t.workload != "broadcast" {
+	if t.mwl() != "broadcast" {
 		return nil
 	}
 	names := make([]string, len(t.nodes))
@@ -362,7 +349,7 @@ func (t *Target) why(ctx context.Context, n node.Node, d node.Daemon) string {
 // NewClient implements targets.Target: a client of n's shim.
 func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, error) {
 	opts := map[string]string{"node": n.Name()}
-	if t.workload == "g-set" {
+	if t.mwl() == "g-set" {
 		opts["set"] = "g-set"
 	}
 	return dial(ctx, net.JoinHostPort(n.Addr().String(), strconv.Itoa(ClientPort)), opts)

@@ -97,7 +97,7 @@ func Default() Catalog {
 		},
 		Protocol{
 			Name:        "maelstrom",
-			Summary:     "Jepsen Maelstrom's JSON messages, newline-delimited over TCP (faultline's maelstrom shim); register as lin-kv, set as broadcast or g-set, counter as g-counter, kafka as kafka, echo, unique-ids; Maelstrom's error codes; options set, node",
+			Summary:     "Jepsen Maelstrom's JSON messages, newline-delimited over TCP (faultline's maelstrom shim); register as lin-kv, set as broadcast or g-set, counter, g-counter and pn-counter as g-counter or pn-counter, list-append and rw-register as txn-list-append and txn-rw-register, kafka, echo, unique-ids; Maelstrom's error codes; options set, node",
 			DefaultPort: maelstrom.ClientPort,
 			Workloads:   maelstrom.DialWorkloads(),
 			Options:     maelstrom.DialOptions(),
