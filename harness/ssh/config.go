@@ -134,8 +134,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.KnownHosts != "" && !c.AcceptNewHostKeys {
-		if _, err := os.Stat(c.KnownHosts); err != nil {
-			errs = append(errs, fmt.Errorf("ssh runtime: known hosts %w (--ssh-accept-new-host-keys creates it)", err))
+		if _, err := os.Stat(c.KnownHosts); errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("ssh runtime: known hosts file %s does not exist (--ssh-known-hosts FILE, or --ssh-accept-new-host-keys creates it)", c.KnownHosts))
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("ssh runtime: known hosts: %w", err))
 		}
 	}
 	return errors.Join(errs...)

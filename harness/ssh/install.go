@@ -279,7 +279,7 @@ func dpkgScript(files []string) string {
 made=
 if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; made=1; fi
 trap 'if [ -n "$made" ]; then rm -f /usr/sbin/policy-rc.d; fi; rm -rf ` + debDir + `' EXIT
-DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold ` + strings.Join(q, " ") + `
+DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold --force-unsafe-io ` + strings.Join(q, " ") + `
 `
 }
 

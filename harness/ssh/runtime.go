@@ -277,3 +277,6 @@ func (c *Cluster) Describe() string {
 func (c *Cluster) Remove(ctx context.Context) error {
 	return node.Each(c.Nodes(), func(nn node.Node) error { return teardown(ctx, nn.(*Node), c.runID) })
 }
+
+// Machines is the number of machines listed.
+func (r *Runtime) Machines() int { return len(r.cfg.Hosts) }
