@@ -134,15 +134,19 @@ for t in iptables ip6tables; do
 done
 if [ -f %[3]s ]; then
   %[4]s > %[5]s.after
-  LC_ALL=C comm -13 %[3]s %[5]s.after | awk 'top == "" || index($0, top "/") != 1 { print; top = $0 }' |
+  LC_ALL=C comm -13 %[3]s %[5]s.after | %[9]s |
     while IFS= read -r p; do rm -rf -- "$p"; echo "removed $p"; done
   rm -f %[5]s.after
 fi
 rm -rf %[6]s %[7]s
 rm -rf %[8]s
 if [ -n "$left" ]; then echo "processes of the run still alive: $left" >&2; exit 1; fi
-`, shq(EnvRun+"="+runID), nuker.Chain, runBefore, findScript(), runRecord, node.RunDir, node.LogDir, runDir)
+`, shq(EnvRun+"="+runID), nuker.Chain, runBefore, findScript(), runRecord, node.RunDir, node.LogDir, runDir, topmostAwk)
 }
+
+// topmostAwk keeps, of a sorted list of new paths, those whose parent is
+// not new: removing them removes the rest.
+const topmostAwk = `awk '{ p = $0; keep = 1; while ((i = match(p, /\/[^\/]*$/)) > 1) { p = substr(p, 1, i - 1); if (p in top) { keep = 0; break } } if (keep) { top[$0] = 1; print } }'`
 
 // teardown runs teardownScript on n.
 func teardown(ctx context.Context, n *Node, runID string) error {
