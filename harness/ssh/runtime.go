@@ -174,25 +174,35 @@ func (r *Runtime) Install(ctx context.Context, sw node.Software, progress node.P
 }
 
 // Preflight checks the faults' mechanisms on every machine: iptables for
-// partitions. Clock faults are refused: the injector is not carried to
-// machines yet.
+// partitions; for clock faults it copies the clock injector there (once:
+// an identical file stays) and skews a throwaway process with it.
 func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Installation, needs node.Needs, progress node.Progress) error {
-	if needs.Clock {
-		return errors.New("fault clock is not supported on the ssh runtime yet (partition, kill and pause are)")
-	}
-	if !needs.Iptables {
+	if !needs.Any() {
 		return nil
 	}
 	nodes, err := r.connect(ctx)
 	if err != nil {
 		return err
 	}
+	var bin, sum string
+	if needs.Clock {
+		if bin, sum, err = clockInjector(ctx, progress); err != nil {
+			return fmt.Errorf("fault clock cannot work here: %w", err)
+		}
+	}
 	const chain = "FAULTLINE-PREFLIGHT"
 	return node.Each(asNodes(nodes), func(nn node.Node) error {
 		n := nn.(*Node)
-		script := fmt.Sprintf("iptables -w -N %[1]s 2>/dev/null || iptables -w -F %[1]s; iptables -w -X %[1]s", chain)
-		if _, err := n.execUnmarked(ctx, "sh", "-c", script); err != nil {
-			return fmt.Errorf("fault partition cannot work on %s (%s): %w", n.name, n.host, err)
+		if needs.Iptables {
+			script := fmt.Sprintf("iptables -w -N %[1]s 2>/dev/null || iptables -w -F %[1]s; iptables -w -X %[1]s", chain)
+			if _, err := n.execUnmarked(ctx, "sh", "-c", script); err != nil {
+				return fmt.Errorf("fault partition cannot work on %s (%s): %w", n.name, n.host, err)
+			}
+		}
+		if needs.Clock {
+			if err := ensureInjector(ctx, n, bin, sum); err != nil {
+				return fmt.Errorf("fault clock cannot work on %s (%s): %w", n.name, n.host, err)
+			}
 		}
 		return nil
 	})

@@ -138,7 +138,7 @@ if [ -f %[3]s ]; then
     while IFS= read -r p; do rm -rf -- "$p"; echo "removed $p"; done
   rm -f %[5]s.after
 fi
-rm -rf %[6]s %[7]s
+rm -rf %[6]s %[7]s /run/faultline-clock
 rm -rf %[8]s
 if [ -n "$left" ]; then echo "processes of the run still alive: $left" >&2; exit 1; fi
 `, shq(EnvRun+"="+runID), nuker.Chain, runBefore, findScript(), runRecord, node.RunDir, node.LogDir, runDir, topmostAwk)
