@@ -65,10 +65,13 @@ func (m *Machines) WriteNodesFile(t testing.TB) string {
 	return p
 }
 
-// Start starts n machines and removes them when t ends. It skips (or,
-// under CI, fails) without a Docker engine.
+// Start starts n machines and removes them when t ends. It skips with
+// -short, and (except under CI, where it fails) without a Docker engine.
 func Start(t testing.TB, n int) *Machines {
 	t.Helper()
+	if testenv.Short() {
+		t.Skip("SSH machines in Docker skipped with -short")
+	}
 	cli := testenv.NeedDocker(t)
 	if cli == nil {
 		return nil
