@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/faultline/faultline/harness/node"
 )
 
 func TestParseNodesFile(t *testing.T) {
@@ -190,5 +192,26 @@ func TestRecipeHashChanges(t *testing.T) {
 	}
 	if !strings.HasPrefix(a.marker(), installedDir+"/x-") {
 		t.Errorf("marker %s", a.marker())
+	}
+}
+
+func TestNewRecipeRefuses(t *testing.T) {
+	ctx := t.Context()
+	for _, tt := range []struct {
+		name string
+		sw   node.Software
+		want string
+	}{
+		{"user image", node.Software{Name: "x", Image: "mine:dev"}, "cannot install a Docker image"},
+		{"bad package", node.Software{Name: "x", Packages: []string{"-o=evil"}}, "invalid Debian package name"},
+		{"relative file", node.Software{Name: "x", Files: []node.File{{Src: "/etc/hostname", Dst: "etc/x"}}}, "is not absolute"},
+		{"local named like a binary", node.Software{Name: "x", Binaries: []node.GoBinary{{Name: "a", Package: "example.com/a", Require: []string{"example.com/a@v1.0.0"}}},
+			Local: []node.LocalGo{{Name: "a", Dir: "."}}}, "want a plain file name"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, err := newRecipe(ctx, tt.sw, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("newRecipe: %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

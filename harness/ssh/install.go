@@ -70,14 +70,38 @@ func (r recipe) hash() string {
 // marker is the file that says the recipe is installed on a machine.
 func (r recipe) marker() string { return installedDir + "/" + r.Name + "-" + r.hash() }
 
-// newRecipe checks sw and computes its recipe without building anything.
-func newRecipe(ctx context.Context, sw node.Software) (recipe, error) {
+// newRecipe checks sw and computes its recipe. Only local Go packages are
+// built (their bytes enter the recipe; go's cache makes it cheap): locals
+// maps their names to the built files.
+func newRecipe(ctx context.Context, sw node.Software, progress node.Progress) (r recipe, locals map[string]string, err error) {
+	r, err = softwareRecipe(ctx, sw)
+	if err != nil {
+		return r, nil, err
+	}
+	locals = map[string]string{}
+	for _, l := range sw.Local {
+		dup := slices.ContainsFunc(sw.Binaries, func(b node.GoBinary) bool { return b.Name == l.Name })
+		if !localNameRE.MatchString(l.Name) || locals[l.Name] != "" || dup {
+			return r, nil, fmt.Errorf("software %s: local Go package %q: want a plain file name for %s, once", sw.Name, l.Name, binDir)
+		}
+		p, sum, err := docker.BuildLocal(ctx, l, progress)
+		if err != nil {
+			return r, nil, fmt.Errorf("software %s: %w", sw.Name, err)
+		}
+		locals[l.Name] = p
+		r.Binaries = append(r.Binaries, binRecipe{l.Name, "local-sha256:" + sum})
+	}
+	slices.SortFunc(r.Binaries, func(a, b binRecipe) int { return strings.Compare(a.Name, b.Name) })
+	return r, locals, nil
+}
+
+var localNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// softwareRecipe is the recipe of sw without its local Go packages.
+func softwareRecipe(ctx context.Context, sw node.Software) (recipe, error) {
 	r := recipe{Version: installVersion, Name: sw.Name}
 	if sw.Image != "" {
 		return r, fmt.Errorf("software %s: the ssh runtime cannot install a Docker image (%s) on machines: give the programs as Go binaries or files", sw.Name, sw.Image)
-	}
-	if len(sw.Local) > 0 {
-		return r, fmt.Errorf("software %s: local Go packages are not installed by the ssh runtime yet: build %s yourself and give it as a file", sw.Name, sw.Local[0].Name)
 	}
 	pkgs := append(docker.BasePackages(), sw.Packages...)
 	for _, p := range pkgs {
@@ -284,7 +308,8 @@ DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold --force-unsafe-io ` + str
 }
 
 // installOn installs r on n: the packages n lacks, the binaries and the
-// files, then the marker. bins maps a binary's name to its built file.
+// files, then the marker. bins maps a binary's name (Go binaries and local
+// packages) to its built file.
 func installOn(ctx context.Context, n *Node, r recipe, sw node.Software, bins map[string]string, progress node.Progress) error {
 	t0 := time.Now()
 	res, err := n.execUnmarked(ctx, "sh", "-c", "dpkg --print-architecture && cat /var/lib/dpkg/status")
@@ -316,8 +341,8 @@ func installOn(ctx context.Context, n *Node, r recipe, sw node.Software, bins ma
 			return fmt.Errorf("%s: install packages: %w", n.name, err)
 		}
 	}
-	for _, b := range sw.Binaries {
-		if err := copyFile(ctx, n, bins[b.Name], binDir+"/"+b.Name, 0o755); err != nil {
+	for name, p := range bins {
+		if err := copyFile(ctx, n, p, binDir+"/"+name, 0o755); err != nil {
 			return err
 		}
 	}
@@ -330,7 +355,7 @@ func installOn(ctx context.Context, n *Node, r recipe, sw node.Software, bins ma
 	if err := n.WriteFile(ctx, r.marker(), rec, 0o644); err != nil {
 		return err
 	}
-	progress.Printf("%s: installed %s (%d packages, %d binaries, %d files) in %s", n.name, r.Name, len(debs), len(sw.Binaries), len(sw.Files),
+	progress.Printf("%s: installed %s (%d packages, %d binaries, %d files) in %s", n.name, r.Name, len(debs), len(bins), len(sw.Files),
 		time.Since(t0).Round(100*time.Millisecond))
 	return nil
 }

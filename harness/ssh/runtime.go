@@ -135,7 +135,7 @@ func (r *Runtime) Install(ctx context.Context, sw node.Software, progress node.P
 	if err != nil {
 		return node.Installation{}, err
 	}
-	rc, err := newRecipe(ctx, sw)
+	rc, locals, err := newRecipe(ctx, sw, progress)
 	if err != nil {
 		return node.Installation{}, err
 	}
@@ -154,7 +154,7 @@ func (r *Runtime) Install(ctx context.Context, sw node.Software, progress node.P
 		progress.Printf("ssh: %s already installed on all %d machines (%s)", sw.Name, len(nodes), inst.Ref)
 		return inst, nil
 	}
-	bins := map[string]string{}
+	bins := locals
 	for _, b := range sw.Binaries {
 		p, err := gobuild.Build(ctx, b, progress)
 		if err != nil {
