@@ -100,14 +100,19 @@ ends in the controller's pid: they are removed when no process with that pid
 runs here, else kept as unknown (an older faultline on another machine sharing
 the engine cannot be told from a dead one). --force removes every run,
 live or not.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "run", Usage: "only this run id (default: every run)"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"all"}, Usage: "also remove live and unknown runs"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "remove nothing; say what would be removed"},
-		},
+		}, runtimeFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usage("clean takes no arguments")
+			}
+			if rt, err := sshRuntime(c); err != nil {
+				return usageError{err}
+			} else if rt != nil {
+				return cleanSSH(c, rt, c.Bool("force"), c.Bool("dry-run"))
 			}
 			cli0, err := docker.Connect(c.Context)
 			if err != nil {

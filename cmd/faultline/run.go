@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/nuker"
 	"github.com/faultline/faultline/reports"
@@ -36,7 +37,7 @@ each fault kind's windows, e.g. --slo availability=99.5%,p99=250ms,p50=20ms
 ok and fail ops). results.json and the report carry them. A missed SLO
 changes the exit code only with --fail-on-slo: then a run that is otherwise
 valid exits 4.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "target", Value: d.Target, Usage: "system under test: a name (see faultline list) or a target file `FILE.yaml` (docs/target-file.md)", EnvVars: []string{"FAULTLINE_TARGET"}},
 			&cli.StringFlag{Name: "target-version", Usage: "release of the target (default: the target's default)", EnvVars: []string{"FAULTLINE_TARGET_VERSION"}},
 			&cli.StringSliceFlag{Name: "target-opt", Usage: "target option `KEY=VALUE` (repeatable), e.g. read=serializable", EnvVars: []string{"FAULTLINE_TARGET_OPTS"}},
@@ -64,7 +65,7 @@ valid exits 4.`,
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON on stdout (progress stays on stderr)"},
 			&cli.StringFlag{Name: "slo", Usage: "service-level objectives `LIST`, e.g. availability=99.5%,p99=250ms,p50=20ms", EnvVars: []string{"FAULTLINE_SLO"}},
 			&cli.BoolFlag{Name: "fail-on-slo", Usage: "exit 4 when an SLO is missed (and the run is otherwise valid)"},
-		},
+		}, runtimeFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usage("run takes no arguments, got %q", c.Args().Slice())
@@ -83,11 +84,19 @@ valid exits 4.`,
 			}
 			n := c.Int("test-count")
 			errs = append(errs, checkTestCount(n), checkOutputFile("junit", c.String("junit")))
+			sshrt, err := sshRuntime(c)
+			errs = append(errs, err)
+			var rt node.Runtime
+			if sshrt != nil {
+				defer sshrt.Close()
+				rt, err = withRuntime(c, sshrt, &spec.Nodes)
+				errs = append(errs, err)
+			}
 			if err := errors.Join(errs...); err != nil {
 				return usageError{err}
 			}
 			suite := &harness.Suite{Name: spec.Test, Tests: []harness.SuiteTest{{Spec: spec, Expect: models.Valid, Repeat: n}}}
-			return runSuite(c, suite, code, harness.SuiteOptions{StopOnFailure: c.Bool("stop-on-failure")})
+			return runSuite(c, suite, code, harness.SuiteOptions{StopOnFailure: c.Bool("stop-on-failure"), Run: harness.Options{Runtime: rt}})
 		},
 	}
 }
@@ -95,7 +104,7 @@ valid exits 4.`,
 // runSuite runs the suite's tests, prints each result (or JSON), writes
 // JUnit XML when asked and sets the exit code.
 func runSuite(c *cli.Context, suite *harness.Suite, code *int, sopt harness.SuiteOptions) error {
-	sopt.Run = harness.Options{Progress: progress(c.App.ErrWriter, c.Bool("quiet")), Targets: targetResolver()}
+	sopt.Run = harness.Options{Progress: progress(c.App.ErrWriter, c.Bool("quiet")), Targets: targetResolver(), Runtime: sopt.Run.Runtime}
 	if inCI() {
 		sopt.Run.ProgressEvery = 15 * time.Second
 	}
