@@ -470,8 +470,9 @@ func suiteCommand(code *int) *cli.Command {
 		Description: `A suite file lists tests (target, options, workload, faults, time limit,
 repeat, expected verdict) and matrices of them; see docs/nightly.yaml. The file
 is checked whole before anything runs. Exit code as Jepsen's test-all: 0 all
-as expected, 1 any unexpected anomaly, 2 any unknown, 3 any could not run.`,
-		Flags: []cli.Flag{
+as expected, 1 any unexpected anomaly, 2 any unknown, 3 any could not run.
+With --runtime ssh the tests run one at a time on the listed machines.`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "junit", Usage: "write JUnit XML to `FILE`", EnvVars: []string{"FAULTLINE_JUNIT"}},
 			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON on stdout"},
 			&cli.IntFlag{Name: "parallel", Value: 1, Usage: "tests to run at once (each starts its own cluster)"},
@@ -480,7 +481,7 @@ as expected, 1 any unexpected anomaly, 2 any unknown, 3 any could not run.`,
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the controller's log"},
 			&cli.BoolFlag{Name: "check-only", Usage: "only check the suite file and list its tests"},
-		},
+		}, runtimeFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usage("suite takes one SUITE.yaml, got %d arguments", c.NArg())
@@ -491,7 +492,15 @@ as expected, 1 any unexpected anomaly, 2 any unknown, 3 any could not run.`,
 			if c.Int("parallel") < 1 {
 				err = errors.Join(err, errors.New("--parallel must be at least 1"))
 			}
-			if err := errors.Join(err, checkOutputFile("junit", c.String("junit"))); err != nil {
+			sshrt, rerr := sshRuntime(c)
+			err = errors.Join(err, rerr, checkOutputFile("junit", c.String("junit")))
+			var rt node.Runtime
+			if sshrt != nil {
+				defer sshrt.Close()
+				rt = sshrt
+				err = errors.Join(err, fitMachines(suite, sshrt.Machines(), c.Int("parallel")))
+			}
+			if err != nil {
 				return usageError{err}
 			}
 			if c.Bool("check-only") {
@@ -502,7 +511,7 @@ as expected, 1 any unexpected anomaly, 2 any unknown, 3 any could not run.`,
 				return nil
 			}
 			return runSuite(c, suite, code, harness.SuiteOptions{
-				Parallel: c.Int("parallel"), StopOnFailure: c.Bool("stop-on-failure"),
+				Parallel: c.Int("parallel"), StopOnFailure: c.Bool("stop-on-failure"), Run: harness.Options{Runtime: rt},
 			})
 		},
 	}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/harness/ssh"
 )
@@ -119,4 +121,23 @@ func cleanSSH(c *cli.Context, rt *ssh.Runtime, force, dryRun bool) error {
 		fmt.Fprintln(c.App.Writer, "nothing to clean")
 	}
 	return nil
+}
+
+// fitMachines refuses a suite the listed machines cannot run: tests run
+// one at a time (a run claims its machines), each on at most as many
+// nodes as there are machines.
+func fitMachines(suite *harness.Suite, machines, parallel int) error {
+	if suite == nil {
+		return nil
+	}
+	var errs []error
+	if parallel > 1 {
+		errs = append(errs, fmt.Errorf("--parallel %d: with --runtime ssh tests run one at a time (a run claims its machines)", parallel))
+	}
+	for _, t := range suite.Tests {
+		if t.Spec.Nodes > machines {
+			errs = append(errs, fmt.Errorf("test %s (line %d) wants %d nodes: only %d machines are listed", t.Spec.Test, t.Line, t.Spec.Nodes, machines))
+		}
+	}
+	return errors.Join(errs...)
 }

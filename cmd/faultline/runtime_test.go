@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/faultline/faultline/harness"
 )
 
 // TestSSHRuntimeFlags: bad runtime input is refused before anything
@@ -55,5 +57,25 @@ func TestSSHRuntimeFlags(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFitMachines(t *testing.T) {
+	suite := &harness.Suite{Tests: []harness.SuiteTest{
+		{Spec: harness.Spec{Test: "small", Nodes: 3}, Line: 2},
+		{Spec: harness.Spec{Test: "big", Nodes: 5}, Line: 7},
+	}}
+	for _, tc := range []struct {
+		machines, parallel int
+		want               string // "" = accepted
+	}{
+		{5, 1, ""},
+		{3, 1, "test big (line 7) wants 5 nodes: only 3 machines are listed"},
+		{5, 2, "--parallel 2: with --runtime ssh tests run one at a time"},
+	} {
+		err := fitMachines(suite, tc.machines, tc.parallel)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%d machines, parallel %d: %v, want %q", tc.machines, tc.parallel, err, tc.want)
+		}
 	}
 }
