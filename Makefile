@@ -58,7 +58,7 @@ examples: build
 		case $$mw in lin-kv) fw=register;; txn-*) fw=$${mw#txn-};; *) fw=$$mw;; esac; \
 		$(BIN) run --target maelstrom --target-opt src=examples/maelstrom/cmd/$$node --target-opt workload=$$mw \
 			--workload $$fw --nemesis $$faults --nodes 3 --concurrency 6 --time-limit 20s --nemesis-interval 4s --seed 7 "$$@" \
-			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$node -q; \
+			--store $${FAULTLINE_STORE:-store} --test-name maelstrom-$$node-$$mw -q; \
 		rc=$$?; test $$rc -eq $$want || { echo "maelstrom $$node: exit $$rc, want $$want"; exit 1; }; \
 	done
 
