@@ -2,10 +2,7 @@ package docker
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,109 +46,27 @@ const clockPidfiles = "/proc/1/root" + node.RunDir + "/*.pid"
 
 var _ node.ClockStrober = (*Node)(nil)
 
-// clockResult is one line of faultline-clock's output.
-type clockResult struct {
-	PID       int           `json:"pid"`
-	Source    string        `json:"source"`
-	Injected  bool          `json:"injected"`
-	Patched   bool          `json:"patched"`
-	Offset    time.Duration `json:"offset_ns"`
-	Effective time.Duration `json:"effective_ns"`
-	Error     string        `json:"error"`
+// clock is the node's clock injector, run in its helper container.
+func (n *Node) clock() node.InjectorClock {
+	return node.InjectorClock{Name: n.name, Path: clockInjectorPath, Pidfiles: clockPidfiles,
+		Host: func(ctx context.Context) (node.Node, error) { return n.clockHelper(ctx) }}
 }
 
-// SetClockOffset implements node.Clock: every daemon of the node, with the
-// processes it forked, sees the wall clock moved by d; zero restores the
-// true clock (the vDSO's original code, not a zero offset).
+// SetClockOffset implements node.Clock (see node.InjectorClock).
 func (n *Node) SetClockOffset(ctx context.Context, d time.Duration) error {
-	args := []string{"set", "--offset", d.String()}
-	if d == 0 {
-		args = []string{"reset"}
-	}
-	res, err := n.clockRun(ctx, append(args, "--tree", "--pidfile", clockPidfiles)...)
-	if err != nil {
-		return err
-	}
-	if len(res) == 0 {
-		if d == 0 {
-			return nil // nothing runs, so nothing is skewed
-		}
-		return fmt.Errorf("%s: skew clock: %w (no live pid file under %s)", n.name, node.ErrNoDaemon, node.RunDir)
-	}
-	var errs []error
-	for _, r := range res {
-		if r.Error != "" {
-			errs = append(errs, fmt.Errorf("%s: pid %d: %s", n.name, r.PID, r.Error))
-		}
-	}
-	return errors.Join(errs...)
+	return n.clock().SetClockOffset(ctx, d)
 }
 
-// StrobeClock implements node.ClockStrober: faultline-clock strobe runs
-// detached in the helper, writing the offset pages itself, so periods of
-// milliseconds are possible (an exec per flip would take tens of ms).
+// StrobeClock implements node.ClockStrober (see node.InjectorClock).
 func (n *Node) StrobeClock(ctx context.Context, a, b, period, d time.Duration) error {
-	h, err := n.clockHelper(ctx)
-	if err != nil {
-		return err
-	}
-	// faultline-clock strobe ends a strobe still running before it starts.
-	argv := []string{clockInjectorPath, "strobe", "--tree", "--pidfile", clockPidfiles,
-		"--offset", a.String(), "--offset2", b.String(), "--period", period.String(), "--duration", d.String()}
-	if err := h.ExecDetached(ctx, argv...); err != nil {
-		return fmt.Errorf("%s: start clock strobe: %w", n.name, err)
-	}
-	return nil
+	return n.clock().StrobeClock(ctx, a, b, period, d)
 }
 
-// ClockOffset implements node.Clock: the offset the node's daemon sees now
-// (the first daemon's, by pid file name; a daemon's children share it).
-// The node shares the engine host's kernel clock, so this is also its
-// offset against a controller running on that host.
+// ClockOffset implements node.Clock: the node shares the engine host's
+// kernel clock, so this is also its offset against a controller running
+// on that host.
 func (n *Node) ClockOffset(ctx context.Context) (time.Duration, error) {
-	res, err := n.clockRun(ctx, "read", "--pidfile", clockPidfiles)
-	if err != nil {
-		return 0, err
-	}
-	for _, r := range res {
-		if r.Error == "" {
-			return r.Effective, nil
-		}
-	}
-	if len(res) > 0 {
-		return 0, fmt.Errorf("%s: read clock: %s", n.name, res[0].Error)
-	}
-	return 0, fmt.Errorf("%s: read clock: %w", n.name, node.ErrNoDaemon)
-}
-
-// clockRun runs faultline-clock in the node's helper container and decodes
-// its output, one result per process. A non-zero exit with results is not
-// an error here: each result carries its own.
-func (n *Node) clockRun(ctx context.Context, args ...string) ([]clockResult, error) {
-	h, err := n.clockHelper(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := h.Exec(ctx, append([]string{clockInjectorPath}, args...)...)
-	var exitErr *node.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		return nil, err
-	}
-	var out []clockResult
-	dec := json.NewDecoder(bytes.NewReader(res.Stdout))
-	for {
-		var r clockResult
-		if derr := dec.Decode(&r); derr == io.EOF {
-			break
-		} else if derr != nil {
-			return nil, fmt.Errorf("%s: faultline-clock %s: output: %w (%s)", n.name, args[0], derr, strings.TrimSpace(string(res.Stderr)))
-		}
-		out = append(out, r)
-	}
-	if err != nil && len(out) == 0 {
-		return nil, fmt.Errorf("%s: faultline-clock %s: %w", n.name, args[0], err)
-	}
-	return out, nil
+	return n.clock().ClockOffset(ctx)
 }
 
 // clockHelper returns the node's helper container, creating and starting

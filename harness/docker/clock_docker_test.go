@@ -186,7 +186,7 @@ func TestClockSkewInContainers(t *testing.T) {
 	}
 	// The strobe ends by undoing the injection: no daemon stays patched.
 	unpatched := func() bool {
-		res, err := n.(*Node).clockRun(ctx, "read", "--pidfile", clockPidfiles)
+		res, err := n.(*Node).clock().Run(ctx, "read", "--pidfile", clockPidfiles)
 		if err != nil || len(res) == 0 {
 			return false
 		}
@@ -282,7 +282,7 @@ func TestClockSkewEtcd(t *testing.T) {
 		}
 	}
 	// The injector reports the etcd process unpatched after the reset.
-	res, err := n.(*Node).clockRun(ctx, "read", "--pidfile", clockPidfiles)
+	res, err := n.(*Node).clock().Run(ctx, "read", "--pidfile", clockPidfiles)
 	if err != nil || len(res) == 0 || res[0].Patched || !res[0].Injected {
 		t.Errorf("after reset: %+v %v", res, err)
 	}

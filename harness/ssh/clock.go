@@ -1,12 +1,8 @@
 package ssh
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -24,95 +20,29 @@ import (
 // injectorPath is where the injector lives on a machine.
 const injectorPath = StateDir + "/bin/faultline-clock"
 
-// daemonPidfiles names the node's daemons; the injector expands the glob.
-const daemonPidfiles = node.RunDir + "/*.pid"
-
 var _ node.ClockStrober = (*Node)(nil)
 
-// clockResult is one line of faultline-clock's output.
-type clockResult struct {
-	PID       int           `json:"pid"`
-	Effective time.Duration `json:"effective_ns"`
-	Error     string        `json:"error"`
+// clock is the machine's clock injector, run on the machine itself.
+func (n *Node) clock() node.InjectorClock {
+	return node.InjectorClock{Name: n.name, Path: injectorPath,
+		Host: func(context.Context) (node.Node, error) { return n, nil }}
 }
 
-// SetClockOffset implements node.Clock.
+// SetClockOffset implements node.Clock (see node.InjectorClock).
 func (n *Node) SetClockOffset(ctx context.Context, d time.Duration) error {
-	args := []string{"set", "--offset", d.String()}
-	if d == 0 {
-		args = []string{"reset"}
-	}
-	res, err := n.clockRun(ctx, append(args, "--tree", "--pidfile", daemonPidfiles)...)
-	if err != nil {
-		return err
-	}
-	if len(res) == 0 {
-		if d == 0 {
-			return nil
-		}
-		return fmt.Errorf("%s: skew clock: %w (no live pid file under %s)", n.name, node.ErrNoDaemon, node.RunDir)
-	}
-	var errs []error
-	for _, r := range res {
-		if r.Error != "" {
-			errs = append(errs, fmt.Errorf("%s: pid %d: %s", n.name, r.PID, r.Error))
-		}
-	}
-	return errors.Join(errs...)
+	return n.clock().SetClockOffset(ctx, d)
 }
 
 // ClockOffset implements node.Clock: the first daemon's offset against
 // the machine's clock.
 func (n *Node) ClockOffset(ctx context.Context) (time.Duration, error) {
-	res, err := n.clockRun(ctx, "read", "--pidfile", daemonPidfiles)
-	if err != nil {
-		return 0, err
-	}
-	for _, r := range res {
-		if r.Error == "" {
-			return r.Effective, nil
-		}
-	}
-	if len(res) > 0 {
-		return 0, fmt.Errorf("%s: read clock: %s", n.name, res[0].Error)
-	}
-	return 0, fmt.Errorf("%s: read clock: %w", n.name, node.ErrNoDaemon)
+	return n.clock().ClockOffset(ctx)
 }
 
 // StrobeClock implements node.ClockStrober: the strobe runs detached on
 // the machine (marked as the run's, so teardown ends it).
 func (n *Node) StrobeClock(ctx context.Context, a, b, period, d time.Duration) error {
-	argv := []string{injectorPath, "strobe", "--tree", "--pidfile", daemonPidfiles,
-		"--offset", a.String(), "--offset2", b.String(), "--period", period.String(), "--duration", d.String()}
-	if err := n.ExecDetached(ctx, argv...); err != nil {
-		return fmt.Errorf("%s: start clock strobe: %w", n.name, err)
-	}
-	return nil
-}
-
-// clockRun runs the injector and decodes its output; results carry their
-// own errors, so a non-zero exit with results is not an error here.
-func (n *Node) clockRun(ctx context.Context, args ...string) ([]clockResult, error) {
-	res, err := n.Exec(ctx, append([]string{injectorPath}, args...)...)
-	var exitErr *node.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		return nil, err
-	}
-	var out []clockResult
-	dec := json.NewDecoder(bytes.NewReader(res.Stdout))
-	for {
-		var r clockResult
-		if derr := dec.Decode(&r); derr == io.EOF {
-			break
-		} else if derr != nil {
-			return nil, fmt.Errorf("%s: faultline-clock %s: output: %w (%s)", n.name, args[0], derr, strings.TrimSpace(string(res.Stderr)))
-		}
-		out = append(out, r)
-	}
-	if err != nil && len(out) == 0 {
-		return nil, fmt.Errorf("%s: faultline-clock %s: %w", n.name, args[0], err)
-	}
-	return out, nil
+	return n.clock().StrobeClock(ctx, a, b, period, d)
 }
 
 // ensureInjector copies the injector bin to n unless the same file is
