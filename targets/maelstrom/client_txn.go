@@ -58,6 +58,22 @@ func isNull(v json.RawMessage) bool {
 	return len(bytes.TrimSpace(v)) == 0 || bytes.Equal(bytes.TrimSpace(v), []byte("null"))
 }
 
+// txnMicro encodes one micro-op of a txn request: [f, k, v] for the
+// workload's write kind (append or w), [r, k, null] for a read.
+func txnMicro(f, key string, v int64, write string) ([3]any, error) {
+	k, err := txnKey(key)
+	if err != nil {
+		return [3]any{}, err
+	}
+	switch f {
+	case write:
+		return [3]any{f, k, v}, nil
+	case workloads.MicroRead:
+		return [3]any{f, k, nil}, nil
+	}
+	return [3]any{}, workloads.Definite(fmt.Errorf("maelstrom txn: unknown micro-op %q", f))
+}
+
 // Transact implements workloads.TxnClient as txn-list-append's txn:
 // ["r", k, null] and ["append", k, v]; a read comes back as a list of
 // integers, or null for a list never appended to. Error 30
@@ -65,17 +81,9 @@ func isNull(v json.RawMessage) bool {
 func (c *Client) Transact(ctx context.Context, ops []workloads.MicroOp) ([]workloads.MicroOp, error) {
 	req := make([][3]any, len(ops))
 	for i, m := range ops {
-		k, err := txnKey(m.Key)
-		if err != nil {
+		var err error
+		if req[i], err = txnMicro(m.F, m.Key, m.Value, workloads.MicroAppend); err != nil {
 			return nil, err
-		}
-		switch m.F {
-		case workloads.MicroAppend:
-			req[i] = [3]any{m.F, k, m.Value}
-		case workloads.MicroRead:
-			req[i] = [3]any{m.F, k, nil}
-		default:
-			return nil, workloads.Definite(fmt.Errorf("maelstrom txn: unknown micro-op %q", m.F))
 		}
 	}
 	got, err := c.txn(ctx, req)
@@ -106,17 +114,9 @@ func (c *Client) Transact(ctx context.Context, ops []workloads.MicroOp) ([]workl
 func (c *Client) TransactRW(ctx context.Context, ops []workloads.RWMicroOp) ([]workloads.RWMicroOp, error) {
 	req := make([][3]any, len(ops))
 	for i, m := range ops {
-		k, err := txnKey(m.Key)
-		if err != nil {
+		var err error
+		if req[i], err = txnMicro(m.F, m.Key, m.Value, workloads.MicroWrite); err != nil {
 			return nil, err
-		}
-		switch m.F {
-		case workloads.MicroWrite:
-			req[i] = [3]any{m.F, k, m.Value}
-		case workloads.MicroRead:
-			req[i] = [3]any{m.F, k, nil}
-		default:
-			return nil, workloads.Definite(fmt.Errorf("maelstrom txn: unknown micro-op %q", m.F))
 		}
 	}
 	got, err := c.txn(ctx, req)
