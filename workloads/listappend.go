@@ -151,7 +151,12 @@ func (g *listGen) Final() []history.Op {
 
 // microOps turns a txn invocation's value into the client's micro-ops;
 // readOnly is true when none appends.
-func microOps(v any) (ops []MicroOp, readOnly bool, err error) {
+func microOps(v any) ([]MicroOp, bool, error) { return parseTxn(v, MicroAppend) }
+
+// parseTxn reads a txn invocation's value: [f k v] micro-ops that are
+// reads or, for f write (MicroAppend or MicroWrite), writes of integer
+// values to integer keys; readOnly is true when none writes.
+func parseTxn(v any, write string) (ops []MicroOp, readOnly bool, err error) {
 	list, ok := v.([]any)
 	if !ok {
 		return nil, false, fmt.Errorf("txn value %v is not a list of micro-ops", v)
@@ -169,7 +174,7 @@ func microOps(v any) (ops []MicroOp, readOnly bool, err error) {
 		}
 		op := MicroOp{F: f, Key: strconv.FormatInt(k, 10)}
 		switch f {
-		case MicroAppend:
+		case write:
 			if op.Value, ok = history.Int(m[2]); !ok {
 				return nil, false, fmt.Errorf("micro-op %v: value is not an integer", x)
 			}

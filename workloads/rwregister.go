@@ -91,36 +91,16 @@ func touches(mops []any, k int64) bool {
 
 // rwMicroOps turns a txn invocation's value into the client's micro-ops;
 // readOnly is true when none writes.
-func rwMicroOps(v any) (ops []RWMicroOp, readOnly bool, err error) {
-	list, ok := v.([]any)
-	if !ok {
-		return nil, false, fmt.Errorf("txn value %v is not a list of micro-ops", v)
+func rwMicroOps(v any) ([]RWMicroOp, bool, error) {
+	ops, readOnly, err := parseTxn(v, MicroWrite)
+	if err != nil {
+		return nil, false, err
 	}
-	readOnly = true
-	for _, x := range list {
-		m, ok := x.([]any)
-		if !ok || len(m) != 3 {
-			return nil, false, fmt.Errorf("micro-op %v is not [f k v]", x)
-		}
-		f, _ := m[0].(string)
-		k, ok := history.Int(m[1])
-		if !ok {
-			return nil, false, fmt.Errorf("micro-op %v: key is not an integer", x)
-		}
-		op := RWMicroOp{F: f, Key: strconv.FormatInt(k, 10)}
-		switch f {
-		case MicroWrite:
-			if op.Value, ok = history.Int(m[2]); !ok {
-				return nil, false, fmt.Errorf("micro-op %v: value is not an integer", x)
-			}
-			readOnly = false
-		case MicroRead:
-		default:
-			return nil, false, fmt.Errorf("micro-op %v: unknown f %q", x, f)
-		}
-		ops = append(ops, op)
+	out := make([]RWMicroOp, len(ops))
+	for i, m := range ops {
+		out[i] = RWMicroOp{F: m.F, Key: m.Key, Value: m.Value}
 	}
-	return ops, readOnly, nil
+	return out, readOnly, nil
 }
 
 // Invoke implements Workload.
