@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/faultline/faultline/harness/docker"
@@ -99,12 +97,13 @@ func Start(t testing.TB, n int) *Machines {
 	m.Hosts = make([]string, n)
 	keys := make([]string, n)
 	errs := make([]error, n)
+	start := func(mc docker.Machine) (string, string, error) { return docker.StartMachine(ctx, cli, mc) }
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.IDs[i], m.Hosts[i], keys[i], errs[i] = startMachine(ctx, cli, image, m.RunID, i+1, pub)
+			m.IDs[i], m.Hosts[i], keys[i], errs[i] = startMachine(ctx, start, image, m.RunID, i+1, pub)
 		}()
 	}
 	wg.Wait()
@@ -141,45 +140,22 @@ exec /usr/sbin/sshd -D -e
 
 // startMachine starts machine i and waits until sshd answers; it returns
 // the container id, the address and the host key line (type and key).
-func startMachine(ctx context.Context, cli *client.Client, image, runID string, i int, pub string) (id, host, hostKey string, err error) {
-	init := true
-	resp, err := cli.ContainerCreate(ctx,
-		&container.Config{
-			Hostname: fmt.Sprintf("m%d", i),
-			Image:    image,
-			Cmd:      []string{"sh", "-c", startScript},
-			Env:      []string{"FAULTLINE_TEST_KEY=" + pub},
-			Labels:   docker.RunLabels(runID),
-		},
-		&container.HostConfig{CapAdd: []string{"NET_ADMIN", "SYS_PTRACE"}, Init: &init},
-		nil, nil, fmt.Sprintf("faultline-%s-m%d", runID, i))
+func startMachine(ctx context.Context, start func(docker.Machine) (string, string, error), image, runID string, i int, pub string) (id, host, hostKey string, err error) {
+	id, ip, err := start(docker.Machine{
+		Name: fmt.Sprintf("faultline-%s-m%d", runID, i), Hostname: fmt.Sprintf("m%d", i), Image: image, RunID: runID,
+		Cmd: []string{"sh", "-c", startScript}, Env: []string{"FAULTLINE_TEST_KEY=" + pub},
+	})
 	if err != nil {
-		return "", "", "", fmt.Errorf("create machine %d: %w", i, err)
-	}
-	if err := cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
-		return resp.ID, "", "", fmt.Errorf("start machine %d: %w", i, err)
-	}
-	insp, err := cli.ContainerInspect(ctx, resp.ID)
-	if err != nil {
-		return resp.ID, "", "", err
-	}
-	ip := insp.NetworkSettings.IPAddress
-	if ip == "" {
-		for _, ep := range insp.NetworkSettings.Networks {
-			ip = ep.IPAddress
-		}
-	}
-	if ip == "" {
-		return resp.ID, "", "", fmt.Errorf("machine %d has no address", i)
+		return id, "", "", err
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		key, kerr := hostKeyOf(ctx, net.JoinHostPort(ip, "22"))
 		if kerr == nil {
-			return resp.ID, ip, key, nil
+			return id, ip, key, nil
 		}
 		if time.Now().After(deadline) {
-			return resp.ID, "", "", fmt.Errorf("machine %d (%s): sshd not answering: %w", i, ip, kerr)
+			return id, "", "", fmt.Errorf("machine %d (%s): sshd not answering: %w", i, ip, kerr)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
