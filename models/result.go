@@ -64,6 +64,20 @@ type Anomaly struct {
 	// Time is the earliest time (ns since run start) of the ops involved, so
 	// a report can place the anomaly next to the faults active then.
 	Time int64 `json:"time"`
+	// Cycle, for a dependency cycle, is its edges in order: edge i runs
+	// from the transaction named by Ops[i] to the one named by
+	// Ops[(i+1)%len(Ops)], so a report can draw the cycle without parsing
+	// the explanation.
+	Cycle []CycleEdge `json:"cycle,omitempty"`
+}
+
+// CycleEdge is one edge of a dependency cycle.
+type CycleEdge struct {
+	// Rel is why the first transaction precedes the second: "ww", "wr",
+	// "rw", "process" or "realtime".
+	Rel string `json:"rel"`
+	// Key is the object of a ww, wr or rw edge.
+	Key string `json:"key,omitempty"`
 }
 
 // Result is what one checker says about one history.

@@ -83,11 +83,16 @@ func (a *analysis) opTime(t int32) int64 {
 
 // report records an anomaly of kind about transactions ts.
 func (a *analysis) report(kind string, key int32, ts []int32, explain func() string) {
+	a.reportWithCycle(kind, key, ts, nil, explain)
+}
+
+// reportWithCycle is report with the edges of a cycle through ts.
+func (a *analysis) reportWithCycle(kind string, key int32, ts []int32, cycle []models.CycleEdge, explain func() string) {
 	a.counts[kind]++
 	if len(a.anomalies[kind]) >= a.c.maxAnomalies() {
 		return
 	}
-	an := models.Anomaly{Kind: kind, Explanation: explain()}
+	an := models.Anomaly{Kind: kind, Explanation: explain(), Cycle: cycle}
 	if key >= 0 {
 		an.Key = a.p.keys[key].String()
 	}

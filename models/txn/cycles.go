@@ -3,6 +3,8 @@ package txn
 import (
 	"context"
 	"fmt"
+
+	"github.com/faultline/faultline/models"
 )
 
 // gSingleBudget bounds the node expansions spent looking for a G-single
@@ -175,10 +177,31 @@ func (a *analysis) reportCycle(edges []int32) {
 		kind += "-process"
 	}
 	ts := make([]int32, len(edges))
+	cycle := make([]models.CycleEdge, len(edges))
 	for i, e := range edges {
-		ts[i] = a.nodes[a.g.edges[e].from]
+		ed := a.g.edges[e]
+		ts[i] = a.nodes[ed.from]
+		cycle[i].Rel = relName(ed.rel)
+		if ed.why >= 0 && ed.rel&relDeps != 0 {
+			cycle[i].Key = a.key(a.g.whys[ed.why].key)
+		}
 	}
-	a.report(kind, -1, ts, func() string { return a.sayCycle(kind, edges) })
+	a.reportWithCycle(kind, -1, ts, cycle, func() string { return a.sayCycle(kind, edges) })
+}
+
+// relName is the name of a cycle edge's relation in models.CycleEdge.
+func relName(r rel) string {
+	switch r {
+	case relWW:
+		return "ww"
+	case relWR:
+		return "wr"
+	case relRW:
+		return "rw"
+	case relProcess:
+		return "process"
+	}
+	return "realtime"
 }
 
 // nonadjacent reports whether no two rw edges of the cycle follow each

@@ -258,6 +258,21 @@ func TestHandWritten(t *testing.T) {
 					if a.Explanation == "" || len(a.Ops) == 0 {
 						t.Errorf("anomaly without explanation or ops: %+v", a)
 					}
+					// A cycle names one edge per transaction, each relation
+					// as the explanation says it; other anomalies name none.
+					isCycle := strings.HasPrefix(a.Kind, "G0") || strings.HasPrefix(a.Kind, "G1c") || strings.HasPrefix(a.Kind, "G-") || strings.HasPrefix(a.Kind, "G2")
+					if isCycle != (len(a.Cycle) > 0) || (isCycle && len(a.Cycle) != len(a.Ops)) {
+						t.Errorf("%s: cycle %+v for ops %v", a.Kind, a.Cycle, a.Ops)
+					}
+					for _, e := range a.Cycle {
+						label := "(" + e.Rel + ")"
+						if e.Rel == "realtime" {
+							label = "(real time"
+						}
+						if !strings.Contains(a.Explanation, label) || (e.Key == "") != (e.Rel == "process" || e.Rel == "realtime") {
+							t.Errorf("%s: edge %+v does not match %q", a.Kind, e, a.Explanation)
+						}
+					}
 				}
 				if testing.Verbose() && model == tt.model {
 					for _, a := range res.Anomalies {
@@ -327,6 +342,9 @@ func TestExplanation(t *testing.T) {
 	}
 	if !slices.Equal(a.Ops, []int64{3, 4}) || a.Time != 0 {
 		t.Errorf("ops %v time %d", a.Ops, a.Time)
+	}
+	if want := []models.CycleEdge{{Rel: "ww", Key: "x"}, {Rel: "rw", Key: "x"}}; !slices.Equal(a.Cycle, want) {
+		t.Errorf("cycle %+v, want %+v", a.Cycle, want)
 	}
 }
 
