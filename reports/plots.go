@@ -191,7 +191,7 @@ func renderSVGSized(p *plot.Plot, label string, height vg.Length) (template.HTML
 // time. Ops that would be drawn on the same spot (within half a point) are
 // drawn once; if more than maxPoints spots remain they are sampled. It
 // returns the SVG and a note saying what was left out, if anything.
-func latencyPlot(opers []operation, windows []history.Window, colors map[string]string, end float64) (template.HTML, string, error) {
+func latencyPlot(opers []operation, windows []history.Window, colors map[string]string, end float64) (template.HTML, string, timeAxis, error) {
 	ms := func(o operation) float64 {
 		return math.Max(float64(o.latency())/1e6, 1e-3) // 1µs floor for the log scale
 	}
@@ -219,8 +219,9 @@ func latencyPlot(opers []operation, windows []history.Window, colors map[string]
 	if completed == 0 {
 		p.Y.Min, p.Y.Max = 0, 1
 		p.Add(faultShading{windows: windows, colors: colors, labels: true})
+		ax := axisOf(p, float64(plotWidth), float64(plotHeight))
 		svg, err := renderSVG(p, "latency plot")
-		return svg, "", err
+		return svg, "", ax, err
 	}
 
 	// The y scale is logarithmic when latencies span more than 50×.
@@ -277,14 +278,15 @@ func latencyPlot(opers []operation, windows []history.Window, colors map[string]
 		}
 		s, err := plotter.NewScatter(xys)
 		if err != nil {
-			return "", "", fmt.Errorf("latency plot: %w", err)
+			return "", "", timeAxis{}, fmt.Errorf("latency plot: %w", err)
 		}
 		s.GlyphStyle = glyphs[k]
 		p.Add(s)
 	}
 	p.Add(faultShading{windows: windows, colors: colors, labels: true})
+	ax := axisOf(p, float64(plotWidth), float64(plotHeight))
 	svg, err := renderSVG(p, "latency plot")
-	return svg, note, err
+	return svg, note, ax, err
 }
 
 // sampleOps returns at most budget of the given positions of completed ops:

@@ -40,6 +40,10 @@ const (
 	maxValueLength = 160 // characters of an op value or fault description
 	maxLeaderRows  = 40  // primaries changes listed
 	maxLinkedOps   = 200 // op indexes in an anomaly's link to the history view
+	// maxCycleTxns bounds the cycles drawn: a longer one would not be
+	// read as a picture (Elle's huge-scc cycle has 15).
+	maxCycleTxns    = 40
+	maxTooltipValue = 1000 // characters of a transaction in its tooltip
 )
 
 // Run describes what ran.
@@ -179,15 +183,17 @@ type page struct {
 	SLOs        []SLOResult
 	Faults      []faultRow
 	FaultTally  []tallyRow
-	Logs        []nodeLogs
-	Nodes       nodesView
-	Network     *netstats.Summary
-	Artifacts   []artifact
-	Files       []artifact
-	Generated   string
-	OKHex       string
-	FailHex     string
-	InfoHex     string
+	// FaultTimeline is one row per node of the faults acting on it.
+	FaultTimeline template.HTML
+	Logs          []nodeLogs
+	Nodes         nodesView
+	Network       *netstats.Summary
+	Artifacts     []artifact
+	Files         []artifact
+	Generated     string
+	OKHex         string
+	FailHex       string
+	InfoHex       string
 }
 
 type kv struct{ K, V string }
@@ -237,7 +243,16 @@ type anomalyView struct {
 	Rows    []opRow
 	MoreOps int
 	Missing []int64
-	Faults  []string
+	Faults  []activeFault
+	// Cycle is the diagram of a dependency cycle, if the anomaly is one.
+	Cycle template.HTML
+}
+
+// activeFault is a fault window overlapping an anomaly, with the map of a
+// partition.
+type activeFault struct {
+	Text string
+	Map  template.HTML
 }
 
 type opRow struct {
@@ -251,8 +266,10 @@ type faultRow struct {
 	Kind, Color, Nodes   string
 	Start, End, Duration string
 	Value                string
-	Open                 bool
-	StartOp, EndOp       int64
+	// Map is a partition's map of cut links.
+	Map            template.HTML
+	Open           bool
+	StartOp, EndOp int64
 	// Outcome is "failed" or "partly failed" when the fault did not take
 	// full effect, Error why.
 	Outcome, Error string
@@ -343,7 +360,7 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 			Kind: w.Kind, Color: colors[w.Kind], Nodes: strings.Join(w.Nodes, ", "),
 			Start: fmtSecs(w.Start), End: fmtSecs(w.End), Duration: fmtDuration(time.Duration(w.End - w.Start)),
 			Value: fmtValue(w.Value), Open: w.Open, StartOp: w.StartOp, EndOp: w.EndOp,
-			Outcome: outcomeNote(w), Error: w.Error,
+			Outcome: outcomeNote(w), Error: w.Error, Map: partitionMapOf(w, in.Run.Nodes),
 		}
 		pg.Faults = append(pg.Faults, r)
 	}
@@ -365,7 +382,7 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 				cv.More = len(r.Anomalies) - i
 				break
 			}
-			cv.Anomalies = append(cv.Anomalies, anomalyRows(a, in.Ops, opers, at, lookup, held, end))
+			cv.Anomalies = append(cv.Anomalies, anomalyRows(a, in.Ops, opers, at, lookup, held, end, in.Run.Nodes))
 		}
 		for _, p := range r.Artifacts {
 			a := newArtifact(dir, p)
@@ -399,7 +416,8 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 	// Plots.
 	var err error
 	endS := secs(end)
-	if pg.Latency, pg.LatencyNote, err = latencyPlot(opers, windows, colors, endS); err != nil {
+	var ax timeAxis
+	if pg.Latency, pg.LatencyNote, ax, err = latencyPlot(opers, windows, colors, endS); err != nil {
 		return nil, err
 	}
 	if pg.Throughput, err = throughputPlot(opers, windows, colors, endS); err != nil {
@@ -425,6 +443,7 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 		}
 		nv.Leaders = append(nv.Leaders, kv{fmtSecs(l.At), who})
 	}
+	pg.FaultTimeline = faultTimeline(nf, windows, colors, ax)
 	if nv.Timeline, err = nodeTimelinePlot(nf, colors, endS); err != nil {
 		return nil, err
 	}
@@ -544,7 +563,7 @@ func indexLookup(ops []history.Op) func(int64) (int, bool) {
 // anomalyRows resolves an anomaly's ops in the history and finds the fault
 // windows overlapping their time span (pending ops span to end, the time of
 // the history's last op).
-func anomalyRows(a models.Anomaly, ops []history.Op, opers []operation, at []int, lookup func(int64) (int, bool), windows []history.Window, end int64) anomalyView {
+func anomalyRows(a models.Anomaly, ops []history.Op, opers []operation, at []int, lookup func(int64) (int, bool), windows []history.Window, end int64, nodes []string) anomalyView {
 	av := anomalyView{Anomaly: a, At: fmtSecs(a.Time)}
 	var link []string
 	for _, idx := range a.Ops[:min(len(a.Ops), maxLinkedOps)] {
@@ -598,17 +617,37 @@ func anomalyRows(a models.Anomaly, ops []history.Op, opers []operation, at []int
 			if w.Open {
 				f += " (not healed)"
 			}
-			av.Faults = append(av.Faults, f)
+			av.Faults = append(av.Faults, activeFault{Text: f, Map: partitionMapOf(w, nodes)})
 		}
+	}
+	if n := len(a.Cycle); n >= 2 && n == len(a.Ops) && n <= maxCycleTxns {
+		rows := make(map[int64]opRow, n)
+		for _, idx := range a.Ops {
+			pos, ok := lookup(idx)
+			if !ok {
+				continue
+			}
+			if j := at[pos]; j >= 0 {
+				rows[idx] = operationRowN(ops, opers[j], maxTooltipValue)
+			} else {
+				rows[idx] = rawRow(ops[pos])
+			}
+		}
+		av.Cycle = cycleSVG(a.Kind, cycleTxns(a, rows), a.Cycle)
 	}
 	return av
 }
 
 func operationRow(ops []history.Op, o operation) opRow {
+	return operationRowN(ops, o, maxValueLength)
+}
+
+// operationRowN is operationRow with values cut to n characters.
+func operationRowN(ops []history.Op, o operation, n int) opRow {
 	inv := ops[o.inv]
 	r := opRow{
 		Index: inv.Index, Process: inv.Process.String(), F: inv.F, Key: inv.Key, Node: inv.Node,
-		Invoked: fmtSecs(o.start), Value: fmtValue(inv.Value), Outcome: "pending", Class: "pending",
+		Invoked: fmtSecs(o.start), Value: fmtValueN(inv.Value, n), Outcome: "pending", Class: "pending",
 	}
 	if o.pending() {
 		return r
@@ -616,7 +655,7 @@ func operationRow(ops []history.Op, o operation) opRow {
 	c := ops[o.comp]
 	r.Completed, r.Latency = fmtSecs(o.end), fmtDuration(o.latency())
 	r.Outcome, r.Class, r.Error = string(c.Type), string(c.Type), c.Error
-	if cv := fmtValue(c.Value); cv != "" && cv != r.Value {
+	if cv := fmtValueN(c.Value, n); cv != "" && cv != r.Value {
 		if r.Value == "" {
 			r.Value = "→ " + cv
 		} else {
@@ -642,7 +681,10 @@ func newArtifact(dir runFiles, p string) artifact {
 }
 
 // fmtValue renders an op value or fault description compactly.
-func fmtValue(v any) string {
+func fmtValue(v any) string { return fmtValueN(v, maxValueLength) }
+
+// fmtValueN renders v cut to n characters.
+func fmtValueN(v any, n int) string {
 	var s string
 	switch x := v.(type) {
 	case nil:
@@ -657,8 +699,8 @@ func fmtValue(v any) string {
 			s = string(b)
 		}
 	}
-	if r := []rune(s); len(r) > maxValueLength {
-		s = string(r[:maxValueLength-1]) + "…"
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-1]) + "…"
 	}
 	return s
 }
