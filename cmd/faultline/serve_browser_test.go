@@ -167,7 +167,8 @@ func TestBrowser(t *testing.T) {
 	store := t.TempDir()
 	valid := browserRun(t, store, "etcd-register", "20261124T030000Z", false)
 	invalid := browserRun(t, store, "etcd-register-stale", "20261124T040000Z", true)
-	t.Logf("two runs stored and checked in %s", time.Since(began).Round(time.Millisecond))
+	pictures := picturesRun(t, store, "postgres-list-append", "20261124T060000Z")
+	t.Logf("three runs stored and checked in %s", time.Since(began).Round(time.Millisecond))
 	// A run directory from elsewhere whose report was altered to read the
 	// store and run a planted script.
 	tampered := browserRun(t, store, "etcd-register-tampered", "20261124T050000Z", false)
@@ -379,6 +380,65 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 			run(t, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("table")))
 			if o := text(t, "String(window.origin)"); o != base {
 				t.Errorf("the index runs in origin %q, want %s", o, base)
+			}
+		}},
+		{"pictures at 1400 px", func(t *testing.T) {
+			run(t, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(base+"/"+pictures+"/report.html"), chromedp.WaitVisible(chromedp.CSS("header.banner")))
+			defer run(t, chromedp.EmulateViewport(1280, 900))
+			// size returns an element's rendered width and height, and the
+			// smallest rendered height of a text in it (legibility).
+			size := func(sel string) (w, h, minText float64) {
+				v, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const el = document.querySelector(`+jsString(sel)+`); if (!el) return [0, 0, 0];
+					const r = el.getBoundingClientRect(); let m = 1e9;
+					for (const tx of el.querySelectorAll("text")) { const h = tx.getBoundingClientRect().height; if (h > 0) m = Math.min(m, h); }
+					return [r.width, r.height, m]; })()`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v[0], v[1], v[2]
+			}
+			if n := count(t, `.anomaly svg.cycle`); n != 1 {
+				t.Fatalf("%d cycle diagrams, want 1", n)
+			}
+			if n, e := count(t, `svg.cycle a.txn[href^="history.html#op="]`), count(t, `svg.cycle g.edge[data-rel="rw"] polygon.head`); n != 15 || e != 15 {
+				t.Errorf("cycle diagram has %d linked transactions and %d rw arrows, want 15 and 15", n, e)
+			}
+			cw, ch, cm := size(`svg.cycle`)
+			if cw < 300 || cw > 1000 || ch < 300 || cm < 9 {
+				t.Errorf("cycle diagram %.0f×%.0f px, smallest text %.1f px", cw, ch, cm)
+			}
+			// Maps: each partition window in the fault table, and the
+			// halves partition again in the anomaly's faults.
+			if n, a := count(t, `table svg.pmap`), count(t, `.faults-active svg.pmap`); n != 2 || a != 1 {
+				t.Errorf("%d partition maps in the fault table and %d in the anomaly, want 2 and 1", n, a)
+			}
+			if n := count(t, `svg.pmap g.oneway polygon.head`); n != 1 {
+				t.Errorf("%d one-way arrows, want 1", n)
+			}
+			pw, ph, pm := size(`svg.pmap`)
+			if pw < 100 || ph < 100 || pm < 9 {
+				t.Errorf("partition map %.0f×%.0f px, smallest text %.1f px", pw, ph, pm)
+			}
+			// The timeline: a band per window and node, as wide as the
+			// latency plot (the same time axis, see reports.TestFaultTimeline).
+			if n := count(t, `svg.timeline a.band[href^="history.html#op="]`); n != 3+2+1+2 {
+				t.Errorf("%d fault bands, want 8", n)
+			}
+			tw, th, tm := size(`svg.timeline`)
+			lw, _, _ := size(`svg[aria-label="latency plot"]`)
+			if tw < 1000 || tw != lw || th < 100 || tm < 10 {
+				t.Errorf("timeline %.0f×%.0f px (latency plot %.0f wide), smallest text %.1f px", tw, th, lw, tm)
+			}
+			t.Logf("at 1400 px: cycle %.0f×%.0f (text ≥ %.1f px), partition map %.0f×%.0f (text ≥ %.1f px), timeline %.0f×%.0f (text ≥ %.1f px), latency plot %.0f wide",
+				cw, ch, cm, pw, ph, pm, tw, th, tm, lw)
+			for _, s := range []struct{ sel, name string }{{".anomaly", "report-cycle.png"}, {"svg.timeline", "report-timeline.png"}} {
+				run(t, chromedp.ScrollIntoView(chromedp.CSS(s.sel)))
+				shot(t, s.name)
+			}
+			// A band opens the history view at its fault's start.
+			run(t, chromedp.Click(chromedp.CSS(`svg.timeline a.band[data-kind="kill"]`)), ready)
+			if !eval(t, `location.hash.startsWith("#op=") && document.querySelectorAll("#ops tbody tr.target").length === 1`) {
+				t.Errorf("a kill band opened %q without its op outlined", text(t, "location.href"))
 			}
 		}},
 		{"compare", func(t *testing.T) {

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/models/history"
+)
+
+// picturesRun stores a list-append run without Docker whose report has
+// every picture: fifteen transactions in a G2-item cycle (each reads the
+// key the next appends to before that append), committed during a halves
+// partition, then a one-way partition, a kill of n3 and a failover, with
+// primaries moving from n1 to n2. harness.Check runs the real txn checker.
+func picturesRun(t *testing.T, store, test, stamp string) string {
+	t.Helper()
+	dir := filepath.Join(store, test, stamp)
+	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := harness.DefaultSpec()
+	spec.Test, spec.Target, spec.Workload = test, "postgres", "list-append"
+	spec.Nodes, spec.Concurrency, spec.Nemesis = 3, 15, []string{"partition", "kill", "failover"}
+	spec.Store = store
+	start, err := time.Parse(time.RFC3339, "2026-11-24T06:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := harness.Results{Run: harness.RunInfo{Started: start, Duration: harness.Duration(8 * time.Second), Nodes: []string{"n1", "n2", "n3"}}}
+	for name, v := range map[string]any{harness.SpecFile: spec, harness.ResultsFile: prev} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const ms = int64(time.Millisecond)
+	var ops []history.Op
+	nuker := func(at int64, typ history.Type, fn string, v any, nodes ...string) {
+		ops = append(ops, history.Op{Time: at, Type: typ, Process: history.Nuker, F: fn, Value: v, Nodes: nodes})
+	}
+	halves := map[string][]string{"n1": {"n2", "n3"}, "n2": {"n1"}, "n3": {"n1"}}
+	nuker(0, history.Info, history.PrimariesF, []string{"n1"})
+	nuker(1000*ms, history.Invoke, "start-partition", map[string]any{"partition": "halves", "grudge": halves})
+	nuker(1001*ms, history.Info, "start-partition", halves, "n1", "n2", "n3")
+	nuker(2500*ms, history.Invoke, "stop-partition", halves)
+	nuker(2501*ms, history.Info, "stop-partition", []string{"n1", "n2", "n3"}, "n1", "n2", "n3")
+	oneWay := map[string][]string{"n2": {"n3"}}
+	nuker(3000*ms, history.Invoke, "start-partition", map[string]any{"partition": "one-way", "grudge": oneWay})
+	nuker(3001*ms, history.Info, "start-partition", oneWay, "n2", "n3")
+	nuker(4000*ms, history.Invoke, "stop-partition", oneWay)
+	nuker(4001*ms, history.Info, "stop-partition", []string{"n2", "n3"}, "n2", "n3")
+	nuker(4500*ms, history.Invoke, "start-kill", map[string]any{"targets": "one", "nodes": []string{"n3"}})
+	nuker(4501*ms, history.Info, "start-kill", []string{"n3"}, "n3")
+	nuker(5500*ms, history.Invoke, "stop-kill", []string{"n3"})
+	nuker(5501*ms, history.Info, "stop-kill", []string{"n3"}, "n3")
+	nuker(6000*ms, history.Invoke, "start-failover", nil)
+	nuker(6100*ms, history.Info, "start-failover", "promoted n2", "n1", "n2")
+	nuker(6200*ms, history.Info, history.PrimariesF, []string{"n2"})
+	nuker(7000*ms, history.Invoke, "stop-failover", nil)
+	nuker(7001*ms, history.Info, "stop-failover", "n1 follows n2", "n1", "n2")
+	const n = 15
+	key := func(i int) int { return i % n }
+	for i := range n {
+		at := 1200*ms + int64(i)*20*ms
+		node := fmt.Sprintf("n%d", 1+i%3)
+		ops = append(ops,
+			history.Op{Time: at, Type: history.Invoke, Process: history.Process(i), F: "txn", Node: node,
+				Value: []any{[]any{"r", key(i + 1), nil}, []any{"append", key(i), i + 1}}},
+			history.Op{Time: at + 900*ms, Type: history.OK, Process: history.Process(i), F: "txn", Node: node,
+				Value: []any{[]any{"r", key(i + 1), []any{}}, []any{"append", key(i), i + 1}}})
+	}
+	// A later read of every key, so every append is seen.
+	for i := range n {
+		at := 7500*ms + int64(i)*ms
+		ops = append(ops,
+			history.Op{Time: at, Type: history.Invoke, Process: history.Process(i), F: "txn", Node: "n2", Value: []any{[]any{"r", key(i), nil}}},
+			history.Op{Time: at + ms/2, Type: history.OK, Process: history.Process(i), F: "txn", Node: "n2", Value: []any{[]any{"r", key(i), []any{i + 1}}}})
+	}
+	sortByTime(ops)
+	f, err := os.Create(filepath.Join(dir, harness.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := history.NewWriter(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
+		if _, err := w.Append(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.End(history.EndRecord{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := harness.Check(context.Background(), dir, nil, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+	return test + "/" + stamp
+}
