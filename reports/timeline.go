@@ -183,7 +183,7 @@ func bandText(w history.Window, n string) (labels []string, tip string) {
 		}
 	}
 	if detail != "" {
-		labels = append(labels, w.Kind+": "+detail)
+		labels = append(labels, w.Kind+": "+detail, detail) // the band's color says the kind
 	}
 	if o := outcomeNote(w); o != "" {
 		labels = append(labels, w.Kind+" ("+o+")")

@@ -431,7 +431,7 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 			}
 			t.Logf("at 1400 px: cycle %.0f×%.0f (text ≥ %.1f px), partition map %.0f×%.0f (text ≥ %.1f px), timeline %.0f×%.0f (text ≥ %.1f px), latency plot %.0f wide",
 				cw, ch, cm, pw, ph, pm, tw, th, tm, lw)
-			for _, s := range []struct{ sel, name string }{{".anomaly", "report-cycle.png"}, {"svg.timeline", "report-timeline.png"}} {
+			for _, s := range []struct{ sel, name string }{{".anomaly", "pictures-cycle.png"}, {"svg.timeline", "pictures-timeline.png"}} {
 				run(t, chromedp.ScrollIntoView(chromedp.CSS(s.sel)))
 				shot(t, s.name)
 			}
