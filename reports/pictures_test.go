@@ -254,6 +254,7 @@ func TestPartitionMap(t *testing.T) {
 		{"one-way", map[string][]string{"n1": {"n2"}}, nodes[:3], 2, 0, 1, "n2", "n1"},
 		{"bridge", map[string][]string{"n1": {"n4", "n5"}, "n2": {"n4", "n5"}, "n4": {"n1", "n2"}, "n5": {"n1", "n2"}}, nodes, 6, 4, 0, "", ""},
 		{"node the run did not name", map[string][]string{"n1": {"x9"}, "x9": {"n1"}}, nodes[:2], 2, 1, 0, "", ""},
+		{"hostile node name", map[string][]string{"n1": {`<b x="1">`}}, nodes[:2], 2, 0, 1, "<b …", "n1"}, // labels keep 4 characters
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,6 +267,9 @@ func TestPartitionMap(t *testing.T) {
 				w.Value.(map[string]any)[k] = vs // as read back from history.jsonl
 			}
 			svg := partitionMapOf(w, tt.nodes)
+			if strings.Contains(string(svg), "<b") {
+				t.Fatalf("unescaped node name in %s", svg)
+			}
 			es := parseSVG(t, svg)
 			open := count(es, func(e svgElem) bool { return e.Name == "line" && e.in("open") })
 			cut := count(es, func(e svgElem) bool { return e.Name == "line" && e.in("cut") })
