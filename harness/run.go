@@ -412,16 +412,19 @@ func (l *lifecycle) teardown(ctx context.Context, cluster node.RunningCluster) e
 
 // leftRunning says how to reach a cluster left up and how to remove it.
 func (l *lifecycle) leftRunning(cluster node.RunningCluster) {
-	l.log.Info("cluster left running", "run_id", l.runID)
-	l.progress.Printf("cluster left running (--leave-db-running): %s", cluster.Describe())
+	var reach []string
 	if r, ok := cluster.(node.Reacher); ok {
-		for _, line := range r.Reach() {
-			l.progress.Printf("  %s", line)
-		}
+		reach = r.Reach()
 	} else {
 		for _, n := range l.nodes {
-			l.progress.Printf("  %s %s", n.Name(), n.Addr())
+			reach = append(reach, fmt.Sprintf("%s %s", n.Name(), n.Addr()))
 		}
+	}
+	// In the log too: with --quiet it is the only place that says.
+	l.log.Info("cluster left running", "run_id", l.runID, "nodes", reach)
+	l.progress.Printf("cluster left running (--leave-db-running): %s", cluster.Describe())
+	for _, line := range reach {
+		l.progress.Printf("  %s", line)
 	}
 	l.progress.Printf("remove it with: faultline clean --run %s (or faultline clean, once this process has exited)", l.runID)
 }

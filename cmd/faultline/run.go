@@ -123,6 +123,9 @@ func runSuite(c *cli.Context, suite *harness.Suite, code *int, sopt harness.Suit
 	sopt.OnDone = func(r harness.SuiteRun) {
 		if !c.Bool("json") {
 			printRun(c.App.Writer, r)
+			if sopt.Run.LeaveRunning && r.Results.Run.ID != "" {
+				fmt.Fprintf(c.App.Writer, "  cluster left running (--leave-db-running; how to reach it: faultline.log): faultline clean --run %s removes it\n", r.Results.Run.ID)
+			}
 		}
 	}
 	runs := harness.RunSuite(c.Context, suite, sopt)
