@@ -6,12 +6,17 @@ ARGS    ?=
 # The whole suite, Docker-backed tests included, stays well inside this.
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all setup build images run test examples fuzz vet soak clean
+.PHONY: all setup test-setup build images run test examples fuzz vet soak clean
 
 all: build
 
+# setup installs what a run needs; test-setup adds Chromium, which only the
+# report's browser test uses, so `make run` never installs a browser.
 setup:
 	@bash scripts/setup.sh
+
+test-setup:
+	@bash scripts/setup.sh --browser
 
 # -buildvcs=auto: the VCS revision goes into `faultline version` and
 # results.json whenever this is a checkout, whatever GOFLAGS says.
@@ -25,7 +30,7 @@ images: setup build
 run: setup build
 	$(BIN) run $(ARGS)
 
-test: setup
+test: test-setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) examples

@@ -40,7 +40,7 @@ func checkRun(ctx context.Context, dir string, spec Spec, wl workloads.Workload,
 	}
 	defer st.Abort()
 	t0 := time.Now()
-	progress.Printf("checking %d ops with %v", len(ops), names)
+	progress.Printf("checking %d history entries with %v", len(ops), names)
 	hc := &HistoryCheck{Format: history.FormatFaultline, Complete: true, runDir: true}
 	results, err := judge(ctx, hc, names, wl, ops, st.Create, spec.CheckTimeout.D())
 	if err != nil {
@@ -274,7 +274,7 @@ func check(ctx context.Context, dir string, modelNames []string, timeout time.Du
 		timeout = DefaultSpec().CheckTimeout.D()
 	}
 	t0 := time.Now()
-	progress.Printf("checking %d ops from %s with %v", len(ops), dir, modelNames)
+	progress.Printf("checking %d history entries from %s with %v", len(ops), dir, modelNames)
 	// Where the check goes is known only once it ends (interrupted or
 	// not), so its artifacts are staged in a scratch stage first.
 	ck := CheckInfo{At: t0.UTC(), Models: modelNames}

@@ -212,6 +212,7 @@ func TestLifecycleFakeRuntime(t *testing.T) {
 		failSetup bool
 		stale     bool
 		cancelAt  time.Duration
+		leave     bool // Options.LeaveRunning
 		want      models.Verdict
 		wantErr   string
 		steps     []string // in this order, among the events
@@ -228,6 +229,8 @@ func TestLifecycleFakeRuntime(t *testing.T) {
 			steps: []string{"install"}, absent: []string{"cluster", "remove"}},
 		{name: "interrupted: healed and removed", cancelAt: 700 * time.Millisecond, wantErr: "interrupted",
 			steps: []string{"setup 3", "remove"}},
+		{name: "left running: healed, logs copied, not removed", leave: true, want: models.Valid,
+			steps: []string{"setup 3", "kill", "start", "n1: logs /var/log/fake.log"}, absent: []string{"remove"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := &events{}
@@ -250,7 +253,7 @@ func TestLifecycleFakeRuntime(t *testing.T) {
 				defer cancel()
 			}
 			out, err := RunTest(ctx, Test{Spec: spec, Target: target, Workload: workloads.Register{}},
-				Options{Runtime: &fakeRuntime{ev: ev, failStep: tc.failStep}})
+				Options{Runtime: &fakeRuntime{ev: ev, failStep: tc.failStep}, LeaveRunning: tc.leave})
 			got := ev.all()
 			if tc.wantErr == "" && err != nil {
 				t.Fatalf("RunTest: %v", err)

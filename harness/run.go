@@ -52,6 +52,10 @@ type Options struct {
 	// Runtime is where the nodes live; nil means the Docker engine
 	// (harness/docker), connected for the run and closed after it.
 	Runtime node.Runtime
+	// LeaveRunning keeps the cluster up after the run (Jepsen's
+	// --leave-db-running), for a person to look at; faults are still
+	// healed and logs copied. `faultline clean` removes it later.
+	LeaveRunning bool
 }
 
 // Test is one test given as values: the system under test, the traffic,
@@ -201,7 +205,7 @@ func RunTest(ctx context.Context, t Test, opt Options) (*Outcome, error) {
 	info := RunInfo{ID: runID, Started: started, TargetVersion: target.Version(), TargetSettings: target.Settings(),
 		Seed: spec.Seed, ReplayOf: spec.ReplayOf, Provenance: newProvenance(target.Name(), target.Version())}
 	lc := &lifecycle{spec: spec, target: target, wl: wl, rt: rt, rec: rec, dir: dir, runID: runID, log: log, progress: opt.Progress,
-		progressEvery: opt.ProgressEvery, info: &info}
+		progressEvery: opt.ProgressEvery, info: &info, leaveRunning: opt.LeaveRunning}
 	runErr := lc.run(ctx)
 	if runErr != nil {
 		log.Error("run failed", "err", runErr)
@@ -282,6 +286,8 @@ type lifecycle struct {
 	clients []workloads.Client
 	// crash is what a targets.CrashWatcher reported, ending the run phase.
 	crash error
+	// leaveRunning skips the cluster's removal at teardown.
+	leaveRunning bool
 }
 
 // cleanupCtx is for work that must run even when ctx was cancelled by
@@ -393,11 +399,34 @@ func (l *lifecycle) teardown(ctx context.Context, cluster node.RunningCluster) e
 			l.log.Warn("closing the target's connections", "err", err)
 		}
 	}
+	if l.leaveRunning {
+		l.leftRunning(cluster)
+		return nil
+	}
 	if err := cluster.Remove(cctx); err != nil {
 		return fmt.Errorf("teardown: %w (run `faultline clean`)", err)
 	}
 	l.log.Info("cluster removed")
 	return nil
+}
+
+// leftRunning says how to reach a cluster left up and how to remove it.
+func (l *lifecycle) leftRunning(cluster node.RunningCluster) {
+	var reach []string
+	if r, ok := cluster.(node.Reacher); ok {
+		reach = r.Reach()
+	} else {
+		for _, n := range l.nodes {
+			reach = append(reach, fmt.Sprintf("%s %s", n.Name(), n.Addr()))
+		}
+	}
+	// In the log too: with --quiet it is the only place that says.
+	l.log.Info("cluster left running", "run_id", l.runID, "nodes", reach)
+	l.progress.Printf("cluster left running (--leave-db-running): %s", cluster.Describe())
+	for _, line := range reach {
+		l.progress.Printf("  %s", line)
+	}
+	l.progress.Printf("remove it with: faultline clean --run %s (or faultline clean, once this process has exited)", l.runID)
 }
 
 // saveMessages keeps the target's message counts in network.json, on the

@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # setup.sh prepares this machine to build faultline's images and run its
-# tests. It is idempotent: it installs mmdebstrap and chromium when missing, then checks
-# that go and a Docker engine are usable, with a one-line error otherwise.
-# CI=true makes it quiet and non-interactive.
+# tests. It is idempotent: it installs mmdebstrap when missing (and, with
+# --browser, chromium, which only the report's browser test needs), then
+# checks that go and a Docker engine are usable, with a one-line error
+# otherwise. CI=true makes it quiet and non-interactive.
+#   make run  -> scripts/setup.sh            (no browser)
+#   make test -> scripts/setup.sh --browser
 set -euo pipefail
+
+browser=false
+for arg in "$@"; do
+	case "$arg" in
+	--browser) browser=true ;;
+	*) echo "setup: unknown argument $arg (want --browser or nothing)" >&2; exit 2 ;;
+	esac
+done
 
 quiet=false
 [ "${CI:-}" = true ] && quiet=true
@@ -48,7 +59,7 @@ fi
 # Headless Chromium runs the report's browser test (cmd/faultline
 # TestBrowser), which fails under CI=true without it. Debian's package, no
 # recommends: about 20 s and 25 packages on a clean machine.
-if ! command -v chromium >/dev/null 2>&1; then
+if $browser && ! command -v chromium >/dev/null 2>&1; then
 	command -v apt-get >/dev/null 2>&1 ||
 		die "chromium is missing and there is no apt-get to install it (the browser test needs it)"
 	say "installing chromium"
@@ -72,4 +83,6 @@ engine=$(docker version --format '{{.Server.Version}}' 2>/dev/null) ||
 
 [ "$(id -u)" -eq 0 ] ||
 	say "note: building the base image runs mmdebstrap as root; run faultline as root the first time"
-say "ok: $(mmdebstrap --version), $go_version, Docker engine $engine, $(chromium --version 2>/dev/null | head -1)"
+browser_version=""
+$browser && browser_version=", $(chromium --version 2>/dev/null | head -1)"
+say "ok: $(mmdebstrap --version), $go_version, Docker engine $engine$browser_version"

@@ -84,8 +84,11 @@ func checkAsWorkload(c *cli.Context, code *int, path, format, workload string) e
 	if err != nil {
 		return usageError{err}
 	}
-	printResults(c.App.Writer, "", res)
 	*code = verdictCode(res.Verdict)
+	if c.Bool("json") {
+		return printCheckJSON(c.App.Writer, c.String("out"), res)
+	}
+	printResults(c.App.Writer, "", res)
 	return nil
 }
 

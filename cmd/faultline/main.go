@@ -82,8 +82,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return ExitValid
 	}
-	// One line per problem, each with the prefix.
-	for _, line := range strings.Split(err.Error(), "\n") {
+	// One line per problem, each with the prefix; a mistyped name gets
+	// the closest known one.
+	for _, line := range strings.Split(suggestNames(err.Error()), "\n") {
 		fmt.Fprintln(stderr, "faultline:", line)
 	}
 	var ue usageError
@@ -94,7 +95,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer, code *int) *cli.App {
-	onUsage := func(c *cli.Context, err error, isSubcommand bool) error { return usageError{err} }
 	app := &cli.App{
 		Name:  "faultline",
 		Usage: "Jepsen-style fault-injection tests of real distributed systems in Docker",
@@ -109,10 +109,13 @@ run --fail-on-slo), 64 bad usage.`,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
-		HideHelpCommand:      true,
-		OnUsageError:         onUsage,
+		HideHelpCommand:      true, // ours (helpCommand) is a usage error when it names no command
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(stderr, "faultline: unknown command %q (see faultline --help)\n", name)
+			msg := fmt.Sprintf("unknown command %q", name)
+			if s, ok := closest(name, commandNames(c.App.Commands)); ok {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			fmt.Fprintf(stderr, "faultline: %s (see faultline --help)\n", msg)
 			*code = ExitUsage
 		},
 		Commands: []*cli.Command{
@@ -125,13 +128,31 @@ run --fail-on-slo), 64 bad usage.`,
 			listCommand(),
 			serveCommand(),
 			versionCommand(),
+			completionCommand(),
+			helpCommand(),
 		},
 	}
-	// Flag errors of a subcommand go to the subcommand's handler.
-	for _, c := range app.Commands {
-		c.OnUsageError = onUsage
+	// Flag errors are usage errors, one line on stderr, with the closest
+	// flag of the command they were given to; subcommands too (images
+	// save), which urfave/cli would otherwise report on stdout as well.
+	app.OnUsageError = onUsage(append(slices.Clone(app.Flags), cli.HelpFlag, cli.VersionFlag))
+	var setUsage func(cmds []*cli.Command)
+	setUsage = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			c.OnUsageError = onUsage(append(slices.Clone(c.Flags), cli.HelpFlag))
+			setUsage(c.Subcommands)
+		}
 	}
+	setUsage(app.Commands)
 	return app
+}
+
+// onUsage makes a flag error a usage error, suggesting the closest of
+// flags for an unknown one.
+func onUsage(flags []cli.Flag) cli.OnUsageErrorFunc {
+	return func(c *cli.Context, err error, isSubcommand bool) error {
+		return usageError{suggestFlag(err, flags)}
+	}
 }
 
 // progress returns a printer of timestamped progress lines to w, silent
@@ -173,7 +194,8 @@ func flagsFirst(cmds []*cli.Command, args []string) []string {
 }
 
 // reorder puts cmd's flags (with their values) before its arguments,
-// descending into a subcommand named by the first argument.
+// descending into a subcommand named by the first argument. A bare number
+// given to a duration flag is seconds (forgiving.go).
 func reorder(cmd *cli.Command, rest []string) []string {
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
@@ -182,6 +204,7 @@ func reorder(cmd *cli.Command, rest []string) []string {
 			takesValue[n] = !isBool
 		}
 	}
+	isDuration := durationFlags(cmd)
 	var flags, pos []string
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]
@@ -189,10 +212,17 @@ func reorder(cmd *cli.Command, rest []string) []string {
 		case a == "--":
 			return append(append(flags, pos...), rest[j:]...)
 		case strings.HasPrefix(a, "-") && len(a) > 1:
-			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
+			if n, v, ok := strings.Cut(name, "="); ok && isDuration[n] {
+				a = a[:len(a)-len(v)] + seconds(v)
+			}
+			flags = append(flags, a)
 			if !strings.Contains(name, "=") && takesValue[name] && j+1 < len(rest) {
-				flags = append(flags, rest[j+1])
+				v := rest[j+1]
+				if isDuration[name] {
+					v = seconds(v)
+				}
+				flags = append(flags, v)
 				j++
 			}
 		case len(pos) == 0 && cmd.Command(a) != nil:

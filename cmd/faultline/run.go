@@ -46,9 +46,9 @@ valid exits 4.`,
 			&cli.StringFlag{Name: "partitions", Usage: "comma-separated partition kinds the partition fault draws from (default: halves, one, majorities-ring, bridge, primaries)", EnvVars: []string{"FAULTLINE_PARTITIONS"}},
 			&cli.DurationFlag{Name: "nemesis-interval", Value: d.NemesisInterval.D(), Usage: "time between a fault's start and stop, and between faults", EnvVars: []string{"FAULTLINE_NEMESIS_INTERVAL"}},
 			&cli.IntFlag{Name: "nodes", Aliases: []string{"n"}, Value: d.Nodes, Usage: "cluster size", EnvVars: []string{"FAULTLINE_NODES"}},
-			&cli.IntFlag{Name: "concurrency", Aliases: []string{"c"}, Value: d.Concurrency, Usage: "client workers, one op outstanding each; worker i talks to node i mod nodes", EnvVars: []string{"FAULTLINE_CONCURRENCY"}},
+			&cli.GenericFlag{Name: "concurrency", Aliases: []string{"c"}, Value: &concurrency{n: d.Concurrency}, Usage: "client workers, one op outstanding each; worker i talks to node i mod nodes; 2n: 2 per node", EnvVars: []string{"FAULTLINE_CONCURRENCY"}},
 			&cli.Float64Flag{Name: "rate", Usage: "total ops/s limit (0: as fast as the system answers)", EnvVars: []string{"FAULTLINE_RATE"}},
-			&cli.DurationFlag{Name: "time-limit", Aliases: []string{"t"}, Value: d.TimeLimit.D(), Usage: "length of the run phase", EnvVars: []string{"FAULTLINE_TIME_LIMIT"}},
+			&cli.DurationFlag{Name: "time-limit", Aliases: []string{"t"}, Value: d.TimeLimit.D(), Usage: "length of the run phase (60 is 60s)", EnvVars: []string{"FAULTLINE_TIME_LIMIT"}},
 			&cli.Int64Flag{Name: "seed", Usage: "seed for op and fault choices (0: pick one and record it)", EnvVars: []string{"FAULTLINE_SEED"}},
 			&cli.DurationFlag{Name: "op-timeout", Value: d.OpTimeout.D(), Usage: "client op timeout; a timed-out op is indeterminate (info)", EnvVars: []string{"FAULTLINE_OP_TIMEOUT"}},
 			&cli.DurationFlag{Name: "recovery-wait", Value: d.RecoveryWait.D(), Usage: "wait after healing before final reads", EnvVars: []string{"FAULTLINE_RECOVERY_WAIT"}},
@@ -57,14 +57,15 @@ valid exits 4.`,
 			&cli.StringFlag{Name: "test-name", Usage: "name the run is stored under (default: target-workload-faults)", EnvVars: []string{"FAULTLINE_TEST_NAME"}},
 			&cli.StringFlag{Name: "store", Value: d.Store, Usage: "directory runs are stored in", EnvVars: []string{"FAULTLINE_STORE"}},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines", EnvVars: []string{"FAULTLINE_QUIET"}},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the controller's log (always in faultline.log)"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the controller's log (always in faultline.log)", EnvVars: []string{"FAULTLINE_VERBOSE"}},
 			&cli.IntFlag{Name: "test-count", Value: 1, Usage: "run the test N times, each after the first with a fresh seed", EnvVars: []string{"FAULTLINE_TEST_COUNT"}},
-			&cli.BoolFlag{Name: "stop-on-failure", Usage: "with --test-count, stop at the first run that is not valid"},
-			&cli.StringFlag{Name: "replay", Usage: "replay the stored run in `RUN_DIR`: same spec, seed and fault schedule (other flags are ignored)"},
+			&cli.BoolFlag{Name: "stop-on-failure", Usage: "with --test-count, stop at the first run that is not valid", EnvVars: []string{"FAULTLINE_STOP_ON_FAILURE"}},
+			&cli.StringFlag{Name: "replay", Usage: "replay the stored run in `RUN_DIR`: same spec, seed and fault schedule (other flags are ignored)", EnvVars: []string{"FAULTLINE_REPLAY"}},
 			&cli.StringFlag{Name: "junit", Usage: "also write JUnit XML to `FILE`", EnvVars: []string{"FAULTLINE_JUNIT"}},
-			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON on stdout (progress stays on stderr)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON on stdout (progress stays on stderr)", EnvVars: []string{"FAULTLINE_JSON"}},
 			&cli.StringFlag{Name: "slo", Usage: "service-level objectives `LIST`, e.g. availability=99.5%,p99=250ms,p50=20ms", EnvVars: []string{"FAULTLINE_SLO"}},
-			&cli.BoolFlag{Name: "fail-on-slo", Usage: "exit 4 when an SLO is missed (and the run is otherwise valid)"},
+			&cli.BoolFlag{Name: "fail-on-slo", Usage: "exit 4 when an SLO is missed (and the run is otherwise valid)", EnvVars: []string{"FAULTLINE_FAIL_ON_SLO"}},
+			&cli.BoolFlag{Name: "leave-db-running", Usage: "keep the cluster up after the run, for debugging; faultline clean removes it", EnvVars: []string{"FAULTLINE_LEAVE_DB_RUNNING"}},
 		}, runtimeFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -91,12 +92,19 @@ valid exits 4.`,
 				defer sshrt.Close()
 				rt, err = withRuntime(c, sshrt, &spec.Nodes)
 				errs = append(errs, err)
+				if cc := concurrencyOf(c); cc.perNode && c.String("replay") == "" {
+					spec.Concurrency = cc.workers(spec.Nodes) // per machine
+				}
+			}
+			leave := c.Bool("leave-db-running")
+			if leave && n > 1 {
+				errs = append(errs, fmt.Errorf("--leave-db-running keeps one run's cluster: use it with --test-count 1, not %d", n))
 			}
 			if err := errors.Join(errs...); err != nil {
 				return usageError{err}
 			}
 			suite := &harness.Suite{Name: spec.Test, Tests: []harness.SuiteTest{{Spec: spec, Expect: models.Valid, Repeat: n}}}
-			return runSuite(c, suite, code, harness.SuiteOptions{StopOnFailure: c.Bool("stop-on-failure"), Run: harness.Options{Runtime: rt}})
+			return runSuite(c, suite, code, harness.SuiteOptions{StopOnFailure: c.Bool("stop-on-failure"), Run: harness.Options{Runtime: rt, LeaveRunning: leave}})
 		},
 	}
 }
@@ -104,7 +112,8 @@ valid exits 4.`,
 // runSuite runs the suite's tests, prints each result (or JSON), writes
 // JUnit XML when asked and sets the exit code.
 func runSuite(c *cli.Context, suite *harness.Suite, code *int, sopt harness.SuiteOptions) error {
-	sopt.Run = harness.Options{Progress: progress(c.App.ErrWriter, c.Bool("quiet")), Targets: targetResolver(), Runtime: sopt.Run.Runtime}
+	sopt.Run = harness.Options{Progress: progress(c.App.ErrWriter, c.Bool("quiet")), Targets: targetResolver(),
+		Runtime: sopt.Run.Runtime, LeaveRunning: sopt.Run.LeaveRunning}
 	if inCI() {
 		sopt.Run.ProgressEvery = 15 * time.Second
 	}
@@ -114,6 +123,9 @@ func runSuite(c *cli.Context, suite *harness.Suite, code *int, sopt harness.Suit
 	sopt.OnDone = func(r harness.SuiteRun) {
 		if !c.Bool("json") {
 			printRun(c.App.Writer, r)
+			if sopt.Run.LeaveRunning && r.Results.Run.ID != "" {
+				fmt.Fprintf(c.App.Writer, "  cluster left running (--leave-db-running; how to reach it: faultline.log): faultline clean --run %s removes it\n", r.Results.Run.ID)
+			}
 		}
 	}
 	runs := harness.RunSuite(c.Context, suite, sopt)
@@ -241,7 +253,7 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 		}
 	}
 	spec.Nodes = c.Int("nodes")
-	spec.Concurrency = c.Int("concurrency")
+	spec.Concurrency = concurrencyOf(c).workers(spec.Nodes)
 	spec.Rate = c.Float64("rate")
 	spec.TimeLimit = harness.Duration(c.Duration("time-limit"))
 	spec.Seed = c.Int64("seed")
@@ -384,6 +396,7 @@ log lines); auto detects them.`,
 			&cli.DurationFlag{Name: "timeout", Usage: "time limit per checker (default: the run's, or 5m)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for checker artifacts (linearizability.html) when checking a history file"},
 			&cli.BoolFlag{Name: "prefix", Usage: "judge a run that never finished (its history has no end record) on the prefix it recorded, instead of unknown"},
+			&cli.BoolFlag{Name: "json", Usage: "print the results as JSON on stdout, in the shape of run --json (progress stays on stderr)", EnvVars: []string{"FAULTLINE_JSON"}},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -411,12 +424,15 @@ log lines); auto detects them.`,
 				if res.Check != nil && res.Check.Dir != "" {
 					out = filepath.Join(path, filepath.FromSlash(res.Check.Dir))
 				}
+				*code = verdictCode(res.Verdict)
+				if c.Bool("json") {
+					return printCheckJSON(c.App.Writer, out, res)
+				}
 				printResults(c.App.Writer, out, res)
 				if out != path {
 					fmt.Fprintf(c.App.Writer, "  the run's own record is unchanged: %s\n", filepath.Join(path, harness.ResultsFile))
 				}
 				fmt.Fprintf(c.App.Writer, "  wrote %s\n", filepath.Join(out, harness.ResultsFile))
-				*code = verdictCode(res.Verdict)
 				return nil
 			}
 			if c.Bool("prefix") {
@@ -441,11 +457,26 @@ log lines); auto detects them.`,
 			if err != nil {
 				return checkError(err)
 			}
-			printResults(c.App.Writer, "", res)
 			*code = verdictCode(res.Verdict)
+			if c.Bool("json") {
+				return printCheckJSON(c.App.Writer, c.String("out"), res)
+			}
+			printResults(c.App.Writer, "", res)
 			return nil
 		},
 	}
+}
+
+// printCheckJSON prints a check's results as run --json prints a run's:
+// a check expects valid, as a run does.
+func printCheckJSON(w io.Writer, dir string, res harness.Results) error {
+	out := jsonRun{Test: res.Test, Dir: dir, Expected: models.Valid, Passed: res.Verdict == models.Valid, Results: res}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return harnessError{fmt.Errorf("write JSON: %w", err)}
+	}
+	return nil
 }
 
 // oneLine is the op summary line: counts, throughput and latency.

@@ -25,11 +25,11 @@ func runtimeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "runtime", Value: runtimeDocker, Usage: "where nodes live: docker (containers of the local engine) or ssh (machines, docs/ssh.md)", EnvVars: []string{"FAULTLINE_RUNTIME"}},
 		&cli.StringFlag{Name: "nodes-file", Usage: "with --runtime ssh: `FILE` listing the machines, one host[:port] a line (n1 is the first)", EnvVars: []string{"FAULTLINE_NODES_FILE"}},
-		&cli.StringFlag{Name: "ssh-nodes", Usage: "with --runtime ssh: the machines as a comma-separated `LIST` instead of --nodes-file"},
+		&cli.StringFlag{Name: "ssh-nodes", Usage: "with --runtime ssh: the machines as a comma-separated `LIST` instead of --nodes-file", EnvVars: []string{"FAULTLINE_SSH_NODES"}},
 		&cli.StringFlag{Name: "ssh-user", Aliases: []string{"username"}, Value: "root", Usage: "with --runtime ssh: login `USER`; commands run through sudo -n unless it is root", EnvVars: []string{"FAULTLINE_SSH_USER"}},
 		&cli.StringFlag{Name: "ssh-private-key", Usage: "with --runtime ssh: private key `FILE` (without a passphrase)", EnvVars: []string{"FAULTLINE_SSH_PRIVATE_KEY"}},
 		&cli.StringFlag{Name: "ssh-known-hosts", Usage: "with --runtime ssh: known_hosts `FILE` host keys are checked against (default ~/.ssh/known_hosts)", EnvVars: []string{"FAULTLINE_SSH_KNOWN_HOSTS"}},
-		&cli.BoolFlag{Name: "ssh-accept-new-host-keys", Usage: "with --runtime ssh: accept the key of a host known_hosts lacks and record it (a changed key is always refused)"},
+		&cli.BoolFlag{Name: "ssh-accept-new-host-keys", Usage: "with --runtime ssh: accept the key of a host known_hosts lacks and record it (a changed key is always refused)", EnvVars: []string{"FAULTLINE_SSH_ACCEPT_NEW_HOST_KEYS"}},
 	}
 }
 

@@ -434,6 +434,15 @@ func (n *Node) CopyOut(ctx context.Context, src, dst string) error {
 	}
 }
 
+// Reach is one line per node: its address and a shell in its container.
+func (c *Cluster) Reach() []string {
+	lines := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		lines[i] = fmt.Sprintf("%s %s: docker exec -it %s-%s bash", n.name, n.addr, c.prefix(), n.name)
+	}
+	return lines
+}
+
 // Describe is one line for people: "3 containers on 10.167.199.1".
 func (c *Cluster) Describe() string {
 	return fmt.Sprintf("%d containers on %s", len(c.nodes), c.gateway)

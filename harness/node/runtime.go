@@ -41,6 +41,14 @@ type RunningCluster interface {
 	Remove(ctx context.Context) error
 }
 
+// Reacher is a RunningCluster that can tell a person how to reach each of
+// its nodes (Docker: the address and a docker exec command), for a
+// cluster left running after its run.
+type Reacher interface {
+	// Reach is one line per node.
+	Reach() []string
+}
+
 // Needs are the mechanisms the requested faults use on nodes; a runtime
 // checks them before a run spends its time on faults that cannot happen.
 // Kill, pause and failover use only the target's own process control,
