@@ -188,9 +188,16 @@ func listCommand() *cli.Command {
 			for _, n := range wc.Names() {
 				fmt.Fprintf(w, "  %s\t%s (models: %s)\n", n, wc[n].Summary(), strings.Join(wc[n].Models(), ", "))
 			}
-			fmt.Fprintln(w, "FAULTS (--nemesis)")
-			for _, f := range nuker.KnownFaults() {
-				fmt.Fprintf(w, "  %s\t%s\n", f.Name, f.Summary)
+			fmt.Fprintln(w, "FAULTS (--nemesis; pin a variant in --schedule as fault/variant)")
+			for _, k := range nuker.Kinds() {
+				fmt.Fprintf(w, "  %s\t%s\n", k.Name(), k.Summary())
+				if v := k.Variants(); len(v) > 0 {
+					fmt.Fprintf(w, "  \t  variants: %s\n", strings.Join(v, ", "))
+				}
+			}
+			fmt.Fprintln(w, "SCHEDULES (--schedule; lanes joined by +, options @interval=D,quiet=D,jitter=D,after=D)")
+			for _, d := range nuker.KnownSchedules() {
+				fmt.Fprintf(w, "  %s\t%s\n", d.Name, d.Summary)
 			}
 			fmt.Fprintln(w, "PARTITIONS (--partitions)")
 			for _, p := range nuker.KnownPartitions() {
