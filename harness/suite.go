@@ -353,6 +353,9 @@ func fitTarget(t targets.Target, workload string, s *Spec) error {
 	if err != nil {
 		return err
 	}
+	if err := plan.Check(t, s.Nodes); err != nil {
+		return fmt.Errorf("target %s: fault schedule: %w", t.Name(), err)
+	}
 	if s.Nemesis, err = resolveFaults(t, plan.Faults()); err != nil {
 		return err
 	}
@@ -487,7 +490,14 @@ func nodeLabel(n *yaml.Node) string {
 		}
 		return strings.Join(parts, ",")
 	}
-	return n.Value
+	// A schedule ("seq:partition/primaries,kill") has characters a test
+	// name may not.
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || r == '+' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, n.Value)
 }
 
 // SuiteRun is the outcome of one run of a suite test.

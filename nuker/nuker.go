@@ -300,19 +300,44 @@ func (k *Nuker) makeLanes(plan Plan, cfg Config) error {
 }
 
 // checkPinned refuses a pinned variant the cluster cannot do.
-func (k *Nuker) checkPinned(pk Pick) error {
+func (k *Nuker) checkPinned(pk Pick) error { return checkPinned(pk, k.target, k.names) }
+
+// checkPinned refuses a pinned variant that target on nodes cannot do.
+func checkPinned(pk Pick, target Target, nodes []string) error {
 	if pk.Variant == "" {
 		return nil
 	}
 	switch {
 	case pk.Fault == FaultPartition && pk.Variant == PartitionPrimaries,
 		pk.Variant == TargetsPrimaries && (pk.Fault == FaultKill || pk.Fault == FaultPause):
-		if _, ok := k.target.(PrimaryLister); !ok {
+		if _, ok := target.(PrimaryLister); !ok {
 			return fmt.Errorf("%s: the target cannot name its primaries", pk)
 		}
 	case pk.Fault == FaultPartition:
-		if _, err := MakeGrudge(pk.Variant, rand.New(rand.NewPCG(0, 0)), k.names); err != nil {
+		if _, err := MakeGrudge(pk.Variant, rand.New(rand.NewPCG(0, 0)), nodes); err != nil {
 			return fmt.Errorf("%s: %w", pk, err)
+		}
+	}
+	return nil
+}
+
+// Check refuses, before any node exists, a plan that target on a cluster
+// of n nodes cannot run: an unknown fault or variant, a variant pinned to
+// primaries the target cannot name, a partition the cluster is too small
+// for.
+func (p Plan) Check(target Target, n int) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	nodes := make([]string, n)
+	for i := range nodes {
+		nodes[i] = fmt.Sprintf("n%d", i+1)
+	}
+	for _, l := range p.Lanes {
+		for _, pk := range append(slices.Clone(l.Mix), l.Seq...) {
+			if err := checkPinned(pk, target, nodes); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

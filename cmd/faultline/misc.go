@@ -49,13 +49,20 @@ rebuilt only when the recipe changes.`,
 			if !c.Bool("list") {
 				cat := targetcatalog.Default()
 				names := c.StringSlice("target")
-				if len(names) == 0 {
+				every := len(names) == 0
+				if every {
 					names = cat.Names()
 				}
 				prog := progress(c.App.ErrWriter, c.Bool("quiet"))
 				res := targetResolver()
 				for _, name := range names {
 					t, err := res.NewTarget(name, c.String("target-version"), nil)
+					if err != nil && every {
+						// A target that needs options (maelstrom's node
+						// program) builds its image when a run gives them.
+						fmt.Fprintf(c.App.ErrWriter, "%s: skipped, it needs options: %v\n", name, err)
+						continue
+					}
 					if err != nil {
 						return usageError{err}
 					}
