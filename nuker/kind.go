@@ -79,7 +79,7 @@ type (
 // order is part of the seeded schedule. Adding a kind means a file of its
 // own and a line here.
 func Kinds() []Kind {
-	return []Kind{partitionKind{}, killKind{}, pauseKind{}, failoverKind{}, clockKind{}}
+	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}}
 }
 
 // KindOf returns the kind named name.

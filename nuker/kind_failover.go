@@ -22,7 +22,7 @@ func (failoverKind) Summary() string {
 }
 
 func (failoverKind) Variants() []string { return nil }
-func (failoverKind) Needs() node.Needs  { return needsNone() }
+func (failoverKind) Needs() node.Needs  { return node.Needs{} }
 
 func (failoverKind) prepare(k *Nuker, cfg Config) error {
 	if _, ok := cfg.Target.(Failoverer); !ok {

@@ -98,31 +98,61 @@ func resolveTargets(ctx context.Context, k *Nuker, s *Step) error {
 	return nil
 }
 
-// processVariants are the subsets a kill or pause may be pinned to.
-func processVariants(withAll bool) []string {
-	v := []string{TargetsOne, TargetsMinority, TargetsMajority}
-	if withAll {
-		v = append(v, TargetsAll)
-	}
-	return append(v, TargetsPrimaries)
+// processKind is a fault that acts on the target's process on some nodes
+// through the Target (kill, pause): which nodes, what it does, how it is
+// undone.
+type processKind struct {
+	name, summary string
+	drawAll       bool // all nodes is among the drawn subsets
+	act, undo     func(Target) func(context.Context, node.Node) error
+	reclock       bool // the undo restarts the process: re-apply clock offsets
 }
 
-// prepareProcess checks what a kill or pause needs: a Target.
-func prepareProcess(name string, cfg Config) error {
+func (p processKind) Name() string       { return p.name }
+func (p processKind) Summary() string    { return p.summary }
+func (p processKind) Variants() []string { return processVariants() }
+func (p processKind) Needs() node.Needs  { return node.Needs{} }
+
+func (p processKind) prepare(_ *Nuker, cfg Config) error {
 	if cfg.Target == nil {
-		return fmt.Errorf("nuker: fault %s needs a Target", name)
+		return fmt.Errorf("nuker: fault %s needs a Target", p.name)
 	}
 	return nil
 }
 
-// describeTargets is a kill's or pause's start invocation value.
-func describeTargets(s *Step) map[string]any {
+func (p processKind) draw(k *Nuker, r *rand.Rand, variant string) Step {
+	s := Step{Fault: p.name}
+	drawTargets(k, r, &s, variant, p.drawAll)
+	return s
+}
+
+// resolve names the primaries when the step is pinned to them.
+func (p processKind) resolve(ctx context.Context, k *Nuker, s *Step) error {
+	return resolveTargets(ctx, k, s)
+}
+
+func (p processKind) start(ctx context.Context, k *Nuker, s *Step) (any, []string, error) {
+	done, err := k.onNodes(ctx, s.Nodes, p.act(k.target))
+	return done, missing(s.Nodes, done), err
+}
+
+func (p processKind) stop(ctx context.Context, k *Nuker, s *Step) (any, error) {
+	done, err := k.onNodes(ctx, s.Nodes, p.undo(k.target))
+	if p.reclock {
+		err = errors.Join(err, k.reapplyClocks(ctx, done))
+	}
+	return done, err
+}
+
+func (p processKind) describe(s *Step) map[string]any {
 	return map[string]any{"targets": s.Targets, "nodes": nonNil(s.Nodes)}
 }
 
-// restoreTargets completes a recorded kill or pause: its nodes, from the
-// op when the value lacks them.
-func restoreTargets(s *Step, opNodes []string) error {
+func (p processKind) about(s *Step) any { return nonNil(s.Nodes) }
+
+// restore completes a recorded step: its nodes, from the op when the
+// value lacks them.
+func (p processKind) restore(s *Step, opNodes []string) error {
 	if len(s.Nodes) == 0 && len(opNodes) > 0 {
 		s.Nodes = slices.Clone(opNodes)
 	}
@@ -132,5 +162,7 @@ func restoreTargets(s *Step, opNodes []string) error {
 	return nil
 }
 
-// needsNone is the Needs of faults that act through the Target only.
-func needsNone() node.Needs { return node.Needs{} }
+// processVariants are the subsets a kill or pause may be pinned to.
+func processVariants() []string {
+	return []string{TargetsOne, TargetsMinority, TargetsMajority, TargetsAll, TargetsPrimaries}
+}
