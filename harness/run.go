@@ -518,7 +518,11 @@ func (l *lifecycle) runPhase(ctx context.Context) history.Process {
 		maxProc  atomic.Int64
 		nukerErr error
 	)
-	l.progress.Printf("running %s for %s: %d workers, faults %v every %s", l.wl.Name(), spec.TimeLimit.D(), spec.Concurrency, spec.Nemesis, spec.NemesisInterval.D())
+	faults := fmt.Sprintf("faults %v every %s", spec.Nemesis, spec.NemesisInterval.D())
+	if spec.FaultSchedule != "" {
+		faults = "fault schedule " + spec.FaultSchedule
+	}
+	l.progress.Printf("running %s for %s: %d workers, %s", l.wl.Name(), spec.TimeLimit.D(), spec.Concurrency, faults)
 	phaseStart := time.Now()
 	for w := range l.clients {
 		wg.Add(1)
