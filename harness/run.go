@@ -15,7 +15,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,7 +163,7 @@ func RunTest(ctx context.Context, t Test, opt Options) (*Outcome, error) {
 		defer drt.Close()
 		rt = drt
 	}
-	if err := rt.CheckHost(ctx, needsOf(spec.Nemesis), opt.Progress); err != nil {
+	if err := rt.CheckHost(ctx, nuker.NeedsOf(spec.Nemesis), opt.Progress); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 
@@ -255,11 +254,6 @@ func RunTest(ctx context.Context, t Test, opt Options) (*Outcome, error) {
 		return out, fmt.Errorf("%w: interrupted", ErrHarness)
 	}
 	return out, nil
-}
-
-// needsOf is the node mechanisms the faults use.
-func needsOf(faults []string) node.Needs {
-	return node.Needs{Iptables: slices.Contains(faults, nuker.FaultPartition), Clock: slices.Contains(faults, nuker.FaultClock)}
 }
 
 // lifecycle is one run's cluster phases, each a method, in the order run
@@ -358,7 +352,7 @@ func (l *lifecycle) install(ctx context.Context) (node.Installation, error) {
 	}
 	l.log.Info("software ready", "installation", inst.Ref, "took", time.Since(t0).Round(time.Millisecond))
 	l.info.Provenance.addImage("node", inst.Ref)
-	if needs := needsOf(l.spec.Nemesis); needs.Any() {
+	if needs := nuker.NeedsOf(l.spec.Nemesis); needs.Any() {
 		t0 = time.Now()
 		if err := l.rt.Preflight(ctx, l.runID, inst, needs, l.progress); err != nil {
 			return node.Installation{}, err
@@ -472,7 +466,12 @@ func (l *lifecycle) startNuker() error {
 	if err != nil {
 		return err
 	}
+	plan, err := l.spec.plan()
+	if err != nil {
+		return err
+	}
 	nk, err := nuker.New(nuker.Config{
+		Plan:       &plan,
 		Faults:     faults,
 		Partitions: l.spec.Partitions,
 		Interval:   l.spec.NemesisInterval.D(),
@@ -548,7 +547,11 @@ func (l *lifecycle) runPhase(ctx context.Context) history.Process {
 		maxProc  atomic.Int64
 		nukerErr error
 	)
-	l.progress.Printf("running %s for %s: %d workers, faults %v every %s", l.wl.Name(), spec.TimeLimit.D(), spec.Concurrency, spec.Nemesis, spec.NemesisInterval.D())
+	faults := fmt.Sprintf("faults %v every %s", spec.Nemesis, spec.NemesisInterval.D())
+	if spec.FaultSchedule != "" {
+		faults = "fault schedule " + spec.FaultSchedule
+	}
+	l.progress.Printf("running %s for %s: %d workers, %s", l.wl.Name(), spec.TimeLimit.D(), spec.Concurrency, faults)
 	phaseStart := time.Now()
 	for w := range l.clients {
 		wg.Add(1)

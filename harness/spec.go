@@ -77,6 +77,11 @@ type Spec struct {
 	CheckTimeout Duration `json:"check_timeout"`
 	// OpsPerKey bounds the ops on one key (0 = the workload's default).
 	OpsPerKey int `json:"ops_per_key,omitempty"`
+	// FaultSchedule is the shape of the fault schedule in nuker.ParsePlan's
+	// text form ("overlap", "seq:partition/primaries,kill/primaries",
+	// lanes joined by "+"); "" means one fault at a time. A run stores it
+	// canonical (its lanes spelled out), so a replay runs the same lanes.
+	FaultSchedule string `json:"fault_schedule,omitempty"`
 	// Schedule, when set, is the fault schedule to play (a replay); the
 	// nuker draws further faults from the seed once it is used up.
 	Schedule []nuker.Step `json:"schedule,omitempty"`
@@ -145,6 +150,10 @@ func (s *Spec) Validate() error {
 			errs = append(errs, fmt.Errorf("unknown partition %q (known: %s)", p, partitionNames()))
 		}
 	}
+	plan, perr := s.plan()
+	if perr != nil {
+		errs = append(errs, perr)
+	}
 	if s.OpTimeout.D() <= 0 {
 		errs = append(errs, fmt.Errorf("op timeout must be > 0, got %s", s.OpTimeout.D()))
 	}
@@ -156,8 +165,12 @@ func (s *Spec) Validate() error {
 	}
 	if s.Test == "" {
 		s.Test = targetBase(s.Target) + "-" + s.Workload
-		if len(s.Nemesis) > 0 {
-			s.Test += "-" + strings.Join(s.Nemesis, "+")
+		faults := s.Nemesis
+		if perr == nil && s.FaultSchedule != "" && !slices.Contains(s.Nemesis, "all") {
+			faults = plan.Faults()
+		}
+		if len(faults) > 0 {
+			s.Test += "-" + strings.Join(faults, "+")
 		}
 	}
 	if err := checkTestName(s.Test); err != nil {
@@ -167,6 +180,25 @@ func (s *Spec) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// plan is the spec's fault schedule as a nuker.Plan over its faults. A
+// fault set still saying "all" (resolved once the target is known) is
+// read for the plan's shape only.
+func (s *Spec) plan() (nuker.Plan, error) {
+	var faults []string
+	if !slices.Contains(s.Nemesis, "all") {
+		// An unknown fault is reported by the fault set's own check.
+		faults, _ = nuker.ParseFaults(strings.Join(s.Nemesis, ","))
+	}
+	p, err := nuker.ParsePlan(s.FaultSchedule, faults, s.NemesisInterval.D())
+	if err == nil {
+		err = p.Validate()
+	}
+	if err != nil {
+		return p, fmt.Errorf("fault schedule: %w", err)
+	}
+	return p, nil
 }
 
 // partitionNames lists the nuker's partition kinds for error messages.

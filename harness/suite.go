@@ -59,6 +59,7 @@ type testFields struct {
 	Workload        *string           `yaml:"workload"`
 	Nemesis         *[]string         `yaml:"nemesis"`
 	NemesisInterval *time.Duration    `yaml:"nemesis-interval"`
+	Schedule        *string           `yaml:"schedule"`
 	Nodes           *int              `yaml:"nodes"`
 	Concurrency     *int              `yaml:"concurrency"`
 	Rate            *float64          `yaml:"rate"`
@@ -82,6 +83,7 @@ func (f testFields) apply(s *Spec) {
 	set(&s.Target, f.Target)
 	set(&s.TargetVersion, f.TargetVersion)
 	set(&s.Workload, f.Workload)
+	set(&s.FaultSchedule, f.Schedule)
 	if f.TargetOpts != nil {
 		s.TargetOpts = map[string]string{}
 		for k, v := range f.TargetOpts {
@@ -342,8 +344,23 @@ func fitTarget(t targets.Target, workload string, s *Spec) error {
 		return fmt.Errorf("target %s names no primaries (it has no leader): the %s partition cannot be made", t.Name(), nuker.PartitionPrimaries)
 	}
 	var err error
-	s.Nemesis, err = resolveFaults(t, s.Nemesis)
-	return err
+	if s.Nemesis, err = resolveFaults(t, s.Nemesis); err != nil || s.FaultSchedule == "" {
+		return err
+	}
+	// The run's fault set is what the schedule's lanes use; it is stored
+	// spelled out, so a replay runs the same lanes.
+	plan, err := s.plan()
+	if err != nil {
+		return err
+	}
+	if err := plan.Check(t, s.Nodes); err != nil {
+		return fmt.Errorf("target %s: fault schedule: %w", t.Name(), err)
+	}
+	if s.Nemesis, err = resolveFaults(t, plan.Faults()); err != nil {
+		return err
+	}
+	s.FaultSchedule = plan.String()
+	return nil
 }
 
 // resolveFaults turns the asked-for faults into the nuker's canonical list,
@@ -473,7 +490,14 @@ func nodeLabel(n *yaml.Node) string {
 		}
 		return strings.Join(parts, ",")
 	}
-	return n.Value
+	// A schedule ("seq:partition/primaries,kill") has characters a test
+	// name may not.
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || r == '+' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, n.Value)
 }
 
 // SuiteRun is the outcome of one run of a suite test.

@@ -46,6 +46,9 @@ matrix:
     target: etcd
     target-opts: [{read: linearizable}, {read: serializable}]
     nodes: [3, 5]
+  - name: etcd-sched
+    target: etcd
+    schedule: [overlap, "seq:partition/primaries,kill/primaries@interval=5s"]
 `)
 	s, err := LoadSuite(p, DefaultSpec(), catalog.Default())
 	if err != nil {
@@ -60,7 +63,8 @@ matrix:
 	}
 	want := []string{"etcd-linearizable", "etcd-serializable", "etcd-partition", "etcd-kill+pause",
 		"etcd-reads-target-opts-read-linearizable-nodes-3", "etcd-reads-target-opts-read-linearizable-nodes-5",
-		"etcd-reads-target-opts-read-serializable-nodes-3", "etcd-reads-target-opts-read-serializable-nodes-5"}
+		"etcd-reads-target-opts-read-serializable-nodes-3", "etcd-reads-target-opts-read-serializable-nodes-5",
+		"etcd-sched-schedule-overlap", "etcd-sched-schedule-seq-partition-primaries-kill-primaries-interval-5s"}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Fatalf("tests\n got %v\nwant %v", names, want)
 	}
@@ -73,6 +77,14 @@ matrix:
 	}
 	if kp.Repeat != 2 || strings.Join(kp.Spec.Nemesis, ",") != "kill,pause" {
 		t.Errorf("matrix entry: %+v", kp)
+	}
+	// A schedule's faults are the run's; it is stored spelled out.
+	ov, seq := s.Tests[8].Spec, s.Tests[9].Spec
+	if ov.FaultSchedule != "mix:partition + mix:kill@after=3.333333333s + mix:pause@after=6.666666666s" || strings.Join(ov.Nemesis, ",") != "partition,kill,pause" {
+		t.Errorf("overlap: schedule %q faults %v", ov.FaultSchedule, ov.Nemesis)
+	}
+	if seq.FaultSchedule != "seq:partition/primaries,kill/primaries@interval=5s" || strings.Join(seq.Nemesis, ",") != "partition,kill" {
+		t.Errorf("seq: schedule %q faults %v", seq.FaultSchedule, seq.Nemesis)
 	}
 	if s.Tests[7].Spec.Nodes != 5 || s.Tests[7].Spec.TargetOpts["read"] != "serializable" {
 		t.Errorf("matrix axes: %+v", s.Tests[7].Spec)
@@ -98,6 +110,9 @@ func TestLoadSuiteErrors(t *testing.T) {
 		{"not yaml", "tests: [\n", "yaml"},
 		{"bad budget", "budget: forever\ntests:\n  - name: a\n    target: etcd\n", "budget"},
 		{"defaults not a mapping", "defaults: [1]\ntests:\n  - name: a\n    target: etcd\n", ":1: defaults must be a mapping"},
+		{"bad schedule", "tests:\n  - name: a\n    target: etcd\n    schedule: sometimes\n", `:2: test a: fault schedule: schedule "sometimes": unknown lane`},
+		{"schedule variant", "tests:\n  - name: a\n    target: etcd\n    schedule: seq:kill/everyone\n", `fault kill has no variant "everyone"`},
+		{"schedule fault unsupported", "tests:\n  - name: a\n    target: etcd\n    schedule: mix:failover\n", "failover"},
 		{"unknown top-level key", "colour: blue\ntests:\n  - name: a\n    target: etcd\n", `:1: unknown key "colour"`},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
@@ -95,34 +96,40 @@ func (k *Nuker) checkClockNodes() error {
 	return nil
 }
 
-// drawClock draws a clock step: kind, nodes and offsets, from k.rand only.
-func (k *Nuker) drawClock(s *step) {
+// drawClock draws a clock step: kind (kindPin when set), nodes and
+// offsets, from r only.
+func (k *Nuker) drawClock(r *rand.Rand, kindPin string) Step {
+	s := Step{Fault: FaultClock}
 	kinds := ClockKinds()
-	plan := &ClockPlan{Kind: kinds[k.rand.IntN(len(kinds))]}
-	if plan.Kind == ClockReset {
-		s.targets, s.nodes = "all", slices.Clone(k.names)
-		s.clock = plan
-		return
+	plan := &ClockPlan{Kind: kindPin}
+	if plan.Kind == "" {
+		plan.Kind = kinds[r.IntN(len(kinds))]
 	}
-	choices := subsetChoices(FaultClock, len(k.names))
-	c := choices[k.rand.IntN(len(choices))]
-	s.targets = c.name
-	s.nodes = shuffled(k.rand, k.names)[:c.size]
-	sort.Strings(s.nodes)
+	if plan.Kind == ClockReset {
+		s.Targets, s.Nodes = TargetsAll, slices.Clone(k.names)
+		s.Clock = plan
+		return s
+	}
+	choices := subsetChoices(len(k.names), true)
+	c := choices[r.IntN(len(choices))]
+	s.Targets = c.name
+	s.Nodes = shuffled(r, k.names)[:c.size]
+	sort.Strings(s.Nodes)
 	mags := clockMagnitudes()
 	plan.OffsetsMS = map[string]int64{}
-	for _, n := range s.nodes {
-		d := mags[k.rand.IntN(len(mags))]
-		if k.rand.IntN(2) == 0 {
+	for _, n := range s.Nodes {
+		d := mags[r.IntN(len(mags))]
+		if r.IntN(2) == 0 {
 			d = -d
 		}
 		plan.OffsetsMS[n] = d.Milliseconds()
 	}
 	if plan.Kind == ClockStrobe {
 		ps := clockPeriods()
-		plan.PeriodMS = ps[k.rand.IntN(len(ps))].Milliseconds()
+		plan.PeriodMS = ps[r.IntN(len(ps))].Milliseconds()
 	}
-	s.clock = plan
+	s.Clock = plan
+	return s
 }
 
 // clockOf returns n's node.Clock (checked in New).
@@ -134,16 +141,16 @@ func (k *Nuker) clockOf(name string) node.Clock {
 // startClock applies s's plan and returns the offsets now intended per
 // node (ms) as the start's value, and the nodes where it failed. Called
 // with k.mu held.
-func (k *Nuker) startClock(ctx context.Context, s *step) (any, []string, error) {
-	p := s.clock
+func (k *Nuker) startClock(ctx context.Context, s *Step) (any, []string, error) {
+	p := s.Clock
 	if p == nil {
-		return nil, s.nodes, errors.New("clock step without a plan")
+		return nil, s.Nodes, errors.New("clock step without a plan")
 	}
 	k.endStrobe()
 	want := map[string]time.Duration{}
 	switch p.Kind {
 	case ClockBump:
-		for _, n := range s.nodes {
+		for _, n := range s.Nodes {
 			d := time.Duration(p.OffsetsMS[n]) * time.Millisecond
 			next := k.clock.offsets[n] + d
 			if next > maxClockOffset || next < -maxClockOffset {
@@ -152,34 +159,34 @@ func (k *Nuker) startClock(ctx context.Context, s *step) (any, []string, error) 
 			want[n] = next
 		}
 	case ClockSkew:
-		for _, n := range s.nodes {
+		for _, n := range s.Nodes {
 			want[n] = time.Duration(p.OffsetsMS[n]) * time.Millisecond
 		}
 	case ClockReset:
-		for _, n := range s.nodes {
+		for _, n := range s.Nodes {
 			want[n] = 0
 		}
 	case ClockStrobe:
 		return k.startStrobe(ctx, s)
 	default:
-		return nil, s.nodes, fmt.Errorf("unknown clock kind %q", p.Kind)
+		return nil, s.Nodes, fmt.Errorf("unknown clock kind %q", p.Kind)
 	}
 	maps.Copy(k.clock.offsets, want)
 	set, err := k.setClocks(ctx, want)
-	return set, missing(s.nodes, slices.Collect(maps.Keys(set))), err
+	return set, missing(s.Nodes, slices.Collect(maps.Keys(set))), err
 }
 
 // stopClock ends s: a skew and a strobe give their nodes the offsets they
 // had before; a bump and a reset leave the clocks as they are. Called with
 // k.mu held.
-func (k *Nuker) stopClock(ctx context.Context, s *step) (any, error) {
-	if s.clock == nil {
+func (k *Nuker) stopClock(ctx context.Context, s *Step) (any, error) {
+	if s.Clock == nil {
 		return nil, nil
 	}
-	switch s.clock.Kind {
+	switch s.Clock.Kind {
 	case ClockSkew:
 		want := map[string]time.Duration{}
-		for _, n := range s.nodes {
+		for _, n := range s.Nodes {
 			want[n] = 0
 		}
 		maps.Copy(k.clock.offsets, want)
@@ -187,7 +194,7 @@ func (k *Nuker) stopClock(ctx context.Context, s *step) (any, error) {
 	case ClockStrobe:
 		flips, serr := k.endStrobe()
 		want := map[string]time.Duration{}
-		for _, n := range s.nodes {
+		for _, n := range s.Nodes {
 			want[n] = k.clock.offsets[n]
 		}
 		v, err := k.setClocks(ctx, want)
@@ -196,15 +203,15 @@ func (k *Nuker) stopClock(ctx context.Context, s *step) (any, error) {
 		}
 		return v, errors.Join(serr, err)
 	}
-	return msMap(k.clock.offsets, s.nodes), nil
+	return msMap(k.clock.offsets, s.Nodes), nil
 }
 
 // startStrobe flips each node between its offset and offset+delta: on the
 // node's side when it can (node.ClockStrober), else from here.
-func (k *Nuker) startStrobe(ctx context.Context, s *step) (any, []string, error) {
-	period := time.Duration(s.clock.PeriodMS) * time.Millisecond
+func (k *Nuker) startStrobe(ctx context.Context, s *Step) (any, []string, error) {
+	period := time.Duration(s.Clock.PeriodMS) * time.Millisecond
 	if period <= 0 {
-		return nil, s.nodes, errors.New("strobe without a period")
+		return nil, s.Nodes, errors.New("strobe without a period")
 	}
 	// The nodes are put back at stop; the strobe's own end is a safety net
 	// for a stop that never comes.
@@ -215,14 +222,14 @@ func (k *Nuker) startStrobe(ctx context.Context, s *step) (any, []string, error)
 	var failed []string
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, n := range s.nodes {
+	for _, n := range s.Nodes {
 		cs, ok := k.clockOf(n).(node.ClockStrober)
 		if !ok {
 			fallback = append(fallback, n)
 			continue
 		}
 		base := k.clock.offsets[n]
-		delta := time.Duration(s.clock.OffsetsMS[n]) * time.Millisecond
+		delta := time.Duration(s.Clock.OffsetsMS[n]) * time.Millisecond
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -236,13 +243,13 @@ func (k *Nuker) startStrobe(ctx context.Context, s *step) (any, []string, error)
 	}
 	wg.Wait()
 	if len(fallback) > 0 {
-		k.strobeFromHere(fallback, s.clock, period)
+		k.strobeFromHere(fallback, s.Clock, period)
 	}
 	base := map[string]time.Duration{}
-	for _, n := range s.nodes {
+	for _, n := range s.Nodes {
 		base[n] = k.clock.offsets[n] // zero when never set
 	}
-	return map[string]any{"strobe_ms": msMap(deltas(s.clock), s.nodes), "base_ms": msMap(base, s.nodes), "period_ms": s.clock.PeriodMS}, failed, errors.Join(errs...)
+	return map[string]any{"strobe_ms": msMap(deltas(s.Clock), s.Nodes), "base_ms": msMap(base, s.Nodes), "period_ms": s.Clock.PeriodMS}, failed, errors.Join(errs...)
 }
 
 // strobeFromHere flips the nodes with SetClockOffset calls until the
@@ -362,16 +369,6 @@ func (k *Nuker) resetClocks(ctx context.Context) error {
 		return fmt.Errorf("reset clocks: %w", err)
 	}
 	return nil
-}
-
-// prepareClocks records the offsets before any fault, when the clock
-// fault is in the set: a baseline for plots, and the first contact with
-// each node's clock machinery (a Docker node creates its helper then),
-// which can take a while, out of the first fault's way.
-func (k *Nuker) prepareClocks(ctx context.Context) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.recordClockOffsets(ctx)
 }
 
 // recordClockOffsets reads the offset every node's target process sees and

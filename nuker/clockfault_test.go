@@ -266,9 +266,9 @@ func TestClockDraw(t *testing.T) {
 		if !reflect.DeepEqual(a[i], b[i]) {
 			t.Fatalf("step %d differs for one seed: %+v vs %+v", i, a[i], b[i])
 		}
-		kinds[a[i].clock.Kind] = true
-		targets[a[i].targets] = true
-		for _, ms := range a[i].clock.OffsetsMS {
+		kinds[a[i].Clock.Kind] = true
+		targets[a[i].Targets] = true
+		for _, ms := range a[i].Clock.OffsetsMS {
 			if d := time.Duration(max(ms, -ms)) * time.Millisecond; d < 5*time.Millisecond || d > 5*time.Minute {
 				t.Errorf("offset %v out of range", d)
 			}

@@ -231,3 +231,10 @@ func checkConfined(t *testing.T, script string) int {
 	}
 	return count
 }
+
+// next draws the first lane's next step, as its loop would.
+func (k *Nuker) next() *step {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.lanes[0].next(k)[0]
+}

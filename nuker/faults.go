@@ -32,13 +32,11 @@ type Description struct {
 
 // KnownFaults lists the faults the nuker can inject, in schedule order.
 func KnownFaults() []Description {
-	return []Description{
-		{FaultPartition, "network partition by iptables in each node's namespace: " + names(KnownPartitions())},
-		{FaultKill, "SIGKILL the target process on one node, a minority, a majority or all, then restart it"},
-		{FaultPause, "SIGSTOP the target process on one node, a minority or a majority, then SIGCONT it"},
-		{FaultFailover, "replace the primary on purpose (the target's own failover), then let the old primary rejoin as a replica"},
-		{FaultClock, "skew the wall clock the target process sees (not the host's) on one node, a minority, a majority or all: bump, strobe, skew or reset"},
+	var out []Description
+	for _, k := range Kinds() {
+		out = append(out, Description{k.Name(), k.Summary()})
 	}
+	return out
 }
 
 // ParseFaults parses a comma-separated list of fault names such as

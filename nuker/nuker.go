@@ -5,11 +5,15 @@
 // runtime interface (package harness/node) and targets only through the
 // Target interface, so it works the same on Docker and on real machines.
 //
-// A Nuker runs a schedule: wait an interval, start one fault drawn from the
-// configured set, wait an interval, stop it, and so on until its context is
-// done; then everything it did is undone. Every choice (which fault, which
-// partition, which nodes) is drawn from one seeded random source and from
-// nothing else, so a seed replays the same faults.
+// Each fault kind is a value (Kind, one file each: kind_*.go); the nuker
+// schedules kinds and knows none by name. A Nuker runs a Plan: lanes that
+// run at once, each a loop of quiet period, one fault drawn by weight (or a
+// sequence of faults that overlap), its interval, and the stop; by default
+// one lane draws from the whole fault set, one fault at a time. When its
+// context is done everything it did is undone. Every choice (which fault,
+// which partition, which nodes, jittered waits) is drawn from a seeded
+// random source per lane and from nothing else, so a seed and a plan
+// replay the same faults.
 //
 // Each fault becomes four history ops of process history.Nuker:
 //
@@ -31,7 +35,9 @@
 //	           invoke [nodes], stop info {node: offset ms}; around each clock fault, info ops
 //	           history.ClockOffsetsF record the offset every node's process sees (see clockfault.go)
 //
-// Completions are of type info because a fault's effect is never certain.
+// A start's invoke value also holds "lane": n for faults of a plan's
+// second and later lanes. Completions are of type info because a fault's
+// effect is never certain.
 package nuker
 
 import (
@@ -39,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -124,9 +131,13 @@ type Config struct {
 	Record Recorder
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Plan is the schedule's shape; nil means one lane drawing from Faults
+	// one at a time (ScheduleAlternate). The faults it names join Faults.
+	Plan *Plan
 	// Schedule, when set, is played first, step by step, instead of drawing
-	// (a replay; see ScheduleFromHistory); once it is used up, further
-	// steps are drawn from the seed.
+	// (a replay; see ScheduleFromHistory): each lane plays the recorded
+	// steps of its own; once they are used up, further steps are drawn from
+	// the seed.
 	Schedule []Step
 }
 
@@ -134,8 +145,9 @@ type Config struct {
 // for concurrent use: HealAll may be called while Run is going.
 type Nuker struct {
 	faults      []string
+	kinds       []Kind // of faults, in the order of Kinds
 	partitions  []string
-	interval    time.Duration
+	interval    time.Duration // the longest lane interval
 	healTimeout time.Duration
 	rand        *rand.Rand
 	nodes       []node.Node // sorted by name
@@ -144,9 +156,7 @@ type Nuker struct {
 	target      Target
 	record      Recorder
 	log         *slog.Logger
-
-	// replay are the steps still to play from Config.Schedule.
-	replay []*step
+	lanes       []*lane
 
 	// mu serializes injections and undos and guards active.
 	mu     sync.Mutex
@@ -154,30 +164,20 @@ type Nuker struct {
 	clock  clockState
 }
 
-// step is one fault of the schedule, every choice drawn before it runs so
-// that failures cannot change what comes next.
+// step is one fault of the schedule with its kind, every choice drawn
+// before it runs so that failures cannot change what comes next.
 type step struct {
-	fault     string
-	partition string   // partition kind
-	grudge    Grudge   // partition
-	targets   string   // kill, pause: one, minority, majority, all
-	nodes     []string // sorted names of the nodes acted on
-	clock     *ClockPlan
+	Step
+	kind Kind
 }
 
 // New checks cfg and returns a Nuker.
 func New(cfg Config) (*Nuker, error) {
-	for _, f := range cfg.Faults {
-		if !known(KnownFaults(), f) {
-			return nil, fmt.Errorf("nuker: unknown fault %q (known: %s)", f, names(KnownFaults()))
-		}
-	}
 	faults, err := ParseFaults(strings.Join(cfg.Faults, ","))
 	if err != nil {
 		return nil, fmt.Errorf("nuker: %w", err)
 	}
 	k := &Nuker{
-		faults:      faults,
 		interval:    cfg.Interval,
 		healTimeout: cfg.HealTimeout,
 		rand:        cfg.Rand,
@@ -204,6 +204,21 @@ func New(cfg Config) (*Nuker, error) {
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
+	plan := cfg.Plan
+	if plan == nil {
+		p, err := ParsePlan(ScheduleAlternate, faults, k.interval)
+		if err != nil {
+			return nil, fmt.Errorf("nuker: %w", err)
+		}
+		plan = &p
+	}
+	if err := plan.Validate(); err != nil {
+		return nil, fmt.Errorf("nuker: schedule %s: %w", plan, err)
+	}
+	if faults, err = ParseFaults(strings.Join(append(faults, plan.Faults()...), ",")); err != nil {
+		return nil, fmt.Errorf("nuker: %w", err)
+	}
+	k.faults = faults
 	for _, n := range cfg.Nodes {
 		if n == nil || n.Name() == "" {
 			return nil, errors.New("nuker: nil or unnamed node")
@@ -221,113 +236,155 @@ func New(cfg Config) (*Nuker, error) {
 	if len(faults) > 0 && len(k.nodes) == 0 {
 		return nil, errors.New("nuker: faults need nodes")
 	}
-	for _, f := range faults {
-		switch f {
-		case FaultKill, FaultPause:
-			if cfg.Target == nil {
-				return nil, fmt.Errorf("nuker: fault %s needs a Target", f)
-			}
-		case FaultPartition:
-			if k.partitions, err = k.choosePartitions(cfg.Partitions); err != nil {
-				return nil, err
-			}
-		case FaultFailover:
-			if _, ok := cfg.Target.(Failoverer); !ok {
-				return nil, fmt.Errorf("nuker: fault %s: the target cannot fail over on purpose", f)
-			}
-		case FaultClock:
-			if err := k.checkClockNodes(); err != nil {
-				return nil, err
-			}
+	for _, kind := range Kinds() {
+		if !slices.Contains(faults, kind.Name()) {
+			continue
 		}
+		if err := kind.prepare(k, cfg); err != nil {
+			return nil, err
+		}
+		k.kinds = append(k.kinds, kind)
 	}
-	for i, r := range cfg.Schedule {
-		s, err := k.fromRecorded(r)
-		if err != nil {
-			return nil, fmt.Errorf("nuker: schedule step %d: %w", i+1, err)
-		}
-		k.replay = append(k.replay, s)
+	if err := k.makeLanes(*plan, cfg); err != nil {
+		return nil, err
 	}
 	return k, nil
 }
 
-// choosePartitions validates the requested partition kinds against the
-// cluster size, or picks the applicable defaults.
-func (k *Nuker) choosePartitions(want []string) ([]string, error) {
-	n := len(k.nodes)
-	if n < 2 {
-		return nil, fmt.Errorf("nuker: a partition needs at least 2 nodes, have %d", n)
+// makeLanes sets up the plan's lanes: defaults, a random source each,
+// pinned variants checked against the cluster, and the recorded steps
+// each replays.
+func (k *Nuker) makeLanes(plan Plan, cfg Config) error {
+	kinds := map[string]Kind{}
+	for _, kind := range k.kinds {
+		kinds[kind.Name()] = kind
 	}
-	explicit := len(want) > 0
-	if !explicit {
-		want = DefaultPartitions()
-	}
-	var out []string
-	for _, kind := range grudgeKinds() {
-		if !slices.Contains(want, kind.Name) {
-			continue
+	base := k.interval
+	for i, pl := range plan.Lanes {
+		l := &lane{Lane: pl, index: i, rand: k.rand, kinds: kinds}
+		if i > 0 {
+			seed := cfg.Seed
+			if cfg.Rand != nil {
+				seed = k.rand.Uint64()
+			}
+			l.rand = rand.New(rand.NewPCG(seed, uint64(i)))
 		}
-		if kind.Name == PartitionPrimaries {
-			if _, ok := k.target.(PrimaryLister); !ok {
-				if explicit {
-					return nil, fmt.Errorf("nuker: partition %q: the target cannot name its primaries", kind.Name)
-				}
-				continue
+		if l.Interval == 0 {
+			l.Interval = base
+		}
+		if l.Quiet == 0 {
+			l.Quiet = l.Interval
+		}
+		k.interval = max(k.interval, l.Interval)
+		for _, pk := range append(slices.Clone(l.Mix), l.Seq...) {
+			l.total += pk.weight()
+			if err := k.checkPinned(pk); err != nil {
+				return fmt.Errorf("nuker: lane %d: %w", i+1, err)
 			}
 		}
-		if n < kind.minNodes {
-			if explicit {
-				return nil, fmt.Errorf("nuker: partition %q needs at least %d nodes, have %d", kind.Name, kind.minNodes, n)
+		k.lanes = append(k.lanes, l)
+	}
+	for i, r := range cfg.Schedule {
+		if r.Lane < 0 || r.Lane >= len(k.lanes) {
+			return fmt.Errorf("nuker: schedule step %d: lane %d, but the plan has %d", i+1, r.Lane, len(k.lanes))
+		}
+		l := k.lanes[r.Lane]
+		if err := k.checkRecorded(r, l); err != nil {
+			return fmt.Errorf("nuker: schedule step %d: %w", i+1, err)
+		}
+		r.Nodes = slices.Clone(r.Nodes)
+		slices.Sort(r.Nodes)
+		l.replay = append(l.replay, r)
+	}
+	return nil
+}
+
+// checkPinned refuses a pinned variant the cluster cannot do.
+func (k *Nuker) checkPinned(pk Pick) error { return checkPinned(pk, k.target, k.names) }
+
+// checkPinned refuses a pinned variant that target on nodes cannot do.
+func checkPinned(pk Pick, target Target, nodes []string) error {
+	if pk.Variant == "" {
+		return nil
+	}
+	switch {
+	case pk.Fault == FaultPartition && pk.Variant == PartitionPrimaries,
+		pk.Variant == TargetsPrimaries && (pk.Fault == FaultKill || pk.Fault == FaultPause):
+		if _, ok := target.(PrimaryLister); !ok {
+			return fmt.Errorf("%s: the target cannot name its primaries", pk)
+		}
+	case pk.Fault == FaultPartition:
+		if _, err := MakeGrudge(pk.Variant, rand.New(rand.NewPCG(0, 0)), nodes); err != nil {
+			return fmt.Errorf("%s: %w", pk, err)
+		}
+	}
+	return nil
+}
+
+// Check refuses, before any node exists, a plan that target on a cluster
+// of n nodes cannot run: an unknown fault or variant, a variant pinned to
+// primaries the target cannot name, a partition the cluster is too small
+// for.
+func (p Plan) Check(target Target, n int) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	nodes := make([]string, n)
+	for i := range nodes {
+		nodes[i] = fmt.Sprintf("n%d", i+1)
+	}
+	for _, l := range p.Lanes {
+		for _, pk := range append(slices.Clone(l.Mix), l.Seq...) {
+			if err := checkPinned(pk, target, nodes); err != nil {
+				return err
 			}
-			continue
-		}
-		out = append(out, kind.Name)
-	}
-	for _, w := range want {
-		if !known(KnownPartitions(), w) {
-			return nil, fmt.Errorf("nuker: unknown partition %q (known: %s)", w, names(KnownPartitions()))
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// checkRecorded checks that a recorded step fits its lane and this
+// cluster.
+func (k *Nuker) checkRecorded(r Step, l *lane) error {
+	if !slices.ContainsFunc(append(slices.Clone(l.Mix), l.Seq...), func(p Pick) bool { return p.Fault == r.Fault }) {
+		return fmt.Errorf("replayed fault %q is not in this run's fault set %v (lane %d)", r.Fault, k.faults, r.Lane+1)
+	}
+	for _, n := range append(slices.Clone(r.Nodes), r.Grudge.Nodes()...) {
+		if _, ok := k.byName[n]; !ok {
+			return fmt.Errorf("replayed %s names node %q, not in this cluster", r.Fault, n)
+		}
+	}
+	return nil
 }
 
 // Faults returns the fault set the schedule draws from, in canonical order.
 func (k *Nuker) Faults() []string { return slices.Clone(k.faults) }
 
-// Run runs the schedule until ctx is done: wait an interval, start one
-// random fault, wait an interval, stop it, repeat. When ctx is done it
-// undoes whatever is in effect, with a fresh context bounded by the heal
-// timeout, and returns the error of that undo (nil when everything was
-// healed). Failed injections are recorded in the history and logged, not
-// returned. Run must not be called more than once at a time.
+// Run runs the schedule until ctx is done: every lane of the plan at once.
+// When ctx is done it undoes whatever is in effect, with a fresh context
+// bounded by the heal timeout, and returns the error of that undo (nil
+// when everything was healed). Failed injections are recorded in the
+// history and logged, not returned. Run must not be called more than once
+// at a time.
 func (k *Nuker) Run(ctx context.Context) error {
-	// Meanwhile the first interval passes; the first fault waits for it
-	// (both hold k.mu).
-	go k.prepareClocks(ctx)
-	for len(k.faults) > 0 {
-		if !sleep(ctx, k.interval) {
-			break
+	// Meanwhile the first quiet period passes; the first fault waits for
+	// it (both hold k.mu).
+	for _, kind := range k.kinds {
+		if p, ok := kind.(runPreparer); ok {
+			go p.prepareRun(ctx, k)
 		}
-		s := k.next()
-		k.start(ctx, s)
-		if !sleep(ctx, k.interval) {
-			break
-		}
-		// Stopping must finish even if ctx ends meanwhile.
-		hctx, cancel := k.healContext(ctx)
-		_ = k.stop(hctx, s) // recorded and logged; the schedule goes on
-		cancel()
 	}
+	k.runLanes(ctx)
 	return k.HealAll(ctx)
 }
 
 // HealAll undoes every fault in effect, newest first, recording each stop,
-// then removes faultline's partition chain from every node whether or not
-// anything is known to be there (leftovers of an earlier controller). It
-// ignores ctx's cancellation, keeping only its values: healing must happen
-// also after Ctrl-C; it is bounded by the heal timeout instead. A fault Run
-// starts after HealAll has begun is left to Run: cancel Run's context to
-// end the schedule (Run then heals on its own way out).
+// then lets every fault kind remove what may be left whether or not
+// anything is known to be there (faultline's partition chain, clock
+// offsets). It ignores ctx's cancellation, keeping only its values: healing
+// must happen also after Ctrl-C; it is bounded by the heal timeout instead.
+// A fault Run starts after HealAll has begun is left to Run: cancel Run's
+// context to end the schedule (Run then heals on its own way out).
 func (k *Nuker) HealAll(ctx context.Context) error {
 	ctx, cancel := k.healContext(ctx)
 	defer cancel()
@@ -338,14 +395,11 @@ func (k *Nuker) HealAll(ctx context.Context) error {
 	for _, s := range slices.Backward(active) {
 		errs = append(errs, k.stop(ctx, s))
 	}
-	if len(k.nodes) > 0 {
-		if err := RemovePartitions(ctx, k.nodes); err != nil {
-			errs = append(errs, err)
+	for _, kind := range Kinds() {
+		if h, ok := kind.(finalHealer); ok {
+			errs = append(errs, h.finalHeal(ctx, k))
 		}
 	}
-	k.mu.Lock()
-	errs = append(errs, k.resetClocks(ctx)) // bumps outlive their step
-	k.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("nuker: heal: %w", err)
 	}
@@ -358,113 +412,32 @@ func (k *Nuker) healContext(parent context.Context) (context.Context, context.Ca
 	return context.WithTimeout(context.WithoutCancel(parent), k.healTimeout)
 }
 
-// next draws the next step from the seeded source; it is the only place the
-// schedule consumes randomness.
-func (k *Nuker) next() *step {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.replay) > 0 {
-		s := k.replay[0]
-		k.replay = k.replay[1:]
-		return s
-	}
-	s := &step{fault: k.faults[k.rand.IntN(len(k.faults))]}
-	switch s.fault {
-	case FaultPartition:
-		s.partition = k.partitions[k.rand.IntN(len(k.partitions))]
-		if s.partition == PartitionPrimaries {
-			break // drawn at start: who is primary is known only then
-		}
-		g, err := MakeGrudge(s.partition, k.rand, k.names)
-		if err != nil {
-			panic("nuker: partitions were validated: " + err.Error())
-		}
-		s.grudge = g
-		s.nodes = g.Nodes()
-	case FaultKill, FaultPause:
-		choices := subsetChoices(s.fault, len(k.names))
-		c := choices[k.rand.IntN(len(choices))]
-		s.targets = c.name
-		s.nodes = shuffled(k.rand, k.names)[:c.size]
-		sort.Strings(s.nodes)
-	case FaultClock:
-		k.drawClock(s)
-	}
-	return s
-}
-
-// subset is a named way to choose how many nodes a kill or pause hits.
-type subset struct {
-	name string
-	size int
-}
-
-// subsetChoices lists the node subsets for fault on n nodes. Kill also hits
-// all nodes (recovery from a full crash); pausing all would only stall the
-// clients. Choices of equal size are kept once, under the first name.
-func subsetChoices(fault string, n int) []subset {
-	all := []subset{{"one", 1}, {"minority", (n - 1) / 2}, {"majority", majority(n)}}
-	if fault == FaultKill || fault == FaultClock {
-		all = append(all, subset{"all", n})
-	}
-	var out []subset
-	seen := map[int]bool{}
-	for _, c := range all {
-		if c.size < 1 || c.size > n || seen[c.size] {
-			continue
-		}
-		seen[c.size] = true
-		out = append(out, c)
-	}
-	return out
-}
-
 // start injects s and records it. s counts as active from the moment it
 // is invoked: a failed or cancelled injection may still have done harm.
 func (k *Nuker) start(ctx context.Context, s *step) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	f := history.StartPrefix + s.fault
-	var lookupErr error
-	if s.fault == FaultPartition && s.grudge == nil {
-		lookupErr = k.resolvePrimaries(ctx, s)
+	f := history.StartPrefix + s.Fault
+	// Choices that depend on the target's state (who is primary) are made
+	// now, before the invocation records them, so a replay repeats them.
+	var resolveErr error
+	if r, ok := s.kind.(resolver); ok {
+		resolveErr = r.resolve(ctx, k, &s.Step)
 	}
-	if s.fault == FaultClock {
-		k.recordClockOffsets(ctx) // before
+	obs, _ := s.kind.(observer)
+	if obs != nil {
+		obs.observe(ctx, k) // before
 	}
-	k.emit(history.Invoke, f, s.nodes, s.describe(), nil)
+	k.emit(history.Invoke, f, s.Nodes, s.describe(), nil)
 	k.active = append(k.active, s)
 	k.log.Info("nuker: starting fault", s.logAttrs()...)
 	var (
 		value  any
-		err    error
 		failed []string // where it did not take effect, when err is set
+		err    = resolveErr
 	)
-	switch s.fault {
-	case FaultPartition:
-		if lookupErr != nil {
-			err = lookupErr
-			break
-		}
-		var applied []string
-		applied, err = ApplyGrudge(ctx, k.nodes, s.grudge)
-		value = s.grudge.only(applied)
-		failed = missing(k.names, applied)
-	case FaultKill:
-		var done []string
-		done, err = k.onNodes(ctx, s.nodes, k.target.Kill)
-		value, failed = done, missing(s.nodes, done)
-	case FaultPause:
-		var done []string
-		done, err = k.onNodes(ctx, s.nodes, k.target.Pause)
-		value, failed = done, missing(s.nodes, done)
-	case FaultFailover:
-		var what string
-		s.nodes, what, err = k.target.(Failoverer).Failover(ctx)
-		slices.Sort(s.nodes)
-		value, failed = what, s.nodes
-	case FaultClock:
-		value, failed, err = k.startClock(ctx, s)
+	if err == nil {
+		value, failed, err = s.kind.start(ctx, k, &s.Step)
 	}
 	if err == nil {
 		failed = nil
@@ -473,12 +446,12 @@ func (k *Nuker) start(ctx context.Context, s *step) {
 		// nothing about its mechanism (history.StartOutcome: unfinished).
 		err, failed = fmt.Errorf("%s%w", history.CutShort, err), nil
 	}
-	k.emit(history.Info, f, s.nodes, value, err, failed...)
+	k.emit(history.Info, f, s.Nodes, value, err, failed...)
 	if err != nil {
-		k.log.Warn("nuker: fault partly or not injected", "fault", s.fault, "err", err)
+		k.log.Warn("nuker: fault partly or not injected", "fault", s.Fault, "err", err)
 	}
-	if s.fault == FaultClock {
-		k.recordClockOffsets(ctx) // during
+	if obs != nil {
+		obs.observe(ctx, k) // during
 	}
 }
 
@@ -492,74 +465,18 @@ func (k *Nuker) stop(ctx context.Context, s *step) error {
 		return nil
 	}
 	k.active = slices.Delete(k.active, i, i+1)
-	f := history.StopPrefix + s.fault
-	var (
-		about any = nonNil(s.nodes)
-		value any
-		err   error
-	)
-	if s.fault == FaultPartition {
-		about = s.grudge
-	}
-	k.emit(history.Invoke, f, s.nodes, about, nil)
-	switch s.fault {
-	case FaultPartition:
-		// Flush on every node, not only the grudge's: cheap, idempotent, and
-		// it also clears what a partly failed injection left.
-		var healed []string
-		healed, err = HealPartition(ctx, k.nodes)
-		value = nonNil(healed)
-	case FaultKill:
-		var started []string
-		started, err = k.onNodes(ctx, s.nodes, k.target.Start)
-		value = started
-		// A restarted process has a fresh vDSO: skew it again.
-		err = errors.Join(err, k.reapplyClocks(ctx, started))
-	case FaultPause:
-		value, err = k.onNodes(ctx, s.nodes, k.target.Resume)
-	case FaultFailover:
-		value, err = k.target.(Failoverer).EndFailover(ctx)
-		err = errors.Join(err, k.reapplyClocks(ctx, s.nodes))
-	case FaultClock:
-		value, err = k.stopClock(ctx, s)
-	}
-	k.emit(history.Info, f, s.nodes, value, err)
-	if s.fault == FaultClock {
-		k.recordClockOffsets(ctx) // after
+	f := history.StopPrefix + s.Fault
+	k.emit(history.Invoke, f, s.Nodes, s.kind.about(&s.Step), nil)
+	value, err := s.kind.stop(ctx, k, &s.Step)
+	k.emit(history.Info, f, s.Nodes, value, err)
+	if obs, ok := s.kind.(observer); ok {
+		obs.observe(ctx, k) // after
 	}
 	if err != nil {
-		k.log.Error("nuker: fault not fully healed", "fault", s.fault, "nodes", s.nodes, "err", err)
-		return fmt.Errorf("stop %s: %w", s.fault, err)
+		k.log.Error("nuker: fault not fully healed", "fault", s.Fault, "nodes", s.Nodes, "err", err)
+		return fmt.Errorf("stop %s: %w", s.Fault, err)
 	}
-	k.log.Info("nuker: fault stopped", "fault", s.fault, "nodes", s.nodes)
-	return nil
-}
-
-// resolvePrimaries fills in the grudge of a "primaries" partition: the
-// target's current primaries cut off from every other node. With no
-// primary known, the grudge stays empty and the error says why.
-func (k *Nuker) resolvePrimaries(ctx context.Context, s *step) error {
-	pl, ok := k.target.(PrimaryLister)
-	if !ok {
-		return errors.New("the target cannot name its primaries")
-	}
-	prim, err := pl.Primaries(ctx)
-	if err != nil {
-		return fmt.Errorf("finding the primaries: %w", err)
-	}
-	var in, out []string
-	for _, n := range k.names {
-		if slices.Contains(prim, n) {
-			in = append(in, n)
-		} else {
-			out = append(out, n)
-		}
-	}
-	if len(in) == 0 || len(out) == 0 {
-		return fmt.Errorf("no partition to make: primaries %v of nodes %v", prim, k.names)
-	}
-	s.grudge = Complete(in, out)
-	s.nodes = s.grudge.Nodes()
+	k.log.Info("nuker: fault stopped", "fault", s.Fault, "nodes", s.Nodes)
 	return nil
 }
 
@@ -587,42 +504,6 @@ func (k *Nuker) emit(typ history.Type, f string, nodes []string, value any, err 
 		op.Error = err.Error()
 	}
 	k.record(op)
-}
-
-// logAttrs describes s for the log.
-func (s *step) logAttrs() []any {
-	attrs := []any{"fault", s.fault, "nodes", s.nodes}
-	if s.fault == FaultPartition {
-		return append(attrs, "partition", s.partition, "grudge", s.grudge)
-	}
-	if s.clock != nil {
-		attrs = append(attrs, "clock", s.clock.Kind, "offsets_ms", s.clock.OffsetsMS)
-	}
-	return append(attrs, "targets", s.targets)
-}
-
-// describe is the invoke value of a start.
-func (s *step) describe() any {
-	switch s.fault {
-	case FaultPartition:
-		return map[string]any{"partition": s.partition, "grudge": s.grudge}
-	case FaultFailover:
-		return map[string]any{}
-	case FaultClock:
-		return map[string]any{"targets": s.targets, "nodes": nonNil(s.nodes), "clock": s.clock}
-	}
-	return map[string]any{"targets": s.targets, "nodes": nonNil(s.nodes)}
-}
-
-// only returns the part of g whose dropping nodes are among names.
-func (g Grudge) only(names []string) Grudge {
-	out := Grudge{}
-	for a, bs := range g {
-		if slices.Contains(names, a) {
-			out[a] = slices.Clone(bs)
-		}
-	}
-	return out
 }
 
 // missing returns the names in want that are not in got, sorted.
@@ -656,4 +537,28 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// logAttrs describes s for the log.
+func (s *step) logAttrs() []any {
+	attrs := []any{"fault", s.Fault, "nodes", s.Nodes}
+	for _, key := range slices.Sorted(maps.Keys(s.kind.describe(&s.Step))) {
+		if key != "nodes" {
+			attrs = append(attrs, key, s.kind.describe(&s.Step)[key])
+		}
+	}
+	if s.Lane > 0 {
+		attrs = append(attrs, "lane", s.Lane)
+	}
+	return attrs
+}
+
+// describe is the invoke value of s's start: the kind's, and the lane
+// when not the first.
+func (s *step) describe() map[string]any {
+	v := s.kind.describe(&s.Step)
+	if s.Lane > 0 {
+		v["lane"] = s.Lane
+	}
+	return v
 }

@@ -110,7 +110,7 @@ func TestSubsetChoices(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var got []string
-		for _, c := range subsetChoices(tt.fault, tt.n) {
+		for _, c := range subsetChoices(tt.n, tt.fault != FaultPause) {
 			got = append(got, c.name+":"+string(rune('0'+c.size)))
 		}
 		if strings.Join(got, " ") != tt.want {
@@ -146,7 +146,11 @@ func runFaults(t *testing.T, cfg Config, count int) ([]history.Op, []*fakeNode, 
 			fakes = append(fakes, n.(*fakeNode))
 		}
 	}
-	cfg.Target = target
+	if pt, ok := cfg.Target.(*primaryTarget); ok {
+		target = pt.fakeTarget
+	} else {
+		cfg.Target = target
+	}
 	cfg.Record = rec.record
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Millisecond
@@ -217,7 +221,7 @@ func TestRunRecordsFaults(t *testing.T) {
 			}
 			targets := d["targets"].(string)
 			found := false
-			for _, c := range subsetChoices(kind, 5) {
+			for _, c := range subsetChoices(5, kind != FaultPause) {
 				found = found || (c.name == targets && c.size == len(q[1].Nodes))
 			}
 			if !found {

@@ -49,13 +49,20 @@ rebuilt only when the recipe changes.`,
 			if !c.Bool("list") {
 				cat := targetcatalog.Default()
 				names := c.StringSlice("target")
-				if len(names) == 0 {
+				every := len(names) == 0
+				if every {
 					names = cat.Names()
 				}
 				prog := progress(c.App.ErrWriter, c.Bool("quiet"))
 				res := targetResolver()
 				for _, name := range names {
 					t, err := res.NewTarget(name, c.String("target-version"), nil)
+					if err != nil && every {
+						// A target that needs options (maelstrom's node
+						// program) builds its image when a run gives them.
+						fmt.Fprintf(c.App.ErrWriter, "%s: skipped, it needs options: %v\n", name, err)
+						continue
+					}
 					if err != nil {
 						return usageError{err}
 					}
@@ -188,9 +195,16 @@ func listCommand() *cli.Command {
 			for _, n := range wc.Names() {
 				fmt.Fprintf(w, "  %s\t%s (models: %s)\n", n, wc[n].Summary(), strings.Join(wc[n].Models(), ", "))
 			}
-			fmt.Fprintln(w, "FAULTS (--nemesis)")
-			for _, f := range nuker.KnownFaults() {
-				fmt.Fprintf(w, "  %s\t%s\n", f.Name, f.Summary)
+			fmt.Fprintln(w, "FAULTS (--nemesis; pin a variant in --schedule as fault/variant)")
+			for _, k := range nuker.Kinds() {
+				fmt.Fprintf(w, "  %s\t%s\n", k.Name(), k.Summary())
+				if v := k.Variants(); len(v) > 0 {
+					fmt.Fprintf(w, "  \t  variants: %s\n", strings.Join(v, ", "))
+				}
+			}
+			fmt.Fprintln(w, "SCHEDULES (--schedule; lanes joined by +, options @interval=D,quiet=D,jitter=D,after=D)")
+			for _, d := range nuker.KnownSchedules() {
+				fmt.Fprintf(w, "  %s\t%s\n", d.Name, d.Summary)
 			}
 			fmt.Fprintln(w, "PARTITIONS (--partitions)")
 			for _, p := range nuker.KnownPartitions() {

@@ -44,6 +44,7 @@ valid exits 4.`,
 			&cli.StringFlag{Name: "workload", Aliases: []string{"w"}, Value: d.Workload, Usage: "workload (see faultline list)", EnvVars: []string{"FAULTLINE_WORKLOAD"}},
 			&cli.StringFlag{Name: "nemesis", Aliases: []string{"faults"}, Value: strings.Join(d.Nemesis, ","), Usage: "comma-separated faults: partition, kill, pause, failover, clock; all for every fault the target supports; none for no faults", EnvVars: []string{"FAULTLINE_NEMESIS"}},
 			&cli.StringFlag{Name: "partitions", Usage: "comma-separated partition kinds the partition fault draws from (default: halves, one, majorities-ring, bridge, primaries)", EnvVars: []string{"FAULTLINE_PARTITIONS"}},
+			&cli.StringFlag{Name: "schedule", Usage: "shape of the fault schedule: alternate (one fault at a time), overlap (one lane per fault, staggered), mix:partition=3,kill=1 (weights), seq:partition/primaries,kill/primaries (in order, overlapping); lanes joined by +, each with @interval=D,quiet=D,jitter=D,after=D (docs/faults.md)", EnvVars: []string{"FAULTLINE_SCHEDULE"}},
 			&cli.DurationFlag{Name: "nemesis-interval", Value: d.NemesisInterval.D(), Usage: "time between a fault's start and stop, and between faults", EnvVars: []string{"FAULTLINE_NEMESIS_INTERVAL"}},
 			&cli.IntFlag{Name: "nodes", Aliases: []string{"n"}, Value: d.Nodes, Usage: "cluster size", EnvVars: []string{"FAULTLINE_NODES"}},
 			&cli.GenericFlag{Name: "concurrency", Aliases: []string{"c"}, Value: &concurrency{n: d.Concurrency}, Usage: "client workers, one op outstanding each; worker i talks to node i mod nodes; 2n: 2 per node", EnvVars: []string{"FAULTLINE_CONCURRENCY"}},
@@ -247,6 +248,12 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 		spec.Nemesis = []string{"all"} // every fault the target supports, resolved by the harness
 	}
 	spec.NemesisInterval = harness.Duration(c.Duration("nemesis-interval"))
+	spec.FaultSchedule = c.String("schedule")
+	if spec.FaultSchedule != "" {
+		if err := scheduleFitsFaults(spec, c.IsSet("nemesis")); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, p := range strings.Split(c.String("partitions"), ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			spec.Partitions = append(spec.Partitions, p)
@@ -546,4 +553,22 @@ With --runtime ssh the tests run one at a time on the listed machines.`,
 			})
 		},
 	}
+}
+
+// scheduleFitsFaults refuses a schedule that names a fault the --faults
+// given leave out. Without --faults, the run's faults are the schedule's.
+func scheduleFitsFaults(spec harness.Spec, faultsSet bool) error {
+	plan, err := nuker.ParsePlan(spec.FaultSchedule, nil, spec.NemesisInterval.D())
+	if err != nil || !faultsSet {
+		return nil // a schedule that does not parse is reported by the spec's check
+	}
+	if slices.Contains(spec.Nemesis, "all") {
+		return nil
+	}
+	for _, f := range plan.Faults() {
+		if !slices.Contains(spec.Nemesis, f) {
+			return fmt.Errorf("--schedule %q uses %s, which --faults %s leaves out", spec.FaultSchedule, f, strings.Join(spec.Nemesis, ","))
+		}
+	}
+	return nil
 }

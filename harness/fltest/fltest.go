@@ -63,6 +63,11 @@ type Test struct {
 	// NemesisInterval is the time between a fault's start and its stop, and
 	// between faults.
 	NemesisInterval time.Duration
+	// Schedule shapes the fault schedule as a value: lanes of faults mixed
+	// by weight or in sequence, overlapping (see nuker.Plan and
+	// docs/faults.md). Nil means one fault at a time from Nemesis; when
+	// set, the run's faults are those its lanes use.
+	Schedule *nuker.Plan
 	// Nodes is the cluster size and Concurrency the number of client
 	// workers; Rate limits the total ops/s (0 = unlimited).
 	Nodes       int
@@ -141,6 +146,12 @@ func (x Test) HarnessTest() (harness.Test, error) {
 		s.Nemesis = faults
 	}
 	setDuration(&s.NemesisInterval, x.NemesisInterval)
+	if x.Schedule != nil {
+		if err := x.Schedule.Validate(); err != nil {
+			return harness.Test{Spec: s}, fmt.Errorf("schedule: %w", err)
+		}
+		s.FaultSchedule = x.Schedule.String()
+	}
 	setInt(&s.Nodes, x.Nodes)
 	setInt(&s.Concurrency, x.Concurrency)
 	s.Rate = x.Rate
