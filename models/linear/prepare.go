@@ -194,10 +194,12 @@ type opRef struct {
 // keyHistory is one object ready for porcupine. Times are positions in the
 // history, which is the order Jepsen's checkers use too and needs no clock.
 type keyHistory struct {
-	name   string // "" when ops carry no key
-	ops    []porcupine.Operation
-	indet  int   // ops whose outcome is unknown
-	reject error // why the key cannot be checked (a malformed op), if so
+	name string // "" when ops carry no key
+	ops  []porcupine.Operation
+	// readOnly marks the ops that never change the state (Parsed.ReadOnly).
+	readOnly []bool
+	indet    int   // ops whose outcome is unknown
+	reject   error // why the key cannot be checked (a malformed op), if so
 }
 
 func (k *keyHistory) label() string {
@@ -225,7 +227,9 @@ func prepare(ops []history.Op, spec Spec) prepared {
 	for _, o := range pp.Objects {
 		kh := &keyHistory{name: o.Key, indet: o.Indeterminate, reject: o.Err}
 		kh.ops = make([]porcupine.Operation, 0, len(o.Ops))
+		kh.readOnly = make([]bool, 0, len(o.Ops))
 		for _, op := range o.Ops {
+			kh.readOnly = append(kh.readOnly, op.ReadOnly)
 			ret := end
 			if op.Known() {
 				ret = int64(op.Return)
