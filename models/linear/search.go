@@ -81,10 +81,14 @@ type searcher struct {
 	call     []int64
 	ret      []int64
 
-	lanes   [][]int32 // known ops of each client, in order
-	laneOf  []int32
-	pos     []int32
-	front   []int32 // lanes with unplaced known ops, by their next op's call
+	lanes  [][]int32 // known ops of each client, in order
+	laneOf []int32
+	pos    []int32
+	// front holds the lanes with unplaced known ops, by their next op's
+	// call, latest first: the lanes that matter are at the end, where
+	// inserting and deleting move little.
+	front   []int32
+	done    []int32 // lanes with every known op placed, by their last op's completion
 	maybe   []int32 // wanted unplaced ops of unknown outcome, by call
 	trail   []int32 // placed ops, in order
 	placed  []bool
@@ -144,7 +148,7 @@ func newSearcher(spec Spec, kh *keyHistory, stop *atomic.Bool) *searcher {
 	for l := range s.lanes {
 		s.front = append(s.front, int32(l))
 	}
-	slices.SortFunc(s.front, func(a, b int32) int { return int(s.headCall(a) - s.headCall(b)) })
+	slices.SortFunc(s.front, func(a, b int32) int { return int(s.headCall(b) - s.headCall(a)) })
 	if v, ok := spec.(ValueOps); ok {
 		s.values = v
 		s.valIdx = map[int64]int32{}
@@ -284,11 +288,13 @@ func (s *searcher) count(op int32, d int32) {
 func (s *searcher) place(op int32) {
 	if s.known[op] {
 		l := s.laneOf[op]
-		i := slices.Index(s.front, l)
-		s.front = slices.Delete(s.front, i, i+1)
+		s.leaveFront(l)
 		s.pos[l]++
 		if int(s.pos[l]) < len(s.lanes[l]) {
 			s.insertFront(l)
+		} else {
+			i, _ := slices.BinarySearchFunc(s.done, l, s.byLastRet)
+			s.done = slices.Insert(s.done, i, l)
 		}
 		s.h1 ^= s.z1[op]
 		s.h2 ^= s.z2[op]
@@ -311,8 +317,10 @@ func (s *searcher) unplace(op int32) {
 	if s.known[op] {
 		l := s.laneOf[op]
 		if int(s.pos[l]) < len(s.lanes[l]) {
-			i := slices.Index(s.front, l)
-			s.front = slices.Delete(s.front, i, i+1)
+			s.leaveFront(l)
+		} else {
+			i, _ := slices.BinarySearchFunc(s.done, l, s.byLastRet)
+			s.done = slices.Delete(s.done, i, i+1)
 		}
 		s.pos[l]--
 		s.insertFront(l)
@@ -324,18 +332,35 @@ func (s *searcher) unplace(op int32) {
 	s.placed[op] = false
 }
 
+// byLastRet orders finished lanes by the completion of their last op
+// (lanes are distinct ops, so there are no ties).
+func (s *searcher) byLastRet(a, b int32) int {
+	ra, rb := s.ret[s.lanes[a][len(s.lanes[a])-1]], s.ret[s.lanes[b][len(s.lanes[b])-1]]
+	switch {
+	case ra < rb:
+		return -1
+	case ra > rb:
+		return 1
+	}
+	return 0
+}
+
 func (s *searcher) insertFront(l int32) {
 	c := s.headCall(l)
-	i, _ := slices.BinarySearchFunc(s.front, c, func(e int32, c int64) int {
-		if d := s.headCall(e) - c; d != 0 {
-			if d < 0 {
-				return -1
-			}
-			return 1
-		}
-		return 0
-	})
+	i := len(s.front)
+	for i > 0 && s.headCall(s.front[i-1]) < c {
+		i--
+	}
 	s.front = slices.Insert(s.front, i, l)
+}
+
+func (s *searcher) leaveFront(l int32) {
+	for i := len(s.front) - 1; i >= 0; i-- {
+		if s.front[i] == l {
+			s.front = slices.Delete(s.front, i, i+1)
+			return
+		}
+	}
 }
 
 // frontier returns the unplaced known op that completed first, or -1 when
@@ -344,7 +369,8 @@ func (s *searcher) insertFront(l int32) {
 // so the scan stops at the first call past the best completion.
 func (s *searcher) frontier() int32 {
 	f := int32(-1)
-	for _, l := range s.front {
+	for i := len(s.front) - 1; i >= 0; i-- {
+		l := s.front[i]
 		op := s.lanes[l][s.pos[l]]
 		if f >= 0 && s.call[op] > s.ret[f] {
 			break
@@ -359,20 +385,40 @@ func (s *searcher) frontier() int32 {
 // exact is a node's exact form, kept with a remembered dead end: the
 // frontier op f, the known ops placed ahead of it (every known op that
 // completed before f is placed, and no other), then -1 and the unplaced
-// wanted ops of unknown outcome.
+// wanted ops of unknown outcome invoked before f completed. Those invoked
+// later are unplaced in every node with this frontier, and two nodes that
+// agree on all this differ only in ops of unknown outcome that no unplaced
+// op needs; leaving those out of either changes nothing (see wanted), so
+// the two have the same answer.
 func (s *searcher) exact(f int32) []int32 {
 	out := []int32{f}
-	for l, p := range s.pos {
-		if p == 0 {
-			continue
+	// Only a lane's last placed op can complete after f, and it is either
+	// a lane still in the frontier or one of the finished lanes whose last
+	// op completed latest.
+	for _, l := range s.front {
+		if p := s.pos[l]; p > 0 { // (the whole front: a rare path)
+			if last := s.lanes[l][p-1]; s.ret[last] > s.ret[f] {
+				out = append(out, last)
+			}
 		}
-		if last := s.lanes[l][p-1]; s.ret[last] > s.ret[f] {
-			out = append(out, last)
+	}
+	for i := len(s.done) - 1; i >= 0; i-- {
+		l := s.done[i]
+		last := s.lanes[l][len(s.lanes[l])-1]
+		if s.ret[last] < s.ret[f] {
+			break
 		}
+		out = append(out, last)
 	}
 	slices.Sort(out[1:])
 	out = append(out, -1)
-	return append(out, s.maybe...)
+	for _, u := range s.maybe {
+		if s.call[u] > s.ret[f] {
+			break
+		}
+		out = append(out, u)
+	}
+	return out
 }
 
 // current is the value index of register state st.
@@ -467,7 +513,8 @@ func (s *searcher) run() searchResult {
 func (s *searcher) candidates(top *searchFrame, f int32) {
 	start := int32(len(s.arena))
 	limit := s.ret[f]
-	for _, l := range s.front {
+	for i := len(s.front) - 1; i >= 0; i-- {
+		l := s.front[i]
 		op := s.lanes[l][s.pos[l]]
 		if s.call[op] > limit {
 			break
