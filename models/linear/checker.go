@@ -117,6 +117,9 @@ type keyResult struct {
 	// own is true when faultline's own search judged the key (info is
 	// then nil).
 	own bool
+	// window, for an invalid key too large for porcupine, is the part of
+	// it the visualization draws instead (see window).
+	window []porcupine.Operation
 }
 
 // Check checks ops, given in history order, and returns the verdict. It
@@ -309,10 +312,14 @@ func (c *Checker) checkKey(ctx context.Context, spec Spec, kh *keyHistory, ops [
 			if !agree {
 				return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s: faultline's search found no linearization but porcupine found one; please report this history", kh.label())}
 			}
-			if pok {
+			switch {
+			case pok:
 				a, r.info = explain(spec, kh, ops, pinfo), &pinfo
-			} else {
+			default:
 				a = explainPrefix(spec, kh, ops, found.prefix)
+				if len(kh.ops) > explainOps {
+					r.window = window(spec, kh, found.prefix)
+				}
 			}
 		}
 		r.verdict, r.anomaly = models.Invalid, &a
@@ -362,7 +369,8 @@ func describeMeta(ops []history.Op) func(any) string {
 	return func(m any) string {
 		ref, ok := m.(opRef)
 		if !ok {
-			return ""
+			s, _ := m.(string) // a window's synthetic op says what it is
+			return s
 		}
 		inv := ops[ref.inv]
 		var sb strings.Builder

@@ -2,6 +2,7 @@ package linear
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 
@@ -584,4 +585,66 @@ func searchKey(ctx context.Context, spec Spec, kh *keyHistory) searchResult {
 		stop.Store(true)
 	}
 	return newSearcher(spec, kh, stop).run()
+}
+
+// windowOps bounds the ops drawn for a key too large for porcupine to
+// check again (see window).
+const windowOps = 2000
+
+// window cuts, from a key that the own search found not linearizable and
+// that is too large for porcupine to check again, the part around the
+// violation for porcupine's visualization: the ops not among the first
+// ones of the search's longest prefix, invoked from the earliest of them
+// on and before the op that could not follow the prefix completed. A
+// synthetic write, completed before them all, sets the register to the
+// state the left-out ops leave (nothing when it is unset). Porcupine then
+// draws the violation in a few hundred ops instead of the whole key. The
+// verdict stays the search's: the window is a picture of it.
+func window(spec Spec, kh *keyHistory, prefix []int) []porcupine.Operation {
+	j := max(0, len(prefix)-windowOps/4)
+	in := make([]bool, len(kh.ops))
+	st := spec.Init()
+	for _, id := range prefix[:j] {
+		in[id] = true
+		_, st = spec.Step(st, kh.ops[id].Input, kh.ops[id].Output)
+	}
+	full := make([]bool, len(kh.ops))
+	for _, id := range prefix {
+		full[id] = true
+	}
+	lo, hi := int64(-1), int64(-1)
+	for id, o := range kh.ops {
+		if in[id] || o.Output == nil {
+			continue
+		}
+		if lo < 0 || o.Call < lo {
+			lo = o.Call
+		}
+		if !full[id] && (hi < 0 || o.Return < hi) {
+			hi = o.Return
+		}
+	}
+	var out []porcupine.Operation
+	client := 0
+	for id, o := range kh.ops {
+		client = max(client, o.ClientId+1)
+		if in[id] || o.Call < lo || (hi >= 0 && o.Call > hi) {
+			continue
+		}
+		if len(out) >= windowOps {
+			break
+		}
+		out = append(out, o)
+	}
+	if v, set := spec.(ValueOps).Current(st); set {
+		out = append([]porcupine.Operation{{
+			ClientId: client,
+			Input:    input{kind: opWrite, arg: v},
+			Output:   output{},
+			Call:     lo - 2,
+			Return:   lo - 1,
+			Metadata: fmt.Sprintf("the register's value after the %d ops linearized before this window", j),
+		}}, out...)
+	}
+	return out
 }

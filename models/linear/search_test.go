@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/models"
@@ -254,4 +256,32 @@ func staleAt(ops []history.Op, at int) []history.Op {
 		}
 	}
 	panic("no read to make stale")
+}
+
+// TestSearchWindowVisualized: a key too large for porcupine to check
+// again, found invalid by the own search, is still explained and drawn:
+// porcupine draws the window around the violation.
+func TestSearchWindowVisualized(t *testing.T) {
+	ops := staleAt(kvHistory(60_000, 10, 1, 5), 40_000)
+	dir := t.TempDir()
+	res := NewKV().Check(context.Background(), ops, dirOptions(dir))
+	if res.Verdict != models.Invalid || len(res.Anomalies) != 1 {
+		t.Fatalf("%s (%s), anomalies %+v", res.Verdict, res.Reason, res.Anomalies)
+	}
+	if res.Stats["ops"] <= explainOps {
+		t.Fatalf("%d ops: not more than porcupine's bound %d, so no window", res.Stats["ops"], explainOps)
+	}
+	if len(res.Artifacts) != 1 {
+		t.Fatalf("artifacts %v (%s)", res.Artifacts, res.Reason)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, VisualizationFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"anomalies", res.Anomalies[0].Kind, "linearized before this window"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("visualization lacks %q", want)
+		}
+	}
+	t.Logf("%s; %d bytes of HTML", res.Anomalies[0].Explanation, len(html))
 }
