@@ -73,7 +73,7 @@ type Prepared struct {
 func Prepare(ops []history.Op, spec Spec) Prepared {
 	var p Prepared
 	pending := map[history.Process]int{}
-	var pairs []opRef
+	pairs := make([]opRef, 0, len(ops)/2+1)
 	for pos, op := range ops {
 		if !op.IsClient() || !op.Type.Valid() {
 			continue

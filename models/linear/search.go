@@ -93,7 +93,6 @@ type searcher struct {
 	maybe   []int32 // wanted unplaced ops of unknown outcome, by call
 	trail   []int32 // placed ops, in order
 	placed  []bool
-	z1, z2  []uint64
 	h1, h2  uint64
 	memo    map[memoKey][]int32
 	words   int // memory of memo, in int32 words
@@ -118,33 +117,57 @@ type searcher struct {
 
 func newSearcher(spec Spec, kh *keyHistory, stop *atomic.Bool) *searcher {
 	n := len(kh.ops)
+	// A few large blocks rather than many small slices: with a thousand
+	// keys, allocation is a large part of the check.
+	bools := make([]bool, 3*n)
+	times := make([]int64, 2*n)
+	ids := make([]int32, 4*n)
 	s := &searcher{
 		spec: spec, ops: kh.ops, stopped: stop,
-		known: make([]bool, n), readOnly: make([]bool, n),
-		call: make([]int64, n), ret: make([]int64, n),
-		laneOf: make([]int32, n), placed: make([]bool, n), z1: make([]uint64, n), z2: make([]uint64, n),
-		memo: map[memoKey][]int32{},
+		known: bools[:n:n], readOnly: bools[n : 2*n : 2*n], placed: bools[2*n:],
+		call: times[:n:n], ret: times[n:],
+		laneOf: ids[:n:n],
+		memo:   map[memoKey][]int32{},
 	}
-	lane := map[int]int32{}
+	// Lanes: the known ops of each client, in order, laid out in one
+	// block by counting first.
+	maxClient := 0
+	for _, o := range kh.ops {
+		maxClient = max(maxClient, o.ClientId)
+	}
+	lane := make([]int32, maxClient+1)
+	for i := range lane {
+		lane[i] = -1
+	}
+	var sizes []int32
 	for i, o := range kh.ops {
 		s.known[i] = o.Output != nil
 		s.readOnly[i] = kh.readOnly[i]
 		s.call[i], s.ret[i] = o.Call, o.Return
-		s.z1[i] = mix(uint64(i), 0x9e3779b97f4a7c15)
-		s.z2[i] = mix(uint64(i), 0xc2b2ae3d27d4eb4f)
 		s.laneOf[i] = -1
 		if !s.known[i] {
 			continue
 		}
-		l, ok := lane[o.ClientId]
-		if !ok {
-			l = int32(len(s.lanes))
+		l := lane[o.ClientId]
+		if l < 0 {
+			l = int32(len(sizes))
 			lane[o.ClientId] = l
-			s.lanes = append(s.lanes, nil)
+			sizes = append(sizes, 0)
 		}
-		s.lanes[l] = append(s.lanes[l], int32(i))
+		sizes[l]++
 		s.laneOf[i] = l
 	}
+	block := ids[n : 2*n]
+	s.lanes = make([][]int32, len(sizes))
+	for l, size := range sizes {
+		s.lanes[l], block = block[:0:size], block[size:]
+	}
+	for i := range kh.ops {
+		if l := s.laneOf[i]; l >= 0 {
+			s.lanes[l] = append(s.lanes[l], int32(i))
+		}
+	}
+	s.wIdx, s.nIdx = ids[2*n:3*n:3*n], ids[3*n:]
 	s.pos = make([]int32, len(s.lanes))
 	for l := range s.lanes {
 		s.front = append(s.front, int32(l))
@@ -152,7 +175,7 @@ func newSearcher(spec Spec, kh *keyHistory, stop *atomic.Bool) *searcher {
 	slices.SortFunc(s.front, func(a, b int32) int { return int(s.headCall(b) - s.headCall(a)) })
 	if v, ok := spec.(ValueOps); ok {
 		s.values = v
-		s.valIdx = map[int64]int32{}
+		s.valIdx = make(map[int64]int32, n)
 		idx := func(v int64) int32 {
 			i, ok := s.valIdx[v]
 			if !ok {
@@ -161,7 +184,6 @@ func newSearcher(spec Spec, kh *keyHistory, stop *atomic.Bool) *searcher {
 			}
 			return i
 		}
-		s.wIdx, s.nIdx = make([]int32, n), make([]int32, n)
 		for i, o := range kh.ops {
 			s.wIdx[i], s.nIdx[i] = -1, -1
 			if w, ok := v.Writes(o.Input); ok {
@@ -230,8 +252,8 @@ func (s *searcher) join(op int32) {
 		return
 	}
 	s.maybe = slices.Insert(s.maybe, i, op)
-	s.h1 ^= s.z1[op]
-	s.h2 ^= s.z2[op]
+	s.h1 ^= mix(uint64(op), 0x9e3779b97f4a7c15)
+	s.h2 ^= mix(uint64(op), 0xc2b2ae3d27d4eb4f)
 }
 
 func (s *searcher) leave(op int32) {
@@ -240,8 +262,8 @@ func (s *searcher) leave(op int32) {
 		return
 	}
 	s.maybe = slices.Delete(s.maybe, i, i+1)
-	s.h1 ^= s.z1[op]
-	s.h2 ^= s.z2[op]
+	s.h1 ^= mix(uint64(op), 0x9e3779b97f4a7c15)
+	s.h2 ^= mix(uint64(op), 0xc2b2ae3d27d4eb4f)
 }
 
 func (s *searcher) byCall(a, b int32) int {
@@ -297,8 +319,8 @@ func (s *searcher) place(op int32) {
 			i, _ := slices.BinarySearchFunc(s.done, l, s.byLastRet)
 			s.done = slices.Insert(s.done, i, l)
 		}
-		s.h1 ^= s.z1[op]
-		s.h2 ^= s.z2[op]
+		s.h1 ^= mix(uint64(op), 0x9e3779b97f4a7c15)
+		s.h2 ^= mix(uint64(op), 0xc2b2ae3d27d4eb4f)
 	} else {
 		s.leave(op)
 	}
@@ -325,8 +347,8 @@ func (s *searcher) unplace(op int32) {
 		}
 		s.pos[l]--
 		s.insertFront(l)
-		s.h1 ^= s.z1[op]
-		s.h2 ^= s.z2[op]
+		s.h1 ^= mix(uint64(op), 0x9e3779b97f4a7c15)
+		s.h2 ^= mix(uint64(op), 0xc2b2ae3d27d4eb4f)
 	} else {
 		s.join(op)
 	}
