@@ -317,9 +317,7 @@ func (c *Checker) checkKey(ctx context.Context, spec Spec, kh *keyHistory, ops [
 				a, r.info = explain(spec, kh, ops, pinfo), &pinfo
 			default:
 				a = explainPrefix(spec, kh, ops, found.prefix)
-				if len(kh.ops) > explainOps {
-					r.window = window(spec, kh, found.prefix)
-				}
+				r.window = window(spec, kh, found.prefix)
 			}
 		}
 		r.verdict, r.anomaly = models.Invalid, &a
@@ -359,8 +357,10 @@ func (c *Checker) porcupineAgain(ctx context.Context, spec Spec, kh *keyHistory,
 }
 
 // explainOps bounds the keys on which porcupine runs again for the
-// explanation and visualization of a violation the own search found.
-const explainOps = DefaultMaxVisualizedOps
+// explanation and visualization of a violation the own search found:
+// small keys, where it takes milliseconds. Larger keys are explained from
+// the own search's prefix and drawn from a window around the violation.
+const explainOps = 1000
 
 // describeMeta renders an op's metadata in the visualization: its history
 // indexes, process, node and times.

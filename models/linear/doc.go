@@ -66,5 +66,5 @@
 // unexpected or duplicate dequeue, a lost add, a counter read out of
 // bounds), otherwise the op that cannot follow the longest linearizable
 // prefix the search found (porcupine's, run again on the key when it has
-// at most 10,000 ops).
+// at most 1,000 ops).
 package linear

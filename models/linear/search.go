@@ -614,7 +614,7 @@ func searchKey(ctx context.Context, spec Spec, kh *keyHistory) searchResult {
 const windowOps = 2000
 
 // window cuts, from a key that the own search found not linearizable and
-// that is too large for porcupine to check again, the part around the
+// that porcupine did not check again (too large, or too slow), the part around the
 // violation for porcupine's visualization: the ops not among the first
 // ones of the search's longest prefix, invoked from the earliest of them
 // on and before the op that could not follow the prefix completed. A

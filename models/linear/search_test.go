@@ -236,28 +236,48 @@ func TestSearchLarge(t *testing.T) {
 	}
 }
 
-// staleAt makes the first ok read completed at or after position at, of a
-// value written before, return the value its key held before: a stale
-// read, so the history is no longer linearizable.
+// staleAt makes the first ok read completed at or after position at
+// stale: of a value x whose ok write W completed before the read began, it
+// returns instead the value of an ok write completed before W began. W
+// then certainly overwrote it before the read, so the history is no longer
+// linearizable (values are unique, as kvHistory writes them).
 func staleAt(ops []history.Op, at int) []history.Op {
 	ops = append([]history.Op(nil), ops...)
-	last := map[string][2]any{} // key -> the last two values read
+	type write struct {
+		inv, done int
+		val       any
+	}
+	inv := map[history.Process]int{}
+	writes := map[string][]write{} // by key, in order of completion
+	byVal := map[any]write{}
 	for i, o := range ops {
-		if o.Type != history.OK || o.F != "read" || o.Value == nil {
+		if o.Type == history.Invoke {
+			inv[o.Process] = i
 			continue
 		}
-		prev := last[o.Key]
-		if i >= at && prev[1] != nil && prev[1] != o.Value {
-			ops[i].Value = prev[1]
-			return ops
+		if o.Type != history.OK {
+			continue
 		}
-		if prev[0] != o.Value {
-			last[o.Key] = [2]any{o.Value, prev[0]}
+		switch o.F {
+		case "write":
+			w := write{inv[o.Process], i, o.Value}
+			writes[o.Key] = append(writes[o.Key], w)
+			byVal[o.Value] = w
+		case "read":
+			w, ok := byVal[o.Value]
+			if i < at || !ok || w.done > inv[o.Process] {
+				continue
+			}
+			for j := len(writes[o.Key]) - 1; j >= 0; j-- {
+				if old := writes[o.Key][j]; old.done < w.inv {
+					ops[i].Value = old.val
+					return ops
+				}
+			}
 		}
 	}
 	panic("no read to make stale")
 }
-
 // TestSearchWindowVisualized: a key too large for porcupine to check
 // again, found invalid by the own search, is still explained and drawn:
 // porcupine draws the window around the violation.
