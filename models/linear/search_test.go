@@ -278,6 +278,7 @@ func staleAt(ops []history.Op, at int) []history.Op {
 	}
 	panic("no read to make stale")
 }
+
 // TestSearchWindowVisualized: a key too large for porcupine to check
 // again, found invalid by the own search, is still explained and drawn:
 // porcupine draws the window around the violation.
