@@ -74,7 +74,8 @@ func Prepare(ops []history.Op, spec Spec) Prepared {
 	var p Prepared
 	pending := map[history.Process]int{}
 	pairs := make([]opRef, 0, len(ops)/2+1)
-	for pos, op := range ops {
+	for pos := range ops {
+		op := &ops[pos] // a pointer: an Op is large, and there may be millions
 		if !op.IsClient() || !op.Type.Valid() {
 			continue
 		}
@@ -110,10 +111,10 @@ func Prepare(ops []history.Op, spec Spec) Prepared {
 		return o
 	}
 	for _, ref := range pairs {
-		inv := ops[ref.inv]
+		inv := &ops[ref.inv]
 		c := Call{F: inv.F, Key: inv.Key, Process: inv.Process, Arg: inv.Value}
 		if ref.done >= 0 {
-			done := ops[ref.done]
+			done := &ops[ref.done]
 			if done.Type == history.Fail {
 				p.Failed++
 				continue
