@@ -94,26 +94,55 @@ func kvHistory(n, workers, keys int, seed uint64) []history.Op {
 	return ops
 }
 
-// BenchmarkKV checks linearizable kv histories of 10k, 100k and 1M ops:
-// with 1000 ops per key, and on a single key (where 1M ops is skipped:
-// porcupine's cache keeps a bitset over all of a key's ops per entry).
+// BenchmarkKV checks linearizable kv histories of 10k, 100k and 1M ops,
+// with 1000 ops per key and on a single key, with the own search and with
+// porcupine (skipped on 1M ops on one key: porcupine's cache keeps a
+// bitset over all of a key's ops per entry, and would take hours).
 func BenchmarkKV(b *testing.B) {
 	for _, bc := range []struct {
 		n, keys int
 	}{
 		{10_000, 10}, {100_000, 100}, {1_000_000, 1000},
-		{10_000, 1}, {100_000, 1},
+		{10_000, 1}, {100_000, 1}, {1_000_000, 1},
 	} {
-		b.Run(fmt.Sprintf("ops=%d/keys=%d", bc.n, bc.keys), func(b *testing.B) {
-			ops := kvHistory(bc.n, 10, bc.keys, 1)
-			c := &Checker{Model: KV, Timeout: -1}
-			b.ReportAllocs()
-			for b.Loop() {
-				if res := c.Check(context.Background(), ops, models.Options{}); res.Verdict != models.Valid {
-					b.Fatalf("%s: %s", res.Verdict, res.Reason)
+		for _, search := range []string{"own", "porcupine"} {
+			b.Run(fmt.Sprintf("ops=%d/keys=%d/search=%s", bc.n, bc.keys, search), func(b *testing.B) {
+				if search == "porcupine" && bc.keys == 1 && bc.n > 100_000 {
+					b.Skip("porcupine on 1M ops on one key: hours")
 				}
-			}
-			b.ReportMetric(float64(bc.n)*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-		})
+				ops := kvHistory(bc.n, 10, bc.keys, 1)
+				c := &Checker{Model: KV, Timeout: -1, Porcupine: search == "porcupine"}
+				b.ReportAllocs()
+				for b.Loop() {
+					if res := c.Check(context.Background(), ops, models.Options{}); res.Verdict != models.Valid {
+						b.Fatalf("%s: %s", res.Verdict, res.Reason)
+					}
+				}
+				b.ReportMetric(float64(bc.n)*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			})
+		}
+	}
+}
+
+// BenchmarkInvalid is the time to the first witness: a kv history on one
+// key with one stale read two thirds of the way in, checked until the
+// verdict and its explanation.
+func BenchmarkInvalid(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		for _, search := range []string{"own", "porcupine"} {
+			b.Run(fmt.Sprintf("ops=%d/keys=1/search=%s", n, search), func(b *testing.B) {
+				if search == "porcupine" && n > 10_000 {
+					b.Skip("porcupine on an invalid key of 100k ops: more than minutes")
+				}
+				ops := staleAt(kvHistory(n, 10, 1, 1), n*2/3)
+				c := &Checker{Model: KV, Timeout: -1, Porcupine: search == "porcupine"}
+				b.ReportAllocs()
+				for b.Loop() {
+					if res := c.Check(context.Background(), ops, models.Options{}); res.Verdict != models.Invalid {
+						b.Fatalf("%s: %s", res.Verdict, res.Reason)
+					}
+				}
+			})
+		}
 	}
 }

@@ -64,6 +64,12 @@ type Checker struct {
 	// Parallelism is how many keys are checked at once (GOMAXPROCS when
 	// zero).
 	Parallelism int
+	// Porcupine forces porcupine's search for every model. By default the
+	// register models (register, cas-register, kv) are checked by
+	// faultline's own search (search.go), which agrees with porcupine's
+	// verdicts and scales to a million entries on one key; the other
+	// models always use porcupine.
+	Porcupine bool
 }
 
 // NewCASRegister returns a checker of the compare-and-set register model.
@@ -108,6 +114,12 @@ type keyResult struct {
 	// info is kept only when the history has a single key, so that the
 	// visualization can reuse it instead of checking again.
 	info *porcupine.LinearizationInfo
+	// own is true when faultline's own search judged the key (info is
+	// then nil).
+	own bool
+	// window, for an invalid key too large for porcupine, is the part of
+	// it the visualization draws instead (see window).
+	window []porcupine.Operation
 }
 
 // Check checks ops, given in history order, and returns the verdict. It
@@ -257,9 +269,23 @@ func (c *Checker) checkKey(ctx context.Context, spec Spec, kh *keyHistory, ops [
 	if kctx.Err() != nil {
 		stop.Store(true)
 	}
-	model := newModel(spec, stop, nil)
-	verdict, info := porcupine.CheckOperationsVerbose(model, kh.ops, 0)
-	if kctx.Err() != nil && verdict != porcupine.Ok {
+	var (
+		verdict porcupine.CheckResult
+		info    porcupine.LinearizationInfo
+		found   searchResult
+		own     = !c.Porcupine && searchable(spec)
+	)
+	if own {
+		found = searchKey(kctx, spec, kh)
+		verdict = porcupine.Illegal
+		if found.ok {
+			verdict = porcupine.Ok
+		}
+	} else {
+		model := newModel(spec, stop, nil)
+		verdict, info = porcupine.CheckOperationsVerbose(model, kh.ops, 0)
+	}
+	if (kctx.Err() != nil && verdict != porcupine.Ok) || found.stopped {
 		// Steps refused after the deadline make porcupine say Illegal;
 		// only Ok (every step a real one) survives cancellation.
 		what := fmt.Sprintf("linearizability check of %s (%d ops, %d indeterminate)", kh.label(), len(kh.ops), kh.indet)
@@ -275,16 +301,66 @@ func (c *Checker) checkKey(ctx context.Context, spec Spec, kh *keyHistory, ops [
 		}
 		return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s stopped after %v: %v", what, took, context.Cause(ctx))}
 	}
-	r := keyResult{verdict: models.Valid}
+	r := keyResult{verdict: models.Valid, own: own}
 	if verdict == porcupine.Illegal {
-		a := explain(spec, kh, ops, info)
-		r = keyResult{verdict: models.Invalid, anomaly: &a}
+		var a models.Anomaly
+		switch {
+		case !own:
+			a = explain(spec, kh, ops, info)
+		default:
+			pinfo, pok, agree := c.porcupineAgain(kctx, spec, kh, time.Since(start))
+			if !agree {
+				return keyResult{verdict: models.Unknown, reason: fmt.Sprintf("%s: faultline's search found no linearization but porcupine found one; please report this history", kh.label())}
+			}
+			switch {
+			case pok:
+				a, r.info = explain(spec, kh, ops, pinfo), &pinfo
+			default:
+				a = explainPrefix(spec, kh, ops, found.prefix)
+				r.window = window(spec, kh, found.prefix)
+			}
+		}
+		r.verdict, r.anomaly = models.Invalid, &a
 	}
-	if keepInfo {
+	if !keepInfo {
+		r.info = nil
+	} else if !own {
 		r.info = &info
 	}
 	return r
 }
+
+// porcupineAgain runs porcupine on a key that faultline's own search found
+// not linearizable, so that the explanation names porcupine's longest
+// prefix and the visualization can draw it, as with porcupine alone. It
+// runs only on keys of at most explainOps ops, and for at most ten times
+// what the own search took (at least a second), since porcupine may need
+// far longer on the same key. ok reports whether porcupine finished (and
+// found the key illegal); agree is false only when it found a
+// linearization, which would be a bug in one of the two searches.
+func (c *Checker) porcupineAgain(ctx context.Context, spec Spec, kh *keyHistory, took time.Duration) (info porcupine.LinearizationInfo, ok, agree bool) {
+	if len(kh.ops) > explainOps {
+		return info, false, true
+	}
+	pctx, cancel := context.WithTimeout(ctx, max(time.Second, 10*took))
+	defer cancel()
+	stop := new(atomic.Bool)
+	defer context.AfterFunc(pctx, func() { stop.Store(true) })()
+	verdict, info := porcupine.CheckOperationsVerbose(newModel(spec, stop, nil), kh.ops, 0)
+	switch {
+	case verdict == porcupine.Ok:
+		return info, false, false
+	case pctx.Err() != nil:
+		return info, false, true
+	}
+	return info, true, true
+}
+
+// explainOps bounds the keys on which porcupine runs again for the
+// explanation and visualization of a violation the own search found:
+// small keys, where it takes milliseconds. Larger keys are explained from
+// the own search's prefix and drawn from a window around the violation.
+const explainOps = 1000
 
 // describeMeta renders an op's metadata in the visualization: its history
 // indexes, process, node and times.
@@ -293,7 +369,8 @@ func describeMeta(ops []history.Op) func(any) string {
 	return func(m any) string {
 		ref, ok := m.(opRef)
 		if !ok {
-			return ""
+			s, _ := m.(string) // a window's synthetic op says what it is
+			return s
 		}
 		inv := ops[ref.inv]
 		var sb strings.Builder

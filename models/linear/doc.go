@@ -1,5 +1,9 @@
-// Package linear checks histories of objects for linearizability, with
-// github.com/anishathalye/porcupine.
+// Package linear checks histories of objects for linearizability: the
+// register models (register, cas-register, kv) with its own search
+// (search.go), which scales to a million history entries on one key, and
+// the others with github.com/anishathalye/porcupine. Checker.Porcupine
+// forces porcupine for every model; porcupine also stays the reference the
+// own search is tested against, and draws the visualization.
 //
 // A history is linearizable (Herlihy & Wing, "Linearizability: A
 // Correctness Condition for Concurrent Objects", TOPLAS 1990) when its ops
@@ -61,5 +65,6 @@
 // ops and real time when there is one (a stale read, a lock held twice, an
 // unexpected or duplicate dequeue, a lost add, a counter read out of
 // bounds), otherwise the op that cannot follow the longest linearizable
-// prefix porcupine found.
+// prefix the search found (porcupine's, run again on the key when it has
+// at most 1,000 ops).
 package linear

@@ -48,6 +48,12 @@ const (
 // object's semantics are what rule it out: that op, and the state the prefix
 // leaves, are the explanation.
 func explain(spec Spec, kh *keyHistory, ops []history.Op, info porcupine.LinearizationInfo) models.Anomaly {
+	return explainPrefix(spec, kh, ops, longestPrefix(info))
+}
+
+// longestPrefix is the longest of porcupine's partial linearizations of a
+// key, chosen deterministically.
+func longestPrefix(info porcupine.LinearizationInfo) []int {
 	var prefix []int
 	if parts := info.PartialLinearizations(); len(parts) > 0 {
 		cands := parts[0]
@@ -62,6 +68,12 @@ func explain(spec Spec, kh *keyHistory, ops []history.Op, info porcupine.Lineari
 			prefix = cands[0]
 		}
 	}
+	return prefix
+}
+
+// explainPrefix explains an illegal key from the longest linearizable
+// prefix a search found (ids into kh.ops), which no op can extend.
+func explainPrefix(spec Spec, kh *keyHistory, ops []history.Op, prefix []int) models.Anomaly {
 	in := make([]bool, len(kh.ops))
 	s := spec.Init()
 	setter := -1 // the last prefix op that changed the state

@@ -211,16 +211,63 @@ func hardHistory(n int, key string, first int64) []history.Op {
 	return ops
 }
 
+// hardOwnHistory is a key the own search needs long to reject: n
+// concurrent writes of 1..n and n concurrent reads, read i returning i,
+// then one process reading 1 and then 2, which no order allows. Writes 1
+// and 2 must each come last, and before finding that out the search tries
+// about 2ⁿ subsets of the other writes.
+func hardOwnHistory(n int, key string, first int64) []history.Op {
+	var ops []history.Op
+	add := func(o history.Op) {
+		o.Index = first + int64(len(ops))
+		o.Time = o.Index * 10
+		o.Key = key
+		ops = append(ops, o)
+	}
+	for i := range n {
+		add(history.Op{Process: history.Process(100 + i), Type: history.Invoke, F: "write", Value: int64(i + 1)})
+		add(history.Op{Process: history.Process(200 + i), Type: history.Invoke, F: "read"})
+	}
+	for i := range n {
+		add(history.Op{Process: history.Process(100 + i), Type: history.OK, F: "write", Value: int64(i + 1)})
+		add(history.Op{Process: history.Process(200 + i), Type: history.OK, F: "read", Value: int64(i + 1)})
+	}
+	for _, v := range []int64{1, 2} {
+		add(history.Op{Process: 99, Type: history.Invoke, F: "read"})
+		add(history.Op{Process: 99, Type: history.OK, F: "read", Value: v})
+	}
+	return ops
+}
+
+// hardCases are histories each search needs long to reject, with the
+// checker that uses that search.
+var hardCases = []struct {
+	name    string
+	hard    func(n int, key string, first int64) []history.Op
+	checker Checker
+	desc    string // how the key is described, for 22 writes
+}{
+	{"porcupine", hardHistory, Checker{Porcupine: true}, "45 ops, 22 indeterminate"},
+	{"own", hardOwnHistory, Checker{}, "46 ops, 0 indeterminate"},
+}
+
 func TestTimeout(t *testing.T) {
-	ops := hardHistory(22, "7", 0)
-	c := &Checker{Timeout: 50 * time.Millisecond}
+	for _, hc := range hardCases {
+		t.Run(hc.name, func(t *testing.T) { testTimeout(t, hc.hard, hc.checker, hc.desc) })
+	}
+}
+
+func testTimeout(t *testing.T, hard func(int, string, int64) []history.Op, base Checker, desc string) {
+	ops := hard(22, "7", 0)
+	c := base
+	c.Timeout = 50 * time.Millisecond
 	start := time.Now()
 	res := c.Check(context.Background(), ops, models.Options{})
 	took := time.Since(start)
 	if res.Verdict != models.Unknown {
 		t.Fatalf("verdict %s (%s), want unknown", res.Verdict, res.Reason)
 	}
-	want := "linearizability check of key 7 (45 ops, 22 indeterminate) timed out after 50ms"
+	want := "linearizability check of key 7 (" + desc + ") timed out after 50ms"
 	if res.Reason != want {
 		t.Errorf("reason %q, want %q", res.Reason, want)
 	}
@@ -232,23 +279,31 @@ func TestTimeout(t *testing.T) {
 	}
 
 	// Small enough to finish: the same shape is decided invalid.
-	if res := NewCASRegister().Check(context.Background(), hardHistory(6, "7", 0), models.Options{}); res.Verdict != models.Invalid {
+	c = base
+	if res := c.Check(context.Background(), hard(6, "7", 0), models.Options{}); res.Verdict != models.Invalid {
 		t.Errorf("6 writes: %s (%s), want invalid", res.Verdict, res.Reason)
 	}
 
 	// A tiny timeout, even on an easy history.
 	easy := readHistory(t, filepath.Join("testdata", "good-info-write-late.edn"))
-	res = (&Checker{Timeout: time.Nanosecond}).Check(context.Background(), easy, models.Options{})
+	c = base
+	c.Timeout = time.Nanosecond
+	res = c.Check(context.Background(), easy, models.Options{})
 	if res.Verdict != models.Unknown || !strings.Contains(res.Reason, "linearizability check (4 ops, 1 indeterminate) timed out after 1ns") {
 		t.Errorf("tiny timeout: %s %q", res.Verdict, res.Reason)
 	}
 }
 
 func TestContext(t *testing.T) {
-	ops := hardHistory(22, "", 0)
+	for _, hc := range hardCases {
+		t.Run(hc.name, func(t *testing.T) { testContext(t, hc.hard(22, "", 0), hc.checker, hc.desc) })
+	}
+}
+
+func testContext(t *testing.T, ops []history.Op, c Checker, desc string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res := NewCASRegister().Check(ctx, ops, dirOptions(t.TempDir()))
+	res := c.Check(ctx, ops, dirOptions(t.TempDir()))
 	if res.Verdict != models.Unknown || !strings.Contains(res.Reason, "stopped after") || !strings.Contains(res.Reason, "context canceled") {
 		t.Errorf("cancelled: %s %q", res.Verdict, res.Reason)
 	}
@@ -257,8 +312,8 @@ func TestContext(t *testing.T) {
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	res = NewCASRegister().Check(ctx, ops, models.Options{})
-	if res.Verdict != models.Unknown || !strings.Contains(res.Reason, "linearizability check (45 ops, 22 indeterminate) timed out after") || !strings.Contains(res.Reason, "(the check's deadline)") {
+	res = c.Check(ctx, ops, models.Options{})
+	if res.Verdict != models.Unknown || !strings.Contains(res.Reason, "linearizability check ("+desc+") timed out after") || !strings.Contains(res.Reason, "(the check's deadline)") {
 		t.Errorf("deadline: %s %q", res.Verdict, res.Reason)
 	}
 }
@@ -266,7 +321,12 @@ func TestContext(t *testing.T) {
 // TestKeysIndependent: a key that times out must not hide another key's
 // violation.
 func TestKeysIndependent(t *testing.T) {
-	ops := hardHistory(22, "slow", 0)
+	for _, hc := range hardCases {
+		t.Run(hc.name, func(t *testing.T) { testKeysIndependent(t, hc.hard(22, "slow", 0), hc.checker, hc.desc) })
+	}
+}
+
+func testKeysIndependent(t *testing.T, ops []history.Op, c Checker, desc string) {
 	bad := readHistory(t, filepath.Join("testdata", "bad-stale-read.edn"))
 	base := int64(len(ops))
 	for _, o := range bad {
@@ -276,7 +336,7 @@ func TestKeysIndependent(t *testing.T) {
 		o.Key = "fast"
 		ops = append(ops, o)
 	}
-	c := &Checker{Timeout: 100 * time.Millisecond, Parallelism: 1}
+	c.Timeout, c.Parallelism = 100*time.Millisecond, 1
 	res := c.Check(context.Background(), ops, models.Options{})
 	if res.Verdict != models.Invalid {
 		t.Fatalf("verdict %s (%s), want invalid", res.Verdict, res.Reason)
@@ -287,7 +347,7 @@ func TestKeysIndependent(t *testing.T) {
 	if len(res.Anomalies) != 1 || res.Anomalies[0].Key != "fast" {
 		t.Errorf("anomalies %+v", res.Anomalies)
 	}
-	if !strings.Contains(res.Reason, "process 1001's read → 1 (ops 74–75)") || !strings.Contains(res.Reason, "key slow (45 ops, 22 indeterminate) timed out") {
+	if !strings.Contains(res.Reason, fmt.Sprintf("process 1001's read → 1 (ops %d–%d)", base+6, base+7)) || !strings.Contains(res.Reason, "key slow ("+desc+") timed out") {
 		t.Errorf("reason %q should name both keys' outcomes", res.Reason)
 	}
 }

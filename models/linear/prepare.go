@@ -73,8 +73,9 @@ type Prepared struct {
 func Prepare(ops []history.Op, spec Spec) Prepared {
 	var p Prepared
 	pending := map[history.Process]int{}
-	var pairs []opRef
-	for pos, op := range ops {
+	pairs := make([]opRef, 0, len(ops)/2+1)
+	for pos := range ops {
+		op := &ops[pos] // a pointer: an Op is large, and there may be millions
 		if !op.IsClient() || !op.Type.Valid() {
 			continue
 		}
@@ -110,10 +111,10 @@ func Prepare(ops []history.Op, spec Spec) Prepared {
 		return o
 	}
 	for _, ref := range pairs {
-		inv := ops[ref.inv]
+		inv := &ops[ref.inv]
 		c := Call{F: inv.F, Key: inv.Key, Process: inv.Process, Arg: inv.Value}
 		if ref.done >= 0 {
-			done := ops[ref.done]
+			done := &ops[ref.done]
 			if done.Type == history.Fail {
 				p.Failed++
 				continue
@@ -194,10 +195,12 @@ type opRef struct {
 // keyHistory is one object ready for porcupine. Times are positions in the
 // history, which is the order Jepsen's checkers use too and needs no clock.
 type keyHistory struct {
-	name   string // "" when ops carry no key
-	ops    []porcupine.Operation
-	indet  int   // ops whose outcome is unknown
-	reject error // why the key cannot be checked (a malformed op), if so
+	name string // "" when ops carry no key
+	ops  []porcupine.Operation
+	// readOnly marks the ops that never change the state (Parsed.ReadOnly).
+	readOnly []bool
+	indet    int   // ops whose outcome is unknown
+	reject   error // why the key cannot be checked (a malformed op), if so
 }
 
 func (k *keyHistory) label() string {
@@ -225,7 +228,9 @@ func prepare(ops []history.Op, spec Spec) prepared {
 	for _, o := range pp.Objects {
 		kh := &keyHistory{name: o.Key, indet: o.Indeterminate, reject: o.Err}
 		kh.ops = make([]porcupine.Operation, 0, len(o.Ops))
+		kh.readOnly = make([]bool, 0, len(o.Ops))
 		for _, op := range o.Ops {
+			kh.readOnly = append(kh.readOnly, op.ReadOnly)
 			ret := end
 			if op.Known() {
 				ret = int64(op.Return)

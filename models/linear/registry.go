@@ -9,9 +9,9 @@ func Models() models.Registry {
 		return models.Entry{Summary: summary, New: func() models.Checker { return &Checker{Model: name} }}
 	}
 	return models.Registry{
-		CASRegister: entry(CASRegister, "linearizable compare-and-set register per key: read, write, cas [old new] (porcupine)"),
-		Register:    entry(Register, "linearizable read/write register per key (porcupine)"),
-		KV:          entry(KV, "linearizable key-value store: a cas-register per key, keyed by the op's key or Jepsen's [k v] tuples (porcupine)"),
+		CASRegister: entry(CASRegister, "linearizable compare-and-set register per key: read, write, cas [old new] (own search; porcupine on request)"),
+		Register:    entry(Register, "linearizable read/write register per key (own search; porcupine on request)"),
+		KV:          entry(KV, "linearizable key-value store: a cas-register per key, keyed by the op's key or Jepsen's [k v] tuples (own search; porcupine on request)"),
 		Mutex:       entry(Mutex, "linearizable mutex per key: acquire, release by an owner (the op's value, else its process); never held twice (porcupine)"),
 		FIFOQueue:   entry(FIFOQueue, "linearizable FIFO queue per key: enqueue v, dequeue → the head, or nil when empty (porcupine)"),
 		Set:         entry(Set, "linearizable grow-only set per key: add v, read → every element (porcupine)"),

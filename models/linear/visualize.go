@@ -21,7 +21,8 @@ const (
 	anomalyTag     = "anomalies"
 )
 
-// visualize writes VisualizationFile into dir: every invalid key, and valid
+// visualize writes VisualizationFile into dir: every invalid key (for a
+// key too large for porcupine, the window around its violation), and valid
 // keys in key order while their ops fit in MaxVisualizedOps. Unknown keys
 // are left out, since drawing them would mean running out of time again.
 // It reports whether it wrote the file.
@@ -56,6 +57,10 @@ func (c *Checker) visualize(ctx context.Context, create func(string) (io.WriteCl
 		bounds := make([]int, 0, len(chosen)+1)
 		for _, i := range chosen {
 			bounds = append(bounds, len(all))
+			if w := results[i].window; w != nil {
+				all = append(all, w...)
+				continue
+			}
 			all = append(all, p.keys[i].ops...)
 		}
 		bounds = append(bounds, len(all))

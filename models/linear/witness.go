@@ -68,6 +68,38 @@ func staleRead(kh *keyHistory) (read, src, over int, ok bool) {
 		writers = append(writers, writer{id, v, o.Output != nil})
 		byVal[v] = append(byVal[v], id)
 	}
+	// Definite writers by call, with suffix minima of their completions:
+	// the earliest completion, and the earliest of a different value, among
+	// the writers invoked at or after each one. A read's witness exists
+	// when some writer invoked after its source completed, of another
+	// value, completed before the read began.
+	type best struct {
+		ret  int64
+		val  int64
+		some bool
+	}
+	var defs []writer
+	for _, w := range writers {
+		if w.definite {
+			defs = append(defs, w)
+		}
+	}
+	slices.SortFunc(defs, func(a, b writer) int { return cmp.Compare(kh.ops[a.id].Call, kh.ops[b.id].Call) })
+	first, second := make([]best, len(defs)+1), make([]best, len(defs)+1)
+	for i := len(defs) - 1; i >= 0; i-- {
+		b := best{kh.ops[defs[i].id].Return, defs[i].val, true}
+		f, g := first[i+1], second[i+1]
+		switch {
+		case !f.some || b.ret < f.ret:
+			if f.some && f.val != b.val {
+				g = f
+			}
+			f = b
+		case b.val != f.val && (!g.some || b.ret < g.ret):
+			g = b
+		}
+		first[i], second[i] = f, g
+	}
 	read = -1
 	for id, o := range kh.ops {
 		in := o.Input.(input)
@@ -77,27 +109,50 @@ func staleRead(kh *keyHistory) (read, src, over int, ok bool) {
 		}
 		// The value read came from srcOp, or is the initial nil (srcOp nil).
 		s := -1
+		after := int64(-1)
 		if out.set {
 			ids := byVal[out.val]
 			if len(ids) != 1 || kh.ops[ids[0]].Output == nil {
 				continue
 			}
 			s = ids[0]
+			after = kh.ops[s].Return
 		}
-		for _, w := range writers {
-			wo := kh.ops[w.id]
-			if !w.definite || w.id == s || (out.set && w.val == out.val) {
-				continue
+		i, _ := slices.BinarySearchFunc(defs, after, func(w writer, t int64) int {
+			if kh.ops[w.id].Call > t {
+				return 1
 			}
-			if wo.Return < o.Call && (s < 0 || kh.ops[s].Return < wo.Call) {
-				if read < 0 || o.Return < kh.ops[read].Return {
-					read, src, over, ok = id, s, w.id, true
-				}
-				break
-			}
+			return -1
+		})
+		b := first[i]
+		if out.set && b.some && b.val == out.val {
+			b = second[i]
+		}
+		if b.some && b.ret < o.Call && (read < 0 || o.Return < kh.ops[read].Return) {
+			read = id
 		}
 	}
-	return read, src, over, ok
+	if read < 0 {
+		return -1, 0, 0, false
+	}
+	// The overwrite named is the first writer, in the key's order, that
+	// proves the chosen read stale.
+	o := kh.ops[read]
+	out := o.Output.(output)
+	src = -1
+	if out.set {
+		src = byVal[out.val][0]
+	}
+	for _, w := range writers {
+		wo := kh.ops[w.id]
+		if !w.definite || w.id == src || (out.set && w.val == out.val) {
+			continue
+		}
+		if wo.Return < o.Call && (src < 0 || kh.ops[src].Return < wo.Call) {
+			return read, src, w.id, true
+		}
+	}
+	return -1, 0, 0, false
 }
 
 // staleAnomaly describes the witness found by staleRead.
