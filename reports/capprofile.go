@@ -145,6 +145,11 @@ func capProfile(opers []operation, windows []history.Window, s Summary, results 
 	if p.Healthy.N > 0 {
 		lat = fmt.Sprintf("healthy p50 %s, p99 %s", fmtDuration(p.Healthy.P50), fmtDuration(p.Healthy.P99))
 	}
+	if len(parts) == 0 && p.Healthy.P99 == 0 {
+		// Nothing to measure (an imported history without timing or
+		// faults): no profile rather than a line of zeros.
+		return p
+	}
 	if len(parts) == 0 {
 		p.Class = e
 		p.Line = fmt.Sprintf("%s: no partition ran; %s (%s)", e, lat, p.Healthy.Consistency)

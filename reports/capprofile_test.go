@@ -74,6 +74,10 @@ func TestCAP(t *testing.T) {
 		cl(20*ms, history.Invoke, 0, "read"),
 		cl(35*ms, history.OK, 0, "read"),
 	)
+	untimed := hist(
+		cl(0, history.Invoke, 0, "read"),
+		cl(0, history.OK, 0, "read"),
+	)
 	valid := []models.Result{{Checker: "linearizable", Verdict: models.Valid}}
 	invalidAt := func(ts ...int64) []models.Result {
 		r := models.Result{Checker: "linearizable", Verdict: models.Invalid}
@@ -93,6 +97,7 @@ func TestCAP(t *testing.T) {
 		anomalies  int
 		healthCons string
 	}{
+		{"nothing to measure", untimed, valid, "", "", "", 0, CAPConsistent},
 		{"no partition", noPartition, valid, "EC",
 			"EC: no partition ran; healthy p50 5ms, p99 5ms (consistent)", "", 0, CAPConsistent},
 		{"refused, consistent", refusing, valid, "PC/EC",
