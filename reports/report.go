@@ -150,6 +150,8 @@ func renderPage(pg *page) ([]byte, error) {
 		"rate": func(r float64) string { return fmt.Sprintf("%.1f", r) },
 		"pct":  pct,
 		"at":   fmtSecs,
+		"clip": clipHTML,
+		"cut":  clipText,
 	}).ParseFS(templates, "templates/report.html.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse report template: %w", err)
@@ -159,6 +161,31 @@ func renderPage(pg *page) ([]byte, error) {
 		return nil, fmt.Errorf("render report: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// clipAt is where long text (a 200k-character error) is clipped in the
+// report; the rest is one click away.
+const clipAt = 600
+
+// clipHTML shows the first clipAt characters of s and the rest behind a
+// <details>, so a huge error neither floods the page nor is lost.
+func clipHTML(s string) template.HTML {
+	r := []rune(s)
+	if len(r) <= clipAt {
+		return template.HTML(template.HTMLEscapeString(s))
+	}
+	return template.HTML(template.HTMLEscapeString(string(r[:clipAt])) +
+		fmt.Sprintf(`<details class="clip"><summary>… %d more characters</summary>`, len(r)-clipAt) +
+		template.HTMLEscapeString(string(r[clipAt:])) + `</details>`)
+}
+
+// clipText is s cut to clipAt characters, for attributes (tooltips).
+func clipText(s string) string {
+	r := []rune(s)
+	if len(r) <= clipAt {
+		return s
+	}
+	return string(r[:clipAt]) + fmt.Sprintf("… (%d more characters)", len(r)-clipAt)
 }
 
 // page is the template's data, formatted for display.

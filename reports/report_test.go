@@ -484,3 +484,23 @@ func TestRenderProperties(t *testing.T) {
 		}
 	}
 }
+
+func TestClip(t *testing.T) {
+	long := strings.Repeat("x", clipAt) + "<tail>" + strings.Repeat("y", 1000)
+	tests := []struct {
+		in         string
+		want, lose string // substring wanted; substring that must not appear
+	}{
+		{"short <b>", "short &lt;b&gt;", "<details"},
+		{long, `<details class="clip"><summary>… 1006 more characters</summary>&lt;tail&gt;`, "<tail>"},
+	}
+	for _, tt := range tests {
+		got := string(clipHTML(tt.in))
+		if !strings.Contains(got, tt.want) || strings.Contains(got, tt.lose) {
+			t.Errorf("clipHTML(%.20q…) = %.200q…, want %q and not %q", tt.in, got, tt.want, tt.lose)
+		}
+	}
+	if got := clipText(long); len([]rune(got)) > clipAt+40 || !strings.HasSuffix(got, "(1006 more characters)") {
+		t.Errorf("clipText: %d runes, ends %q", len([]rune(got)), got[len(got)-30:])
+	}
+}
