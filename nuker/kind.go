@@ -115,6 +115,12 @@ func checkVariant(kind Kind, v string) error {
 	return fmt.Errorf("fault %s has no variant %q (known: %v)", kind.Name(), v, kind.Variants())
 }
 
+// pinChecker refuses a variant the target or cluster cannot do, before any
+// node exists (a primaries variant on a target that cannot name them).
+type pinChecker interface {
+	checkPin(variant string, target Target, nodes []string) error
+}
+
 // resolver makes a step's choices that depend on the target's state (who
 // is primary) when the step starts, before its invocation is recorded.
 type resolver interface {

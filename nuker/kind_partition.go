@@ -56,6 +56,22 @@ func (partitionKind) draw(k *Nuker, r *rand.Rand, variant string) Step {
 	return s
 }
 
+func (partitionKind) checkPin(variant string, target Target, nodes []string) error {
+	if variant == PartitionPrimaries {
+		return needPrimaries(target)
+	}
+	_, err := MakeGrudge(variant, rand.New(rand.NewPCG(0, 0)), nodes)
+	return err
+}
+
+// needPrimaries refuses a target that cannot name its primaries.
+func needPrimaries(target Target) error {
+	if _, ok := target.(PrimaryLister); !ok {
+		return errors.New("the target cannot name its primaries")
+	}
+	return nil
+}
+
 // resolve draws a primaries partition: who is primary is known only now.
 func (partitionKind) resolve(ctx context.Context, k *Nuker, s *Step) error {
 	if s.Grudge != nil {

@@ -126,6 +126,13 @@ func (p processKind) draw(k *Nuker, r *rand.Rand, variant string) Step {
 	return s
 }
 
+func (p processKind) checkPin(variant string, target Target, _ []string) error {
+	if variant == TargetsPrimaries {
+		return needPrimaries(target)
+	}
+	return nil
+}
+
 // resolve names the primaries when the step is pinned to them.
 func (p processKind) resolve(ctx context.Context, k *Nuker, s *Step) error {
 	return resolveTargets(ctx, k, s)

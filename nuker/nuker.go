@@ -302,19 +302,15 @@ func (k *Nuker) makeLanes(plan Plan, cfg Config) error {
 // checkPinned refuses a pinned variant the cluster cannot do.
 func (k *Nuker) checkPinned(pk Pick) error { return checkPinned(pk, k.target, k.names) }
 
-// checkPinned refuses a pinned variant that target on nodes cannot do.
+// checkPinned refuses a pinned variant that target on nodes cannot do:
+// the kind says, when it has such variants (a pinChecker).
 func checkPinned(pk Pick, target Target, nodes []string) error {
-	if pk.Variant == "" {
+	kind, ok := KindOf(pk.Fault)
+	if !ok || pk.Variant == "" {
 		return nil
 	}
-	switch {
-	case pk.Fault == FaultPartition && pk.Variant == PartitionPrimaries,
-		pk.Variant == TargetsPrimaries && (pk.Fault == FaultKill || pk.Fault == FaultPause):
-		if _, ok := target.(PrimaryLister); !ok {
-			return fmt.Errorf("%s: the target cannot name its primaries", pk)
-		}
-	case pk.Fault == FaultPartition:
-		if _, err := MakeGrudge(pk.Variant, rand.New(rand.NewPCG(0, 0)), nodes); err != nil {
+	if pc, ok := kind.(pinChecker); ok {
+		if err := pc.checkPin(pk.Variant, target, nodes); err != nil {
 			return fmt.Errorf("%s: %w", pk, err)
 		}
 	}
