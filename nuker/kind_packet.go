@@ -94,7 +94,8 @@ func drawPacket(r *rand.Rand, mode string, nodes []string) Step {
 func (packetKind) start(ctx context.Context, k *Nuker, s *Step) (any, []string, error) {
 	want := s.Nodes
 	done, err := ApplyPacket(ctx, k.nodes, s.Packet, want)
-	return nonNil(done), missing(want, done), err
+	// The plan in words: the op's nodes and failed nodes say where.
+	return s.Packet.Describe(s.Nodes), missing(want, done), err
 }
 
 func (packetKind) stop(ctx context.Context, k *Nuker, s *Step) (any, error) {

@@ -75,6 +75,23 @@ func (p *PacketPlan) Nodes() []string {
 	return slices.Compact(out)
 }
 
+// Describe says in a few words what the plan does on nodes (the rate
+// fault's nodes; the others name theirs in Links), for the report's fault
+// table: "loss 20% n1->n2, n2->n1", "rate 1024 kbit/s on n1".
+func (p *PacketPlan) Describe(nodes []string) string {
+	if p.Mode == PacketRate {
+		return fmt.Sprintf("rate %d kbit/s on %s", p.RateKbit, strings.Join(nodes, ","))
+	}
+	var links []string
+	for _, r := range slices.Sorted(maps.Keys(p.Links)) {
+		for _, s := range p.Links[r] {
+			links = append(links, s+"->"+r)
+		}
+	}
+	slices.Sort(links)
+	return fmt.Sprintf("%s %d%% %s", p.Mode, p.Percent, strings.Join(links, ", "))
+}
+
 // check refuses a plan that cannot be applied.
 func (p *PacketPlan) check() error {
 	switch p.Mode {

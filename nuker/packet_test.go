@@ -213,3 +213,20 @@ func TestReplayPacket(t *testing.T) {
 		}
 	}
 }
+
+func TestPacketDescribe(t *testing.T) {
+	tests := []struct {
+		p     PacketPlan
+		nodes []string
+		want  string
+	}{
+		{PacketPlan{Mode: PacketLoss, Percent: 20, Links: Grudge{"n2": {"n1"}, "n1": {"n2"}}}, []string{"n1", "n2"}, "loss 20% n1->n2, n2->n1"},
+		{PacketPlan{Mode: PacketDuplicate, Percent: 5, Links: Grudge{"n1": {"n3", "n2"}}}, []string{"n2", "n3"}, "duplicate 5% n2->n1, n3->n1"},
+		{PacketPlan{Mode: PacketRate, RateKbit: 256}, []string{"n1", "n3"}, "rate 256 kbit/s on n1,n3"},
+	}
+	for _, tt := range tests {
+		if got := tt.p.Describe(tt.nodes); got != tt.want {
+			t.Errorf("Describe = %q, want %q", got, tt.want)
+		}
+	}
+}
