@@ -224,14 +224,19 @@ func packetScript(plan *PacketPlan, n node.Node, byName map[string]node.Node, ad
 }
 
 // findDev sets $dev to the interface that holds addr, so rate faults work
-// whatever the runtime names it (eth0 in Docker).
+// whatever the runtime names it (eth0 in Docker), and fails without one.
 func findDev(addr netip.Addr) string {
+	return devOf(addr) + fmt.Sprintf(`
+[ -n "$dev" ] || { echo "no interface holds %s" >&2; exit 1; }`, addr)
+}
+
+// devOf sets $dev to the interface that holds addr, or to "".
+func devOf(addr netip.Addr) string {
 	bits := 32
 	if addr.Is6() {
 		bits = 128
 	}
-	return fmt.Sprintf(`dev=$(ip -o addr show to %s/%d | awk '{print $2; exit}')
-[ -n "$dev" ] || { echo "no interface holds %s" >&2; exit 1; }`, addr, bits, addr)
+	return fmt.Sprintf(`dev=$(ip -o addr show to %s/%d | awk '{print $2; exit}')`, addr, bits)
 }
 
 // tbfArgs caps egress at kbit kbit/s. The bucket holds a few full frames
@@ -277,6 +282,8 @@ func removePacketScript(addr netip.Addr) string {
 			sb.WriteString("fi\n")
 		}
 	}
-	fmt.Fprintf(&sb, "if command -v tc >/dev/null && command -v ip >/dev/null; then\n%s\n%s\nfi\n", findDev(addr), delOurQdisc())
+	// A rate fault fails where no interface holds the node's address (a
+	// machine behind NAT), so no qdisc of ours can be there: no error.
+	fmt.Fprintf(&sb, "if command -v tc >/dev/null && command -v ip >/dev/null; then\n%s\nif [ -n \"$dev\" ]; then %s; fi\nfi\n", devOf(addr), delOurQdisc())
 	return sb.String()
 }

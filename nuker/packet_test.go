@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"net/netip"
+	"os/exec"
 	"reflect"
 	"regexp"
 	"slices"
@@ -227,6 +229,25 @@ func TestPacketDescribe(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.p.Describe(tt.nodes); got != tt.want {
 			t.Errorf("Describe = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// TestRemovePacketScriptTolerant: the final heal runs on every node of
+// every run, so a node whose address no interface holds (behind NAT) must
+// not fail it; a rate fault there must.
+func TestRemovePacketScriptTolerant(t *testing.T) {
+	addr := netip.MustParseAddr("192.0.2.7")
+	rm := removePacketScript(addr)
+	if strings.Contains(rm, "exit 1") || !strings.Contains(rm, `if [ -n "$dev" ]`) {
+		t.Errorf("removal fails without an interface:\n%s", rm)
+	}
+	if !strings.Contains(findDev(addr), "exit 1") {
+		t.Error("a rate fault without an interface does not fail")
+	}
+	for _, s := range []string{rm, findDev(addr)} {
+		if out, err := exec.Command("sh", "-n", "-c", s).CombinedOutput(); err != nil {
+			t.Errorf("sh -n: %v %s\n%s", err, out, s)
 		}
 	}
 }
