@@ -79,7 +79,7 @@ type (
 // order is part of the seeded schedule. Adding a kind means a file of its
 // own and a line here.
 func Kinds() []Kind {
-	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}}
+	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}}
 }
 
 // KindOf returns the kind named name.
@@ -99,6 +99,7 @@ func NeedsOf(faults []string) node.Needs {
 			n := k.Needs()
 			out.Iptables = out.Iptables || n.Iptables
 			out.Clock = out.Clock || n.Clock
+			out.Packet = out.Packet || n.Packet
 		}
 	}
 	return out

@@ -34,6 +34,8 @@
 //	           {node: offset ms} as set (strobe: {"strobe_ms", "base_ms", "period_ms"}), stop
 //	           invoke [nodes], stop info {node: offset ms}; around each clock fault, info ops
 //	           history.ClockOffsetsF record the offset every node's process sees (see clockfault.go)
+//	packet:    start invoke {"packet": PacketPlan, "nodes": [nodes], "targets": subset (rate)}, start info
+//	           the plan in words ("loss 20% n1->n2"), stop invoke PacketPlan, stop info [nodes undone]
 //
 // A start's invoke value also holds "lane": n for faults of a plan's
 // second and later lanes. Completions are of type info because a fault's

@@ -26,7 +26,7 @@ func TestParseFaults(t *testing.T) {
 	}{
 		{"partition,kill,pause", []string{"partition", "kill", "pause"}, ""},
 		{" pause , partition ,pause", []string{"partition", "pause"}, ""},
-		{"all", []string{"partition", "kill", "pause", "failover", "clock"}, ""},
+		{"all", []string{"partition", "kill", "pause", "failover", "clock", "packet"}, ""},
 		{"", nil, ""},
 		{"none", nil, ""},
 		{"KILL", []string{"kill"}, ""},
@@ -478,10 +478,12 @@ func TestHealAllWithNothingKnown(t *testing.T) {
 	}
 	for _, f := range fakes {
 		s := f.scripts()
-		if len(s) != 1 || !strings.Contains(s[0], "-X "+Chain) {
-			t.Errorf("%s: %q, want one removal of our chain", f.name, s)
+		if len(s) != 2 || !strings.Contains(s[0], "-X "+Chain+"\n") || !strings.Contains(s[1], "-X "+PacketChain) {
+			t.Errorf("%s: %q, want one removal of our chain, then of the packet faults", f.name, s)
+			continue
 		}
 		checkConfined(t, s[0])
+		checkPacketConfined(t, s[1])
 	}
 	// No faults at all: Run only waits.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

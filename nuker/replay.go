@@ -20,6 +20,8 @@ type Step struct {
 	Nodes     []string `json:"nodes,omitempty"`
 	// Clock is a clock step's plan.
 	Clock *ClockPlan `json:"clock,omitempty"`
+	// Packet is a packet step's plan.
+	Packet *PacketPlan `json:"packet,omitempty"`
 	// Lane is the index of the plan's lane the step belongs to.
 	Lane int `json:"lane,omitempty"`
 }

@@ -104,6 +104,25 @@ iptables -w -n -L faultline-preflight >/dev/null`
 	return nil
 }
 
+// CheckPacket reports whether the packet fault's mechanisms work in the
+// container's network namespace, as the nuker uses them: iptables'
+// statistic match with DROP and with TEE, and a tbf qdisc (on lo: the
+// throwaway container has no other interface). The container is removed
+// afterwards, so nothing is undone here.
+func (p *Preflight) CheckPacket(ctx context.Context) error {
+	const script = `set -e
+iptables -w -N faultline-preflight-pkt
+iptables -w -A faultline-preflight-pkt -s 192.0.2.1 -m statistic --mode random --probability 0.5 -j DROP
+iptables -w -t mangle -N faultline-preflight-pkt
+iptables -w -t mangle -A faultline-preflight-pkt -d 192.0.2.1 -m statistic --mode random --probability 0.5 -j TEE --gateway 192.0.2.1
+tc qdisc add dev lo root handle fa17: tbf rate 1024kbit burst 16kb latency 200ms
+tc qdisc del dev lo root`
+	if _, err := node.ToolsOf(p.node()).Exec(ctx, "sh", "-c", script); err != nil {
+		return fmt.Errorf("iptables statistic/TEE or tc tbf does not work with NET_ADMIN in the network namespace of a container of %s: %s", p.image, oneLine(err))
+	}
+	return nil
+}
+
 // CheckClock reports whether the clock injector is at hand and may ptrace
 // a process of the image: it skews the throwaway container's sleeping
 // process by one second through a clock helper, as a clock fault does.

@@ -11,7 +11,7 @@ import (
 )
 
 // TestPreflight checks fault mechanisms in throwaway containers of the base
-// image: iptables works with NET_ADMIN and fails without it or when the
+// image: iptables and the packet faults' mechanisms work with NET_ADMIN and fails without it or when the
 // binary is broken, the clock injector skews a process, and nothing of the
 // run id is left afterwards. It logs how long each check takes.
 func TestPreflight(t *testing.T) {
@@ -27,12 +27,16 @@ func TestPreflight(t *testing.T) {
 		netAdmin bool
 		breakCmd string // run in the container before the check
 		clock    bool
+		packet   bool
 		wantErr  string // "" for success
 	}{
 		{name: "iptables with NET_ADMIN", netAdmin: true},
 		{name: "iptables without NET_ADMIN", wantErr: "iptables does not work in a container of " + img + " with NET_ADMIN"},
 		{name: "iptables broken", netAdmin: true, breakCmd: "ln -sf /bin/false $(command -v iptables)", wantErr: "iptables does not work"},
 		{name: "clock", clock: true},
+		{name: "packet with NET_ADMIN", netAdmin: true, packet: true},
+		{name: "packet without NET_ADMIN", packet: true, wantErr: "tc tbf does not work"},
+		{name: "packet without tc", netAdmin: true, packet: true, breakCmd: "ln -sf /bin/false $(command -v tc)", wantErr: "tc tbf does not work"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,9 +60,12 @@ func TestPreflight(t *testing.T) {
 				}
 			}
 			t1 := time.Now()
-			if tt.clock {
+			switch {
+			case tt.clock:
 				err = p.CheckClock(ctx)
-			} else {
+			case tt.packet:
+				err = p.CheckPacket(ctx)
+			default:
 				err = p.CheckIptables(ctx)
 			}
 			t.Logf("container started in %s, check took %s: %v", started.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond), err)

@@ -50,14 +50,15 @@ func (r *Runtime) Install(ctx context.Context, sw node.Software, progress node.P
 
 // Preflight checks in a throwaway container of the image that the
 // mechanism of every requested fault works here: partition needs iptables
-// with NET_ADMIN, clock the injector and ptrace. Kill, pause and failover
+// with NET_ADMIN, packet iptables' statistic and TEE and tc's tbf, clock
+// the injector and ptrace. Kill, pause and failover
 // use only the target's own process control, which the run's setup
 // exercises anyway: nothing to check.
 func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Installation, needs node.Needs, progress node.Progress) error {
 	if !needs.Any() {
 		return nil
 	}
-	p, err := StartPreflight(ctx, r.cli, runID, inst.Ref, needs.Iptables)
+	p, err := StartPreflight(ctx, r.cli, runID, inst.Ref, needs.Iptables || needs.Packet)
 	if err != nil {
 		return err
 	}
@@ -65,6 +66,11 @@ func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Install
 	if needs.Iptables {
 		if err := p.CheckIptables(ctx); err != nil {
 			return fmt.Errorf("fault partition cannot work here: %w", err)
+		}
+	}
+	if needs.Packet {
+		if err := p.CheckPacket(ctx); err != nil {
+			return fmt.Errorf("fault packet cannot work here: %w", err)
 		}
 	}
 	if needs.Clock {

@@ -59,7 +59,10 @@ type Needs struct {
 	Iptables bool
 	// Clock is for clock faults: the clock injector and ptrace.
 	Clock bool
+	// Packet is for packet faults: iptables' statistic match and TEE
+	// target, and tc with the tbf qdisc, in each node's network namespace.
+	Packet bool
 }
 
 // Any reports whether anything is needed.
-func (n Needs) Any() bool { return n.Iptables || n.Clock }
+func (n Needs) Any() bool { return n.Iptables || n.Clock || n.Packet }

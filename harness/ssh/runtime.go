@@ -199,6 +199,13 @@ func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Install
 				return fmt.Errorf("fault partition cannot work on %s (%s): %w", n.name, n.host, err)
 			}
 		}
+		if needs.Packet {
+			// The statistic match and TEE are kernel modules loaded on
+			// first use; a machine without tc cannot cap a rate.
+			if _, err := n.execUnmarked(ctx, "sh", "-c", "command -v tc >/dev/null && command -v ip >/dev/null"); err != nil {
+				return fmt.Errorf("fault packet cannot work on %s (%s): tc or ip missing: %w", n.name, n.host, err)
+			}
+		}
 		if needs.Clock {
 			if err := ensureInjector(ctx, n, bin, sum); err != nil {
 				return fmt.Errorf("fault clock cannot work on %s (%s): %w", n.name, n.host, err)
