@@ -86,15 +86,24 @@ func TestMaelstromInDocker(t *testing.T) {
 				t.Errorf("%s: %s (%s), want %s; report %s", tc.node, res.Verdict, res.Reason, tc.want, out.Dir)
 			}
 			// leaderkv's n2 and n3 forward each request to n1, which answers
-			// back: two node messages for two ops in three, under 2 per op.
+			// back: up to two node messages per request the followers took
+			// (fewer when a partition drops a forward), and under 2 per op.
+			// How many ops each node took depends on its speed, so the
+			// bound is on the followers' requests, not on all ops.
 			if tc.node == "leaderkv" {
 				n := res.Network
 				if n == nil {
 					t.Fatalf("no network statistics in results.json (%s)", out.Dir)
 				}
-				t.Logf("network: %d sent, %d delivered between nodes, %.2f msgs per op over %d ops", n.NodeSent, n.NodeDelivered, n.MsgsPerOp, n.Ops)
-				if n.NodeSent == 0 || n.NodeDelivered == 0 || n.MsgsPerOp < 0.5 || n.MsgsPerOp > 2 {
-					t.Errorf("network statistics %+v: want forwarded traffic of 0.5 to 2 messages per op", *n)
+				var followers int64
+				for _, b := range n.ByNode {
+					if b.Node != "n1" {
+						followers += b.ClientIn
+					}
+				}
+				t.Logf("network: %d sent, %d delivered between nodes, %.2f msgs per op over %d ops; followers took %d requests", n.NodeSent, n.NodeDelivered, n.MsgsPerOp, n.Ops, followers)
+				if n.NodeSent == 0 || n.NodeDelivered == 0 || n.MsgsPerOp > 2 || n.NodeSent < followers || n.NodeSent > 2*followers {
+					t.Errorf("network statistics %+v: want between 1 and 2 node messages per request the followers took (%d), under 2 per op", *n, followers)
 				}
 			}
 		})
