@@ -1,7 +1,6 @@
 package nuker
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"net/netip"
@@ -23,25 +22,7 @@ func checkPacketConfined(t *testing.T, script string) {
 		`(-N|-F|-X|-n -L) ` + PacketChain +
 		`|(-C|-D|-I) (INPUT|POSTROUTING)( 1)? -j ` + PacketChain +
 		`|(-A|-C|-D) ` + PacketChain + ` -[sd] [0-9.]+ -m statistic --mode random --probability [0-9.]+ -j (DROP|TEE --gateway [0-9.]+))$`)
-	for _, part := range regexp.MustCompile(`\|\||&&|;|\n`).Split(script, -1) {
-		f := strings.Fields(part)
-		i := slices.IndexFunc(f, func(s string) bool { return s == "iptables" || s == "ip6tables" })
-		if i < 0 || slices.Contains(f, "command") {
-			continue
-		}
-		args := slices.DeleteFunc(slices.Clone(f[i+1:]), func(s string) bool { return strings.Contains(s, ">") })
-		if len(args) == 0 || args[0] != "-w" {
-			t.Errorf("iptables without -w: %q", part)
-			continue
-		}
-		rest := args[1:]
-		if j := slices.IndexFunc(rest, func(s string) bool { return s == "then" || s == "do" || s == "fi" }); j >= 0 {
-			rest = rest[:j]
-		}
-		if cmd := strings.Join(rest, " "); !allowed.MatchString(cmd) {
-			t.Errorf("iptables command outside the packet chain: %q", cmd)
-		}
-	}
+	checkIptables(t, script, allowed)
 }
 
 func TestDrawPacket(t *testing.T) {
@@ -182,24 +163,7 @@ func TestPacketStartStop(t *testing.T) {
 func TestReplayPacket(t *testing.T) {
 	faults := []string{FaultPacket}
 	orig, _, _ := runFaults(t, Config{Faults: faults, Seed: 3}, 8)
-	var buf bytes.Buffer
-	w, err := history.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range orig {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	read, err := history.Read(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched, err := ScheduleFromHistory(read)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sched := scheduleThroughFile(t, orig)
 	replayed, _, _ := runFaults(t, Config{Faults: faults, Seed: 42, Schedule: sched}, 8)
 	want, got := startValues(t, orig), startValues(t, replayed)
 	if !reflect.DeepEqual(want, got) {

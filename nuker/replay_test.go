@@ -27,20 +27,16 @@ func startValues(t *testing.T, ops []history.Op) []string {
 	return out
 }
 
-// TestReplaySchedule: the schedule read back from a history (after a JSON
-// round trip, as from history.jsonl) makes a nuker with another seed inject
-// exactly the same faults on the same nodes.
-func TestReplaySchedule(t *testing.T) {
-	faults := []string{FaultPartition, FaultKill, FaultPause}
-	orig, _, _ := runFaults(t, Config{Faults: faults, Seed: 7}, 12)
-
-	// Through the file format, as a replay reads it.
+// scheduleThroughFile reads the schedule back from ops after they went
+// through the history file format, as a replay reads them.
+func scheduleThroughFile(t *testing.T, ops []history.Op) []Step {
+	t.Helper()
 	var buf bytes.Buffer
 	w, err := history.NewWriter(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, op := range orig {
+	for _, op := range ops {
 		if _, err := w.Append(op); err != nil {
 			t.Fatal(err)
 		}
@@ -53,6 +49,17 @@ func TestReplaySchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sched
+}
+
+// TestReplaySchedule: the schedule read back from a history (after a JSON
+// round trip, as from history.jsonl) makes a nuker with another seed inject
+// exactly the same faults on the same nodes.
+func TestReplaySchedule(t *testing.T) {
+	faults := []string{FaultPartition, FaultKill, FaultPause}
+	orig, _, _ := runFaults(t, Config{Faults: faults, Seed: 7}, 12)
+
+	sched := scheduleThroughFile(t, orig)
 	if len(sched) != 12 {
 		t.Fatalf("schedule has %d steps, want 12", len(sched))
 	}
