@@ -85,27 +85,7 @@ func picturesRun(t *testing.T, store, test, stamp string) string {
 			history.Op{Time: at, Type: history.Invoke, Process: history.Process(i), F: "txn", Node: "n2", Value: []any{[]any{"r", key(i), nil}}},
 			history.Op{Time: at + ms/2, Type: history.OK, Process: history.Process(i), F: "txn", Node: "n2", Value: []any{[]any{"r", key(i), []any{i + 1}}}})
 	}
-	sortByTime(ops)
-	f, err := os.Create(filepath.Join(dir, harness.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := history.NewWriter(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range ops {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.End(history.EndRecord{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeHistoryFile(t, dir, ops)
 	if _, err := harness.Check(context.Background(), dir, nil, time.Minute, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -60,15 +60,6 @@ func browserRun(t *testing.T, store, test, stamp string, stale bool) string {
 		}
 	}
 
-	f, err := os.Create(filepath.Join(dir, harness.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := history.NewWriter(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const ms = int64(time.Millisecond)
 	var ops []history.Op
 	nuker := func(at int64, typ history.Type, fn string, v any, nodes ...string) {
@@ -114,18 +105,7 @@ func browserRun(t *testing.T, store, test, stamp string, stale bool) string {
 		ops = append(ops, inv, done)
 		t0 += 5 * ms
 	}
-	sortByTime(ops)
-	for _, op := range ops {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.End(history.EndRecord{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeHistoryFile(t, dir, ops)
 	for _, n := range []string{"n1", "n2", "n3"} {
 		var b strings.Builder
 		for i := range 400 {
@@ -476,4 +456,31 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// writeHistoryFile writes ops, sorted by time, as dir's history.jsonl of a
+// run that finished.
+func writeHistoryFile(t *testing.T, dir string, ops []history.Op) {
+	t.Helper()
+	sortByTime(ops)
+	f, err := os.Create(filepath.Join(dir, harness.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := history.NewWriter(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
+		if _, err := w.Append(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.End(history.EndRecord{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
