@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -240,17 +239,7 @@ func TestHelpAndCompletion(t *testing.T) {
 
 // TestCheckJSON: check --json prints the shape run --json prints.
 func TestCheckJSON(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.edn")
-	bad := filepath.Join(dir, "bad.edn")
-	os.WriteFile(good, []byte(`[{:process 0, :type :invoke, :f :write, :value 1}
-{:process 0, :type :ok, :f :write, :value 1}
-{:process 1, :type :invoke, :f :read, :value nil}
-{:process 1, :type :ok, :f :read, :value 1}]`), 0o644)
-	os.WriteFile(bad, []byte(`[{:process 0, :type :invoke, :f :write, :value 1}
-{:process 0, :type :ok, :f :write, :value 1}
-{:process 1, :type :invoke, :f :read, :value nil}
-{:process 1, :type :ok, :f :read, :value 2}]`), 0o644)
+	good, bad := registerEDN(t)
 	tests := []struct {
 		name    string
 		args    []string

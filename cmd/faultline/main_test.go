@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,19 +29,28 @@ func corpusDir(t *testing.T) string {
 	return ""
 }
 
+// registerEDN writes two tiny Jepsen register histories and returns their
+// paths: a write of 1 then a read of 1 (valid), and the same with a read of
+// the never-written 2 (invalid).
+func registerEDN(t *testing.T) (good, bad string) {
+	t.Helper()
+	dir := t.TempDir()
+	good, bad = filepath.Join(dir, "good.edn"), filepath.Join(dir, "bad.edn")
+	for path, read := range map[string]int{good: 1, bad: 2} {
+		h := fmt.Sprintf(`[{:process 0, :type :invoke, :f :write, :value 1}
+{:process 0, :type :ok, :f :write, :value 1}
+{:process 1, :type :invoke, :f :read, :value nil}
+{:process 1, :type :ok, :f :read, :value %d}]`, read)
+		if err := os.WriteFile(path, []byte(h), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return good, bad
+}
+
 // TestExitCodes runs the CLI in-process on inputs with known outcomes.
 func TestExitCodes(t *testing.T) {
-	good := filepath.Join(t.TempDir(), "good.edn")
-	bad := filepath.Join(t.TempDir(), "bad.edn")
-	// A write of 1 completes, then a read returns the never-written 2.
-	os.WriteFile(good, []byte(`[{:process 0, :type :invoke, :f :write, :value 1}
-{:process 0, :type :ok, :f :write, :value 1}
-{:process 1, :type :invoke, :f :read, :value nil}
-{:process 1, :type :ok, :f :read, :value 1}]`), 0o644)
-	os.WriteFile(bad, []byte(`[{:process 0, :type :invoke, :f :write, :value 1}
-{:process 0, :type :ok, :f :write, :value 1}
-{:process 1, :type :invoke, :f :read, :value nil}
-{:process 1, :type :ok, :f :read, :value 2}]`), 0o644)
+	good, bad := registerEDN(t)
 	// Elle's list-append shape: a write skew (each txn misses the other's append).
 	skew := filepath.Join(t.TempDir(), "skew.edn")
 	os.WriteFile(skew, []byte(`[{:process 0, :type :invoke, :f :txn, :value [[:r :x nil] [:append :y 1]]}
