@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
@@ -143,6 +144,38 @@ func BenchmarkInvalid(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkObjects checks linearizable histories of the object models
+// (mutex, queue, set, counter) from the simulator, 2-4 clients with ops of
+// unknown outcome, with the checker (which races the own search and
+// porcupine on these models) and with porcupine alone, one after the other.
+func BenchmarkObjects(b *testing.B) {
+	newObj := map[string]func() object{
+		Mutex:     func() object { return &simMutex{} },
+		FIFOQueue: func() object { return &simQueue{} },
+		Set:       func() object { return &simSet{} },
+		Counter:   func() object { return &simCounter{} },
+	}
+	for i, model := range []string{Mutex, FIFOQueue, Set, Counter} {
+		for _, n := range []int{1_000, 10_000} {
+			rng := rand.New(rand.NewPCG(uint64(i), uint64(n)))
+			ops := simulateWith(rng, newObj[model](), simParams{ops: n})
+			for _, search := range []string{"race", "porcupine"} {
+				b.Run(fmt.Sprintf("model=%s/ops=%d/search=%s", model, n, search), func(b *testing.B) {
+					c := &Checker{Model: model, Timeout: time.Minute, Porcupine: search == "porcupine"}
+					b.ReportAllocs()
+					for b.Loop() {
+						if res := c.Check(context.Background(), ops, models.Options{}); res.Verdict == models.Invalid {
+							b.Fatalf("%s: %s", res.Verdict, res.Reason)
+						} else if res.Verdict == models.Unknown {
+							b.Skipf("unknown: %s", res.Reason)
+						}
+					}
+				})
+			}
 		}
 	}
 }

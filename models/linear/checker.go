@@ -275,13 +275,13 @@ func (c *Checker) checkKey(ctx context.Context, spec Spec, kh *keyHistory, ops [
 		found   searchResult
 		own     = !c.Porcupine && searchable(spec)
 	)
-	if own {
+	switch {
+	case own && !isRegister(spec):
+		verdict, info, found, own = race(kctx, spec, kh)
+	case own:
 		found = searchKey(kctx, spec, kh)
-		verdict = porcupine.Illegal
-		if found.ok {
-			verdict = porcupine.Ok
-		}
-	} else {
+		verdict = found.verdict()
+	default:
 		model := newModel(spec, stop, nil)
 		verdict, info = porcupine.CheckOperationsVerbose(model, kh.ops, 0)
 	}

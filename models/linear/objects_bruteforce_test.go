@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
@@ -228,8 +229,19 @@ type simClient struct {
 // sometimes the run is cut short. A client continues as a new process
 // after info, as in Jepsen.
 func simulate(rng *rand.Rand, obj object) []history.Op {
+	return simulateWith(rng, obj, simParams{ops: 1 + rng.IntN(8), corrupt: 7, lie: 8})
+}
+
+// simParams shapes a simulated history: how many ops, and how rarely (one
+// in corrupt completed ops, one in lie failures; 0 never) a result is
+// corrupted or a failure is a lie.
+type simParams struct {
+	ops, corrupt, lie int
+}
+
+func simulateWith(rng *rand.Rand, obj object, p simParams) []history.Op {
 	nproc := 2 + rng.IntN(3)
-	budget := 1 + rng.IntN(8)
+	budget := p.ops
 	clients := make([]*simClient, nproc)
 	for i := range clients {
 		clients[i] = &simClient{proc: history.Process(i), id: i}
@@ -242,7 +254,7 @@ func simulate(rng *rand.Rand, obj object) []history.Op {
 	}
 	var ghosts []history.Op
 	cut := rng.IntN(5) == 0
-	for steps := 0; steps < 200; steps++ {
+	for steps := 0; steps < 200+30*p.ops; steps++ {
 		if cut && budget == 0 && rng.IntN(3) == 0 {
 			break
 		}
@@ -267,7 +279,7 @@ func simulate(rng *rand.Rand, obj object) []history.Op {
 			res := c.op
 			switch r := rng.IntN(20); {
 			case r < 2:
-				if r == 0 && rng.IntN(4) == 0 {
+				if r == 0 && p.lie > 0 && rng.IntN(4) == 0 { // a failure that took effect
 					obj.apply(c.op)
 				}
 				res.Type = history.Fail
@@ -284,14 +296,14 @@ func simulate(rng *rand.Rand, obj object) []history.Op {
 				res.Type = history.OK
 				if !good {
 					res.Type = history.Fail
-					if rng.IntN(8) == 0 { // a lie
+					if p.lie > 0 && rng.IntN(p.lie) == 0 { // a lie
 						res.Type = history.OK
 					}
 				}
 				if v != nil || res.Value == nil {
 					res.Value = v
 				}
-				if rng.IntN(7) == 0 {
+				if p.corrupt > 0 && rng.IntN(p.corrupt) == 0 {
 					res.Value = obj.corrupt(rng, c.op, res.Value)
 				}
 			}
@@ -510,4 +522,91 @@ func TestObjectsBruteForce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestObjectsSearchAgreesWithPorcupine: on histories of tens to hundreds of
+// ops, too long for the brute-force reference, the own search alone and
+// porcupine alone give the same verdict wherever both finish, for every
+// object model; and the checker, which races the two on these models,
+// decides every history porcupine decides, the same way.
+func TestObjectsSearchAgreesWithPorcupine(t *testing.T) {
+	n := 100
+	if testing.Short() {
+		n = 30
+	}
+	newObj := map[string]func() object{
+		Mutex:     func() object { return &simMutex{} },
+		FIFOQueue: func() object { return &simQueue{} },
+		Set:       func() object { return &simSet{} },
+		Counter:   func() object { return &simCounter{} },
+	}
+	const budget = 2 * time.Second
+	for i, model := range []string{Mutex, FIFOQueue, Set, Counter} {
+		t.Run(model, func(t *testing.T) {
+			spec, err := SpecFor(model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(uint64(i), 23))
+			// The race shares the machine between two searches: give it
+			// room, so that a loaded machine does not make this a timing test.
+			checker := &Checker{Model: model, Parallelism: 1, Timeout: 5 * budget}
+			por := &Checker{Model: model, Parallelism: 1, Porcupine: true, Timeout: budget}
+			var valid, invalid, ownGaveUp, porGaveUp int
+			for h := range n {
+				size := 20 + rng.IntN(100)
+				ops := simulateWith(rng, newObj[model](), simParams{ops: size, corrupt: 2 * size, lie: size})
+				b := por.Check(context.Background(), ops, models.Options{})
+				own, decided := ownVerdict(spec, ops, budget)
+				c := checker.Check(context.Background(), ops, models.Options{})
+				if !decided {
+					ownGaveUp++
+				}
+				if b.Verdict == models.Unknown {
+					porGaveUp++
+					continue
+				}
+				if decided && own != b.Verdict {
+					t.Fatalf("history %d: own search says %s, porcupine %s (%s):\n%s", h, own, b.Verdict, b.Reason, dump(ops))
+				}
+				if c.Verdict != b.Verdict {
+					t.Fatalf("history %d: checker says %s (%s), porcupine %s (%s):\n%s", h, c.Verdict, c.Reason, b.Verdict, b.Reason, dump(ops))
+				}
+				switch b.Verdict {
+				case models.Valid:
+					valid++
+				case models.Invalid:
+					invalid++
+				}
+			}
+			t.Logf("%d histories: %d valid, %d invalid; out of time: own search %d, porcupine %d", n, valid, invalid, ownGaveUp, porGaveUp)
+			if valid < n/10 || invalid < n/10 {
+				t.Errorf("generator is lopsided: %d valid, %d invalid", valid, invalid)
+			}
+			if ownGaveUp > n/4 {
+				t.Errorf("the own search ran out of time on %d of %d histories: it tests little", ownGaveUp, n)
+			}
+		})
+	}
+}
+
+// ownVerdict runs the own search alone on every key of ops, each for at
+// most budget; decided is false when one ran out of time.
+func ownVerdict(spec Spec, ops []history.Op, budget time.Duration) (v models.Verdict, decided bool) {
+	v = models.Valid
+	for _, kh := range prepare(ops, spec).keys {
+		if kh.reject != nil {
+			return models.Unknown, false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), budget)
+		r := searchKey(ctx, spec, kh)
+		cancel()
+		if r.stopped {
+			return models.Unknown, false
+		}
+		if !r.ok {
+			v = models.Invalid
+		}
+	}
+	return v, true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -32,11 +33,80 @@ import (
 //   - For registers, a branch ends as soon as it leaves a value that an
 //     unplaced known op needs and that no unplaced op can write again.
 
-// searchable reports whether the own search handles spec: the register
-// models. The others go to porcupine.
-func searchable(spec Spec) bool {
+// searchable reports whether the own search handles spec: every model.
+// Its pruning is made for the register models (isRegister); on the others,
+// whose ops of unknown outcome it cannot prune as well, it races porcupine
+// (see race).
+func searchable(Spec) bool { return true }
+
+// isRegister reports whether spec is one of the register models.
+func isRegister(spec Spec) bool {
 	_, ok := spec.(registerSpec)
 	return ok
+}
+
+// race checks a key with porcupine and, unless porcupine finishes within
+// raceHead, the own search at once, and keeps the first verdict either
+// reaches; the other is stopped. Both are exact,
+// so the first is the answer; racing makes the check as fast as the
+// faster of two searches whose weak spots differ (porcupine tries ops in
+// invocation order, the own search in completion order with memoized dead
+// ends), at the price of a second core while both run. own reports whose
+// verdict it is: info is porcupine's when it is not.
+func race(ctx context.Context, spec Spec, kh *keyHistory) (verdict porcupine.CheckResult, info porcupine.LinearizationInfo, found searchResult, own bool) {
+	octx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pstop := new(atomic.Bool)
+	defer context.AfterFunc(ctx, func() { pstop.Store(true) })()
+	type porResult struct {
+		verdict porcupine.CheckResult
+		info    porcupine.LinearizationInfo
+		stopped bool
+	}
+	pc := make(chan porResult, 1)
+	go func() {
+		v, i := porcupine.CheckOperationsVerbose(newModel(spec, pstop, nil), kh.ops, 0)
+		pc <- porResult{v, i, pstop.Load()}
+	}()
+	// Porcupine settles most such keys in milliseconds: the own search
+	// joins in only when it has not, so an easy key costs no second core.
+	select {
+	case p := <-pc: // done, or the ctx ended and the caller keeps only an Ok
+		return p.verdict, p.info, searchResult{}, false
+	case <-time.After(raceHead):
+	}
+	oc := make(chan searchResult, 1)
+	go func() { oc <- searchKey(octx, spec, kh) }()
+	select {
+	case found = <-oc:
+		if !found.stopped {
+			pstop.Store(true)
+			<-pc
+			return found.verdict(), info, found, true
+		}
+		p := <-pc // ctx ended: the caller keeps porcupine's verdict only if Ok
+		return p.verdict, p.info, searchResult{}, false
+	case p := <-pc:
+		if !p.stopped {
+			cancel()
+			<-oc
+			return p.verdict, p.info, searchResult{}, false
+		}
+		found = <-oc
+		return found.verdict(), info, found, true
+	}
+}
+
+// raceHead is how long porcupine runs alone before the own search joins
+// the race.
+const raceHead = time.Second
+
+// verdict is the search's answer in porcupine's terms.
+func (r searchResult) verdict() porcupine.CheckResult {
+	if r.ok {
+		return porcupine.Ok
+	}
+	return porcupine.Illegal
 }
 
 // maxMemoWords bounds the memory of remembered dead ends (int32 words of
@@ -560,6 +630,9 @@ func (s *searcher) candidates(top *searchFrame, f int32) {
 		}
 		s.arena = append(s.arena, op)
 	}
+	if s.values == nil {
+		slices.SortFunc(s.arena[start:], s.byCall)
+	}
 	top.cands, top.next, top.end = start, start, int32(len(s.arena))
 }
 
@@ -619,11 +692,18 @@ const windowOps = 2000
 // ones of the search's longest prefix, invoked from the earliest of them
 // on and before the op that could not follow the prefix completed. A
 // synthetic write, completed before them all, sets the register to the
-// state the left-out ops leave (nothing when it is unset). Porcupine then
+// state the left-out ops leave (nothing when it is unset); other objects
+// have no op that sets any state, so their window starts where the prefix
+// left the object as new, and there is none (nil: porcupine gets the whole
+// key) when that is too far back. Porcupine then
 // draws the violation in a few hundred ops instead of the whole key. The
 // verdict stays the search's: the window is a picture of it.
 func window(spec Spec, kh *keyHistory, prefix []int) []porcupine.Operation {
+	values, isValue := spec.(ValueOps)
 	j := max(0, len(prefix)-windowOps/4)
+	if !isValue {
+		j = freshPoint(spec, kh, prefix[:j])
+	}
 	in := make([]bool, len(kh.ops))
 	st := spec.Init()
 	for _, id := range prefix[:j] {
@@ -654,11 +734,17 @@ func window(spec Spec, kh *keyHistory, prefix []int) []porcupine.Operation {
 			continue
 		}
 		if len(out) >= windowOps {
+			if !isValue {
+				return nil // cut short, it might not hold the violation
+			}
 			break
 		}
 		out = append(out, o)
 	}
-	if v, set := spec.(ValueOps).Current(st); set {
+	if !isValue {
+		return out
+	}
+	if v, set := values.Current(st); set {
 		out = append([]porcupine.Operation{{
 			ClientId: client,
 			Input:    input{kind: opWrite, arg: v},
@@ -669,4 +755,19 @@ func window(spec Spec, kh *keyHistory, prefix []int) []porcupine.Operation {
 		}}, out...)
 	}
 	return out
+}
+
+// freshPoint is the longest start of prefix after which the object is as
+// new (0 when it never is): where a window of a model without a
+// state-setting op can begin.
+func freshPoint(spec Spec, kh *keyHistory, prefix []int) int {
+	init := spec.Init()
+	st, at := init, 0
+	for i, id := range prefix {
+		_, st = spec.Step(st, kh.ops[id].Input, kh.ops[id].Output)
+		if st == init {
+			at = i + 1
+		}
+	}
+	return at
 }
