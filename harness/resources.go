@@ -58,9 +58,11 @@ func (l *lifecycle) sampleResources(ctx context.Context, cluster node.RunningClu
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			// A read may take no longer than the period, so a slow engine
-			// thins the samples instead of piling up reads.
-			rctx, rcancel := context.WithTimeout(ctx, every)
+			// A busy engine can take seconds to answer (measured: over 1 s
+			// on 2 cores with image builds beside the run); a slow read
+			// thins the samples (the ticker drops the ticks it missed)
+			// rather than failing them.
+			rctx, rcancel := context.WithTimeout(ctx, max(5*every, 5*time.Second))
 			ss := rr.ReadResources(rctx)
 			rcancel()
 			if ctx.Err() != nil {

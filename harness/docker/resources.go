@@ -29,12 +29,20 @@ func (c *Cluster) ReadResources(ctx context.Context) []resources.Sample {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			before := time.Now()
 			st, err := c.stats(ctx, n.id)
+			after := time.Now()
 			out[i] = sampleOf(n.name, st)
 			if err != nil {
 				out[i] = resources.Sample{Node: n.name, Error: err.Error()}
 			}
-			out[i].At = time.Now()
+			// When the engine stamped its read within the request (its
+			// clock agrees with ours: a local engine), that is when the
+			// counters were read; a busy engine answers a second late.
+			out[i].At = after
+			if st.Read.After(before) && st.Read.Before(after) {
+				out[i].At = st.Read
+			}
 		}()
 	}
 	wg.Wait()
