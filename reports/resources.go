@@ -95,21 +95,24 @@ func nodeResourceChart(sr resources.Series, windows []history.Window, colors map
 	scaled := func(f func(resources.Point) float64, div float64) func(resources.Point) float64 {
 		return func(p resources.Point) float64 { return f(p) / div }
 	}
-	cpuLines := []resMetric{{name: "used", hex: resHex1, of: cpu}}
+	cpuLines := []resMetric{{hex: resHex1, of: cpu}}
 	if peak(thr) > 0 {
-		cpuLines = append(cpuLines, resMetric{name: "throttled", hex: resHex2, dash: true, of: thr})
+		cpuLines = []resMetric{{name: "used", hex: resHex1, of: cpu}, {name: "throttled", hex: resHex2, dash: true, of: thr}}
 	}
+	// floor is the least top of the y axis, so an idle node's axis
+	// does not zoom into noise (or nothing).
 	charts := []struct {
 		title string
+		floor float64
 		lines []resMetric
 	}{
-		{sr.Node + " CPU (cores)", cpuLines},
-		{"memory in use (" + memUnit + ")", []resMetric{{name: "", hex: resHex1, of: scaled(mem, memDiv)}}},
-		{"network (" + netUnit + "/s)", []resMetric{
+		{sr.Node + " CPU (cores)", 0.05, cpuLines},
+		{"memory in use (" + memUnit + ")", 1, []resMetric{{name: "", hex: resHex1, of: scaled(mem, memDiv)}}},
+		{"network (" + netUnit + "/s)", 1, []resMetric{
 			{name: "received", hex: resHex1, of: scaled(func(p resources.Point) float64 { return p.RxBytes }, netDiv)},
 			{name: "sent", hex: resHex2, dash: true, of: scaled(func(p resources.Point) float64 { return p.TxBytes }, netDiv)},
 		}},
-		{"block I/O (" + blkUnit + "/s)", []resMetric{
+		{"block I/O (" + blkUnit + "/s)", 1, []resMetric{
 			{name: "read", hex: resHex1, of: scaled(func(p resources.Point) float64 { return p.BlkRead }, blkDiv)},
 			{name: "written", hex: resHex2, dash: true, of: scaled(func(p resources.Point) float64 { return p.BlkWrite }, blkDiv)},
 		}},
@@ -146,7 +149,7 @@ func nodeResourceChart(sr resources.Series, windows []history.Window, colors map
 			}
 		}
 		// Head room for the legend and the fault labels.
-		p.Y.Max = math.Max(ymax*1.35, 1e-3)
+		p.Y.Max = math.Max(ymax, ch.floor) * 1.35
 		if i == 0 {
 			p.Add(faultShading{windows: windows, colors: colors, labels: true})
 		}
