@@ -55,6 +55,7 @@ func (l *lifecycle) sampleResources(ctx context.Context, cluster node.RunningClu
 	go func() {
 		defer wg.Done()
 		n, failed := 0, 0
+		var reading time.Duration // spent waiting for the runtime
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -63,7 +64,9 @@ func (l *lifecycle) sampleResources(ctx context.Context, cluster node.RunningClu
 			// thins the samples (the ticker drops the ticks it missed)
 			// rather than failing them.
 			rctx, rcancel := context.WithTimeout(ctx, max(5*every, 5*time.Second))
+			t0 := time.Now()
 			ss := rr.ReadResources(rctx)
+			reading += time.Since(t0)
 			rcancel()
 			if ctx.Err() != nil {
 				break // a read cut short by the stop is no sample
@@ -86,7 +89,8 @@ func (l *lifecycle) sampleResources(ctx context.Context, cluster node.RunningClu
 			}
 			break
 		}
-		l.log.Info("resource sampling done", "rounds", n, "failed_reads", failed, "every", every)
+		l.log.Info("resource sampling done", "rounds", n, "failed_reads", failed, "every", every,
+			"mean_round", (reading / time.Duration(max(n, 1))).Round(time.Millisecond))
 	}()
 	return func() {
 		cancel()
