@@ -102,9 +102,10 @@ func TestResourceSampling(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Every read is stored, three samples each, and the last one
-			// came before the cluster's removal.
-			if reads < tc.rounds || len(samples) != 3*reads {
+			// Every read is stored, three samples each (but the one the
+			// stop cut short), and the last came before the removal.
+			stored := len(samples) / 3
+			if reads < tc.rounds || len(samples)%3 != 0 || stored < reads-1 || stored > reads {
 				t.Errorf("%d reads, %d samples stored; want at least %d reads and 3 samples each", reads, len(samples), tc.rounds)
 			}
 			if rm := slices.Index(got, "remove"); rm < 0 || slices.Contains(got[rm:], "read resources") {
@@ -119,8 +120,8 @@ func TestResourceSampling(t *testing.T) {
 					failed++
 				}
 			}
-			if failed != reads/3 {
-				t.Errorf("%d failed samples stored, want %d", failed, reads/3)
+			if failed != stored/3 {
+				t.Errorf("%d failed samples stored, want %d", failed, stored/3)
 			}
 			if charts != 3 {
 				t.Errorf("report has %d nodes' resource charts, want 3", charts)
