@@ -46,15 +46,7 @@ func TestResourceSamplesShowAKill(t *testing.T) {
 	if kill.End-kill.Start < int64(4*time.Second) {
 		t.Fatalf("no kill of n2 of 4 s or more in the history (got %+v)", kill)
 	}
-	f, err := os.Open(filepath.Join(out.Dir, ResourcesFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	samples, err := resources.Read(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	samples := readResources(t, out.Dir)
 	// A point covers the second or so before its time: it is "during"
 	// the kill when all of that lies inside the window.
 	const span = int64(1500 * time.Millisecond)

@@ -87,21 +87,14 @@ func TestResourceSampling(t *testing.T) {
 				t.Fatal(err)
 			}
 			charts := strings.Count(string(report), `<div class="plot resources"`)
-			f, err := os.Open(filepath.Join(out.Dir, ResourcesFile))
 			if tc.rounds == 0 {
+				_, err := os.Stat(filepath.Join(out.Dir, ResourcesFile))
 				if err == nil || reads > 0 || charts > 0 {
 					t.Fatalf("sampling off, yet %d reads, %d charts and %s (%v)", reads, charts, ResourcesFile, err)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			samples, err := resources.Read(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			samples := readResources(t, out.Dir)
 			// Every read is stored, three samples each (but the one the
 			// stop cut short), and the last came before the removal.
 			stored := len(samples) / 3
@@ -129,4 +122,19 @@ func TestResourceSampling(t *testing.T) {
 			t.Logf("%d rounds, %d samples (%d failed), %d charts", reads, len(samples), failed, charts)
 		})
 	}
+}
+
+// readResources reads a run directory's resource samples.
+func readResources(t *testing.T, dir string) []resources.Sample {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, ResourcesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	samples, err := resources.Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return samples
 }
