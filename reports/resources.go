@@ -21,9 +21,11 @@ const (
 	// resRowHeight is one node's row of four charts, in the latency plot's
 	// width: at a 1400 px page a row is about 250 px high.
 	resRowHeight = 2.1 * vg.Inch
-	// maxResPoints bounds the points of one line; longer runs are thinned
-	// (a 10-hour run sampled every second keeps one point in 60).
-	maxResPoints = 600
+	// maxResPoints bounds the points of one line, about one per px of a
+	// chart at 1400 px; longer runs are thinned evenly (an hour sampled
+	// every second keeps one point in 12; 5 nodes for an hour draw
+	// charts at 197 KB).
+	maxResPoints = 300
 	// maxResNodes bounds the nodes charted; the samples file has the rest.
 	maxResNodes = 32
 )
