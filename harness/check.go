@@ -160,6 +160,7 @@ func writeOutputs(rd *rundir.Dir, st *rundir.Stage, spec Spec, ops []history.Op,
 		Ops: ops, Verdict: res.Verdict, Results: res.Results,
 		NodeLogs: nodeLogs(rd), Artifacts: artifacts, SLOs: res.SLOs, Faults: res.Faults,
 		History: res.History.Lines(), Network: res.Network,
+		Resources: resourcesOf(rd, slog.Default()),
 	}
 	if err := report(rd, st, ReportFile, up, in); err != nil {
 		return fmt.Errorf("write report: %w", err)

@@ -305,6 +305,7 @@ func (l *lifecycle) run(ctx context.Context) (err error) {
 			err = errors.Join(err, terr)
 		}
 	}()
+	defer l.sampleResources(ctx, cluster)() // stops before the teardown
 	if err := l.setup(ctx); err != nil {
 		return err
 	}

@@ -91,6 +91,11 @@ type Spec struct {
 	// --slo takes them: "availability=99.5%,p99=250ms" (see
 	// reports.ParseSLOs).
 	SLO string `json:"slo,omitempty"`
+	// ResourceInterval is how often each node's CPU, memory, network and
+	// block I/O are sampled into resources.jsonl (0 = every second);
+	// NoResources turns the sampling off.
+	ResourceInterval Duration `json:"resource_interval,omitempty"`
+	NoResources      bool     `json:"no_resources,omitempty"`
 	// Store is the directory runs are stored in.
 	Store string `json:"-"`
 }
@@ -133,6 +138,9 @@ func (s *Spec) Validate() error {
 	// and mean no limit at all.
 	if math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) || s.Rate < 0 {
 		errs = append(errs, fmt.Errorf("rate must be a finite number >= 0, got %g", s.Rate))
+	}
+	if d := s.ResourceInterval.D(); d != 0 && d < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("resource-interval must be at least 100ms, got %s", d))
 	}
 	if s.OpsPerKey < 0 {
 		errs = append(errs, fmt.Errorf("ops-per-key must be >= 0, got %d", s.OpsPerKey))

@@ -168,6 +168,12 @@ func renderSVG(p *plot.Plot, label string) (template.HTML, error) {
 func renderSVGSized(p *plot.Plot, label string, height vg.Length) (template.HTML, error) {
 	c := vgsvg.New(plotWidth, height)
 	p.Draw(draw.New(c))
+	return inlineSVG(c, label)
+}
+
+// inlineSVG returns what was drawn on c as an SVG element to inline in
+// HTML.
+func inlineSVG(c *vgsvg.Canvas, label string) (template.HTML, error) {
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", fmt.Errorf("render %s: %w", label, err)

@@ -27,6 +27,7 @@ import (
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/models/netstats"
+	"github.com/faultline/faultline/models/resources"
 )
 
 //go:embed templates/report.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
@@ -102,6 +103,8 @@ type Input struct {
 	// Network is the messages the nodes exchanged, when the target counted
 	// them.
 	Network *netstats.Summary
+	// Resources are the nodes' resource samples (resources.jsonl), if any.
+	Resources []resources.Sample
 }
 
 // Write renders the report of in and writes it to path (normally
@@ -215,6 +218,7 @@ type page struct {
 	Logs          []nodeLogs
 	Nodes         nodesView
 	Network       *netstats.Summary
+	Resources     []resourceChart
 	Artifacts     []artifact
 	Files         []artifact
 	Generated     string
@@ -478,6 +482,9 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 		return nil, err
 	}
 	pg.Nodes = nv
+	if pg.Resources, err = resourceCharts(in.Resources, windows, colors, endS); err != nil {
+		return nil, err
+	}
 	pg.Network = in.Network
 	return pg, nil
 }

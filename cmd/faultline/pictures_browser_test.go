@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/models/history"
+	"github.com/faultline/faultline/models/resources"
 )
 
 // picturesRun stores a list-append run without Docker whose report has
@@ -86,8 +87,40 @@ func picturesRun(t *testing.T, store, test, stamp string) string {
 			history.Op{Time: at + ms/2, Type: history.OK, Process: history.Process(i), F: "txn", Node: "n2", Value: []any{[]any{"r", key(i), []any{i + 1}}}})
 	}
 	writeHistoryFile(t, dir, ops)
+	writeKillResources(t, dir, "n3", 4500*ms, 5500*ms)
 	if _, err := harness.Check(context.Background(), dir, nil, time.Minute, nil); err != nil {
 		t.Fatal(err)
 	}
 	return test + "/" + stamp
+}
+
+// writeKillResources stores resource samples of n1..n3 every 250 ms for
+// 8 s: each node busy with a fifth of a core and growing memory, but the
+// killed node idle from killed to restarted.
+func writeKillResources(t *testing.T, dir, killed string, from, to int64) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, harness.ResourcesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := resources.NewWriter(f, 250*time.Millisecond, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu := map[string]uint64{}
+	const step = int64(250 * time.Millisecond)
+	for at := int64(0); at <= 8*int64(time.Second); at += step {
+		var round []resources.Sample
+		for _, n := range []string{"n1", "n2", "n3"} {
+			if at > 0 && (n != killed || at <= from || at > to) {
+				cpu[n] += uint64(step / 5)
+			}
+			round = append(round, resources.Sample{Time: at, Node: n, CPUNS: cpu[n], Mem: uint64(20+at/int64(time.Second)) << 20,
+				NetRxBytes: uint64(at / 100), NetTxBytes: uint64(at / 80), BlkWrite: uint64(at / 1000)})
+		}
+		if err := w.Write(round); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

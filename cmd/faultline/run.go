@@ -46,6 +46,7 @@ valid exits 4.`,
 			&cli.StringFlag{Name: "partitions", Usage: "comma-separated partition kinds the partition fault draws from (default: halves, one, majorities-ring, bridge, primaries)", EnvVars: []string{"FAULTLINE_PARTITIONS"}},
 			&cli.StringFlag{Name: "schedule", Usage: "shape of the fault schedule: alternate (one fault at a time), overlap (one lane per fault, staggered), mix:partition=3,kill=1 (weights), seq:partition/primaries,kill/primaries (in order, overlapping); lanes joined by +, each with @interval=D,quiet=D,jitter=D,after=D (docs/faults.md)", EnvVars: []string{"FAULTLINE_SCHEDULE"}},
 			&cli.DurationFlag{Name: "nemesis-interval", Value: d.NemesisInterval.D(), Usage: "time between a fault's start and stop, and between faults", EnvVars: []string{"FAULTLINE_NEMESIS_INTERVAL"}},
+			&cli.DurationFlag{Name: "resource-interval", Value: time.Second, Usage: "how often each node's CPU, memory, network and block I/O are sampled for the report's resource charts (0: off)", EnvVars: []string{"FAULTLINE_RESOURCE_INTERVAL"}},
 			&cli.IntFlag{Name: "nodes", Aliases: []string{"n"}, Value: d.Nodes, Usage: "cluster size", EnvVars: []string{"FAULTLINE_NODES"}},
 			&cli.GenericFlag{Name: "concurrency", Aliases: []string{"c"}, Value: &concurrency{n: d.Concurrency}, Usage: "client workers, one op outstanding each; worker i talks to node i mod nodes; 2n: 2 per node", EnvVars: []string{"FAULTLINE_CONCURRENCY"}},
 			&cli.Float64Flag{Name: "rate", Usage: "total ops/s limit (0: as fast as the system answers)", EnvVars: []string{"FAULTLINE_RATE"}},
@@ -268,6 +269,8 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 	spec.RecoveryWait = harness.Duration(c.Duration("recovery-wait"))
 	spec.CheckTimeout = harness.Duration(c.Duration("check-timeout"))
 	spec.OpsPerKey = c.Int("ops-per-key")
+	spec.ResourceInterval = harness.Duration(c.Duration("resource-interval"))
+	spec.NoResources = spec.ResourceInterval == 0
 	spec.Test = c.String("test-name")
 	spec.Store = c.String("store")
 	spec.SLO = c.String("slo")

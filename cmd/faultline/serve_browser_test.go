@@ -421,6 +421,38 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 				t.Errorf("a kill band opened %q without its op outlined", text(t, "location.href"))
 			}
 		}},
+		{"resource charts at 1400 px", func(t *testing.T) {
+			run(t, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(base+"/"+pictures+"/report.html"), chromedp.WaitVisible(chromedp.CSS("#resources")))
+			defer run(t, chromedp.EmulateViewport(1280, 900))
+			// Per row: its width, height, smallest text height and chart
+			// titles; then the latency plot's width.
+			v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => { const out = [];
+				for (const el of document.querySelectorAll(".plot.resources svg")) { const r = el.getBoundingClientRect(); let m = 1e9, titles = 0;
+					for (const tx of el.querySelectorAll("text")) { const h = tx.getBoundingClientRect().height; if (h > 0) m = Math.min(m, h); if (/CPU|memory|network|block/.test(tx.textContent)) titles++; }
+					out.push(el.getAttribute("aria-label") + " " + Math.round(r.width) + " " + Math.round(r.height) + " " + m.toFixed(1) + " " + titles); }
+				out.push(String(Math.round(document.querySelector('svg[aria-label="latency plot"]').getBoundingClientRect().width)));
+				return out; })()`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("at 1400 px (label, width, height, smallest text, titles): %v", v)
+			if len(v) != 4 {
+				t.Fatalf("%d resource rows, want 3", len(v)-1)
+			}
+			for i, row := range v[:3] {
+				var of string
+				var w, h, titles int
+				var minText float64
+				if _, err := fmt.Sscanf(row, "resources of %s %d %d %g %d", &of, &w, &h, &minText, &titles); err != nil {
+					t.Fatalf("%q: %v", row, err)
+				}
+				if want := fmt.Sprintf("n%d", i+1); of != want || fmt.Sprint(w) != v[3] || h < 200 || minText < 9 || titles != 4 {
+					t.Errorf("row %d: %q; want %s's 4 charts as wide as the latency plot (%s), at least 200 px high, text at least 9 px", i, row, want, v[3])
+				}
+			}
+			run(t, chromedp.ScrollIntoView(chromedp.CSS("#resources")))
+			shot(t, "pictures-resources.png")
+		}},
 		{"compare", func(t *testing.T) {
 			run(t, chromedp.Navigate(base+"/compare?a="+valid+"&b="+invalid), chromedp.WaitVisible(chromedp.CSS("table")))
 			body := text(t, "document.body.innerText")

@@ -1,6 +1,10 @@
 package node
 
-import "context"
+import (
+	"context"
+
+	"github.com/faultline/faultline/models/resources"
+)
 
 // Runtime is where a run's nodes live: Docker containers today
 // (harness/docker), real machines over SSH later. The run lifecycle talks
@@ -66,3 +70,15 @@ type Needs struct {
 
 // Any reports whether anything is needed.
 func (n Needs) Any() bool { return n.Iptables || n.Clock || n.Packet }
+
+// ResourceReader is a RunningCluster that can read what its nodes use
+// (CPU, memory, network, block I/O counters), for the report's resource
+// charts. Docker reads its stats API; the SSH runtime does not yet (it
+// would read /proc and /sys/fs/cgroup on each machine).
+type ResourceReader interface {
+	// ReadResources returns one sample per node, At set; a node whose
+	// counters could not be read has Error set. Source names where the
+	// counters come from, for the stored file.
+	ReadResources(ctx context.Context) []resources.Sample
+	ResourceSource() string
+}
