@@ -190,13 +190,16 @@ func clipText(s string) string {
 
 // page is the template's data, formatted for display.
 type page struct {
-	Run         Run
-	Title       string
-	Verdict     string
-	Reasons     []string
-	Headline    string
-	Started     string
-	Duration    string
+	Run      Run
+	Title    string
+	Verdict  string
+	Reasons  []string
+	Headline string
+	Started  string
+	Duration string
+	// Setup is the time from the controller's start to the first client op
+	// (where the plots start), empty without client ops.
+	Setup       string
 	Options     []kv
 	Summary     Summary
 	Phases      []phaseRow
@@ -352,6 +355,9 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 		d = time.Duration(end)
 	}
 	pg.Duration = fmtDuration(d)
+	if sum.Ops > 0 {
+		pg.Setup = fmtDuration(time.Duration(sum.Start))
+	}
 	if !in.Run.Started.IsZero() {
 		pg.Started = in.Run.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
@@ -442,12 +448,12 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 
 	// Plots.
 	var err error
-	endS := secs(end)
+	startS, endS := secs(sum.Start), secs(end)
 	var ax timeAxis
-	if pg.Latency, pg.LatencyNote, ax, err = latencyPlot(opers, windows, colors, endS); err != nil {
+	if pg.Latency, pg.LatencyNote, ax, err = latencyPlot(opers, windows, colors, startS, endS); err != nil {
 		return nil, err
 	}
-	if pg.Throughput, err = throughputPlot(opers, windows, colors, endS); err != nil {
+	if pg.Throughput, err = throughputPlot(opers, windows, colors, startS, endS); err != nil {
 		return nil, err
 	}
 
@@ -471,10 +477,10 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 		nv.Leaders = append(nv.Leaders, kv{fmtSecs(l.At), who})
 	}
 	pg.FaultTimeline = faultTimeline(nf, windows, colors, ax)
-	if nv.Timeline, err = nodeTimelinePlot(nf, colors, endS); err != nil {
+	if nv.Timeline, err = nodeTimelinePlot(nf, colors, startS, endS); err != nil {
 		return nil, err
 	}
-	if nv.Clock, nv.ClockNodes, err = clockPlot(nf, windows, colors, endS); err != nil {
+	if nv.Clock, nv.ClockNodes, err = clockPlot(nf, windows, colors, startS, endS); err != nil {
 		return nil, err
 	}
 	pg.Nodes = nv
