@@ -29,7 +29,7 @@ import (
 	"github.com/faultline/faultline/models/netstats"
 )
 
-//go:embed templates/report.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
+//go:embed templates/report.html.tmpl templates/depth.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
 var templates embed.FS
 
 // Limits that keep the page readable for huge or very broken histories.
@@ -152,7 +152,7 @@ func renderPage(pg *page) ([]byte, error) {
 		"at":   fmtSecs,
 		"clip": clipHTML,
 		"cut":  clipText,
-	}).ParseFS(templates, "templates/report.html.tmpl")
+	}).ParseFS(templates, "templates/report.html.tmpl", "templates/depth.html.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse report template: %w", err)
 	}
@@ -207,12 +207,16 @@ type page struct {
 	Latency     template.HTML
 	LatencyNote string
 	Throughput  template.HTML
-	Kinds       []kindView
-	Avail       []availRow
-	CAP         CAPProfile
-	SLOs        []SLOResult
-	Faults      []faultRow
-	FaultTally  []tallyRow
+	// ByOp is latency and throughput per operation type; PerNode the
+	// per-node table.
+	ByOp       opsView
+	PerNode    perNodeView
+	Kinds      []kindView
+	Avail      []availRow
+	CAP        CAPProfile
+	SLOs       []SLOResult
+	Faults     []faultRow
+	FaultTally []tallyRow
 	// FaultTimeline is one row per node of the faults acting on it.
 	FaultTimeline template.HTML
 	Logs          []nodeLogs
@@ -457,6 +461,10 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 		return nil, err
 	}
 
+	if pg.ByOp, err = buildOpsView(opers, windows, colors, sum, startS, endS); err != nil {
+		return nil, err
+	}
+	pg.PerNode = buildPerNode(opers, held, colors, in.Run.Nodes)
 	pg.Logs = readLogs(dir, in.Run.Nodes, in.NodeLogs)
 
 	// Nodes: faults, roles and restarts over time, clock offsets.
