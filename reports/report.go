@@ -29,7 +29,7 @@ import (
 	"github.com/faultline/faultline/models/netstats"
 )
 
-//go:embed templates/report.html.tmpl templates/depth.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
+//go:embed templates/report.html.tmpl templates/depth.html.tmpl templates/timeline.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
 var templates embed.FS
 
 // Limits that keep the page readable for huge or very broken histories.
@@ -272,8 +272,10 @@ type checkerView struct {
 type anomalyView struct {
 	models.Anomaly
 	At string
-	// OpsLink is the anomaly's ops for the history view's ops filter.
+	// OpsLink is the anomaly's ops for the history view's ops filter;
+	// Span its ops' time span for the timeline view.
 	OpsLink string
+	Span    string
 	Rows    []opRow
 	MoreOps int
 	Missing []int64
@@ -652,6 +654,7 @@ func anomalyRows(a models.Anomaly, ops []history.Op, opers []operation, at []int
 			av.MoreOps++
 		}
 	}
+	av.Span = fmt.Sprintf("from=%.6f&to=%.6f", secs(lo), secs(hi))
 	for _, w := range windows {
 		if w.Start <= hi && w.End >= lo {
 			f := strings.Join(append([]string{w.Kind}, w.Nodes...), " ") + " " + fmtSecs(w.Start) + "–" + fmtSecs(w.End)

@@ -216,7 +216,7 @@ func TestWriteEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `"rows":0,"chunkRows":5000,"chunks":0,"firstInv":[],"fs":[],"nodes":[]`) {
+	if !strings.Contains(string(b), `"rows":0,"chunkRows":5000,"chunks":0,"firstInv":[],"firstT":[],"fs":[],"nodes":[]`) {
 		t.Errorf("history view of an empty history: %s", b)
 	}
 }
@@ -238,6 +238,7 @@ func TestHostileViews(t *testing.T) {
 		{"report.html", 0},
 		{HistoryViewFile, 2},
 		{NodeLogsViewFile, 2},
+		{TimelineViewFile, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(tc.name)))
