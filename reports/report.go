@@ -654,7 +654,7 @@ func anomalyRows(a models.Anomaly, ops []history.Op, opers []operation, at []int
 			av.MoreOps++
 		}
 	}
-	av.Span = fmt.Sprintf("from=%.6f&to=%.6f", secs(lo), secs(hi))
+	av.Span = fmt.Sprintf("from=%.6f&to=%.6f&at=%.6f", secs(lo), secs(hi), secs(min(max(a.Time, lo), hi)))
 	for _, w := range windows {
 		if w.Start <= hi && w.End >= lo {
 			f := strings.Join(append([]string{w.Kind}, w.Nodes...), " ") + " " + fmtSecs(w.Start) + "–" + fmtSecs(w.End)

@@ -9,13 +9,14 @@ import (
 // The ops timeline view: timeline.html next to history.html, drawing each
 // process's ops as bars over time (as jepsen.checker.timeline does) around
 // a moment, from the history view's data files. Each anomaly links to it
-// at its ops' span (timeline.html#from=S&to=S&ops=I,J). It stays usable on
+// at its ops' span (timeline.html#from=S&to=S&at=S&ops=I,J). It stays usable on
 // any history by what it loads and draws, see the bounds below.
 const (
 	TimelineViewFile = "timeline.html"
-	// timelineMaxBars bounds the ops drawn: the window narrows around its
-	// centre until no more overlap it.
-	timelineMaxBars = 2000
+	// timelineMaxBars bounds the ops drawn, so that bars stay a few pixels
+	// wide at least: the window narrows around its centre until no more
+	// overlap it.
+	timelineMaxBars = 500
 	// timelineMaxChunks bounds the data files loaded for one window (the
 	// window is clipped to the time they cover).
 	timelineMaxChunks = 4

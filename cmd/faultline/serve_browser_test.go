@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -420,6 +421,69 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 			if !eval(t, `location.hash.startsWith("#op=") && document.querySelectorAll("#ops tbody tr.target").length === 1`) {
 				t.Errorf("a kill band opened %q without its op outlined", text(t, "location.href"))
 			}
+		}},
+		{"by operation type and per node", func(t *testing.T) {
+			run(t, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(base+"/"+invalid+"/report.html"), chromedp.WaitVisible(chromedp.CSS("header.banner")))
+			defer run(t, chromedp.EmulateViewport(1280, 900))
+			if n := count(t, `svg[aria-label="latency by type"], svg[aria-label="throughput by type"]`); n != 2 {
+				t.Errorf("%d plots by operation type, want 2", n)
+			}
+			// read and write, each a row and a legend entry.
+			if n := count(t, `#by-type + .plot .legend .item, h3#by-type ~ .scroll table tr td:first-child .swatch`); n < 4 {
+				t.Errorf("%d legend entries and rows by type, want read and write in both", n)
+			}
+			if !eval(t, `document.getElementById("dd-setup") !== null || document.body.innerText.includes("before the first op")`) {
+				t.Error("no setup time in What ran")
+			}
+			run(t, chromedp.ScrollIntoView(chromedp.CSS("#by-type")))
+			shot(t, "report-by-type.png")
+			// The partition cut n1 off: n1 alone in the minority, n2 and
+			// n3 in the majority, not all shaded alike.
+			sides := text(t, `Array.from(document.querySelectorAll("table.per-node tr[data-node]")).map(r => r.dataset.node + "=" + r.querySelector("td.side-major, td.side-minor").textContent.split(" {")[0]).join(" ")`)
+			if sides != "n1=minority n2=majority n3=majority" {
+				t.Errorf("per-node sides %q", sides)
+			}
+			if !eval(t, `Array.from(document.querySelectorAll("table.per-node tr[data-node]")).every(r => Number(r.cells[1].textContent) > 300)`) {
+				t.Error("a node's row counts no ops")
+			}
+			run(t, chromedp.ScrollIntoView(chromedp.CSS("#per-node")))
+			shot(t, "report-per-node.png")
+		}},
+		{"timeline from an anomaly", func(t *testing.T) {
+			run(t, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(base+"/"+invalid+"/report.html"), chromedp.WaitVisible(chromedp.CSS("header.banner")))
+			defer run(t, chromedp.EmulateViewport(1280, 900))
+			run(t, chromedp.Click(chromedp.CSS(`.anomaly a.timeline-link`)), ready)
+			bars, marked := count(t, `#plot a.op rect`), count(t, `#plot a.op.hl`)
+			if bars < 10 || bars > 500 || marked == 0 {
+				t.Errorf("timeline draws %d ops, %d of the anomaly's", bars, marked)
+			}
+			if !eval(t, `document.querySelector("#plot svg").getBoundingClientRect().width >= 1000`) {
+				t.Error("the timeline is narrower than 1000 px at 1400")
+			}
+			shot(t, "timeline.png")
+			link := text(t, "location.href")
+			// A bar opens the history view at its op.
+			run(t, chromedp.Click(chromedp.CSS(`#plot a.op.hl`)), ready)
+			if !eval(t, `location.pathname.endsWith("history.html") && document.querySelectorAll("#ops tbody tr.target").length === 1`) {
+				t.Errorf("a timeline bar opened %q without its op outlined", text(t, "location.href"))
+			}
+			// Zooming in draws fewer.
+			run(t, chromedp.Navigate(link), ready, chromedp.Click(chromedp.CSS(`button[data-act="in"]`)),
+				wait(`document.body.dataset.ready === "yes" && document.querySelectorAll("#plot a.op rect").length < `+strconv.Itoa(bars)))
+		}},
+		{"node logs with fault marks", func(t *testing.T) {
+			run(t, chromedp.Navigate(base+"/"+valid+"/nodes.html#node-n3"), ready)
+			// n3: the partition (start, end) and its kill (start, end).
+			marks := text(t, `Array.from(document.querySelectorAll("#node-n3 pre.log .mark")).map(m => m.textContent.trim().split("  ")[1]).join(" | ")`)
+			want := "fault starts: partition: not heard by n1 | fault ends: partition | fault starts: kill | fault ends: kill (process restarted)"
+			if marks != want {
+				t.Errorf("n3's marks %q, want %q", marks, want)
+			}
+			if n := count(t, "#node-n1 pre.log .mark"); n != 2 {
+				t.Errorf("n1 has %d marks, want the partition's 2", n)
+			}
+			shot(t, "node-logs-marks.png")
+			run(t, chromedp.Click(chromedp.CSS(`#search input[name=marks]`)), wait(`document.querySelectorAll("pre.log .mark").length === 0`))
 		}},
 		{"compare", func(t *testing.T) {
 			run(t, chromedp.Navigate(base+"/compare?a="+valid+"&b="+invalid), chromedp.WaitVisible(chromedp.CSS("table")))
