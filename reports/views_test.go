@@ -329,6 +329,7 @@ func TestReport1M(t *testing.T) {
 		t.Fatal(err)
 	}
 	hv, _ := os.Stat(filepath.Join(dir, HistoryViewFile))
+	tv, _ := os.Stat(filepath.Join(dir, TimelineViewFile))
 	chunks, _ := filepath.Glob(filepath.Join(dir, "history", "ops-*.js"))
 	var data, biggest int64
 	for _, c := range chunks {
@@ -343,8 +344,8 @@ func TestReport1M(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?s)<svg.*?</svg>`).FindAllString(string(report), -1) {
 		svgs = append(svgs, len(m))
 	}
-	t.Logf("%d ops: report.html %d bytes (SVGs %v), history.html %d bytes, %d data files %d bytes (largest %d), written in %s",
-		len(ops), len(report), svgs, hv.Size(), len(chunks), data, biggest, took.Round(10*time.Millisecond))
+	t.Logf("%d ops: report.html %d bytes (SVGs %v), history.html %d bytes, timeline.html %d bytes, %d data files %d bytes (largest %d), written in %s",
+		len(ops), len(report), svgs, hv.Size(), tv.Size(), len(chunks), data, biggest, took.Round(10*time.Millisecond))
 	if len(report) > 1<<20 {
 		t.Errorf("report.html is %d bytes at 1M ops, want under 1 MiB", len(report))
 	}
@@ -353,7 +354,7 @@ func TestReport1M(t *testing.T) {
 			t.Errorf("an SVG of %d bytes: downsampling does not keep plots small", n)
 		}
 	}
-	if hv.Size() > 64<<10 || biggest > 1<<20 {
-		t.Errorf("history.html %d bytes, largest data file %d: pages must stay light", hv.Size(), biggest)
+	if hv.Size() > 64<<10 || tv.Size() > 64<<10 || biggest > 1<<20 {
+		t.Errorf("history.html %d bytes, timeline.html %d, largest data file %d: pages must stay light", hv.Size(), tv.Size(), biggest)
 	}
 }
