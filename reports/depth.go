@@ -305,3 +305,14 @@ func sideOf(g map[string][]string, all []string, n string) sideCell {
 	}
 	return c
 }
+
+// faultAlpha is how strongly node's row of the node timeline is shaded for
+// w: a partition shades the majority side faintly, so the side cut off
+// stands out (a primaries partition would otherwise shade every node
+// alike).
+func faultAlpha(w history.Window, nodes []string, node string) uint8 {
+	if g, ok := windowGrudge(w); ok && sideOf(g, nodes, node).Class == "side-major" {
+		return 50
+	}
+	return 150
+}

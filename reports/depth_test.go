@@ -178,3 +178,28 @@ func TestNodeLogMarks(t *testing.T) {
 		}
 	}
 }
+
+func TestFaultAlpha(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
+	primaries := history.Window{Kind: "partition", Value: map[string]any{"n1": []any{"n2", "n3", "n4", "n5"}, "n2": []any{"n1"}, "n3": []any{"n1"}, "n4": []any{"n1"}, "n5": []any{"n1"}}}
+	halves := history.Window{Kind: "partition", Value: map[string]any{"n1": []any{"n3", "n4", "n5"}, "n2": []any{"n3", "n4", "n5"}, "n3": []any{"n1", "n2"}, "n4": []any{"n1", "n2"}, "n5": []any{"n1", "n2"}}}
+	kill := history.Window{Kind: "kill", Value: []any{"n1"}}
+	tests := []struct {
+		name string
+		w    history.Window
+		want map[string]uint8
+	}{
+		{"primary cut off", primaries, map[string]uint8{"n1": 150, "n2": 50, "n5": 50}},
+		{"halves", halves, map[string]uint8{"n1": 150, "n2": 150, "n3": 50, "n5": 50}},
+		{"kill", kill, map[string]uint8{"n1": 150}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for n, want := range tt.want {
+				if got := faultAlpha(tt.w, nodes, n); got != want {
+					t.Errorf("%s shaded %d, want %d", n, got, want)
+				}
+			}
+		})
+	}
+}

@@ -165,7 +165,7 @@ func (r nodeRows) Plot(c draw.Canvas, p *plot.Plot) {
 				hatch(c, clipX(w.Start), clipX(w.End), trY(y-0.2), top)
 				continue
 			}
-			rect(clipX(w.Start), clipX(w.End), trY(y-0.2), top, rgb(r.colors[w.Kind], 150))
+			rect(clipX(w.Start), clipX(w.End), trY(y-0.2), top, rgb(r.colors[w.Kind], faultAlpha(w, r.nf.Nodes, node)))
 		}
 		for _, s := range r.nf.Primary[node] {
 			rect(clipX(s[0]), clipX(s[1]), bottom, trY(y-0.26), rgb(roleHex, 255))
