@@ -436,7 +436,7 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 				t.Error("no setup time in What ran")
 			}
 			run(t, chromedp.ScrollIntoView(chromedp.CSS("#by-type")))
-			shot(t, "report-by-type.png")
+			shot(t, "pictures-by-type.png")
 			// The partition cut n1 off: n1 alone in the minority, n2 and
 			// n3 in the majority, not all shaded alike.
 			sides := text(t, `Array.from(document.querySelectorAll("table.per-node tr[data-node]")).map(r => r.dataset.node + "=" + r.querySelector("td.side-major, td.side-minor").textContent.split(" {")[0]).join(" ")`)
@@ -447,7 +447,7 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 				t.Error("a node's row counts no ops")
 			}
 			run(t, chromedp.ScrollIntoView(chromedp.CSS("#per-node")))
-			shot(t, "report-per-node.png")
+			shot(t, "pictures-per-node.png")
 		}},
 		{"timeline from an anomaly", func(t *testing.T) {
 			run(t, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(base+"/"+invalid+"/report.html"), chromedp.WaitVisible(chromedp.CSS("header.banner")))
@@ -460,7 +460,7 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 			if !eval(t, `document.querySelector("#plot svg").getBoundingClientRect().width >= 1000`) {
 				t.Error("the timeline is narrower than 1000 px at 1400")
 			}
-			shot(t, "timeline.png")
+			shot(t, "pictures-timeline-view.png")
 			link := text(t, "location.href")
 			// A bar opens the history view at its op.
 			run(t, chromedp.Click(chromedp.CSS(`#plot a.op.hl`)), ready)
@@ -482,7 +482,7 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 			if n := count(t, "#node-n1 pre.log .mark"); n != 2 {
 				t.Errorf("n1 has %d marks, want the partition's 2", n)
 			}
-			shot(t, "node-logs-marks.png")
+			shot(t, "pictures-node-marks.png")
 			run(t, chromedp.Click(chromedp.CSS(`#search input[name=marks]`)), wait(`document.querySelectorAll("pre.log .mark").length === 0`))
 		}},
 		{"compare", func(t *testing.T) {
