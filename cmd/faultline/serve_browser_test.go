@@ -149,7 +149,8 @@ func TestBrowser(t *testing.T) {
 	valid := browserRun(t, store, "etcd-register", "20261124T030000Z", false)
 	invalid := browserRun(t, store, "etcd-register-stale", "20261124T040000Z", true)
 	pictures := picturesRun(t, store, "postgres-list-append", "20261124T060000Z")
-	t.Logf("three runs stored and checked in %s", time.Since(began).Round(time.Millisecond))
+	big, bigMid := bigRun(t, store, "etcd-register-big", "20261124T070000Z")
+	t.Logf("four runs stored and three checked in %s", time.Since(began).Round(time.Millisecond))
 	// A run directory from elsewhere whose report was altered to read the
 	// store and run a planted script.
 	tampered := browserRun(t, store, "etcd-register-tampered", "20261124T050000Z", false)
@@ -470,6 +471,27 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 			// Zooming in draws fewer.
 			run(t, chromedp.Navigate(link), ready, chromedp.Click(chromedp.CSS(`button[data-act="in"]`)),
 				wait(`document.body.dataset.ready === "yes" && document.querySelectorAll("#plot a.op rect").length < `+strconv.Itoa(bars)))
+		}},
+		{"timeline of a large history", func(t *testing.T) {
+			// The whole run asked for: at most 5 of its 8 data files load
+			// and at most 500 ops are drawn.
+			run(t, chromedp.Navigate(base+"/"+big+"/timeline.html#from=0&to=20&span=0"), ready)
+			bars := count(t, `#plot a.op rect`)
+			files, err := chromedp.Run(ctx, chromedp.Evaluate[int](`performance.getEntriesByType("resource").filter(e => e.name.includes("/history/ops-")).length`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status := text(t, `document.getElementById("status").textContent`)
+			// Narrowed around the middle, 10 s, not from one end.
+			if bars == 0 || bars > 500 || files > 5 || !strings.Contains(status, "narrowed") || !strings.Contains(status, "from 9.") {
+				t.Errorf("whole large run: %d ops drawn from %d data files, status %q", bars, files, status)
+			}
+			// An anomaly's link in the middle: its op drawn, outlined.
+			run(t, chromedp.Navigate(base+"/"+big+"/timeline.html#from=10&to=10.002&at=10&ops="+strconv.FormatInt(bigMid, 10)), ready)
+			if n := count(t, `#plot a.op.hl[data-inv="`+strconv.FormatInt(bigMid, 10)+`"]`); n != 1 || count(t, `#plot a.op rect`) > 500 {
+				t.Errorf("the op at 10 s outlined %d times among %d ops", n, count(t, `#plot a.op rect`))
+			}
+			t.Logf("large history: %d ops drawn from %d data files (%s)", bars, files, status)
 		}},
 		{"node logs with fault marks", func(t *testing.T) {
 			run(t, chromedp.Navigate(base+"/"+valid+"/nodes.html#node-n3"), ready)
