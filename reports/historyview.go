@@ -118,6 +118,7 @@ type historyMeta struct {
 	ChunkRows int      `json:"chunkRows"`
 	Chunks    int      `json:"chunks"`
 	FirstInv  []int64  `json:"firstInv"` // invocation index of each chunk's first row
+	FirstT    []int64  `json:"firstT"`   // time (µs) of each chunk's first row, for the timeline view
 	Fs        []string `json:"fs"`
 	Nodes     []string `json:"nodes"`
 	// Anomalies maps a history index to the anomalies naming it.
@@ -139,7 +140,7 @@ type historyPage struct {
 func writeHistoryView(dir runFiles, title, verdict string, ops []history.Op, results []models.Result) error {
 	rows := historyRows(ops)
 	meta := historyMeta{Title: title, Rows: len(rows), ChunkRows: chunkRows, Anomalies: map[string][]string{},
-		FirstInv: []int64{}, Fs: []string{}, Nodes: []string{}}
+		FirstInv: []int64{}, FirstT: []int64{}, Fs: []string{}, Nodes: []string{}}
 	meta.Chunks = (len(rows) + chunkRows - 1) / chunkRows
 	fs, nodes := map[string]bool{}, map[string]bool{}
 	for _, r := range rows {
@@ -182,6 +183,7 @@ func writeHistoryView(dir runFiles, title, verdict string, ops []history.Op, res
 	for c := range meta.Chunks {
 		lo, hi := c*chunkRows, min((c+1)*chunkRows, len(rows))
 		meta.FirstInv = append(meta.FirstInv, rows[lo].inv)
+		meta.FirstT = append(meta.FirstT, rows[lo].t0)
 		b, err := chunkJS(c, rows[lo:hi])
 		if err != nil {
 			return err
@@ -199,7 +201,10 @@ func writeHistoryView(dir runFiles, title, verdict string, ops []history.Op, res
 	if err := t.Execute(&b, historyPage{Up: dir.up, Title: title, Verdict: verdict, Meta: meta}); err != nil {
 		return fmt.Errorf("render history view: %w", err)
 	}
-	return dir.out.WriteFile(HistoryViewFile, b.Bytes())
+	if err := dir.out.WriteFile(HistoryViewFile, b.Bytes()); err != nil {
+		return err
+	}
+	return writeTimelineView(dir, title, verdict, meta)
 }
 
 func chunkName(c int) string { return fmt.Sprintf("ops-%04d.js", c) }

@@ -116,6 +116,8 @@ type viewLog struct {
 	First   int      `json:"first"` // line number of Lines[0], 0 when unknown (tail of a cut file)
 	Skipped bool     `json:"skipped"`
 	Problem string   `json:"problem,omitempty"`
+	// Marks are the faults acting on the node, placed among the lines.
+	Marks []faultMark `json:"marks,omitempty"`
 }
 
 type logsPage struct {
@@ -125,8 +127,9 @@ type logsPage struct {
 	Logs    []viewLog
 }
 
-// readViewLogs reads each node log's tail for the logs view.
-func readViewLogs(dir runFiles, nodes []string, logs map[string][]string) []viewLog {
+// readViewLogs reads each node log's tail for the logs view, with the
+// node's fault marks placed among its lines.
+func readViewLogs(dir runFiles, nodes []string, logs map[string][]string, marks map[string][]faultMark) []viewLog {
 	var out []viewLog
 	order := logOrder(nodes, logs)
 	for _, n := range order {
@@ -140,6 +143,7 @@ func readViewLogs(dir runFiles, nodes []string, logs map[string][]string) []view
 				vl.Problem = err.Error()
 			default:
 				vl.Lines, vl.First, vl.Skipped = lines, first, skipped
+				vl.Marks = placeMarks(lines, skipped, marks[n])
 			}
 			out = append(out, vl)
 		}
@@ -200,8 +204,8 @@ func readTail(src *rundir.Dir, path string, limit int64) ([]string, int, bool, e
 }
 
 // writeLogsView writes nodes.html into dir's outputs.
-func writeLogsView(dir runFiles, title, verdict string, nodes []string, logs map[string][]string) error {
-	pg := logsPage{Title: title, Verdict: verdict, Logs: readViewLogs(dir, nodes, logs)}
+func writeLogsView(dir runFiles, title, verdict string, nodes []string, logs map[string][]string, marks map[string][]faultMark) error {
+	pg := logsPage{Title: title, Verdict: verdict, Logs: readViewLogs(dir, nodes, logs, marks)}
 	pg.Nodes = logOrder(nodes, logs)
 	if pg.Logs == nil {
 		pg.Logs = []viewLog{}

@@ -114,11 +114,11 @@ func collectNodeFacts(ops []history.Op, windows []history.Window, runNodes []str
 // nodeTimelinePlot draws one row per node: its fault windows shaded in the
 // fault kind's color, a dark bar while it was primary, and a mark where its
 // process was restarted.
-func nodeTimelinePlot(nf nodeFacts, colors map[string]string, end float64) (template.HTML, error) {
+func nodeTimelinePlot(nf nodeFacts, colors map[string]string, start, end float64) (template.HTML, error) {
 	if len(nf.Nodes) == 0 {
 		return "", nil
 	}
-	p := newPlot(end)
+	p := newPlot(start, end)
 	p.Title.Text = "Nodes: faults, primaries and restarts"
 	p.Y.Min, p.Y.Max = -0.6, float64(len(nf.Nodes))-0.4
 	p.Y.Tick.Marker = nodeTicks(nf.Nodes)
@@ -165,7 +165,7 @@ func (r nodeRows) Plot(c draw.Canvas, p *plot.Plot) {
 				hatch(c, clipX(w.Start), clipX(w.End), trY(y-0.2), top)
 				continue
 			}
-			rect(clipX(w.Start), clipX(w.End), trY(y-0.2), top, rgb(r.colors[w.Kind], 150))
+			rect(clipX(w.Start), clipX(w.End), trY(y-0.2), top, rgb(r.colors[w.Kind], faultAlpha(w, r.nf.Nodes, node)))
 		}
 		for _, s := range r.nf.Primary[node] {
 			rect(clipX(s[0]), clipX(s[1]), bottom, trY(y-0.26), rgb(roleHex, 255))
@@ -186,11 +186,11 @@ func nodeHex(i int) string {
 }
 
 // clockPlot draws each node's clock offset over time as a step line.
-func clockPlot(nf nodeFacts, windows []history.Window, colors map[string]string, end float64) (template.HTML, []kindView, error) {
+func clockPlot(nf nodeFacts, windows []history.Window, colors map[string]string, start, end float64) (template.HTML, []kindView, error) {
 	if len(nf.Clock) == 0 {
 		return "", nil, nil
 	}
-	p := newPlot(end)
+	p := newPlot(start, end)
 	p.Title.Text = "Clock offset of each node (ms)"
 	p.Y.Label.Text = "offset ms"
 	p.Y.Tick.Marker = niceTicks{n: 6}

@@ -322,7 +322,7 @@ func TestFaultTimeline(t *testing.T) {
 	for _, op := range ops {
 		end = max(end, op.Time)
 	}
-	_, _, ax, err := latencyPlot(opers, windows, colors, secs(end))
+	_, _, ax, err := latencyPlot(opers, windows, colors, secs(opers[0].start), secs(end))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,8 +74,10 @@ func sansFont(size vg.Length) font.Font {
 }
 
 // newPlot returns a plot in the report's style: sans-serif text and a time
-// axis in seconds since the run started, spanning [0, end].
-func newPlot(end float64) *plot.Plot {
+// axis in seconds since the run started, spanning [start, end]. start is the
+// first client op, not the controller's start: setup (image builds, cluster
+// start) would otherwise take most of a first run's plots.
+func newPlot(start, end float64) *plot.Plot {
 	p := plot.New()
 	p.Title.TextStyle.Font = sansFont(11)
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
@@ -84,7 +86,7 @@ func newPlot(end float64) *plot.Plot {
 	}
 	p.Legend.TextStyle.Font = sansFont(9)
 	p.X.Label.Text = "seconds since start"
-	p.X.Min, p.X.Max = 0, math.Max(end, 1e-3)
+	p.X.Min, p.X.Max = start, math.Max(end, start+1e-3)
 	p.X.Tick.Marker = niceTicks{}
 	p.Add(plotter.NewGrid())
 	return p
@@ -108,8 +110,8 @@ func (f faultShading) Plot(c draw.Canvas, p *plot.Plot) {
 	lineH := sty.Height("M") + 1
 	var rowEnd []vg.Length
 	for _, w := range f.windows {
-		if trX(secs(w.Start)) > c.Max.X {
-			continue
+		if trX(secs(w.Start)) > c.Max.X || trX(secs(w.End)) < c.Min.X {
+			continue // outside the plotted span (during setup)
 		}
 		x0 := max(trX(secs(w.Start)), c.Min.X)
 		x1 := min(trX(secs(w.End)), c.Max.X)
@@ -197,7 +199,7 @@ func inlineSVG(c *vgsvg.Canvas, label string) (template.HTML, error) {
 // time. Ops that would be drawn on the same spot (within half a point) are
 // drawn once; if more than maxPoints spots remain they are sampled. It
 // returns the SVG and a note saying what was left out, if anything.
-func latencyPlot(opers []operation, windows []history.Window, colors map[string]string, end float64) (template.HTML, string, timeAxis, error) {
+func latencyPlot(opers []operation, windows []history.Window, colors map[string]string, start, end float64) (template.HTML, string, timeAxis, error) {
 	ms := func(o operation) float64 {
 		return math.Max(float64(o.latency())/1e6, 1e-3) // 1µs floor for the log scale
 	}
@@ -218,7 +220,7 @@ func latencyPlot(opers []operation, windows []history.Window, colors map[string]
 			minMS, maxMS = math.Min(minMS, ms(o)), math.Max(maxMS, ms(o))
 		}
 	}
-	p := newPlot(end)
+	p := newPlot(start, end)
 	p.Title.Text = "Latency (invocation to completion) by invocation time"
 	p.Y.Label.Text = "latency"
 	p.Add(faultShading{windows: windows, colors: colors})
@@ -253,7 +255,7 @@ func latencyPlot(opers []operation, windows []history.Window, colors map[string]
 		if o.pending() {
 			continue
 		}
-		cell := [3]int32{int32(kind(o)), int32(secs(o.start) / p.X.Max * float64(cellsX)), int32(yNorm(ms(o)) * float64(cellsY))}
+		cell := [3]int32{int32(kind(o)), int32((secs(o.start) - p.X.Min) / (p.X.Max - p.X.Min) * float64(cellsX)), int32(yNorm(ms(o)) * float64(cellsY))}
 		if !seen[cell] {
 			seen[cell] = true
 			spots = append(spots, i)
@@ -342,32 +344,52 @@ func stride(xs []int, n int) []int {
 
 // throughputPlot plots completions per second by outcome, in bins of a
 // round width giving at most about targetBins bins (at least 100ms).
-func throughputPlot(opers []operation, windows []history.Window, colors map[string]string, end float64) (template.HTML, error) {
-	width := binWidth(end)
-	w := width.Seconds()
-	nbins := max(int(math.Ceil(end/w)), 1)
-	counts := [3][]float64{make([]float64, nbins), make([]float64, nbins), make([]float64, nbins)}
-	for _, o := range opers {
-		if o.pending() {
-			continue
-		}
-		k := 0
+func throughputPlot(opers []operation, windows []history.Window, colors map[string]string, start, end float64) (template.HTML, error) {
+	outcome := func(o operation) int {
 		switch o.outcome {
 		case history.Fail:
-			k = 1
+			return 1
 		case history.Info:
-			k = 2
+			return 2
 		}
-		b := min(max(int(o.end/int64(width)), 0), nbins-1)
+		return 0
+	}
+	series := []rateSeries{{Hex: okHex}, {Hex: failHex}, {Hex: infoHex}}
+	return ratePlot(opers, outcome, series, windows, colors, start, end, "by outcome", "throughput plot")
+}
+
+// rateSeries is one line of a rate plot.
+type rateSeries struct {
+	Hex    string
+	Dashes []vg.Length
+}
+
+// ratePlot plots completions per second, one step line per series (class
+// returns an op's series, or -1 to leave it out), in bins of a round width
+// from start.
+func ratePlot(opers []operation, class func(operation) int, series []rateSeries, windows []history.Window, colors map[string]string, start, end float64, by, label string) (template.HTML, error) {
+	width := binWidth(end - start)
+	w := width.Seconds()
+	nbins := max(int(math.Ceil((end-start)/w)), 1)
+	counts := make([][]float64, len(series))
+	for k := range counts {
+		counts[k] = make([]float64, nbins)
+	}
+	startNS := int64(start * 1e9)
+	for _, o := range opers {
+		k := class(o)
+		if o.pending() || k < 0 {
+			continue
+		}
+		b := min(max(int((o.end-startNS)/int64(width)), 0), nbins-1)
 		counts[k][b]++
 	}
-	p := newPlot(end)
-	p.Title.Text = fmt.Sprintf("Throughput: completions per second by outcome (%s bins)", width)
+	p := newPlot(start, end)
+	p.Title.Text = fmt.Sprintf("Throughput: completions per second %s (%s bins)", by, width)
 	p.Y.Label.Text = "ops/s"
 	p.Y.Min = 0
 	p.Y.Tick.Marker = niceTicks{n: 6}
 	p.Add(faultShading{windows: windows, colors: colors})
-	hexes := [3]string{okHex, failHex, infoHex}
 	ymax := 1.0
 	for k, cs := range counts {
 		if !slices.ContainsFunc(cs, func(c float64) bool { return c > 0 }) {
@@ -375,25 +397,26 @@ func throughputPlot(opers []operation, windows []history.Window, colors map[stri
 		}
 		xys := make(plotter.XYs, 0, nbins+1)
 		for b, c := range cs {
-			lo := float64(b) * w
+			lo := start + float64(b)*w
 			rate := c / (math.Min(lo+w, math.Max(end, lo+w/10)) - lo) // the last bin may be short
 			ymax = math.Max(ymax, rate)
 			xys = append(xys, plotter.XY{X: lo, Y: rate})
 		}
-		xys = append(xys, plotter.XY{X: math.Max(end, float64(nbins)*w), Y: xys[len(xys)-1].Y})
+		xys = append(xys, plotter.XY{X: math.Max(end, start+float64(nbins)*w), Y: xys[len(xys)-1].Y})
 		l, err := plotter.NewLine(xys)
 		if err != nil {
-			return "", fmt.Errorf("throughput plot: %w", err)
+			return "", fmt.Errorf("%s: %w", label, err)
 		}
 		l.StepStyle = plotter.PostStep
-		l.Color = rgb(hexes[k], 255)
+		l.Color = rgb(series[k].Hex, 255)
 		l.Width = vg.Points(1.2)
+		l.Dashes = series[k].Dashes
 		p.Add(l)
 	}
 	p.Y.Max = ymax * 1.25 // head room for the fault labels
-	p.X.Max = math.Max(end, 1e-3)
+	p.X.Max = math.Max(end, start+1e-3)
 	p.Add(faultShading{windows: windows, colors: colors, labels: true})
-	return renderSVG(p, "throughput plot")
+	return renderSVG(p, label)
 }
 
 // binWidth returns the round bin width (1, 2 or 5 times a power of ten, at

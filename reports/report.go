@@ -30,7 +30,7 @@ import (
 	"github.com/faultline/faultline/models/resources"
 )
 
-//go:embed templates/report.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
+//go:embed templates/report.html.tmpl templates/depth.html.tmpl templates/timeline.html.tmpl templates/history.html.tmpl templates/nodes.html.tmpl
 var templates embed.FS
 
 // Limits that keep the page readable for huge or very broken histories.
@@ -155,7 +155,7 @@ func renderPage(pg *page) ([]byte, error) {
 		"at":   fmtSecs,
 		"clip": clipHTML,
 		"cut":  clipText,
-	}).ParseFS(templates, "templates/report.html.tmpl")
+	}).ParseFS(templates, "templates/report.html.tmpl", "templates/depth.html.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse report template: %w", err)
 	}
@@ -193,13 +193,16 @@ func clipText(s string) string {
 
 // page is the template's data, formatted for display.
 type page struct {
-	Run         Run
-	Title       string
-	Verdict     string
-	Reasons     []string
-	Headline    string
-	Started     string
-	Duration    string
+	Run      Run
+	Title    string
+	Verdict  string
+	Reasons  []string
+	Headline string
+	Started  string
+	Duration string
+	// Setup is the time from the controller's start to the first client op
+	// (where the plots start), empty without client ops.
+	Setup       string
 	Options     []kv
 	Summary     Summary
 	Phases      []phaseRow
@@ -207,12 +210,16 @@ type page struct {
 	Latency     template.HTML
 	LatencyNote string
 	Throughput  template.HTML
-	Kinds       []kindView
-	Avail       []availRow
-	CAP         CAPProfile
-	SLOs        []SLOResult
-	Faults      []faultRow
-	FaultTally  []tallyRow
+	// ByOp is latency and throughput per operation type; PerNode the
+	// per-node table.
+	ByOp       opsView
+	PerNode    perNodeView
+	Kinds      []kindView
+	Avail      []availRow
+	CAP        CAPProfile
+	SLOs       []SLOResult
+	Faults     []faultRow
+	FaultTally []tallyRow
 	// FaultTimeline is one row per node of the faults acting on it.
 	FaultTimeline template.HTML
 	Logs          []nodeLogs
@@ -269,8 +276,10 @@ type checkerView struct {
 type anomalyView struct {
 	models.Anomaly
 	At string
-	// OpsLink is the anomaly's ops for the history view's ops filter.
+	// OpsLink is the anomaly's ops for the history view's ops filter;
+	// Span its ops' time span for the timeline view.
 	OpsLink string
+	Span    string
 	Rows    []opRow
 	MoreOps int
 	Missing []int64
@@ -356,6 +365,9 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 		d = time.Duration(end)
 	}
 	pg.Duration = fmtDuration(d)
+	if sum.Ops > 0 {
+		pg.Setup = fmtDuration(time.Duration(sum.Start))
+	}
 	if !in.Run.Started.IsZero() {
 		pg.Started = in.Run.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
@@ -446,15 +458,19 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 
 	// Plots.
 	var err error
-	endS := secs(end)
+	startS, endS := secs(sum.Start), secs(end)
 	var ax timeAxis
-	if pg.Latency, pg.LatencyNote, ax, err = latencyPlot(opers, windows, colors, endS); err != nil {
+	if pg.Latency, pg.LatencyNote, ax, err = latencyPlot(opers, windows, colors, startS, endS); err != nil {
 		return nil, err
 	}
-	if pg.Throughput, err = throughputPlot(opers, windows, colors, endS); err != nil {
+	if pg.Throughput, err = throughputPlot(opers, windows, colors, startS, endS); err != nil {
 		return nil, err
 	}
 
+	if pg.ByOp, err = buildOpsView(opers, windows, colors, sum, startS, endS); err != nil {
+		return nil, err
+	}
+	pg.PerNode = buildPerNode(opers, held, colors, in.Run.Nodes)
 	pg.Logs = readLogs(dir, in.Run.Nodes, in.NodeLogs)
 
 	// Nodes: faults, roles and restarts over time, clock offsets.
@@ -475,14 +491,14 @@ func buildPage(dir runFiles, in Input) (*page, error) {
 		nv.Leaders = append(nv.Leaders, kv{fmtSecs(l.At), who})
 	}
 	pg.FaultTimeline = faultTimeline(nf, windows, colors, ax)
-	if nv.Timeline, err = nodeTimelinePlot(nf, colors, endS); err != nil {
+	if nv.Timeline, err = nodeTimelinePlot(nf, colors, startS, endS); err != nil {
 		return nil, err
 	}
-	if nv.Clock, nv.ClockNodes, err = clockPlot(nf, windows, colors, endS); err != nil {
+	if nv.Clock, nv.ClockNodes, err = clockPlot(nf, windows, colors, startS, endS); err != nil {
 		return nil, err
 	}
 	pg.Nodes = nv
-	if pg.Resources, err = resourceCharts(in.Resources, windows, colors, endS); err != nil {
+	if pg.Resources, err = resourceCharts(in.Resources, windows, colors, startS, endS); err != nil {
 		return nil, err
 	}
 	pg.Network = in.Network
@@ -645,6 +661,7 @@ func anomalyRows(a models.Anomaly, ops []history.Op, opers []operation, at []int
 			av.MoreOps++
 		}
 	}
+	av.Span = fmt.Sprintf("from=%.6f&to=%.6f&at=%.6f", secs(lo), secs(hi), secs(min(max(a.Time, lo), hi)))
 	for _, w := range windows {
 		if w.Start <= hi && w.End >= lo {
 			f := strings.Join(append([]string{w.Kind}, w.Nodes...), " ") + " " + fmtSecs(w.Start) + "–" + fmtSecs(w.End)

@@ -46,11 +46,13 @@ type resourceChart struct {
 }
 
 // resourceCharts draws, per node, its CPU, memory, network and block I/O
-// over the run, the fault windows acting on that node (or on all) shaded
-// as in the latency plot. It returns nil without samples.
-func resourceCharts(samples []resources.Sample, windows []history.Window, colors map[string]string, end float64) ([]resourceChart, error) {
+// over the run from start (the first client op, as every plot), the fault
+// windows acting on that node (or on all) shaded as in the latency plot.
+// It returns nil without samples.
+func resourceCharts(samples []resources.Sample, windows []history.Window, colors map[string]string, start, end float64) ([]resourceChart, error) {
 	var out []resourceChart
 	for i, sr := range resources.Rates(samples) {
+		sr.Points = slices.DeleteFunc(sr.Points, func(p resources.Point) bool { return float64(p.Time)/1e9 < start })
 		if i == maxResNodes || len(sr.Points) == 0 {
 			continue
 		}
@@ -60,7 +62,7 @@ func resourceCharts(samples []resources.Sample, windows []history.Window, colors
 				mine = append(mine, w)
 			}
 		}
-		rc, err := nodeResourceChart(sr, mine, colors, end)
+		rc, err := nodeResourceChart(sr, mine, colors, start, end)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +79,7 @@ type resMetric struct {
 	of   func(resources.Point) float64
 }
 
-func nodeResourceChart(sr resources.Series, windows []history.Window, colors map[string]string, end float64) (resourceChart, error) {
+func nodeResourceChart(sr resources.Series, windows []history.Window, colors map[string]string, start, end float64) (resourceChart, error) {
 	pts := thinPoints(sr, maxResPoints)
 	peak := func(f func(resources.Point) float64) float64 {
 		m := 0.0
@@ -121,7 +123,7 @@ func nodeResourceChart(sr resources.Series, windows []history.Window, colors map
 	}
 	row := make([]*plot.Plot, len(charts))
 	for i, ch := range charts {
-		p := newPlot(end)
+		p := newPlot(start, end)
 		p.Title.Text = ch.title
 		p.Title.TextStyle.Font = sansFont(10)
 		p.X.Label.Text = ""

@@ -61,7 +61,7 @@ func WriteTo(src *rundir.Dir, out Outputs, name, up string, in Input) error {
 	if err := writeHistoryView(rf, pg.Title, pg.Verdict, in.Ops, in.Results); err != nil {
 		return err
 	}
-	if err := writeLogsView(rf, pg.Title, pg.Verdict, in.Run.Nodes, in.NodeLogs); err != nil {
+	if err := writeLogsView(rf, pg.Title, pg.Verdict, in.Run.Nodes, in.NodeLogs, nodeMarks(in)); err != nil {
 		return err
 	}
 	html, err := renderPage(pg)

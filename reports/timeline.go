@@ -16,19 +16,19 @@ import (
 )
 
 // timeAxis is where a plot draws its time axis, in the units of its
-// viewBox (points, plotWidth wide): X0 is second 0 and X1 second End. The
+// viewBox (points, plotWidth wide): X0 is second Start and X1 second End. The
 // fault timeline copies the latency plot's, so that, both drawn at the
 // page's width, a second falls at the same place in each.
 type timeAxis struct {
-	X0, X1, W, End float64
+	X0, X1, W, Start, End float64
 }
 
 // x returns where the time ns falls, clamped to the axis.
 func (a timeAxis) x(ns int64) float64 {
-	if a.End <= 0 {
+	if a.End <= a.Start {
 		return a.X0
 	}
-	f := min(max(secs(ns)/a.End, 0), 1)
+	f := min(max((secs(ns)-a.Start)/(a.End-a.Start), 0), 1)
 	return a.X0 + f*(a.X1-a.X0)
 }
 
@@ -36,7 +36,7 @@ func (a timeAxis) x(ns int64) float64 {
 func axisOf(p *plot.Plot, w, h float64) timeAxis {
 	// DataCanvas lays the plot out exactly as Draw does.
 	dc := p.DataCanvas(draw.New(vgsvg.New(vg.Length(w), vg.Length(h))))
-	return timeAxis{X0: float64(dc.Min.X), X1: float64(dc.Max.X), W: w, End: p.X.Max}
+	return timeAxis{X0: float64(dc.Min.X), X1: float64(dc.Max.X), W: w, Start: p.X.Min, End: p.X.Max}
 }
 
 // Geometry of the fault timeline, in viewBox units.
@@ -117,7 +117,7 @@ func faultTimeline(nf nodeFacts, windows []history.Window, colors map[string]str
 		y += rh
 	}
 	// Time grid and labels, as the latency plot's.
-	for _, tk := range (niceTicks{}).Ticks(0, ax.End) {
+	for _, tk := range (niceTicks{}).Ticks(ax.Start, ax.End) {
 		if tk.Label == "" {
 			continue
 		}

@@ -216,7 +216,7 @@ func TestWriteEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `"rows":0,"chunkRows":5000,"chunks":0,"firstInv":[],"fs":[],"nodes":[]`) {
+	if !strings.Contains(string(b), `"rows":0,"chunkRows":5000,"chunks":0,"firstInv":[],"firstT":[],"fs":[],"nodes":[]`) {
 		t.Errorf("history view of an empty history: %s", b)
 	}
 }
@@ -238,6 +238,7 @@ func TestHostileViews(t *testing.T) {
 		{"report.html", 0},
 		{HistoryViewFile, 2},
 		{NodeLogsViewFile, 2},
+		{TimelineViewFile, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(tc.name)))
@@ -328,6 +329,7 @@ func TestReport1M(t *testing.T) {
 		t.Fatal(err)
 	}
 	hv, _ := os.Stat(filepath.Join(dir, HistoryViewFile))
+	tv, _ := os.Stat(filepath.Join(dir, TimelineViewFile))
 	chunks, _ := filepath.Glob(filepath.Join(dir, "history", "ops-*.js"))
 	var data, biggest int64
 	for _, c := range chunks {
@@ -342,8 +344,8 @@ func TestReport1M(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?s)<svg.*?</svg>`).FindAllString(string(report), -1) {
 		svgs = append(svgs, len(m))
 	}
-	t.Logf("%d ops: report.html %d bytes (SVGs %v), history.html %d bytes, %d data files %d bytes (largest %d), written in %s",
-		len(ops), len(report), svgs, hv.Size(), len(chunks), data, biggest, took.Round(10*time.Millisecond))
+	t.Logf("%d ops: report.html %d bytes (SVGs %v), history.html %d bytes, timeline.html %d bytes, %d data files %d bytes (largest %d), written in %s",
+		len(ops), len(report), svgs, hv.Size(), tv.Size(), len(chunks), data, biggest, took.Round(10*time.Millisecond))
 	if len(report) > 1<<20 {
 		t.Errorf("report.html is %d bytes at 1M ops, want under 1 MiB", len(report))
 	}
@@ -352,7 +354,7 @@ func TestReport1M(t *testing.T) {
 			t.Errorf("an SVG of %d bytes: downsampling does not keep plots small", n)
 		}
 	}
-	if hv.Size() > 64<<10 || biggest > 1<<20 {
-		t.Errorf("history.html %d bytes, largest data file %d: pages must stay light", hv.Size(), biggest)
+	if hv.Size() > 64<<10 || tv.Size() > 64<<10 || biggest > 1<<20 {
+		t.Errorf("history.html %d bytes, timeline.html %d, largest data file %d: pages must stay light", hv.Size(), tv.Size(), biggest)
 	}
 }

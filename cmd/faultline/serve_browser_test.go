@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,7 +149,8 @@ func TestBrowser(t *testing.T) {
 	valid := browserRun(t, store, "etcd-register", "20261124T030000Z", false)
 	invalid := browserRun(t, store, "etcd-register-stale", "20261124T040000Z", true)
 	pictures := picturesRun(t, store, "postgres-list-append", "20261124T060000Z")
-	t.Logf("three runs stored and checked in %s", time.Since(began).Round(time.Millisecond))
+	big, bigMid := bigRun(t, store, "etcd-register-big", "20261124T070000Z")
+	t.Logf("four runs stored and three checked in %s", time.Since(began).Round(time.Millisecond))
 	// A run directory from elsewhere whose report was altered to read the
 	// store and run a planted script.
 	tampered := browserRun(t, store, "etcd-register-tampered", "20261124T050000Z", false)
@@ -452,6 +454,90 @@ var s = document.createElement("script"); s.src = "evil.js"; document.head.appen
 			}
 			run(t, chromedp.ScrollIntoView(chromedp.CSS("#resources")))
 			shot(t, "pictures-resources.png")
+		}},
+		{"by operation type and per node", func(t *testing.T) {
+			run(t, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(base+"/"+invalid+"/report.html"), chromedp.WaitVisible(chromedp.CSS("header.banner")))
+			defer run(t, chromedp.EmulateViewport(1280, 900))
+			if n := count(t, `svg[aria-label="latency by type"], svg[aria-label="throughput by type"]`); n != 2 {
+				t.Errorf("%d plots by operation type, want 2", n)
+			}
+			// read and write, each a row and a legend entry.
+			if n := count(t, `#by-type + .plot .legend .item, h3#by-type ~ .scroll table tr td:first-child .swatch`); n < 4 {
+				t.Errorf("%d legend entries and rows by type, want read and write in both", n)
+			}
+			if !eval(t, `document.getElementById("dd-setup") !== null || document.body.innerText.includes("before the first op")`) {
+				t.Error("no setup time in What ran")
+			}
+			run(t, chromedp.ScrollIntoView(chromedp.CSS("#by-type")))
+			shot(t, "pictures-by-type.png")
+			// The partition cut n1 off: n1 alone in the minority, n2 and
+			// n3 in the majority, not all shaded alike.
+			sides := text(t, `Array.from(document.querySelectorAll("table.per-node tr[data-node]")).map(r => r.dataset.node + "=" + r.querySelector("td.side-major, td.side-minor").textContent.split(" {")[0]).join(" ")`)
+			if sides != "n1=minority n2=majority n3=majority" {
+				t.Errorf("per-node sides %q", sides)
+			}
+			if !eval(t, `Array.from(document.querySelectorAll("table.per-node tr[data-node]")).every(r => Number(r.cells[1].textContent) > 300)`) {
+				t.Error("a node's row counts no ops")
+			}
+			run(t, chromedp.ScrollIntoView(chromedp.CSS("#per-node")))
+			shot(t, "pictures-per-node.png")
+		}},
+		{"timeline from an anomaly", func(t *testing.T) {
+			run(t, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(base+"/"+invalid+"/report.html"), chromedp.WaitVisible(chromedp.CSS("header.banner")))
+			defer run(t, chromedp.EmulateViewport(1280, 900))
+			run(t, chromedp.Click(chromedp.CSS(`.anomaly a.timeline-link`)), ready)
+			bars, marked := count(t, `#plot a.op rect`), count(t, `#plot a.op.hl`)
+			if bars < 10 || bars > 500 || marked == 0 {
+				t.Errorf("timeline draws %d ops, %d of the anomaly's", bars, marked)
+			}
+			if !eval(t, `document.querySelector("#plot svg").getBoundingClientRect().width >= 1000`) {
+				t.Error("the timeline is narrower than 1000 px at 1400")
+			}
+			shot(t, "pictures-timeline-view.png")
+			link := text(t, "location.href")
+			// A bar opens the history view at its op.
+			run(t, chromedp.Click(chromedp.CSS(`#plot a.op.hl`)), ready)
+			if !eval(t, `location.pathname.endsWith("history.html") && document.querySelectorAll("#ops tbody tr.target").length === 1`) {
+				t.Errorf("a timeline bar opened %q without its op outlined", text(t, "location.href"))
+			}
+			// Zooming in draws fewer.
+			run(t, chromedp.Navigate(link), ready, chromedp.Click(chromedp.CSS(`button[data-act="in"]`)),
+				wait(`document.body.dataset.ready === "yes" && document.querySelectorAll("#plot a.op rect").length < `+strconv.Itoa(bars)))
+		}},
+		{"timeline of a large history", func(t *testing.T) {
+			// The whole run asked for: at most 5 of its 8 data files load
+			// and at most 500 ops are drawn.
+			run(t, chromedp.Navigate(base+"/"+big+"/timeline.html#from=0&to=20&span=0"), ready)
+			bars := count(t, `#plot a.op rect`)
+			files, err := chromedp.Run(ctx, chromedp.Evaluate[int](`performance.getEntriesByType("resource").filter(e => e.name.includes("/history/ops-")).length`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status := text(t, `document.getElementById("status").textContent`)
+			// Narrowed around the middle, 10 s, not from one end.
+			if bars == 0 || bars > 500 || files > 5 || !strings.Contains(status, "narrowed") || !strings.Contains(status, "from 9.") {
+				t.Errorf("whole large run: %d ops drawn from %d data files, status %q", bars, files, status)
+			}
+			// An anomaly's link in the middle: its op drawn, outlined.
+			run(t, chromedp.Navigate(base+"/"+big+"/timeline.html#from=10&to=10.002&at=10&ops="+strconv.FormatInt(bigMid, 10)), ready)
+			if n := count(t, `#plot a.op.hl[data-inv="`+strconv.FormatInt(bigMid, 10)+`"]`); n != 1 || count(t, `#plot a.op rect`) > 500 {
+				t.Errorf("the op at 10 s outlined %d times among %d ops", n, count(t, `#plot a.op rect`))
+			}
+			t.Logf("large history: %d ops drawn from %d data files (%s)", bars, files, status)
+		}},
+		{"node logs with fault marks", func(t *testing.T) {
+			run(t, chromedp.Navigate(base+"/"+valid+"/nodes.html#node-n3"), ready)
+			// n3: the partition (start, end) and its kill (start, end).
+			marks := text(t, `Array.from(document.querySelectorAll("#node-n3 pre.log .mark")).map(m => m.textContent.trim().split("  ")[1]).join(" | ")`)
+			want := "fault starts: partition: not heard by n1 | fault ends: partition | fault starts: kill | fault ends: kill (process restarted)"
+			if marks != want {
+				t.Errorf("n3's marks %q, want %q", marks, want)
+			}
+			if n := count(t, "#node-n1 pre.log .mark"); n != 2 {
+				t.Errorf("n1 has %d marks, want the partition's 2", n)
+			}
+			shot(t, "pictures-node-marks.png")
+			run(t, chromedp.Click(chromedp.CSS(`#search input[name=marks]`)), wait(`document.querySelectorAll("pre.log .mark").length === 0`))
 		}},
 		{"compare", func(t *testing.T) {
 			run(t, chromedp.Navigate(base+"/compare?a="+valid+"&b="+invalid), chromedp.WaitVisible(chromedp.CSS("table")))

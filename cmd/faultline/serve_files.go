@@ -29,6 +29,7 @@ var runHTMLFiles = map[string]bool{
 	harness.ReportFile:       true,
 	reports.HistoryViewFile:  true,
 	reports.NodeLogsViewFile: true,
+	reports.TimelineViewFile: true,
 	linear.VisualizationFile: true,
 }
 
