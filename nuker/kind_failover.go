@@ -24,8 +24,15 @@ func (failoverKind) Summary() string {
 func (failoverKind) Variants() []string { return nil }
 func (failoverKind) Needs() node.Needs  { return node.Needs{} }
 
-func (failoverKind) prepare(k *Nuker, cfg Config) error {
-	if _, ok := cfg.Target.(Failoverer); !ok {
+func (failoverKind) needsTarget() string { return "Failoverer" }
+
+func (failoverKind) targetCan(t any) bool {
+	_, ok := t.(Failoverer)
+	return ok
+}
+
+func (f failoverKind) prepare(k *Nuker, cfg Config) error {
+	if !f.targetCan(cfg.Target) {
 		return fmt.Errorf("nuker: fault %s: the target cannot fail over on purpose", FaultFailover)
 	}
 	return nil
