@@ -90,6 +90,24 @@ type targetNeeder interface {
 	targetCan(t any) bool
 }
 
+// implements reports whether t implements T.
+func implements[T any](t any) bool {
+	_, ok := t.(T)
+	return ok
+}
+
+// needTarget refuses, in prepare, a target without what kind needs; cannot
+// says what such a target cannot do.
+func needTarget(kind interface {
+	Kind
+	targetNeeder
+}, t Target, cannot string) error {
+	if !kind.targetCan(t) {
+		return fmt.Errorf("nuker: fault %s: the target cannot %s", kind.Name(), cannot)
+	}
+	return nil
+}
+
 // TargetInterface names the optional interface of this package a target
 // must implement to take the named fault ("Failoverer"), or "" when any
 // target can.

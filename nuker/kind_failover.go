@@ -3,7 +3,6 @@ package nuker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 
@@ -26,16 +25,10 @@ func (failoverKind) Needs() node.Needs  { return node.Needs{} }
 
 func (failoverKind) needsTarget() string { return "Failoverer" }
 
-func (failoverKind) targetCan(t any) bool {
-	_, ok := t.(Failoverer)
-	return ok
-}
+func (failoverKind) targetCan(t any) bool { return implements[Failoverer](t) }
 
-func (f failoverKind) prepare(k *Nuker, cfg Config) error {
-	if !f.targetCan(cfg.Target) {
-		return fmt.Errorf("nuker: fault %s: the target cannot fail over on purpose", FaultFailover)
-	}
-	return nil
+func (f failoverKind) prepare(_ *Nuker, cfg Config) error {
+	return needTarget(f, cfg.Target, "fail over on purpose")
 }
 
 func (failoverKind) draw(*Nuker, *rand.Rand, string) Step { return Step{Fault: FaultFailover} }

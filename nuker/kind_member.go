@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/faultline/faultline/harness/node"
 )
@@ -48,16 +47,10 @@ func (memberKind) Needs() node.Needs  { return node.Needs{} }
 
 func (memberKind) needsTarget() string { return "MemberChanger" }
 
-func (memberKind) targetCan(t any) bool {
-	_, ok := t.(MemberChanger)
-	return ok
-}
+func (memberKind) targetCan(t any) bool { return implements[MemberChanger](t) }
 
-func (m memberKind) prepare(k *Nuker, cfg Config) error {
-	if !m.targetCan(cfg.Target) {
-		return fmt.Errorf("nuker: fault %s: the target cannot change its membership", FaultMember)
-	}
-	return nil
+func (m memberKind) prepare(_ *Nuker, cfg Config) error {
+	return needTarget(m, cfg.Target, "change its membership")
 }
 
 // draw picks one node; a leader is named only when the step starts.
@@ -122,21 +115,17 @@ func memberAct(ctx context.Context, k *Nuker, s *Step, f func(context.Context, n
 	return nonNil(done), failed, errors.Join(errs...)
 }
 
-func (memberKind) describe(s *Step) map[string]any {
-	return map[string]any{"targets": s.Targets, "nodes": nonNil(s.Nodes)}
-}
-
-func (memberKind) about(s *Step) any { return nonNil(s.Nodes) }
+// A member step is recorded and read back as a kill's is: targets and
+// nodes.
+func (memberKind) describe(s *Step) map[string]any { return processKind{}.describe(s) }
+func (memberKind) about(s *Step) any               { return processKind{}.about(s) }
 
 func (memberKind) restore(s *Step, opNodes []string) error {
-	if len(s.Nodes) == 0 && len(opNodes) > 0 {
-		s.Nodes = slices.Clone(opNodes)
+	if err := (processKind{}).restore(s, opNodes); err != nil {
+		return err
 	}
 	if len(s.Nodes) > 1 {
 		return fmt.Errorf("replaces one member at a time, not %v", s.Nodes)
-	}
-	if len(s.Nodes) == 0 && s.Targets != TargetsPrimaries {
-		return errors.New("no node to replace")
 	}
 	return nil
 }

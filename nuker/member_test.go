@@ -176,7 +176,7 @@ func TestMemberRestore(t *testing.T) {
 		{"from the value", map[string]any{"targets": "one", "nodes": []string{"n2"}}, nil, []string{"n2"}, ""},
 		{"from the op", map[string]any{"targets": "primaries"}, []string{"n3"}, []string{"n3"}, ""},
 		{"two nodes", map[string]any{"targets": "one", "nodes": []string{"n1", "n2"}}, nil, nil, "one member at a time"},
-		{"no node", map[string]any{"targets": "one"}, nil, nil, "no node to replace"},
+		{"no node", map[string]any{"targets": "one"}, nil, nil, "no nodes to act on"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
