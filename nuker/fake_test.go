@@ -135,6 +135,8 @@ func newFakeTarget() *fakeTarget {
 	return &fakeTarget{down: map[string]bool{}, paused: map[string]bool{}}
 }
 
+func (t *fakeTarget) fake() *fakeTarget { return t }
+
 func (t *fakeTarget) do(ctx context.Context, verb string, n node.Node, apply func()) error {
 	if t.block && (verb == "kill" || verb == "pause") {
 		<-ctx.Done()

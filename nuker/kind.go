@@ -79,7 +79,56 @@ type (
 // order is part of the seeded schedule. Adding a kind means a file of its
 // own and a line here.
 func Kinds() []Kind {
-	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}}
+	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}, memberKind{}}
+}
+
+// targetNeeder is a kind that asks the target to act through an optional
+// interface (failover, member): a target without it cannot take the kind.
+type targetNeeder interface {
+	// needsTarget names the interface, e.g. "Failoverer".
+	needsTarget() string
+	targetCan(t any) bool
+}
+
+// implements reports whether t implements T.
+func implements[T any](t any) bool {
+	_, ok := t.(T)
+	return ok
+}
+
+// needTarget refuses, in prepare, a target without what kind needs; cannot
+// says what such a target cannot do.
+func needTarget(kind interface {
+	Kind
+	targetNeeder
+}, t Target, cannot string) error {
+	if !kind.targetCan(t) {
+		return fmt.Errorf("nuker: fault %s: the target cannot %s", kind.Name(), cannot)
+	}
+	return nil
+}
+
+// TargetInterface names the optional interface of this package a target
+// must implement to take the named fault ("Failoverer"), or "" when any
+// target can.
+func TargetInterface(fault string) string {
+	if k, ok := KindOf(fault); ok {
+		if tn, ok := k.(targetNeeder); ok {
+			return tn.needsTarget()
+		}
+	}
+	return ""
+}
+
+// TargetCan reports whether target t implements what the named fault asks
+// of it (TargetInterface); an unknown fault it cannot.
+func TargetCan(fault string, t any) bool {
+	k, ok := KindOf(fault)
+	if !ok {
+		return false
+	}
+	tn, ok := k.(targetNeeder)
+	return !ok || tn.targetCan(t)
 }
 
 // KindOf returns the kind named name.

@@ -3,7 +3,6 @@ package nuker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 
@@ -24,11 +23,12 @@ func (failoverKind) Summary() string {
 func (failoverKind) Variants() []string { return nil }
 func (failoverKind) Needs() node.Needs  { return node.Needs{} }
 
-func (failoverKind) prepare(k *Nuker, cfg Config) error {
-	if _, ok := cfg.Target.(Failoverer); !ok {
-		return fmt.Errorf("nuker: fault %s: the target cannot fail over on purpose", FaultFailover)
-	}
-	return nil
+func (failoverKind) needsTarget() string { return "Failoverer" }
+
+func (failoverKind) targetCan(t any) bool { return implements[Failoverer](t) }
+
+func (f failoverKind) prepare(_ *Nuker, cfg Config) error {
+	return needTarget(f, cfg.Target, "fail over on purpose")
 }
 
 func (failoverKind) draw(*Nuker, *rand.Rand, string) Step { return Step{Fault: FaultFailover} }

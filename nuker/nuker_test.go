@@ -26,7 +26,7 @@ func TestParseFaults(t *testing.T) {
 	}{
 		{"partition,kill,pause", []string{"partition", "kill", "pause"}, ""},
 		{" pause , partition ,pause", []string{"partition", "pause"}, ""},
-		{"all", []string{"partition", "kill", "pause", "failover", "clock", "packet"}, ""},
+		{"all", []string{"partition", "kill", "pause", "failover", "clock", "packet", "member"}, ""},
 		{"", nil, ""},
 		{"none", nil, ""},
 		{"KILL", []string{"kill"}, ""},
@@ -146,8 +146,8 @@ func runFaults(t *testing.T, cfg Config, count int) ([]history.Op, []*fakeNode, 
 			fakes = append(fakes, n.(*fakeNode))
 		}
 	}
-	if pt, ok := cfg.Target.(*primaryTarget); ok {
-		target = pt.fakeTarget
+	if ft, ok := cfg.Target.(interface{ fake() *fakeTarget }); ok {
+		target = ft.fake() // a fakeTarget with more capabilities
 	} else {
 		cfg.Target = target
 	}

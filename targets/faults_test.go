@@ -3,9 +3,11 @@ package targets
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/nuker"
 )
 
@@ -29,14 +31,18 @@ func (failing) Failover(context.Context) ([]string, string, error) {
 }
 func (failing) EndFailover(context.Context) (string, error) { return "", nil }
 
+// changing is a target that can change its membership.
+type changing struct{ Target }
+
+func (changing) Name() string { return "changing" }
+func (changing) RemoveMember(context.Context, node.Node) (string, error) {
+	return "", nil
+}
+func (changing) AddMember(context.Context, node.Node) (string, error) { return "", nil }
+
 func TestSupportedFaults(t *testing.T) {
 	etcd := plain{}
-	var plain []string
-	for _, f := range nuker.KnownFaults() {
-		if f.Name != nuker.FaultFailover {
-			plain = append(plain, f.Name)
-		}
-	}
+	plain := []string{"partition", "kill", "pause", "clock", "packet"}
 	tests := []struct {
 		name    string
 		target  Target
@@ -47,7 +53,9 @@ func TestSupportedFaults(t *testing.T) {
 		{"etcd: all but failover", etcd, plain, []string{"partition", "kill"}, ""},
 		{"etcd refuses failover", etcd, plain, []string{"partition", "failover"}, "target plain does not support fault failover (it supports "},
 		{"limited", limited{}, []string{"partition"}, []string{"kill"}, "target limited does not support fault kill (it supports partition)"},
-		{"failover target", failing{}, append(append([]string{}, plain[:3]...), append([]string{"failover"}, plain[3:]...)...), []string{"failover"}, ""},
+		{"failover target", failing{}, []string{"partition", "kill", "pause", "failover", "clock", "packet"}, []string{"failover"}, ""},
+		{"plain refuses member", etcd, plain, []string{"member"}, "target plain does not support fault member (it supports partition, kill, pause, clock, packet)"},
+		{"member target", changing{}, append(slices.Clone(plain), "member"), []string{"member", "kill"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -89,19 +89,19 @@ type FaultLimiter interface {
 }
 
 // SupportedFaults names the faults t supports, in the nuker's order: those
-// it lists when it is a FaultLimiter, else every known fault except
-// failover, which needs a nuker.Failoverer.
+// it lists when it is a FaultLimiter, else every known fault, less those
+// that need an interface t lacks (failover needs a nuker.Failoverer,
+// member a nuker.MemberChanger).
 func SupportedFaults(t Target) []string {
 	var limit []string
 	if fl, ok := t.(FaultLimiter); ok {
 		limit = fl.Faults()
 	}
-	_, canFailover := t.(nuker.Failoverer)
 	var out []string
 	for _, f := range nuker.KnownFaults() {
 		switch {
 		case limit != nil && !slices.Contains(limit, f.Name):
-		case f.Name == nuker.FaultFailover && !canFailover:
+		case !nuker.TargetCan(f.Name, t):
 		default:
 			out = append(out, f.Name)
 		}

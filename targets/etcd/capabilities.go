@@ -9,4 +9,5 @@ import (
 var (
 	_ targets.Target      = (*Target)(nil)
 	_ nuker.PrimaryLister = (*Target)(nil)
+	_ nuker.MemberChanger = (*Target)(nil)
 )

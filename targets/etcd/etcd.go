@@ -26,6 +26,9 @@ import (
 	"github.com/faultline/faultline/workloads"
 )
 
+// dataDir is where etcd keeps its data on a node.
+const dataDir = "/var/lib/etcd/data"
+
 // Ports etcd listens on.
 const (
 	ClientPort = 2379
@@ -47,6 +50,9 @@ type Target struct {
 	log          *slog.Logger
 	// token makes the cluster id unique per run.
 	token string
+	// out are the nodes whose member is removed (member.go), guarded by mu.
+	mu  sync.Mutex
+	out map[string]bool
 }
 
 // Options lists the target options etcd takes, with their meaning, for
@@ -109,11 +115,14 @@ func (t *Target) Software() (node.Software, error) { return Software(t.version) 
 // Workloads lists the workloads etcd serves.
 func (t *Target) Workloads() []string { return DialWorkloads() }
 
-func (t *Target) daemon(n node.Node, peers []node.Node) node.Daemon {
-	var initial []string
-	for _, p := range peers {
-		initial = append(initial, fmt.Sprintf("%s=http://%s", p.Name(), net.JoinHostPort(p.Addr().String(), fmt.Sprint(PeerPort))))
-	}
+// peerURL is where n's member listens for its peers.
+func peerURL(n node.Node) string {
+	return "http://" + net.JoinHostPort(n.Addr().String(), fmt.Sprint(PeerPort))
+}
+
+// daemon is etcd on n: a member of the cluster named by initial
+// (name=peer-URL pairs), new at setup or joining an existing one.
+func (t *Target) daemon(n node.Node, initial []string, state string) node.Daemon {
 	ip := n.Addr().String()
 	return node.Daemon{
 		Name: "etcd",
@@ -121,13 +130,13 @@ func (t *Target) daemon(n node.Node, peers []node.Node) node.Daemon {
 		Argv: []string{
 			"/usr/local/bin/etcd",
 			"--name", n.Name(),
-			"--data-dir", "/var/lib/etcd/data",
+			"--data-dir", dataDir,
 			"--listen-client-urls", fmt.Sprintf("http://0.0.0.0:%d", ClientPort),
 			"--advertise-client-urls", fmt.Sprintf("http://%s", net.JoinHostPort(ip, fmt.Sprint(ClientPort))),
 			"--listen-peer-urls", fmt.Sprintf("http://0.0.0.0:%d", PeerPort),
-			"--initial-advertise-peer-urls", fmt.Sprintf("http://%s", net.JoinHostPort(ip, fmt.Sprint(PeerPort))),
+			"--initial-advertise-peer-urls", peerURL(n),
 			"--initial-cluster", strings.Join(initial, ","),
-			"--initial-cluster-state", "new",
+			"--initial-cluster-state", state,
 			"--initial-cluster-token", t.token,
 			"--log-level", "info",
 		},
@@ -142,8 +151,12 @@ func (t *Target) Setup(ctx context.Context, nodes []node.Node, log *slog.Logger)
 	}
 	t.nodes = nodes
 	t.token = fmt.Sprintf("faultline-%d", time.Now().UnixNano())
+	var initial []string
+	for _, p := range nodes {
+		initial = append(initial, p.Name()+"="+peerURL(p))
+	}
 	for _, n := range nodes {
-		t.ByNode[n.Name()] = t.daemon(n, nodes)
+		t.ByNode[n.Name()] = t.daemon(n, initial, "new")
 	}
 	if err := node.Each(nodes, func(n node.Node) error { return t.Start(ctx, n) }); err != nil {
 		return err
@@ -239,8 +252,14 @@ func (t *Target) dial(n node.Node, timeout time.Duration) (*clientv3.Client, err
 
 // connect opens a connection to the one etcd server at addr (host:port).
 func connect(addr string, timeout time.Duration) (*clientv3.Client, error) {
+	return connectAll([]string{addr}, timeout)
+}
+
+// connectAll opens a connection to the etcd servers at addrs, never to
+// others it could learn of.
+func connectAll(addrs []string, timeout time.Duration) (*clientv3.Client, error) {
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            []string{addr},
+		Endpoints:            addrs,
 		DialTimeout:          timeout,
 		DialKeepAliveTime:    time.Second,
 		DialKeepAliveTimeout: time.Second,
@@ -250,7 +269,7 @@ func connect(addr string, timeout time.Duration) (*clientv3.Client, error) {
 		AutoSyncInterval: 0,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+		return nil, fmt.Errorf("connect to %s: %w", strings.Join(addrs, ","), err)
 	}
 	return cli, nil
 }

@@ -57,9 +57,10 @@ func TestBadFiles(t *testing.T) {
 		{"protocol without a port", strings.Replace(base, "protocol: kv", "protocol: portless", 1), []string{
 			`5: client.port: missing: protocol portless has no default port`,
 		}},
-		{"unknown fault, failover", base + "faults: [partition, meteor, failover]\n", []string{
-			`7: faults[1]: unknown fault "meteor" (known: partition, kill, pause, failover, clock, packet)`,
+		{"unknown fault, failover, member", base + "faults: [partition, meteor, failover, member]\n", []string{
+			`7: faults[1]: unknown fault "meteor" (known: partition, kill, pause, failover, clock, packet, member)`,
 			`7: faults[2]: failover needs a target written in Go (a nuker.Failoverer); a target file cannot offer it`,
+			`7: faults[3]: member needs a target written in Go (a nuker.MemberChanger); a target file cannot offer it`,
 		}},
 		{"workload the protocol lacks", base + "workloads: [register, queue]\n", []string{
 			`7: workloads: protocol kv does not serve "queue" (it serves register, set)`,

@@ -446,8 +446,8 @@ func (r *reader) faults(v *yaml.Node) {
 	for i, s := range ss {
 		path := fmt.Sprintf("faults[%d]", i)
 		switch {
-		case s.s == nuker.FaultFailover:
-			p.add(s.line, "%s: failover needs a target written in Go (a nuker.Failoverer); a target file cannot offer it", path)
+		case nuker.TargetInterface(s.s) != "":
+			p.add(s.line, "%s: %s needs a target written in Go (a nuker.%s); a target file cannot offer it", path, s.s, nuker.TargetInterface(s.s))
 		case !slices.Contains(known, s.s):
 			p.add(s.line, "%s: unknown fault %q (known: %s)", path, s.s, strings.Join(known, ", "))
 		case !slices.Contains(f.faults, s.s):
@@ -577,11 +577,11 @@ func (r *reader) finish(seen map[string]*yaml.Node) {
 }
 
 // DefaultFaults are the faults a file supports when it does not say:
-// every known fault but failover, which needs a Go target.
+// every known fault but those that need a Go target (failover, member).
 func DefaultFaults() []string {
 	var out []string
 	for _, k := range nuker.KnownFaults() {
-		if k.Name != nuker.FaultFailover {
+		if nuker.TargetInterface(k.Name) == "" {
 			out = append(out, k.Name)
 		}
 	}

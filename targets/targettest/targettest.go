@@ -74,7 +74,7 @@ func Static(t testing.TB, tg targets.Target) {
 	if fl, ok := tg.(targets.FaultLimiter); ok {
 		for _, f := range fl.Faults() {
 			if !slices.Contains(faults, f) {
-				t.Errorf("%s: fault %q is not one faultline knows (or failover without nuker.Failoverer)", tg.Name(), f)
+				t.Errorf("%s: fault %q is not one faultline knows (or one whose nuker interface it lacks)", tg.Name(), f)
 			}
 		}
 	}
