@@ -689,8 +689,15 @@ func (l *lifecycle) final(ctx context.Context, firstProc history.Process) {
 	finalReads(ctx, l.target, l.wl, l.gen, l.nodes, l.rec, firstProc, l.spec.OpTimeout.D(), l.log)
 }
 
+// finalGiveUp is how many final reads in a row that timed out make the
+// final reads leave a node: a node that never recovered (a member that
+// never rejoined) would otherwise hold the run for one op timeout per key.
+const finalGiveUp = 3
+
 // finalReads reads every key the run used from every node, each node with
-// a fresh client and process.
+// a fresh client and process. A node on which finalGiveUp reads in a row
+// time out gets no more of them: the rest are never invoked, and the log
+// says so.
 func finalReads(ctx context.Context, target targets.Target, wl workloads.Workload, gen workloads.Generator,
 	nodes []node.Node, rec *recorder, firstProc history.Process, timeout time.Duration, log *slog.Logger) {
 	ops := gen.Final()
@@ -706,19 +713,30 @@ func finalReads(ctx context.Context, target targets.Target, wl workloads.Workloa
 			}
 			defer c.Close()
 			proc := firstProc + history.Process(i)
-			for _, op := range ops {
+			silent := 0 // reads in a row that timed out
+			for j, op := range ops {
 				if ctx.Err() != nil {
+					return
+				}
+				if silent == finalGiveUp {
+					log.Warn("final reads: node timed out again and again; leaving it", "node", n.Name(), "timeouts_in_a_row", silent, "reads_left", len(ops)-j)
 					return
 				}
 				op.Process, op.Node = proc, n.Name()
 				inv := rec.record(op)
 				octx, cancel := context.WithTimeout(ctx, timeout)
 				done := wl.Invoke(octx, c, inv)
+				timedOut := octx.Err() != nil && ctx.Err() == nil
 				cancel()
 				done.Process, done.Node = proc, n.Name()
 				rec.record(done)
 				if done.Type == history.Info {
 					proc += history.Process(len(nodes))
+				}
+				if timedOut {
+					silent++
+				} else {
+					silent = 0
 				}
 			}
 		}()
