@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,8 +42,9 @@ type Faults struct {
 
 // FS is a mounted faultline filesystem.
 type FS struct {
-	opts   Options
-	server *fuse.Server
+	opts    Options
+	server  *fuse.Server
+	unmount func() error // for a mount go-fuse did not make (MountIn)
 
 	mu      sync.Mutex
 	gen     uint64                // bumped by PowerFail: older handles fail with EIO
@@ -87,10 +89,13 @@ func Mount(mountpoint string, opts Options) (*FS, error) {
 		AttrTimeout:     &zero,
 		NegativeTimeout: &zero,
 		MountOptions: fuse.MountOptions{
-			AllowOther:  true,
-			FsName:      "faultline",
-			Name:        "faultline",
-			DirectMount: true,
+			AllowOther: true,
+			FsName:     "faultline",
+			Name:       "faultline",
+			// mount(2) here, not fusermount; never for "/dev/fd/N", which
+			// go-fuse would then mount over /dev/fuse.
+			DirectMount: !strings.HasPrefix(mountpoint, "/dev/fd/"),
+			MaxWrite:    maxWrite,
 			// The server runs as root: let the kernel check permissions
 			// against the modes it passes through.
 			Options: []string{"default_permissions"},
@@ -106,7 +111,11 @@ func Mount(mountpoint string, opts Options) (*FS, error) {
 // Unmount unmounts the filesystem and waits for its server to stop. Data not
 // durable stays in the backing directory, as after a clean shutdown.
 func (d *FS) Unmount() error {
-	if err := d.server.Unmount(); err != nil {
+	unmount := d.server.Unmount
+	if d.unmount != nil {
+		unmount = d.unmount
+	}
+	if err := unmount(); err != nil {
 		return fmt.Errorf("disk: unmount: %w", err)
 	}
 	d.server.Wait()
