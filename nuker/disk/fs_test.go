@@ -233,6 +233,22 @@ func TestPowerFailDirectoryEntries(t *testing.T) {
 			}
 			return write(filepath.Join(m, "g"), 0, "w", 0, fsync)
 		}, map[string]string{"sub/f": "v", "g": "w"}, map[string]string{"sub/f": "v"}},
+		// As sync(1) does: the fsync comes through another handle than
+		// the write, and each created file is tracked apart.
+		{"fsync by a read-only handle, files apart", false, nil, func(m string) error {
+			if err := write(filepath.Join(m, "f"), 0, "kept", 0, nil); err != nil {
+				return err
+			}
+			f, err := os.Open(filepath.Join(m, "f"))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := f.Sync(); err != nil {
+				return err
+			}
+			return write(filepath.Join(m, "g"), 0, "lost", 0, nil)
+		}, map[string]string{"f": "kept", "g": "lost"}, map[string]string{"f": "kept", "g": ""}},
 		{"lazyfs mode: rename without dir sync kept", false, map[string]string{"f": "v1"}, func(m string) error {
 			if err := write(filepath.Join(m, "tmp"), 0, "v2", 0, fsync); err != nil {
 				return err

@@ -157,7 +157,7 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	if !existed {
 		n.created(name)
 	}
-	return ch, n.wrap(fh, flags, gen), fl, 0
+	return ch, ch.Operations().(*node).wrap(fh, flags, gen), fl, 0
 }
 
 // Mkdir journals the new directory.
