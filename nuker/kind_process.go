@@ -106,16 +106,22 @@ type processKind struct {
 	drawAll       bool // all nodes is among the drawn subsets
 	act, undo     func(Target) func(context.Context, node.Node) error
 	reclock       bool // the undo restarts the process: re-apply clock offsets
+	needs         node.Needs
+	// check refuses a target the fault cannot act on (nil: any target).
+	check func(Target) error
 }
 
 func (p processKind) Name() string       { return p.name }
 func (p processKind) Summary() string    { return p.summary }
 func (p processKind) Variants() []string { return processVariants() }
-func (p processKind) Needs() node.Needs  { return node.Needs{} }
+func (p processKind) Needs() node.Needs  { return p.needs }
 
 func (p processKind) prepare(_ *Nuker, cfg Config) error {
 	if cfg.Target == nil {
 		return fmt.Errorf("nuker: fault %s needs a Target", p.name)
+	}
+	if p.check != nil {
+		return p.check(cfg.Target)
 	}
 	return nil
 }

@@ -221,6 +221,9 @@ func (t *Target) Primaries(ctx context.Context) ([]string, error) {
 }
 
 // LogFiles are the files on each node worth keeping.
+// DataDirs implements targets.DataDirer: the daemon's directory, holding --data-dir.
+func (t *Target) DataDirs() []string { return []string{"/var/lib/etcd"} }
+
 func (t *Target) LogFiles() []string {
 	return []string{node.Daemon{Name: "etcd"}.LogPath()}
 }

@@ -79,6 +79,9 @@ func (t *Target) Workloads() []string { return []string{"register", "set"} }
 func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock"} }
 
 // LogFiles are the files on each node worth keeping.
+// DataDirs implements targets.DataDirer: the node's one drive.
+func (t *Target) DataDirs() []string { return []string{dataDir} }
+
 func (t *Target) LogFiles() []string { return []string{node.Daemon{Name: daemonName}.LogPath()} }
 
 // daemonName names the minio server process on every node.

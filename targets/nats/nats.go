@@ -122,6 +122,9 @@ func (t *Target) Workloads() []string { return []string{"register", "queue"} }
 func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock"} }
 
 // LogFiles are the files on each node worth keeping.
+// DataDirs implements targets.DataDirer: the daemon's directory, holding the JetStream store.
+func (t *Target) DataDirs() []string { return []string{"/var/lib/nats"} }
+
 func (t *Target) LogFiles() []string {
 	return []string{node.Daemon{Name: "nats-server"}.LogPath(), confPath}
 }

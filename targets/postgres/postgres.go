@@ -109,6 +109,9 @@ func (t *Target) Faults() []string {
 }
 
 // LogFiles are the files on each node worth keeping.
+// DataDirs implements targets.DataDirer: the postgres user's home, holding the cluster's data directory.
+func (t *Target) DataDirs() []string { return []string{"/var/lib/postgresql"} }
+
 func (t *Target) LogFiles() []string { return []string{t.daemon().LogPath()} }
 
 // daemon is the postgres server process, run as the postgres user; setpriv

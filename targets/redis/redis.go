@@ -124,6 +124,9 @@ func (t *Target) sentinelMode() bool {
 }
 
 // LogFiles are the daemon logs on each node.
+// DataDirs implements targets.DataDirer: holding the RDB and AOF files.
+func (t *Target) DataDirs() []string { return []string{Dir} }
+
 func (t *Target) LogFiles() []string {
 	files := []string{node.Daemon{Name: "redis"}.LogPath()}
 	if t.sentinelMode() {

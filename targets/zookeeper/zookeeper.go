@@ -91,6 +91,9 @@ func (t *Target) Workloads() []string { return []string{"register", "set", "lock
 func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock"} }
 
 // LogFiles are the files on each node worth keeping.
+// DataDirs implements targets.DataDirer: snapshots, transaction logs and myid.
+func (t *Target) DataDirs() []string { return []string{dataDir} }
+
 func (t *Target) LogFiles() []string {
 	return []string{daemon().LogPath(), confPath}
 }

@@ -1,0 +1,52 @@
+package nuker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/faultline/faultline/harness/node"
+)
+
+// dataDirer is targets.DataDirer, which this package cannot import.
+type dataDirer interface{ DataDirs() []string }
+
+// powerKind cuts the power of some nodes: it SIGKILLs the target's process,
+// has the node's disk filesystem drop everything not yet durable, and
+// restarts the process at the stop. It also hits all nodes (a data-centre
+// power failure).
+func powerKind() Kind {
+	return processKind{
+		name:    FaultPower,
+		summary: "power failure on one node, a minority, a majority, all or the primaries: SIGKILL the target process, drop its unfsynced writes, restart it",
+		drawAll: true,
+		act: func(t Target) func(context.Context, node.Node) error {
+			return func(ctx context.Context, n node.Node) error { return powerFail(ctx, t, n) }
+		},
+		undo:    func(t Target) func(context.Context, node.Node) error { return t.Start },
+		reclock: true,
+		needs:   node.Needs{Disk: true},
+		check: func(t Target) error {
+			if d, ok := t.(dataDirer); !ok || len(d.DataDirs()) == 0 {
+				return errors.New("fault power needs a target that declares its data directories (targets.DataDirer)")
+			}
+			return nil
+		},
+	}
+}
+
+// powerFail kills the target's process on n, then drops what its disk had
+// not made durable. The kill comes first: no write may land after the drop.
+func powerFail(ctx context.Context, t Target, n node.Node) error {
+	d, ok := n.(node.Disker)
+	if !ok {
+		return fmt.Errorf("%s: this runtime cannot fail a node's disk", n.Name())
+	}
+	if err := t.Kill(ctx, n); err != nil {
+		return err
+	}
+	if _, err := d.Disk(ctx, "power-fail"); err != nil {
+		return fmt.Errorf("%s: power failure: %w", n.Name(), err)
+	}
+	return nil
+}
