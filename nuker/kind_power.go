@@ -20,8 +20,8 @@ func powerKind() Kind {
 		name:    FaultPower,
 		summary: "power failure on one node, a minority, a majority, all or the primaries: SIGKILL the target process, drop its unfsynced writes, restart it",
 		drawAll: true,
-		act: func(t Target) func(context.Context, node.Node) error {
-			return func(ctx context.Context, n node.Node) error { return powerFail(ctx, t, n) }
+		actNuker: func(k *Nuker) func(context.Context, node.Node) error {
+			return func(ctx context.Context, n node.Node) error { return powerFail(ctx, k, n) }
 		},
 		undo:    func(t Target) func(context.Context, node.Node) error { return t.Start },
 		reclock: true,
@@ -37,16 +37,18 @@ func powerKind() Kind {
 
 // powerFail kills the target's process on n, then drops what its disk had
 // not made durable. The kill comes first: no write may land after the drop.
-func powerFail(ctx context.Context, t Target, n node.Node) error {
+func powerFail(ctx context.Context, k *Nuker, n node.Node) error {
 	d, ok := n.(node.Disker)
 	if !ok {
 		return fmt.Errorf("%s: this runtime cannot fail a node's disk", n.Name())
 	}
-	if err := t.Kill(ctx, n); err != nil {
+	if err := k.target.Kill(ctx, n); err != nil {
 		return err
 	}
-	if _, err := d.Disk(ctx, "power-fail"); err != nil {
+	dropped, err := d.Disk(ctx, "power-fail")
+	if err != nil {
 		return fmt.Errorf("%s: power failure: %w", n.Name(), err)
 	}
+	k.log.Info("nuker: power failure dropped unsynced data", "node", n.Name(), "dropped", dropped)
 	return nil
 }

@@ -105,6 +105,7 @@ type processKind struct {
 	name, summary string
 	drawAll       bool // all nodes is among the drawn subsets
 	act, undo     func(Target) func(context.Context, node.Node) error
+	actNuker      func(*Nuker) func(context.Context, node.Node) error // instead of act, when set
 	reclock       bool // the undo restarts the process: re-apply clock offsets
 	needs         node.Needs
 	// check refuses a target the fault cannot act on (nil: any target).
@@ -145,7 +146,11 @@ func (p processKind) resolve(ctx context.Context, k *Nuker, s *Step) error {
 }
 
 func (p processKind) start(ctx context.Context, k *Nuker, s *Step) (any, []string, error) {
-	done, err := k.onNodes(ctx, s.Nodes, p.act(k.target))
+	act := p.act
+	if p.actNuker != nil {
+		act = func(Target) func(context.Context, node.Node) error { return p.actNuker(k) }
+	}
+	done, err := k.onNodes(ctx, s.Nodes, act(k.target))
 	return done, missing(s.Nodes, done), err
 }
 
