@@ -29,11 +29,17 @@ func (failing) Failover(context.Context) ([]string, string, error) {
 }
 func (failing) EndFailover(context.Context) (string, error) { return "", nil }
 
+// stored is a target that declares a data directory.
+type stored struct{ Target }
+
+func (stored) Name() string       { return "stored" }
+func (stored) DataDirs() []string { return []string{"/var/lib/stored"} }
+
 func TestSupportedFaults(t *testing.T) {
 	etcd := plain{}
 	var plain []string
 	for _, f := range nuker.KnownFaults() {
-		if f.Name != nuker.FaultFailover {
+		if f.Name != nuker.FaultFailover && f.Name != nuker.FaultPower {
 			plain = append(plain, f.Name)
 		}
 	}
@@ -46,6 +52,8 @@ func TestSupportedFaults(t *testing.T) {
 	}{
 		{"etcd: all but failover", etcd, plain, []string{"partition", "kill"}, ""},
 		{"etcd refuses failover", etcd, plain, []string{"partition", "failover"}, "target plain does not support fault failover (it supports "},
+		{"no data directory refuses power", etcd, plain, []string{"power"}, "target plain does not support fault power (it supports "},
+		{"data directory: power", stored{}, append(append([]string{}, plain...), "power"), []string{"power"}, ""},
 		{"limited", limited{}, []string{"partition"}, []string{"kill"}, "target limited does not support fault kill (it supports partition)"},
 		{"failover target", failing{}, append(append([]string{}, plain[:3]...), append([]string{"failover"}, plain[3:]...)...), []string{"failover"}, ""},
 	}

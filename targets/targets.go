@@ -99,18 +99,21 @@ type FaultLimiter interface {
 
 // SupportedFaults names the faults t supports, in the nuker's order: those
 // it lists when it is a FaultLimiter, else every known fault except
-// failover, which needs a nuker.Failoverer.
+// failover, which needs a nuker.Failoverer; power needs a DataDirer.
 func SupportedFaults(t Target) []string {
 	var limit []string
 	if fl, ok := t.(FaultLimiter); ok {
 		limit = fl.Faults()
 	}
 	_, canFailover := t.(nuker.Failoverer)
+	dd, ok := t.(DataDirer)
+	hasData := ok && len(dd.DataDirs()) > 0
 	var out []string
 	for _, f := range nuker.KnownFaults() {
 		switch {
 		case limit != nil && !slices.Contains(limit, f.Name):
 		case f.Name == nuker.FaultFailover && !canFailover:
+		case f.Name == nuker.FaultPower && !hasData:
 		default:
 			out = append(out, f.Name)
 		}

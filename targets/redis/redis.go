@@ -112,7 +112,7 @@ func (t *Target) Workloads() []string {
 // Sentinels. Clock faults skew every Redis process of a node (server and
 // Sentinel): key expiry, and so lock TTLs, runs on the wall clock.
 func (t *Target) Faults() []string {
-	f := []string{"partition", "kill", "pause", "clock"}
+	f := []string{"partition", "kill", "pause", "clock", "power"}
 	if t.sentinelMode() {
 		f = append(f, "failover")
 	}
@@ -123,10 +123,10 @@ func (t *Target) sentinelMode() bool {
 	return t.set.Mode == ModeSentinel && t.set.Failover == FailoverSentinel
 }
 
-// LogFiles are the daemon logs on each node.
 // DataDirs implements targets.DataDirer: holding the RDB and AOF files.
 func (t *Target) DataDirs() []string { return []string{Dir} }
 
+// LogFiles are the daemon logs on each node.
 func (t *Target) LogFiles() []string {
 	files := []string{node.Daemon{Name: "redis"}.LogPath()}
 	if t.sentinelMode() {
