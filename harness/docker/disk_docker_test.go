@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
+
 	"github.com/faultline/faultline/internal/testenv"
 )
 
@@ -20,28 +22,10 @@ func TestDiskHelper(t *testing.T) {
 	cli := testenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	logf := func(f string, a ...any) { t.Logf(f, a...) }
-	img, err := BaseImage(ctx, cli, nil, logf)
-	if err != nil {
+	if _, err := DiskServer(ctx, func(f string, a ...any) { t.Logf(f, a...) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := DiskServer(ctx, logf); err != nil {
-		t.Fatal(err)
-	}
-	runID := fmt.Sprintf("test-disk-%d", time.Now().UnixNano())
-	c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Remove(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if left, err := List(context.Background(), cli, runID); err != nil || len(left) > 0 {
-			t.Errorf("left behind: %v %v", left, err)
-		}
-	})
-	n := c.Nodes()[0].(*Node)
+	n, _ := startBaseNode(ctx, t, cli, "disk")
 	sh := func(script string) (string, error) {
 		res, err := n.Exec(ctx, "sh", "-c", script)
 		return strings.TrimSpace(string(res.Stdout)), err
@@ -94,4 +78,29 @@ func TestDiskHelper(t *testing.T) {
 	if got, err := sh("ls -A /data; cat /data.faultline/a"); err != nil || got != "kept" {
 		t.Errorf("after unmount: %q, %v; want an empty /data and a in the backing directory", got, err)
 	}
+}
+
+// startBaseNode starts a one-node cluster of faultline's base image for a
+// test, run id "test-PREFIX-N"; at the end it is removed and nothing of the
+// run may be left.
+func startBaseNode(ctx context.Context, t *testing.T, cli *client.Client, prefix string) (*Node, string) {
+	t.Helper()
+	img, err := BaseImage(ctx, cli, nil, func(f string, a ...any) { t.Logf(f, a...) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID := fmt.Sprintf("test-%s-%d", prefix, time.Now().UnixNano())
+	c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Remove(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if left, err := List(context.Background(), cli, runID); err != nil || len(left) > 0 {
+			t.Errorf("left behind: %v %v", left, err)
+		}
+	})
+	return c.Nodes()[0].(*Node), runID
 }
