@@ -105,9 +105,10 @@ type processKind struct {
 	name, summary string
 	drawAll       bool // all nodes is among the drawn subsets
 	act, undo     func(Target) func(context.Context, node.Node) error
-	actNuker      func(*Nuker) func(context.Context, node.Node) error // instead of act, when set
 	reclock       bool // the undo restarts the process: re-apply clock offsets
 	needs         node.Needs
+	// actNuker, when set, acts instead of act, with the nuker at hand.
+	actNuker func(*Nuker) func(context.Context, node.Node) error
 	// check refuses a target the fault cannot act on (nil: any target).
 	check func(Target) error
 }
