@@ -81,8 +81,7 @@ func TestDiskHelper(t *testing.T) {
 }
 
 // startBaseNode starts a one-node cluster of faultline's base image for a
-// test, run id "test-PREFIX-N"; at the end it is removed and nothing of the
-// run may be left.
+// test, run id "test-PREFIX-N" (see startTestNode).
 func startBaseNode(ctx context.Context, t *testing.T, cli *client.Client, prefix string) (*Node, string) {
 	t.Helper()
 	img, err := BaseImage(ctx, cli, nil, func(f string, a ...any) { t.Logf(f, a...) })
@@ -90,6 +89,13 @@ func startBaseNode(ctx context.Context, t *testing.T, cli *client.Client, prefix
 		t.Fatal(err)
 	}
 	runID := fmt.Sprintf("test-%s-%d", prefix, time.Now().UnixNano())
+	return startTestNode(ctx, t, cli, img, runID), runID
+}
+
+// startTestNode starts a one-node cluster of img under runID; when the test
+// ends it is removed and nothing of the run may be left.
+func startTestNode(ctx context.Context, t *testing.T, cli *client.Client, img, runID string) *Node {
+	t.Helper()
 	c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -102,5 +108,5 @@ func startBaseNode(ctx context.Context, t *testing.T, cli *client.Client, prefix
 			t.Errorf("left behind: %v %v", left, err)
 		}
 	})
-	return c.Nodes()[0].(*Node), runID
+	return c.Nodes()[0].(*Node)
 }

@@ -20,14 +20,7 @@ import (
 // with its mountpoint; it is unmounted when the test ends.
 func mountTest(t *testing.T, dirs bool) (*FS, string) {
 	t.Helper()
-	testenv.NeedFUSE(t)
-	tmp := t.TempDir()
-	backing, mnt := filepath.Join(tmp, "backing"), filepath.Join(tmp, "mnt")
-	for _, p := range []string{backing, mnt} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	backing, mnt := fuseDirs(t)
 	d, err := Mount(mnt, Options{Backing: backing, Dirs: dirs})
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +31,21 @@ func mountTest(t *testing.T, dirs bool) (*FS, string) {
 		}
 	})
 	return d, mnt
+}
+
+// fuseDirs skips t without FUSE, else returns an empty backing directory
+// and mountpoint.
+func fuseDirs(t *testing.T) (backing, mnt string) {
+	t.Helper()
+	testenv.NeedFUSE(t)
+	tmp := t.TempDir()
+	backing, mnt = filepath.Join(tmp, "backing"), filepath.Join(tmp, "mnt")
+	for _, p := range []string{backing, mnt} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return backing, mnt
 }
 
 // tree maps every regular file under root (relative path) to its content.

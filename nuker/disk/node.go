@@ -382,6 +382,16 @@ func (h *handle) stale() bool {
 	return h.gen != h.n.d.gen
 }
 
+// begin applies the delay and returns the faults in force; a handle from
+// before a power failure gets EIO.
+func (h *handle) begin(ctx context.Context) (Faults, syscall.Errno) {
+	faults, _ := h.n.d.enter(ctx)
+	if h.stale() {
+		return faults, syscall.EIO
+	}
+	return faults, 0
+}
+
 // PassthroughFd refuses kernel passthrough, which would bypass Write.
 func (h *handle) PassthroughFd() (int, bool) { return 0, false }
 
@@ -392,20 +402,23 @@ func (h *handle) reopen() (*os.File, error) {
 }
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	faults, _ := h.n.d.enter(ctx)
-	if faults.EIORead || h.stale() {
-		return nil, syscall.EIO
+	faults, e := h.begin(ctx)
+	if faults.EIORead {
+		e = syscall.EIO
+	}
+	if e != 0 {
+		return nil, e
 	}
 	return h.LoopbackFile.Read(ctx, dest, off)
 }
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	faults, _ := h.n.d.enter(ctx)
-	switch {
-	case h.stale():
-		return 0, syscall.EIO
-	case faults.ENOSPC:
-		return 0, syscall.ENOSPC
+	faults, e := h.begin(ctx)
+	if e == 0 && faults.ENOSPC {
+		e = syscall.ENOSPC
+	}
+	if e != 0 {
+		return 0, e
 	}
 	d := h.n.d
 	d.mu.Lock()
@@ -430,11 +443,7 @@ func (h *handle) Writev(ctx context.Context, data [][]byte, off int64) (uint32, 
 
 // Fsync makes the file's content durable (fsync and fdatasync alike).
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	faults, _ := h.n.d.enter(ctx)
-	switch {
-	case h.stale():
-		return syscall.EIO
-	case faults.EIOFsync:
+	if faults, e := h.begin(ctx); e != 0 || faults.EIOFsync {
 		return syscall.EIO
 	}
 	if e := h.LoopbackFile.Fsync(ctx, flags); e != 0 {
@@ -449,10 +458,10 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 // Allocate passes plain and KEEP_SIZE fallocate through (the durable size
 // covers them); modes that change bytes are refused.
 func (h *handle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
-	faults, _ := h.n.d.enter(ctx)
+	faults, e := h.begin(ctx)
 	switch {
-	case h.stale():
-		return syscall.EIO
+	case e != 0:
+		return e
 	case faults.ENOSPC:
 		return syscall.ENOSPC
 	case mode&^unix.FALLOC_FL_KEEP_SIZE != 0:

@@ -7,22 +7,13 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/faultline/faultline/internal/testenv"
 )
 
 // TestMountInAnotherNamespace mounts into the mount namespace of a process
 // started in a namespace of its own: that process sees the filesystem (and
 // a power failure), this one does not.
 func TestMountInAnotherNamespace(t *testing.T) {
-	testenv.NeedFUSE(t)
-	tmp := t.TempDir()
-	backing, mnt := filepath.Join(tmp, "backing"), filepath.Join(tmp, "mnt")
-	for _, p := range []string{backing, mnt} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	backing, mnt := fuseDirs(t)
 	other := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "60")
 	if err := other.Start(); err != nil {
 		t.Fatalf("unshare: %v", err)
