@@ -444,6 +444,9 @@ func (l *lifecycle) saveMessages(ctx context.Context, mc targets.MessageCounter)
 // setup starts the system on the nodes and waits until it is healthy.
 func (l *lifecycle) setup(ctx context.Context) error {
 	t0 := time.Now()
+	if err := l.mountDisks(ctx); err != nil {
+		return err
+	}
 	if err := l.target.Setup(ctx, l.nodes, l.log); err != nil {
 		err = fmt.Errorf("set up %s: %w", l.target.Name(), err)
 		if tails := logTails(ctx, l.nodes, l.target.LogFiles(), 5); tails != "" {
@@ -805,4 +808,33 @@ func collectLogs(ctx context.Context, nodes []node.Node, files []string, dir str
 		}()
 	}
 	wg.Wait()
+}
+
+// mountDisks mounts faultline's disk filesystem over the target's data
+// directory on every node when a disk fault is asked for, before Setup
+// starts the daemons that use it.
+func (l *lifecycle) mountDisks(ctx context.Context) error {
+	if !nuker.NeedsOf(l.spec.Nemesis).Disk {
+		return nil
+	}
+	dd, ok := l.target.(targets.DataDirer)
+	if !ok || len(dd.DataDirs()) == 0 {
+		return fmt.Errorf("disk faults need a target that declares its data directories; %s declares none", l.target.Name())
+	}
+	dirs := dd.DataDirs()
+	if len(dirs) > 1 {
+		return fmt.Errorf("disk faults: %s declares %d data directories %v; one per node is supported", l.target.Name(), len(dirs), dirs)
+	}
+	t0 := time.Now()
+	for _, n := range l.nodes {
+		d, ok := n.(node.Disker)
+		if !ok {
+			return fmt.Errorf("disk faults: node %s cannot mount a disk filesystem in this runtime", n.Name())
+		}
+		if err := d.MountDisk(ctx, dirs[0], false); err != nil {
+			return err
+		}
+	}
+	l.progress.Printf("disk: faultline filesystem over %s on %d nodes (%s)", dirs[0], len(l.nodes), time.Since(t0).Round(time.Millisecond))
+	return nil
 }

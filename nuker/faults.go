@@ -21,6 +21,11 @@ const (
 	// nodes (bump, strobe, skew, reset; see ClockKinds); the host's clock
 	// never moves. Nodes must implement node.Clock.
 	FaultClock = "clock"
+	// FaultPower cuts the power of some nodes: SIGKILL the target's process,
+	// drop what it had not made durable (fsync) in its data directories,
+	// restart it. Nodes must implement node.Disker, the target declare
+	// data directories.
+	FaultPower = "power"
 )
 
 // Description names a fault or partition kind and says in one line what it
@@ -41,7 +46,8 @@ func KnownFaults() []Description {
 
 // ParseFaults parses a comma-separated list of fault names such as
 // "partition,kill,pause". Blanks and repeats are ignored, "all" stands for
-// every known fault and "none" or "" for no faults. The result keeps the
+// every known fault but the disk faults (power), which must be named, and
+// "none" or "" for no faults. The result keeps the
 // order of KnownFaults, so the same set always gives the same schedule.
 func ParseFaults(s string) ([]string, error) {
 	want := map[string]bool{}
@@ -51,8 +57,13 @@ func ParseFaults(s string) ([]string, error) {
 		case "", "none":
 			continue
 		case "all":
-			for _, k := range KnownFaults() {
-				want[k.Name] = true
+			for _, k := range Kinds() {
+				// Disk faults mount a filesystem through a privileged
+				// helper and need a target with data directories: named
+				// only.
+				if !k.Needs().Disk {
+					want[k.Name()] = true
+				}
 			}
 			continue
 		}

@@ -79,15 +79,22 @@ type (
 // order is part of the seeded schedule. Adding a kind means a file of its
 // own and a line here.
 func Kinds() []Kind {
-	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}, memberKind{}}
+	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}, memberKind{}, powerKind()}
+}
+
+// targetChecker is a kind that only some targets can take (failover,
+// member, power).
+type targetChecker interface {
+	targetCan(t any) bool
 }
 
 // targetNeeder is a kind that asks the target to act through an optional
-// interface (failover, member): a target without it cannot take the kind.
+// interface of this package (failover, member): a target without it
+// cannot take the kind, and only a target written in Go can offer it.
 type targetNeeder interface {
+	targetChecker
 	// needsTarget names the interface, e.g. "Failoverer".
 	needsTarget() string
-	targetCan(t any) bool
 }
 
 // implements reports whether t implements T.
@@ -127,8 +134,8 @@ func TargetCan(fault string, t any) bool {
 	if !ok {
 		return false
 	}
-	tn, ok := k.(targetNeeder)
-	return !ok || tn.targetCan(t)
+	tc, ok := k.(targetChecker)
+	return !ok || tc.targetCan(t)
 }
 
 // KindOf returns the kind named name.
@@ -149,6 +156,7 @@ func NeedsOf(faults []string) node.Needs {
 			out.Iptables = out.Iptables || n.Iptables
 			out.Clock = out.Clock || n.Clock
 			out.Packet = out.Packet || n.Packet
+			out.Disk = out.Disk || n.Disk
 		}
 	}
 	return out

@@ -106,16 +106,28 @@ type processKind struct {
 	drawAll       bool // all nodes is among the drawn subsets
 	act, undo     func(Target) func(context.Context, node.Node) error
 	reclock       bool // the undo restarts the process: re-apply clock offsets
+	needs         node.Needs
+	// actNuker, when set, acts instead of act, with the nuker at hand.
+	actNuker func(*Nuker) func(context.Context, node.Node) error
+	// can tells whether a target can take the fault (nil: any can), and
+	// need names what it lacks otherwise, for the error.
+	can  func(t any) bool
+	need string
 }
+
+func (p processKind) targetCan(t any) bool { return p.can == nil || p.can(t) }
 
 func (p processKind) Name() string       { return p.name }
 func (p processKind) Summary() string    { return p.summary }
 func (p processKind) Variants() []string { return processVariants() }
-func (p processKind) Needs() node.Needs  { return node.Needs{} }
+func (p processKind) Needs() node.Needs  { return p.needs }
 
 func (p processKind) prepare(_ *Nuker, cfg Config) error {
 	if cfg.Target == nil {
 		return fmt.Errorf("nuker: fault %s needs a Target", p.name)
+	}
+	if !p.targetCan(cfg.Target) {
+		return fmt.Errorf("nuker: fault %s needs a target with %s", p.name, p.need)
 	}
 	return nil
 }
@@ -139,7 +151,11 @@ func (p processKind) resolve(ctx context.Context, k *Nuker, s *Step) error {
 }
 
 func (p processKind) start(ctx context.Context, k *Nuker, s *Step) (any, []string, error) {
-	done, err := k.onNodes(ctx, s.Nodes, p.act(k.target))
+	act := p.act
+	if p.actNuker != nil {
+		act = func(Target) func(context.Context, node.Node) error { return p.actNuker(k) }
+	}
+	done, err := k.onNodes(ctx, s.Nodes, act(k.target))
 	return done, missing(s.Nodes, done), err
 }
 

@@ -40,6 +40,12 @@ func (changing) RemoveMember(context.Context, node.Node) (string, error) {
 }
 func (changing) AddMember(context.Context, node.Node) (string, error) { return "", nil }
 
+// stored is a target that declares a data directory.
+type stored struct{ Target }
+
+func (stored) Name() string       { return "stored" }
+func (stored) DataDirs() []string { return []string{"/var/lib/stored"} }
+
 func TestSupportedFaults(t *testing.T) {
 	etcd := plain{}
 	plain := []string{"partition", "kill", "pause", "clock", "packet"}
@@ -52,6 +58,8 @@ func TestSupportedFaults(t *testing.T) {
 	}{
 		{"etcd: all but failover", etcd, plain, []string{"partition", "kill"}, ""},
 		{"etcd refuses failover", etcd, plain, []string{"partition", "failover"}, "target plain does not support fault failover (it supports "},
+		{"no data directory refuses power", etcd, plain, []string{"power"}, "target plain does not support fault power (it supports "},
+		{"data directory: power", stored{}, append(append([]string{}, plain...), "power"), []string{"power"}, ""},
 		{"limited", limited{}, []string{"partition"}, []string{"kill"}, "target limited does not support fault kill (it supports partition)"},
 		{"failover target", failing{}, []string{"partition", "kill", "pause", "failover", "clock", "packet"}, []string{"failover"}, ""},
 		{"plain refuses member", etcd, plain, []string{"member"}, "target plain does not support fault member (it supports partition, kill, pause, clock, packet)"},

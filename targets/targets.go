@@ -49,6 +49,15 @@ type Target interface {
 	NewClient(ctx context.Context, n node.Node) (workloads.Client, error)
 }
 
+// DataDirer is a Target that keeps its durable state in directories of its
+// nodes: absolute paths, the same on every node, that exist or may be
+// created before Setup. Disk faults (docs/disk.md) mount faultline's
+// filesystem over each one before Setup starts the daemons; a target that is
+// not a DataDirer, or returns none, refuses them.
+type DataDirer interface {
+	DataDirs() []string
+}
+
 // MessageCounter is a Target that counts the messages its nodes exchange
 // (Maelstrom's network statistics). The harness asks once, after the final
 // reads and before the cluster is removed; the samples are deltas per
@@ -91,7 +100,7 @@ type FaultLimiter interface {
 // SupportedFaults names the faults t supports, in the nuker's order: those
 // it lists when it is a FaultLimiter, else every known fault, less those
 // that need an interface t lacks (failover needs a nuker.Failoverer,
-// member a nuker.MemberChanger).
+// member a nuker.MemberChanger, power a DataDirer).
 func SupportedFaults(t Target) []string {
 	var limit []string
 	if fl, ok := t.(FaultLimiter); ok {

@@ -13,12 +13,19 @@ import (
 // installed or copied faultline binary inject clock faults with no source
 // tree at hand.
 func injectorArgs(args []string) ([]string, bool) {
+	return helperArgs(args, injectcmd.Name, injectcmd.Subcommand)
+}
+
+// helperArgs says whether faultline runs as the helper program name: under
+// that name (argv[0]) or as "faultline SUBCOMMAND ARGS"; and with which
+// arguments for it.
+func helperArgs(args []string, name, subcommand string) ([]string, bool) {
 	switch {
 	case len(args) == 0:
 		return nil, false
-	case filepath.Base(args[0]) == injectcmd.Name:
+	case filepath.Base(args[0]) == name:
 		return args[1:], true
-	case len(args) > 1 && args[1] == injectcmd.Subcommand:
+	case len(args) > 1 && args[1] == subcommand:
 		return args[2:], true
 	}
 	return nil, false

@@ -23,6 +23,7 @@ import (
 	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/internal/termsafe"
 	"github.com/faultline/faultline/nuker/clock/injectcmd"
+	"github.com/faultline/faultline/nuker/disk/diskcmd"
 )
 
 // Exit codes.
@@ -54,6 +55,9 @@ func (e harnessError) Unwrap() error { return e.err }
 func main() {
 	if args, ok := injectorArgs(os.Args); ok {
 		os.Exit(injectcmd.Main(args, os.Stdout, os.Stderr))
+	}
+	if args, ok := diskArgs(os.Args); ok {
+		os.Exit(diskcmd.Main(args, os.Stdout, os.Stderr))
 	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }

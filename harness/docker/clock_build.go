@@ -113,43 +113,61 @@ func selfInjector() (string, error) {
 // buildClockInjector builds a static faultline-clock from the source tree
 // at root, or reuses the cached one.
 func buildClockInjector(ctx context.Context, root string, progress node.Progress) (string, error) {
+	return buildHelperBinary(ctx, root, helperBinary{name: "faultline-clock", what: "clock injector",
+		pkg: clockInjectorPkg, src: filepath.Join("nuker", "clock"), cache: "clock"}, progress)
+}
+
+// helperBinary is a static program built from faultline's sources for helper
+// containers.
+type helperBinary struct {
+	name  string // file name, e.g. faultline-clock
+	what  string // for messages, e.g. "clock injector"
+	pkg   string // main package, relative to the module root
+	src   string // the source directory its hash covers, relative to the root
+	cache string // its directory under the user cache's faultline directory
+}
+
+// buildHelperBinary builds b statically from the source tree at root, or
+// reuses the copy cached under the user cache directory by a hash of its
+// sources and the Go version.
+func buildHelperBinary(ctx context.Context, root string, b helperBinary, progress node.Progress) (string, error) {
 	goVersion, err := gobuild.GoVersion(ctx)
 	if err != nil {
-		return "", fmt.Errorf("clock injector: %w", err)
+		return "", fmt.Errorf("%s: %w", b.what, err)
 	}
-	hash, err := clockSourceHash(root, goVersion)
+	hash, err := helperSourceHash(root, b.src, goVersion)
 	if err != nil {
-		return "", fmt.Errorf("clock injector: %w", err)
+		return "", fmt.Errorf("%s: %w", b.what, err)
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("clock injector: cache directory: %w", err)
+		return "", fmt.Errorf("%s: cache directory: %w", b.what, err)
 	}
-	dir := filepath.Join(cache, "faultline", "clock")
-	out := filepath.Join(dir, "faultline-clock-"+hash)
+	dir := filepath.Join(cache, "faultline", b.cache)
+	out := filepath.Join(dir, b.name+"-"+hash)
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
 	unlock, err := filelock.Lock(ctx, out+".lock", func() {
-		progress.Printf("clock injector: waiting for another process building it")
+		progress.Printf("%s: waiting for another process building it", b.what)
 	})
 	if err != nil {
-		return "", fmt.Errorf("clock injector: %w", err)
+		return "", fmt.Errorf("%s: %w", b.what, err)
 	}
 	defer unlock()
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
-	progress.Printf("building the clock injector faultline-clock from %s", root)
+	progress.Printf("building the %s %s from %s", b.what, b.name, root)
 	tmp := out + ".tmp"
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, clockInjectorPkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, b.pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("clock injector: go build %s: %w\n%s", clockInjectorPkg, err, b)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s: go build %s: %w\n%s", b.what, b.pkg, err, out)
 	}
 	if err := os.Rename(tmp, out); err != nil {
-		return "", fmt.Errorf("clock injector: %w", err)
+		return "", fmt.Errorf("%s: %w", b.what, err)
 	}
 	return out, nil
 }
@@ -193,11 +211,11 @@ func isFaultlineRoot(dir string) bool {
 	return false
 }
 
-// clockSourceHash hashes what the injector is built from: the non-test Go
-// files of nuker/clock (and below), go.mod, go.sum and the Go version.
-func clockSourceHash(root, goVersion string) (string, error) {
+// helperSourceHash hashes what a helper binary is built from: the non-test
+// Go files of src (and below), go.mod, go.sum and the Go version.
+func helperSourceHash(root, src, goVersion string) (string, error) {
 	var files []string
-	err := filepath.WalkDir(filepath.Join(root, "nuker", "clock"), func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join(root, src), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -82,24 +82,8 @@ func TestClockSkewInContainers(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	bins := map[string]string{"goprobe": clocktest.BuildGo(t, dir), "cprobe": clocktest.BuildC(t, dir)}
-	img, err := BaseImage(ctx, cli, nil, func(f string, a ...any) { t.Logf(f, a...) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID := fmt.Sprintf("test-clock-%d", time.Now().UnixNano())
-	c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Remove(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if left, err := List(context.Background(), cli, runID); err != nil || len(left) > 0 {
-			t.Errorf("left behind: %v %v", left, err)
-		}
-	})
-	n := c.Nodes()[0]
+	base, runID := startBaseNode(ctx, t, cli, "clock")
+	var n node.Node = base
 	for name, bin := range bins {
 		data, err := os.ReadFile(bin)
 		if err != nil {

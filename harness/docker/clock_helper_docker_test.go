@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,24 +16,8 @@ func TestClockHelperCopyFallback(t *testing.T) {
 	cli := testenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	img, err := BaseImage(ctx, cli, nil, func(f string, a ...any) { t.Logf(f, a...) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID := fmt.Sprintf("test-clockcopy-%d", time.Now().UnixNano())
-	c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Remove(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if left, err := List(context.Background(), cli, runID); err != nil || len(left) > 0 {
-			t.Errorf("left behind: %v %v", left, err)
-		}
-	})
-	target, err := cli.ContainerInspect(ctx, c.Nodes()[0].(*Node).ContainerID())
+	n, runID := startBaseNode(ctx, t, cli, "clockcopy")
+	target, err := cli.ContainerInspect(ctx, n.ContainerID())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,23 +37,14 @@ func startOneNode(ctx context.Context, t *testing.T, cli *client.Client, name st
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID := fmt.Sprintf("test-clock-%s-%d", name, time.Now().UnixNano())
-	c, err := StartCluster(ctx, cli, ClusterSpec{RunID: runID, Image: img, Nodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Remove(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := target.Setup(ctx, c.Nodes(), slog.New(slog.DiscardHandler)); err != nil {
+	n := startTestNode(ctx, t, cli, img, fmt.Sprintf("test-clock-%s-%d", name, time.Now().UnixNano()))
+	if err := target.Setup(ctx, []node.Node{n}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if err := target.WaitHealthy(ctx, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	return c.Nodes()[0]
+	return n
 }
 
 // TestClockSkewCTargets skews Debian's C servers, which read the clock

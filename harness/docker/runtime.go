@@ -29,14 +29,21 @@ func NewRuntime(ctx context.Context) (*Runtime, error) {
 // Close lets the engine connection go.
 func (r *Runtime) Close() error { return r.cli.Close() }
 
-// CheckHost finds the clock injector when the clock fault is asked for:
-// without one every clock injection would fail.
+// CheckHost finds the clock injector when the clock fault is asked for,
+// the disk server when a disk fault is: without them every injection would
+// fail.
 func (r *Runtime) CheckHost(ctx context.Context, needs node.Needs, progress node.Progress) error {
-	if !needs.Clock {
-		return nil
+	if needs.Clock {
+		if _, err := ClockInjector(ctx, progress); err != nil {
+			return err
+		}
 	}
-	_, err := ClockInjector(ctx, progress)
-	return err
+	if needs.Disk {
+		if _, err := DiskServer(ctx, progress); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Install builds (or reuses) the image for sw.

@@ -66,10 +66,14 @@ type Needs struct {
 	// Packet is for packet faults: iptables' statistic match and TEE
 	// target, and tc with the tbf qdisc, in each node's network namespace.
 	Packet bool
+	// Disk is for disk faults: faultline's FUSE filesystem mounted over
+	// the target's data directories (node.Disker), by a helper holding
+	// CAP_SYS_ADMIN and /dev/fuse.
+	Disk bool
 }
 
 // Any reports whether anything is needed.
-func (n Needs) Any() bool { return n.Iptables || n.Clock || n.Packet }
+func (n Needs) Any() bool { return n.Iptables || n.Clock || n.Packet || n.Disk }
 
 // ResourceReader is a RunningCluster that can read what its nodes use
 // (CPU, memory, network, block I/O counters), for the report's resource
@@ -81,4 +85,18 @@ type ResourceReader interface {
 	// counters come from, for the stored file.
 	ReadResources(ctx context.Context) []resources.Sample
 	ResourceSource() string
+}
+
+// Disker is a Node that can mount faultline's disk-fault filesystem
+// (nuker/disk, docs/disk.md) over one of its directories and drive it.
+type Disker interface {
+	// MountDisk mounts the filesystem over dir (absolute; created when
+	// missing) before the daemon that uses it starts; dirs makes directory
+	// entries durable only by fsync of their directory.
+	MountDisk(ctx context.Context, dir string, dirs bool) error
+	// Disk sends one control command (e.g. "power-fail", "clear") and
+	// returns the answer.
+	Disk(ctx context.Context, command string) (string, error)
+	// UnmountDisk unmounts it; without a mount it does nothing.
+	UnmountDisk(ctx context.Context) error
 }

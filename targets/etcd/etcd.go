@@ -233,6 +233,9 @@ func (t *Target) Primaries(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
+// DataDirs implements targets.DataDirer: the daemon's directory, holding --data-dir.
+func (t *Target) DataDirs() []string { return []string{"/var/lib/etcd"} }
+
 // LogFiles are the files on each node worth keeping.
 func (t *Target) LogFiles() []string {
 	return []string{node.Daemon{Name: "etcd"}.LogPath()}

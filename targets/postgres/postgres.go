@@ -105,8 +105,11 @@ func (t *Target) Workloads() []string {
 // Clock faults reach the postmaster and, through --tree, every backend;
 // backends forked later inherit the patched clock.
 func (t *Target) Faults() []string {
-	return []string{"partition", "kill", "pause", "clock", "failover"}
+	return []string{"partition", "kill", "pause", "clock", "failover", "power"}
 }
+
+// DataDirs implements targets.DataDirer: the postgres user's home, holding the cluster's data directory.
+func (t *Target) DataDirs() []string { return []string{"/var/lib/postgresql"} }
 
 // LogFiles are the files on each node worth keeping.
 func (t *Target) LogFiles() []string { return []string{t.daemon().LogPath()} }

@@ -112,7 +112,7 @@ func (t *Target) Workloads() []string {
 // Sentinels. Clock faults skew every Redis process of a node (server and
 // Sentinel): key expiry, and so lock TTLs, runs on the wall clock.
 func (t *Target) Faults() []string {
-	f := []string{"partition", "kill", "pause", "clock"}
+	f := []string{"partition", "kill", "pause", "clock", "power"}
 	if t.sentinelMode() {
 		f = append(f, "failover")
 	}
@@ -122,6 +122,9 @@ func (t *Target) Faults() []string {
 func (t *Target) sentinelMode() bool {
 	return t.set.Mode == ModeSentinel && t.set.Failover == FailoverSentinel
 }
+
+// DataDirs implements targets.DataDirer: holding the RDB and AOF files.
+func (t *Target) DataDirs() []string { return []string{Dir} }
 
 // LogFiles are the daemon logs on each node.
 func (t *Target) LogFiles() []string {

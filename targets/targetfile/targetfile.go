@@ -298,6 +298,10 @@ func (t *Target) CheckNodes(n int) error {
 	return nil
 }
 
+// DataDirs implements targets.DataDirer: start.data-dir (by default
+// /var/lib/NAME), the daemon's working directory.
+func (t *Target) DataDirs() []string { return []string{t.f.dataDir} }
+
 // LogFiles are the daemon's own log and the file's logs.
 func (t *Target) LogFiles() []string { return slices.Clone(t.logs) }
 
