@@ -153,12 +153,7 @@ func BenchmarkInvalid(b *testing.B) {
 // unknown outcome, with the checker (which races the own search and
 // porcupine on these models) and with porcupine alone, one after the other.
 func BenchmarkObjects(b *testing.B) {
-	newObj := map[string]func() object{
-		Mutex:     func() object { return &simMutex{} },
-		FIFOQueue: func() object { return &simQueue{} },
-		Set:       func() object { return &simSet{} },
-		Counter:   func() object { return &simCounter{} },
-	}
+	newObj := simObjects()
 	for i, model := range []string{Mutex, FIFOQueue, Set, Counter} {
 		for _, n := range []int{1_000, 10_000} {
 			rng := rand.New(rand.NewPCG(uint64(i), uint64(n)))

@@ -223,6 +223,16 @@ type simClient struct {
 	reply history.Op
 }
 
+// simObjects makes a fresh simulated object of each object model.
+func simObjects() map[string]func() object {
+	return map[string]func() object{
+		Mutex:     func() object { return &simMutex{} },
+		FIFOQueue: func() object { return &simQueue{} },
+		Set:       func() object { return &simSet{} },
+		Counter:   func() object { return &simCounter{} },
+	}
+}
+
 // simulate runs 2-4 clients against obj for at most 8 ops: outcomes ok,
 // fail (rarely a lie: it took effect), info (effect now, later or never),
 // occasionally a corrupted result or a success that was not, and
@@ -467,12 +477,7 @@ func TestObjectsBruteForce(t *testing.T) {
 	if testing.Short() {
 		n = 300
 	}
-	newObj := map[string]func() object{
-		Mutex:     func() object { return &simMutex{} },
-		FIFOQueue: func() object { return &simQueue{} },
-		Set:       func() object { return &simSet{} },
-		Counter:   func() object { return &simCounter{} },
-	}
+	newObj := simObjects()
 	for i, model := range []string{Mutex, FIFOQueue, Set, Counter} {
 		t.Run(model, func(t *testing.T) {
 			spec, err := SpecFor(model)
@@ -534,12 +539,7 @@ func TestObjectsSearchAgreesWithPorcupine(t *testing.T) {
 	if testing.Short() {
 		n = 30
 	}
-	newObj := map[string]func() object{
-		Mutex:     func() object { return &simMutex{} },
-		FIFOQueue: func() object { return &simQueue{} },
-		Set:       func() object { return &simSet{} },
-		Counter:   func() object { return &simCounter{} },
-	}
+	newObj := simObjects()
 	const budget = 2 * time.Second
 	for i, model := range []string{Mutex, FIFOQueue, Set, Counter} {
 		t.Run(model, func(t *testing.T) {
