@@ -23,6 +23,7 @@ import (
 	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/internal/termsafe"
 	"github.com/faultline/faultline/nuker/clock/injectcmd"
+	"github.com/faultline/faultline/nuker/delay"
 )
 
 // Exit codes.
@@ -54,6 +55,10 @@ func (e harnessError) Unwrap() error { return e.err }
 func main() {
 	if args, ok := injectorArgs(os.Args); ok {
 		os.Exit(injectcmd.Main(args, os.Stdout, os.Stderr))
+	}
+	// The packet delayer runs in a helper container (harness/docker).
+	if len(os.Args) > 1 && os.Args[1] == delay.Subcommand {
+		os.Exit(delay.Main(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
