@@ -79,7 +79,7 @@ type (
 // order is part of the seeded schedule. Adding a kind means a file of its
 // own and a line here.
 func Kinds() []Kind {
-	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}}
+	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}, delayKind{}}
 }
 
 // KindOf returns the kind named name.
@@ -100,6 +100,7 @@ func NeedsOf(faults []string) node.Needs {
 			out.Iptables = out.Iptables || n.Iptables
 			out.Clock = out.Clock || n.Clock
 			out.Packet = out.Packet || n.Packet
+			out.Delay = out.Delay || n.Delay
 		}
 	}
 	return out

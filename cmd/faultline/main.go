@@ -53,12 +53,14 @@ func (e harnessError) Error() string { return e.err.Error() }
 func (e harnessError) Unwrap() error { return e.err }
 
 func main() {
-	if args, ok := injectorArgs(os.Args); ok {
-		os.Exit(injectcmd.Main(args, os.Stdout, os.Stderr))
-	}
-	// The packet delayer runs in a helper container (harness/docker).
+	// The packet delayer runs in a helper container (harness/docker), from
+	// the same copy as the clock injector: its subcommand wins over the
+	// injector's name.
 	if len(os.Args) > 1 && os.Args[1] == delay.Subcommand {
 		os.Exit(delay.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if args, ok := injectorArgs(os.Args); ok {
+		os.Exit(injectcmd.Main(args, os.Stdout, os.Stderr))
 	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }

@@ -194,23 +194,26 @@ func isFaultlineRoot(dir string) bool {
 }
 
 // clockSourceHash hashes what the injector is built from: the non-test Go
-// files of nuker/clock (and below), go.mod, go.sum and the Go version.
+// files of nuker/clock and nuker/delay (and below), go.mod, go.sum and the Go version.
 func clockSourceHash(root, goVersion string) (string, error) {
 	var files []string
-	err := filepath.WalkDir(filepath.Join(root, "nuker", "clock"), func(p string, d fs.DirEntry, err error) error {
+	// The injector's binary also carries the packet delayer.
+	for _, dir := range []string{"clock", "delay"} {
+		err := filepath.WalkDir(filepath.Join(root, "nuker", dir), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+				files = append(files, p)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return "", err
 		}
-		if d.IsDir() && d.Name() == "testdata" {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
 	}
 	slices.Sort(files)
 	files = append(files, filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum"))

@@ -32,7 +32,8 @@ func (r *Runtime) Close() error { return r.cli.Close() }
 // CheckHost finds the clock injector when the clock fault is asked for:
 // without one every clock injection would fail.
 func (r *Runtime) CheckHost(ctx context.Context, needs node.Needs, progress node.Progress) error {
-	if !needs.Clock {
+	// The packet delayer is the injector's binary too.
+	if !needs.Clock && !needs.Delay {
 		return nil
 	}
 	_, err := ClockInjector(ctx, progress)
@@ -50,7 +51,8 @@ func (r *Runtime) Install(ctx context.Context, sw node.Software, progress node.P
 
 // Preflight checks in a throwaway container of the image that the
 // mechanism of every requested fault works here: partition needs iptables
-// with NET_ADMIN, packet iptables' statistic and TEE and tc's tbf, clock
+// with NET_ADMIN, packet iptables' statistic and TEE and tc's tbf, delay
+// iptables' NFQUEUE and a delayer bound to a queue, clock
 // the injector and ptrace. Kill, pause and failover
 // use only the target's own process control, which the run's setup
 // exercises anyway: nothing to check.
@@ -58,7 +60,7 @@ func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Install
 	if !needs.Any() {
 		return nil
 	}
-	p, err := StartPreflight(ctx, r.cli, runID, inst.Ref, needs.Iptables || needs.Packet)
+	p, err := StartPreflight(ctx, r.cli, runID, inst.Ref, needs.Iptables || needs.Packet || needs.Delay)
 	if err != nil {
 		return err
 	}
@@ -71,6 +73,11 @@ func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Install
 	if needs.Packet {
 		if err := p.CheckPacket(ctx); err != nil {
 			return fmt.Errorf("fault packet cannot work here: %w", err)
+		}
+	}
+	if needs.Delay {
+		if err := p.CheckDelay(ctx); err != nil {
+			return fmt.Errorf("fault delay cannot work here: %w", err)
 		}
 	}
 	if needs.Clock {

@@ -62,7 +62,11 @@ type Needs struct {
 	// Packet is for packet faults: iptables' statistic match and TEE
 	// target, and tc with the tbf qdisc, in each node's network namespace.
 	Packet bool
+	// Delay is for delay faults: iptables' NFQUEUE target in each node's
+	// network namespace and a packet delayer bound to an nfnetlink queue
+	// there.
+	Delay bool
 }
 
 // Any reports whether anything is needed.
-func (n Needs) Any() bool { return n.Iptables || n.Clock || n.Packet }
+func (n Needs) Any() bool { return n.Iptables || n.Clock || n.Packet || n.Delay }

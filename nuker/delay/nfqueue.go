@@ -27,7 +27,7 @@ const (
 	attrPacketHdr  = 1 // NFQA_PACKET_HDR: struct {be32 id; be16 proto; u8 hook}
 	attrVerdictHdr = 2 // NFQA_VERDICT_HDR: struct {be32 verdict; be32 id}
 
-	cmdBind   = 1 // NFQNL_CFG_CMD_BIND
+	cmdBind = 1 // NFQNL_CFG_CMD_BIND
 
 	copyMeta = 1 // NFQNL_COPY_META: the delayer never reads payloads
 
