@@ -130,8 +130,8 @@ tc qdisc del dev lo root`
 // them. The helper is removed here; the rule goes with the container.
 func (p *Preflight) CheckDelay(ctx context.Context) error {
 	const script = `set -e
-iptables -w -t mangle -N faultline-preflight-delay
-iptables -w -t mangle -A faultline-preflight-delay -d 192.0.2.1 -j NFQUEUE --queue-num 1000 --queue-bypass`
+iptables -w -t raw -N faultline-preflight-delay
+iptables -w -t raw -A faultline-preflight-delay -d 192.0.2.1 -j NFQUEUE --queue-num 1000 --queue-bypass`
 	if _, err := node.ToolsOf(p.node()).Exec(ctx, "sh", "-c", script); err != nil {
 		return fmt.Errorf("iptables NFQUEUE does not work with NET_ADMIN in the network namespace of a container of %s: %s", p.image, oneLine(err))
 	}
