@@ -18,9 +18,10 @@ import (
 // anything but faultline's packet chain and its jumps.
 func checkPacketConfined(t *testing.T, script string) {
 	t.Helper()
-	allowed := regexp.MustCompile(`^-t (filter|mangle) (` +
+	allowed := regexp.MustCompile(`^-t (filter|mangle|raw) (` +
 		`(-N|-F|-X|-n -L) ` + PacketChain +
-		`|(-C|-D|-I) (INPUT|POSTROUTING)( 1)? -j ` + PacketChain +
+		`|(-C|-D|-I) (INPUT|POSTROUTING|OUTPUT)( 1)? -j ` + PacketChain +
+		`|(-A|-C|-D) ` + PacketChain + ` -d [0-9.]+ -j NFQUEUE --queue-num [0-9]+ --queue-bypass` +
 		`|(-A|-C|-D) ` + PacketChain + ` -[sd] [0-9.]+ -m statistic --mode random --probability [0-9.]+ -j (DROP|TEE --gateway [0-9.]+))$`)
 	checkIptables(t, script, allowed)
 }
@@ -82,7 +83,13 @@ func TestPacketPlanCheck(t *testing.T) {
 		{"duplicate to itself", PacketPlan{Mode: PacketDuplicate, Percent: 5, Links: Grudge{"n1": {"n1"}}}, false},
 		{"rate", PacketPlan{Mode: PacketRate, RateKbit: 1024}, true},
 		{"rate of 0", PacketPlan{Mode: PacketRate}, false},
-		{"delay", PacketPlan{Mode: "delay"}, false},
+		{"delay without a hold", PacketPlan{Mode: PacketDelay, Queue: 1000, Links: Grudge{"n2": {"n1"}}}, false},
+		{"delay", PacketPlan{Mode: PacketDelay, DelayMs: 200, JitterMs: 100, Queue: 1000, Links: Grudge{"n2": {"n1"}}}, true},
+		{"delay without a queue", PacketPlan{Mode: PacketDelay, DelayMs: 200, Links: Grudge{"n2": {"n1"}}}, false},
+		{"delay without links", PacketPlan{Mode: PacketDelay, DelayMs: 200, Queue: 1000}, false},
+		{"reorder", PacketPlan{Mode: PacketReorder, DelayMs: 200, Percent: 25, Queue: 1000, Links: Grudge{"n2": {"n1"}}}, true},
+		{"reorder of 0%", PacketPlan{Mode: PacketReorder, DelayMs: 200, Queue: 1000, Links: Grudge{"n2": {"n1"}}}, false},
+		{"delay mode unknown", PacketPlan{Mode: "latency"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +196,8 @@ func TestPacketDescribe(t *testing.T) {
 		{PacketPlan{Mode: PacketLoss, Percent: 20, Links: Grudge{"n2": {"n1"}, "n1": {"n2"}}}, []string{"n1", "n2"}, "loss 20% n1->n2, n2->n1"},
 		{PacketPlan{Mode: PacketDuplicate, Percent: 5, Links: Grudge{"n1": {"n3", "n2"}}}, []string{"n2", "n3"}, "duplicate 5% n2->n1, n3->n1"},
 		{PacketPlan{Mode: PacketRate, RateKbit: 256}, []string{"n1", "n3"}, "rate 256 kbit/s on n1,n3"},
+		{PacketPlan{Mode: PacketDelay, DelayMs: 200, JitterMs: 100, Links: Grudge{"n2": {"n1"}}}, []string{"n1"}, "delay 200ms±100ms n1->n2"},
+		{PacketPlan{Mode: PacketReorder, Percent: 25, DelayMs: 200, Links: Grudge{"n2": {"n1"}, "n1": {"n2"}}}, []string{"n1", "n2"}, "reorder 25% (others 200ms±0ms) n1->n2, n2->n1"},
 	}
 	for _, tt := range tests {
 		if got := tt.p.Describe(tt.nodes); got != tt.want {

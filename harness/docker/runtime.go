@@ -7,6 +7,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/nuker/delay"
 )
 
 // Runtime runs nodes as containers of the local (or DOCKER_HOST) engine:
@@ -32,6 +33,13 @@ func (r *Runtime) Close() error { return r.cli.Close() }
 // CheckHost finds the clock injector when the clock fault is asked for:
 // without one every clock injection would fail.
 func (r *Runtime) CheckHost(ctx context.Context, needs node.Needs, progress node.Progress) error {
+	if needs.Delay {
+		// The engine is on this machine (Connect's default): its kernel
+		// is the nodes'. Without NFQUEUE no delay step could start.
+		if sup := delay.Detect(); !sup.NFQueue {
+			return fmt.Errorf("fault delay cannot work here: this kernel has no nfnetlink_queue or iptables NFQUEUE (%s)", sup)
+		}
+	}
 	// The packet delayer is the injector's binary too.
 	if !needs.Clock && !needs.Delay {
 		return nil
