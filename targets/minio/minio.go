@@ -76,7 +76,9 @@ func (t *Target) Workloads() []string { return []string{"register", "set"} }
 // file like any node.Daemon; MinIO refuses requests whose signed time is
 // more than 15 minutes from its clock (RequestTimeTooSkewed, a definite
 // 403), and its nodes authenticate each other with tokens that expire.
-func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock"} }
+func (t *Target) Faults() []string {
+	return []string{"partition", "kill", "pause", "clock", "packet", "delay"}
+}
 
 // LogFiles are the files on each node worth keeping.
 func (t *Target) LogFiles() []string { return []string{node.Daemon{Name: daemonName}.LogPath()} }

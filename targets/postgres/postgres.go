@@ -105,7 +105,7 @@ func (t *Target) Workloads() []string {
 // Clock faults reach the postmaster and, through --tree, every backend;
 // backends forked later inherit the patched clock.
 func (t *Target) Faults() []string {
-	return []string{"partition", "kill", "pause", "clock", "failover"}
+	return []string{"partition", "kill", "pause", "clock", "failover", "packet", "delay"}
 }
 
 // LogFiles are the files on each node worth keeping.

@@ -58,7 +58,7 @@ func TestBadFiles(t *testing.T) {
 			`5: client.port: missing: protocol portless has no default port`,
 		}},
 		{"unknown fault, failover", base + "faults: [partition, meteor, failover]\n", []string{
-			`7: faults[1]: unknown fault "meteor" (known: partition, kill, pause, failover, clock, packet)`,
+			`7: faults[1]: unknown fault "meteor" (known: partition, kill, pause, failover, clock, packet, delay)`,
 			`7: faults[2]: failover needs a target written in Go (a nuker.Failoverer); a target file cannot offer it`,
 		}},
 		{"workload the protocol lacks", base + "workloads: [register, queue]\n", []string{
