@@ -26,7 +26,7 @@ func TestParseFaults(t *testing.T) {
 	}{
 		{"partition,kill,pause", []string{"partition", "kill", "pause"}, ""},
 		{" pause , partition ,pause", []string{"partition", "pause"}, ""},
-		{"all", []string{"partition", "kill", "pause", "failover", "clock", "packet"}, ""},
+		{"all", []string{"partition", "kill", "pause", "failover", "clock", "packet", "delay"}, ""},
 		{"", nil, ""},
 		{"none", nil, ""},
 		{"KILL", []string{"kill"}, ""},
