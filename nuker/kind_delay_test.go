@@ -10,7 +10,7 @@ import (
 )
 
 func TestDrawDelay(t *testing.T) {
-	nodes := []string{"n1", "n2", "n3"}
+	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
 	seen := map[string]bool{}
 	for seed := range uint64(100) {
 		for _, v := range []string{"", DelayJitter, DelayReorder} {
@@ -36,13 +36,10 @@ func TestDrawDelay(t *testing.T) {
 				t.Errorf("queue %d among the machine's own", p.Queue)
 			}
 			seen[p.Mode+"/"+p.Scope+"/"+p.Direction] = true
+			checkLinkCount(t, p)
 		}
 	}
-	for _, m := range []string{"delay/link/one", "delay/node/both", "reorder/link/both", "reorder/node/one"} {
-		if !seen[m] {
-			t.Errorf("100 seeds never drew %s (drew %v)", m, seen)
-		}
-	}
+	checkDrawn(t, seen, "delay/link/one", "delay/node/both", "reorder/link/both", "reorder/node/one")
 }
 
 // TestDelayStartStop: the delayer starts on each sender before its

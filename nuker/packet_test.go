@@ -53,19 +53,32 @@ func TestDrawPacket(t *testing.T) {
 				}
 				continue
 			}
-			links := 0
-			for _, ss := range p.Links {
-				links += len(ss)
-			}
-			want := map[string]int{"link/one": 1, "link/both": 2, "node/one": 4, "node/both": 8}[p.Scope+"/"+p.Direction]
-			if links != want {
-				t.Errorf("%s/%s: %d links %v, want %d", p.Scope, p.Direction, links, p.Links, want)
-			}
+			checkLinkCount(t, p)
 		}
 	}
-	for _, m := range []string{"loss/link/one", "loss/node/both", "duplicate/link/both", "duplicate/node/one", "rate//"} {
+	checkDrawn(t, seen, "loss/link/one", "loss/node/both", "duplicate/link/both", "duplicate/node/one", "rate//")
+}
+
+// checkLinkCount fails t when p's links among 5 nodes do not match its
+// scope and direction.
+func checkLinkCount(t *testing.T, p *PacketPlan) {
+	t.Helper()
+	links := 0
+	for _, ss := range p.Links {
+		links += len(ss)
+	}
+	want := map[string]int{"link/one": 1, "link/both": 2, "node/one": 4, "node/both": 8}[p.Scope+"/"+p.Direction]
+	if links != want {
+		t.Errorf("%s/%s: %d links %v, want %d", p.Scope, p.Direction, links, p.Links, want)
+	}
+}
+
+// checkDrawn fails t for each mode/scope/direction in want that seen lacks.
+func checkDrawn(t *testing.T, seen map[string]bool, want ...string) {
+	t.Helper()
+	for _, m := range want {
 		if !seen[m] {
-			t.Errorf("200 seeds never drew %s (drew %v)", m, seen)
+			t.Errorf("the seeds never drew %s (drew %v)", m, seen)
 		}
 	}
 }
