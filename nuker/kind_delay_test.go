@@ -104,18 +104,3 @@ func TestDelayStartStop(t *testing.T) {
 		})
 	}
 }
-
-// TestReplayDelay: delay steps read back from a history replay exactly.
-func TestReplayDelay(t *testing.T) {
-	faults := []string{FaultDelay}
-	orig, _, _ := runFaults(t, Config{Faults: faults, Seed: 5}, 8)
-	sched := scheduleThroughFile(t, orig)
-	replayed, _, _ := runFaults(t, Config{Faults: faults, Seed: 42, Schedule: sched}, 8)
-	want, got := startValues(t, orig), startValues(t, replayed)
-	if !reflect.DeepEqual(want, got) {
-		t.Errorf("replay differs:\n got %v\nwant %v", got, want)
-	}
-	if len(want) == 0 || !strings.Contains(strings.Join(want, " "), "queue") {
-		t.Errorf("start values without the plan: %v", want)
-	}
-}

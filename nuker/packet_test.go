@@ -179,24 +179,29 @@ func TestPacketStartStop(t *testing.T) {
 	}
 }
 
-// TestReplayPacket: packet steps read back from a history replay exactly.
+// TestReplayPacket: packet and delay steps read back from a history
+// replay exactly, plans (delay's queue number too) included.
 func TestReplayPacket(t *testing.T) {
-	faults := []string{FaultPacket}
-	orig, _, _ := runFaults(t, Config{Faults: faults, Seed: 3}, 8)
-	sched := scheduleThroughFile(t, orig)
-	replayed, _, _ := runFaults(t, Config{Faults: faults, Seed: 42, Schedule: sched}, 8)
-	want, got := startValues(t, orig), startValues(t, replayed)
-	if !reflect.DeepEqual(want, got) {
-		t.Errorf("replay differs:\n got %v\nwant %v", got, want)
-	}
-	other, _, _ := runFaults(t, Config{Faults: faults, Seed: 42}, 8)
-	if reflect.DeepEqual(want, startValues(t, other)) {
-		t.Error("seeds 3 and 42 drew the same packet schedule")
-	}
-	for _, op := range orig {
-		if op.F == history.StartPrefix+FaultPacket && op.Type == history.Info && op.Error != "" {
-			t.Errorf("start failed on fake nodes: %s", op.Error)
-		}
+	for _, fault := range []string{FaultPacket, FaultDelay} {
+		t.Run(fault, func(t *testing.T) {
+			faults := []string{fault}
+			orig, _, _ := runFaults(t, Config{Faults: faults, Seed: 3}, 8)
+			sched := scheduleThroughFile(t, orig)
+			replayed, _, _ := runFaults(t, Config{Faults: faults, Seed: 42, Schedule: sched}, 8)
+			want, got := startValues(t, orig), startValues(t, replayed)
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("replay differs:\n got %v\nwant %v", got, want)
+			}
+			other, _, _ := runFaults(t, Config{Faults: faults, Seed: 42}, 8)
+			if reflect.DeepEqual(want, startValues(t, other)) {
+				t.Errorf("seeds 3 and 42 drew the same %s schedule", fault)
+			}
+			for _, op := range orig {
+				if op.F == history.StartPrefix+fault && op.Type == history.Info && op.Error != "" {
+					t.Errorf("start failed on fake nodes: %s", op.Error)
+				}
+			}
+		})
 	}
 }
 
