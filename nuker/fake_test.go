@@ -26,6 +26,33 @@ type fakeNode struct {
 	execs [][]string
 	drops []string // addresses our chain drops
 	chain bool     // our chain exists
+	// delays logs the packet delayer calls, and execs their place among
+	// the commands as "delayer ...".
+	delays []string
+}
+
+var _ node.Delayer = (*fakeNode)(nil)
+
+func (n *fakeNode) logDelayer(call string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.delays = append(n.delays, call)
+	n.execs = append(n.execs, []string{"delayer", call})
+}
+
+func (n *fakeNode) StartDelayer(_ context.Context, queue uint16, args []string) error {
+	n.logDelayer(fmt.Sprintf("start %d %s", queue, strings.Join(args, " ")))
+	return nil
+}
+
+func (n *fakeNode) StopDelayer(_ context.Context, queue uint16) error {
+	n.logDelayer(fmt.Sprintf("stop %d", queue))
+	return nil
+}
+
+func (n *fakeNode) StopDelayers(context.Context) error {
+	n.logDelayer("stop all")
+	return nil
 }
 
 var _ node.Node = (*fakeNode)(nil)

@@ -79,7 +79,7 @@ type (
 // order is part of the seeded schedule. Adding a kind means a file of its
 // own and a line here.
 func Kinds() []Kind {
-	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}, memberKind{}, powerKind()}
+	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}, memberKind{}, powerKind(), delayKind{}}
 }
 
 // targetChecker is a kind that only some targets can take (failover,
@@ -157,6 +157,7 @@ func NeedsOf(faults []string) node.Needs {
 			out.Clock = out.Clock || n.Clock
 			out.Packet = out.Packet || n.Packet
 			out.Disk = out.Disk || n.Disk
+			out.Delay = out.Delay || n.Delay
 		}
 	}
 	return out

@@ -70,6 +70,13 @@ func drawPacket(r *rand.Rand, mode string, nodes []string) Step {
 	}
 	percents := []int{5, 20, 50}
 	p.Percent = percents[r.IntN(len(percents))]
+	s.Nodes = drawLinks(r, p, nodes)
+	return s
+}
+
+// drawLinks draws p's scope, direction and links among nodes from r, and
+// returns the nodes p acts on.
+func drawLinks(r *rand.Rand, p *PacketPlan, nodes []string) []string {
 	p.Scope = []string{PacketScopeLink, PacketScopeNode}[r.IntN(2)]
 	p.Direction = []string{PacketBoth, PacketOneWay}[r.IntN(2)]
 	order := shuffled(r, nodes)
@@ -87,8 +94,7 @@ func drawPacket(r *rand.Rand, mode string, nodes []string) Step {
 			p.Links[a] = append(p.Links[a], b)
 		}
 	}
-	s.Nodes = p.Nodes()
-	return s
+	return p.Nodes()
 }
 
 func (packetKind) start(ctx context.Context, k *Nuker, s *Step) (any, []string, error) {

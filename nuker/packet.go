@@ -8,13 +8,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/nuker/delay"
 )
 
 // PacketChain is the iptables chain packet faults own, in the filter table
 // (jumped to from INPUT: loss) and in the mangle table (jumped to from
-// POSTROUTING: duplication). It is apart from the partition's Chain, so a
+// POSTROUTING: duplication), and in the raw table (jumped to from OUTPUT:
+// NFQUEUE to a delayer, for delay and reorder). It is apart from the partition's Chain, so a
 // partition's heal and a packet fault's stop never undo each other.
 const PacketChain = "FAULTLINE-PKT"
 
@@ -30,8 +33,19 @@ const (
 	PacketRate      = "rate"
 )
 
+// Delay fault modes (the delay kind's, which shares PacketPlan and the
+// packet chain): packets held in a user-space delayer (package nuker/delay)
+// that an NFQUEUE rule hands them to.
+const (
+	PacketDelay   = "delay"
+	PacketReorder = "reorder"
+)
+
 // PacketModes lists the packet fault modes, in draw order.
 func PacketModes() []string { return []string{PacketLoss, PacketDuplicate, PacketRate} }
+
+// delayed reports whether mode holds packets in a delayer.
+func delayed(mode string) bool { return mode == PacketDelay || mode == PacketReorder }
 
 // PacketPlan is what a packet step does, as its start invocation records
 // it.
@@ -53,6 +67,14 @@ type PacketPlan struct {
 	Percent int `json:"percent,omitempty"`
 	// RateKbit caps the egress of the step's nodes, in kbit/s (rate).
 	RateKbit int `json:"rate_kbit,omitempty"`
+	// DelayMs and JitterMs are the delayer's hold: DelayMs plus a uniform
+	// draw from [-JitterMs, +JitterMs] (delay, reorder). For reorder,
+	// Percent is the share of packets sent on at once, unheld.
+	DelayMs  int `json:"delay_ms,omitempty"`
+	JitterMs int `json:"jitter_ms,omitempty"`
+	// Queue is the nfnetlink queue number the step's rules and delayers
+	// use (delay, reorder): each step its own, so steps can overlap.
+	Queue uint16 `json:"queue,omitempty"`
 }
 
 // Nodes are the nodes a plan acts on, sorted: for loss the receivers, for
@@ -66,7 +88,7 @@ func (p *PacketPlan) Nodes() []string {
 				out = append(out, r)
 			}
 		}
-	case PacketDuplicate:
+	case PacketDuplicate, PacketDelay, PacketReorder:
 		for _, ss := range p.Links {
 			out = append(out, ss...)
 		}
@@ -89,15 +111,29 @@ func (p *PacketPlan) Describe(nodes []string) string {
 		}
 	}
 	slices.Sort(links)
+	switch p.Mode {
+	case PacketDelay:
+		return fmt.Sprintf("delay %dms±%dms %s", p.DelayMs, p.JitterMs, strings.Join(links, ", "))
+	case PacketReorder:
+		return fmt.Sprintf("reorder %d%% (others %dms±%dms) %s", p.Percent, p.DelayMs, p.JitterMs, strings.Join(links, ", "))
+	}
 	return fmt.Sprintf("%s %d%% %s", p.Mode, p.Percent, strings.Join(links, ", "))
 }
 
 // check refuses a plan that cannot be applied.
 func (p *PacketPlan) check() error {
 	switch p.Mode {
-	case PacketLoss, PacketDuplicate:
-		if p.Percent < 1 || p.Percent > 100 {
+	case PacketLoss, PacketDuplicate, PacketDelay, PacketReorder:
+		if p.Mode != PacketDelay && (p.Percent < 1 || p.Percent > 100) {
 			return fmt.Errorf("packet %s: percent %d is not in 1..100", p.Mode, p.Percent)
+		}
+		if delayed(p.Mode) {
+			if err := p.delayConfig().Check(); err != nil {
+				return fmt.Errorf("packet %s: %w", p.Mode, err)
+			}
+			if p.Queue == 0 {
+				return fmt.Errorf("packet %s: no queue number", p.Mode)
+			}
 		}
 		if len(p.Nodes()) == 0 {
 			return fmt.Errorf("packet %s: no links", p.Mode)
@@ -112,9 +148,24 @@ func (p *PacketPlan) check() error {
 			return fmt.Errorf("packet rate: %d kbit/s is too low", p.RateKbit)
 		}
 	default:
-		return fmt.Errorf("unknown packet mode %q (known: %v)", p.Mode, PacketModes())
+		return fmt.Errorf("unknown packet mode %q (known: %v)", p.Mode, append(PacketModes(), PacketDelay, PacketReorder))
 	}
 	return nil
+}
+
+// delayConfig is what the plan's delayers do.
+func (p *PacketPlan) delayConfig() delay.Config {
+	c := delay.Config{Delay: time.Duration(p.DelayMs) * time.Millisecond, Jitter: time.Duration(p.JitterMs) * time.Millisecond}
+	if p.Mode == PacketReorder {
+		c.Reorder = p.Percent
+	}
+	return c
+}
+
+// delayerArgs are the delayer's run flags for the plan.
+func (p *PacketPlan) delayerArgs() []string {
+	c := p.delayConfig()
+	return []string{"--delay", c.Delay.String(), "--jitter", c.Jitter.String(), "--reorder", strconv.Itoa(c.Reorder)}
 }
 
 // ApplyPacket starts plan on the nodes it names (for rate: on names) and
@@ -165,9 +216,25 @@ func packetOnEach(ctx context.Context, nodes []node.Node, plan *PacketPlan, name
 		verb = "start"
 	}
 	return onEach(ctx, on, func(ctx context.Context, n node.Node) error {
+		d, ok := n.(node.Delayer)
+		if delayed(plan.Mode) && !ok {
+			return fmt.Errorf("%s packet %s on %s: this runtime cannot run a packet delayer", verb, plan.Mode, n.Name())
+		}
+		// The delayer binds its queue before any rule sends packets to it,
+		// and goes after the rules (--queue-bypass covers the gaps).
+		if delayed(plan.Mode) && add {
+			if err := d.StartDelayer(ctx, plan.Queue, plan.delayerArgs()); err != nil {
+				return fmt.Errorf("start packet %s on %s: %w", plan.Mode, n.Name(), err)
+			}
+		}
 		script := packetScript(plan, n, byName, add)
 		if _, err := node.ToolsOf(n).Exec(ctx, "sh", "-c", script); err != nil {
 			return fmt.Errorf("%s packet %s on %s: %w", verb, plan.Mode, n.Name(), err)
+		}
+		if delayed(plan.Mode) && !add {
+			if err := d.StopDelayer(ctx, plan.Queue); err != nil {
+				return fmt.Errorf("stop packet %s on %s: %w", plan.Mode, n.Name(), err)
+			}
 		}
 		return nil
 	})
@@ -198,15 +265,23 @@ func packetScript(plan *PacketPlan, n node.Node, byName map[string]node.Node, ad
 			a := byName[s].Addr().Unmap()
 			rules = append(rules, rule{iptables(a), "filter", "INPUT", fmt.Sprintf("-s %s %s -j DROP", a, stat)})
 		}
-	case PacketDuplicate:
+	case PacketDuplicate, PacketDelay, PacketReorder:
 		for _, r := range slices.Sorted(maps.Keys(plan.Links)) {
 			if !slices.Contains(plan.Links[r], n.Name()) {
 				continue
 			}
 			a := byName[r].Addr().Unmap()
-			// The clone goes to the receiver itself as its next hop: on
-			// one link layer it arrives there as a second copy.
-			rules = append(rules, rule{iptables(a), "mangle", "POSTROUTING", fmt.Sprintf("-d %s %s -j TEE --gateway %s", a, stat, a)})
+			if plan.Mode == PacketDuplicate {
+				// The clone goes to the receiver itself as its next hop: on
+				// one link layer it arrives there as a second copy.
+				rules = append(rules, rule{iptables(a), "mangle", "POSTROUTING", fmt.Sprintf("-d %s %s -j TEE --gateway %s", a, stat, a)})
+				continue
+			}
+			// Queued in raw OUTPUT, before connection tracking: a packet held
+			// later, with its conntrack entry not yet confirmed, makes the
+			// next packets of its flow clash with that entry and be dropped
+			// (measured: pings 2 to 5 lost behind a held first one).
+			rules = append(rules, rule{iptables(a), "raw", "OUTPUT", fmt.Sprintf("-d %s -j NFQUEUE --queue-num %d --queue-bypass", a, plan.Queue)})
 		}
 	}
 	for _, r := range rules {
@@ -260,6 +335,9 @@ func RemovePackets(ctx context.Context, nodes []node.Node) error {
 		if _, err := node.ToolsOf(n).Exec(ctx, "sh", "-c", removePacketScript(n.Addr().Unmap())); err != nil {
 			return fmt.Errorf("remove packet faults on %s: %w", n.Name(), err)
 		}
+		if d, ok := n.(node.Delayer); ok {
+			return d.StopDelayers(ctx)
+		}
 		return nil
 	})
 	if err != nil {
@@ -273,7 +351,7 @@ func removePacketScript(addr netip.Addr) string {
 	var sb strings.Builder
 	sb.WriteString("set -e\n")
 	for _, tool := range []string{"iptables", "ip6tables"} {
-		for _, th := range [][2]string{{"filter", "INPUT"}, {"mangle", "POSTROUTING"}} {
+		for _, th := range [][2]string{{"filter", "INPUT"}, {"mangle", "POSTROUTING"}, {"raw", "OUTPUT"}} {
 			t := fmt.Sprintf("%s -w -t %s", tool, th[0])
 			fmt.Fprintf(&sb, "if command -v %s >/dev/null && %s -n -L %s >/dev/null 2>&1; then\n", tool, t, PacketChain)
 			fmt.Fprintf(&sb, "  %s -F %s\n", t, PacketChain)

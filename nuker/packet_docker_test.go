@@ -55,9 +55,9 @@ func transferMillis(ctx context.Context, t *testing.T, from, to *containerNode, 
 }
 
 // leftovers returns what of faultline's packet faults is on n.
-func leftovers(ctx context.Context, t *testing.T, n *containerNode) string {
+func leftovers(ctx context.Context, t *testing.T, n node.Node) string {
 	t.Helper()
-	res, err := n.Exec(ctx, "sh", "-c", "iptables -w -S; iptables -w -t mangle -S; tc qdisc show")
+	res, err := n.Exec(ctx, "sh", "-c", "iptables -w -S; iptables -w -t mangle -S; iptables -w -t raw -S; tc qdisc show")
 	if err != nil {
 		t.Fatal(err)
 	}

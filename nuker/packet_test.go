@@ -18,9 +18,10 @@ import (
 // anything but faultline's packet chain and its jumps.
 func checkPacketConfined(t *testing.T, script string) {
 	t.Helper()
-	allowed := regexp.MustCompile(`^-t (filter|mangle) (` +
+	allowed := regexp.MustCompile(`^-t (filter|mangle|raw) (` +
 		`(-N|-F|-X|-n -L) ` + PacketChain +
-		`|(-C|-D|-I) (INPUT|POSTROUTING)( 1)? -j ` + PacketChain +
+		`|(-C|-D|-I) (INPUT|POSTROUTING|OUTPUT)( 1)? -j ` + PacketChain +
+		`|(-A|-C|-D) ` + PacketChain + ` -d [0-9.]+ -j NFQUEUE --queue-num [0-9]+ --queue-bypass` +
 		`|(-A|-C|-D) ` + PacketChain + ` -[sd] [0-9.]+ -m statistic --mode random --probability [0-9.]+ -j (DROP|TEE --gateway [0-9.]+))$`)
 	checkIptables(t, script, allowed)
 }
@@ -52,19 +53,32 @@ func TestDrawPacket(t *testing.T) {
 				}
 				continue
 			}
-			links := 0
-			for _, ss := range p.Links {
-				links += len(ss)
-			}
-			want := map[string]int{"link/one": 1, "link/both": 2, "node/one": 4, "node/both": 8}[p.Scope+"/"+p.Direction]
-			if links != want {
-				t.Errorf("%s/%s: %d links %v, want %d", p.Scope, p.Direction, links, p.Links, want)
-			}
+			checkLinkCount(t, p)
 		}
 	}
-	for _, m := range []string{"loss/link/one", "loss/node/both", "duplicate/link/both", "duplicate/node/one", "rate//"} {
+	checkDrawn(t, seen, "loss/link/one", "loss/node/both", "duplicate/link/both", "duplicate/node/one", "rate//")
+}
+
+// checkLinkCount fails t when p's links among 5 nodes do not match its
+// scope and direction.
+func checkLinkCount(t *testing.T, p *PacketPlan) {
+	t.Helper()
+	links := 0
+	for _, ss := range p.Links {
+		links += len(ss)
+	}
+	want := map[string]int{"link/one": 1, "link/both": 2, "node/one": 4, "node/both": 8}[p.Scope+"/"+p.Direction]
+	if links != want {
+		t.Errorf("%s/%s: %d links %v, want %d", p.Scope, p.Direction, links, p.Links, want)
+	}
+}
+
+// checkDrawn fails t for each mode/scope/direction in want that seen lacks.
+func checkDrawn(t *testing.T, seen map[string]bool, want ...string) {
+	t.Helper()
+	for _, m := range want {
 		if !seen[m] {
-			t.Errorf("200 seeds never drew %s (drew %v)", m, seen)
+			t.Errorf("the seeds never drew %s (drew %v)", m, seen)
 		}
 	}
 }
@@ -82,7 +96,13 @@ func TestPacketPlanCheck(t *testing.T) {
 		{"duplicate to itself", PacketPlan{Mode: PacketDuplicate, Percent: 5, Links: Grudge{"n1": {"n1"}}}, false},
 		{"rate", PacketPlan{Mode: PacketRate, RateKbit: 1024}, true},
 		{"rate of 0", PacketPlan{Mode: PacketRate}, false},
-		{"delay", PacketPlan{Mode: "delay"}, false},
+		{"delay without a hold", PacketPlan{Mode: PacketDelay, Queue: 1000, Links: Grudge{"n2": {"n1"}}}, false},
+		{"delay", PacketPlan{Mode: PacketDelay, DelayMs: 200, JitterMs: 100, Queue: 1000, Links: Grudge{"n2": {"n1"}}}, true},
+		{"delay without a queue", PacketPlan{Mode: PacketDelay, DelayMs: 200, Links: Grudge{"n2": {"n1"}}}, false},
+		{"delay without links", PacketPlan{Mode: PacketDelay, DelayMs: 200, Queue: 1000}, false},
+		{"reorder", PacketPlan{Mode: PacketReorder, DelayMs: 200, Percent: 25, Queue: 1000, Links: Grudge{"n2": {"n1"}}}, true},
+		{"reorder of 0%", PacketPlan{Mode: PacketReorder, DelayMs: 200, Queue: 1000, Links: Grudge{"n2": {"n1"}}}, false},
+		{"delay mode unknown", PacketPlan{Mode: "latency"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,24 +179,29 @@ func TestPacketStartStop(t *testing.T) {
 	}
 }
 
-// TestReplayPacket: packet steps read back from a history replay exactly.
+// TestReplayPacket: packet and delay steps read back from a history
+// replay exactly, plans (delay's queue number too) included.
 func TestReplayPacket(t *testing.T) {
-	faults := []string{FaultPacket}
-	orig, _, _ := runFaults(t, Config{Faults: faults, Seed: 3}, 8)
-	sched := scheduleThroughFile(t, orig)
-	replayed, _, _ := runFaults(t, Config{Faults: faults, Seed: 42, Schedule: sched}, 8)
-	want, got := startValues(t, orig), startValues(t, replayed)
-	if !reflect.DeepEqual(want, got) {
-		t.Errorf("replay differs:\n got %v\nwant %v", got, want)
-	}
-	other, _, _ := runFaults(t, Config{Faults: faults, Seed: 42}, 8)
-	if reflect.DeepEqual(want, startValues(t, other)) {
-		t.Error("seeds 3 and 42 drew the same packet schedule")
-	}
-	for _, op := range orig {
-		if op.F == history.StartPrefix+FaultPacket && op.Type == history.Info && op.Error != "" {
-			t.Errorf("start failed on fake nodes: %s", op.Error)
-		}
+	for _, fault := range []string{FaultPacket, FaultDelay} {
+		t.Run(fault, func(t *testing.T) {
+			faults := []string{fault}
+			orig, _, _ := runFaults(t, Config{Faults: faults, Seed: 3}, 8)
+			sched := scheduleThroughFile(t, orig)
+			replayed, _, _ := runFaults(t, Config{Faults: faults, Seed: 42, Schedule: sched}, 8)
+			want, got := startValues(t, orig), startValues(t, replayed)
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("replay differs:\n got %v\nwant %v", got, want)
+			}
+			other, _, _ := runFaults(t, Config{Faults: faults, Seed: 42}, 8)
+			if reflect.DeepEqual(want, startValues(t, other)) {
+				t.Errorf("seeds 3 and 42 drew the same %s schedule", fault)
+			}
+			for _, op := range orig {
+				if op.F == history.StartPrefix+fault && op.Type == history.Info && op.Error != "" {
+					t.Errorf("start failed on fake nodes: %s", op.Error)
+				}
+			}
+		})
 	}
 }
 
@@ -189,6 +214,8 @@ func TestPacketDescribe(t *testing.T) {
 		{PacketPlan{Mode: PacketLoss, Percent: 20, Links: Grudge{"n2": {"n1"}, "n1": {"n2"}}}, []string{"n1", "n2"}, "loss 20% n1->n2, n2->n1"},
 		{PacketPlan{Mode: PacketDuplicate, Percent: 5, Links: Grudge{"n1": {"n3", "n2"}}}, []string{"n2", "n3"}, "duplicate 5% n2->n1, n3->n1"},
 		{PacketPlan{Mode: PacketRate, RateKbit: 256}, []string{"n1", "n3"}, "rate 256 kbit/s on n1,n3"},
+		{PacketPlan{Mode: PacketDelay, DelayMs: 200, JitterMs: 100, Links: Grudge{"n2": {"n1"}}}, []string{"n1"}, "delay 200ms±100ms n1->n2"},
+		{PacketPlan{Mode: PacketReorder, Percent: 25, DelayMs: 200, Links: Grudge{"n2": {"n1"}, "n1": {"n2"}}}, []string{"n1", "n2"}, "reorder 25% (others 200ms±0ms) n1->n2, n2->n1"},
 	}
 	for _, tt := range tests {
 		if got := tt.p.Describe(tt.nodes); got != tt.want {

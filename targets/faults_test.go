@@ -3,7 +3,6 @@ package targets
 import (
 	"context"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
@@ -48,7 +47,7 @@ func (stored) DataDirs() []string { return []string{"/var/lib/stored"} }
 
 func TestSupportedFaults(t *testing.T) {
 	etcd := plain{}
-	plain := []string{"partition", "kill", "pause", "clock", "packet"}
+	plain := []string{"partition", "kill", "pause", "clock", "packet", "delay"}
 	tests := []struct {
 		name    string
 		target  Target
@@ -59,11 +58,11 @@ func TestSupportedFaults(t *testing.T) {
 		{"etcd: all but failover", etcd, plain, []string{"partition", "kill"}, ""},
 		{"etcd refuses failover", etcd, plain, []string{"partition", "failover"}, "target plain does not support fault failover (it supports "},
 		{"no data directory refuses power", etcd, plain, []string{"power"}, "target plain does not support fault power (it supports "},
-		{"data directory: power", stored{}, append(append([]string{}, plain...), "power"), []string{"power"}, ""},
+		{"data directory: power", stored{}, []string{"partition", "kill", "pause", "clock", "packet", "power", "delay"}, []string{"power"}, ""},
 		{"limited", limited{}, []string{"partition"}, []string{"kill"}, "target limited does not support fault kill (it supports partition)"},
-		{"failover target", failing{}, []string{"partition", "kill", "pause", "failover", "clock", "packet"}, []string{"failover"}, ""},
-		{"plain refuses member", etcd, plain, []string{"member"}, "target plain does not support fault member (it supports partition, kill, pause, clock, packet)"},
-		{"member target", changing{}, append(slices.Clone(plain), "member"), []string{"member", "kill"}, ""},
+		{"failover target", failing{}, []string{"partition", "kill", "pause", "failover", "clock", "packet", "delay"}, []string{"failover"}, ""},
+		{"plain refuses member", etcd, plain, []string{"member"}, "target plain does not support fault member (it supports partition, kill, pause, clock, packet, delay)"},
+		{"member target", changing{}, []string{"partition", "kill", "pause", "clock", "packet", "member", "delay"}, []string{"member", "kill"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/faultline/faultline/internal/buildinfo"
 	"github.com/faultline/faultline/internal/termsafe"
 	"github.com/faultline/faultline/nuker/clock/injectcmd"
+	"github.com/faultline/faultline/nuker/delay"
 	"github.com/faultline/faultline/nuker/disk/diskcmd"
 )
 
@@ -53,6 +54,12 @@ func (e harnessError) Error() string { return e.err.Error() }
 func (e harnessError) Unwrap() error { return e.err }
 
 func main() {
+	// The packet delayer runs in a helper container (harness/docker), from
+	// the same copy as the clock injector: its subcommand wins over the
+	// injector's name.
+	if len(os.Args) > 1 && os.Args[1] == delay.Subcommand {
+		os.Exit(delay.Main(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if args, ok := injectorArgs(os.Args); ok {
 		os.Exit(injectcmd.Main(args, os.Stdout, os.Stderr))
 	}

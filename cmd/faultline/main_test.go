@@ -85,6 +85,8 @@ func TestExitCodes(t *testing.T) {
 		{"bad target", []string{"run", "--target", "oracle"}, 64, "unknown target"},
 		{"bad schedule", []string{"run", "--schedule", "sometimes"}, 64, `unknown lane "sometimes"`},
 		{"schedule variant", []string{"run", "--schedule", "seq:kill/everyone"}, 64, `fault kill has no variant "everyone"`},
+		{"delay variant", []string{"run", "--faults", "delay", "--schedule", "seq:delay/wobble"}, 64, `fault delay has no variant "wobble" (known: [jitter reorder])`},
+		{"list says what delays packets here", []string{"list"}, 0, "this machine: nfqueue delayer"},
 		{"schedule outside --faults", []string{"run", "--faults", "partition", "--schedule", "seq:partition,kill"}, 64, "uses kill, which --faults partition leaves out"},
 		{"schedule fault the target lacks", []string{"run", "--schedule", "mix:failover"}, 64, "failover"},
 		{"schedule primaries on a leaderless target", []string{"run", "--target", "minio", "--schedule", "seq:kill/primaries"}, 64, "primaries"},

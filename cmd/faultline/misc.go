@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/harness/docker"
 	"github.com/faultline/faultline/models/catalog"
 	"github.com/faultline/faultline/nuker"
+	"github.com/faultline/faultline/nuker/delay"
 	"github.com/faultline/faultline/targets"
 	targetcatalog "github.com/faultline/faultline/targets/catalog"
 	"github.com/faultline/faultline/targets/protocols"
@@ -202,6 +203,9 @@ func listCommand() *cli.Command {
 					fmt.Fprintf(w, "  \t  variants: %s\n", strings.Join(v, ", "))
 				}
 			}
+			// Which packet delay mechanisms this machine's kernel (the local
+			// Docker engine's) has.
+			fmt.Fprintf(w, "  \t  this machine: %s\n", delay.Detect())
 			fmt.Fprintln(w, "SCHEDULES (--schedule; lanes joined by +, options @interval=D,quiet=D,jitter=D,after=D)")
 			for _, d := range nuker.KnownSchedules() {
 				fmt.Fprintf(w, "  %s\t%s\n", d.Name, d.Summary)

@@ -114,17 +114,18 @@ func selfInjector() (string, error) {
 // at root, or reuses the cached one.
 func buildClockInjector(ctx context.Context, root string, progress node.Progress) (string, error) {
 	return buildHelperBinary(ctx, root, helperBinary{name: "faultline-clock", what: "clock injector",
-		pkg: clockInjectorPkg, src: filepath.Join("nuker", "clock"), cache: "clock"}, progress)
+		// The injector's binary also carries the packet delayer.
+		pkg: clockInjectorPkg, srcs: []string{filepath.Join("nuker", "clock"), filepath.Join("nuker", "delay")}, cache: "clock"}, progress)
 }
 
 // helperBinary is a static program built from faultline's sources for helper
 // containers.
 type helperBinary struct {
-	name  string // file name, e.g. faultline-clock
-	what  string // for messages, e.g. "clock injector"
-	pkg   string // main package, relative to the module root
-	src   string // the source directory its hash covers, relative to the root
-	cache string // its directory under the user cache's faultline directory
+	name  string   // file name, e.g. faultline-clock
+	what  string   // for messages, e.g. "clock injector"
+	pkg   string   // main package, relative to the module root
+	srcs  []string // the source directories its hash covers, relative to the root
+	cache string   // its directory under the user cache's faultline directory
 }
 
 // buildHelperBinary builds b statically from the source tree at root, or
@@ -135,7 +136,7 @@ func buildHelperBinary(ctx context.Context, root string, b helperBinary, progres
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", b.what, err)
 	}
-	hash, err := helperSourceHash(root, b.src, goVersion)
+	hash, err := helperSourceHash(root, b.srcs, goVersion)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", b.what, err)
 	}
@@ -212,23 +213,25 @@ func isFaultlineRoot(dir string) bool {
 }
 
 // helperSourceHash hashes what a helper binary is built from: the non-test
-// Go files of src (and below), go.mod, go.sum and the Go version.
-func helperSourceHash(root, src, goVersion string) (string, error) {
+// Go files of srcs (and below), go.mod, go.sum and the Go version.
+func helperSourceHash(root string, srcs []string, goVersion string) (string, error) {
 	var files []string
-	err := filepath.WalkDir(filepath.Join(root, src), func(p string, d fs.DirEntry, err error) error {
+	for _, src := range srcs {
+		err := filepath.WalkDir(filepath.Join(root, src), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+				files = append(files, p)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return "", err
 		}
-		if d.IsDir() && d.Name() == "testdata" {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
 	}
 	slices.Sort(files)
 	files = append(files, filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum"))

@@ -77,7 +77,7 @@ func DiskServer(ctx context.Context, progress node.Progress) (string, error) {
 			"rebuild faultline static (CGO_ENABLED=0) or set $%s", err, EnvDiskServer)
 	}
 	return buildHelperBinary(ctx, root, helperBinary{name: diskcmd.Name, what: "disk server",
-		pkg: "./nuker/disk/cmd/faultline-disk", src: filepath.Join("nuker", "disk"), cache: "disk"}, progress)
+		pkg: "./nuker/disk/cmd/faultline-disk", srcs: []string{filepath.Join("nuker", "disk")}, cache: "disk"}, progress)
 }
 
 // MountDisk mounts the faultline filesystem over dir, an absolute directory

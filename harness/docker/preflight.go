@@ -123,6 +123,28 @@ tc qdisc del dev lo root`
 	return nil
 }
 
+// CheckDelay reports whether the delay fault's mechanisms work in the
+// container's network namespace: an iptables NFQUEUE rule with
+// --queue-bypass, and a packet delayer in a delay helper that binds an
+// nfnetlink queue (the kernel's nfnetlink_queue), as a delay step starts
+// them. The helper is removed here; the rule goes with the container.
+func (p *Preflight) CheckDelay(ctx context.Context) error {
+	const script = `set -e
+iptables -w -t raw -N faultline-preflight-delay
+iptables -w -t raw -A faultline-preflight-delay -d 192.0.2.1 -j NFQUEUE --queue-num 1000 --queue-bypass`
+	if _, err := node.ToolsOf(p.node()).Exec(ctx, "sh", "-c", script); err != nil {
+		return fmt.Errorf("iptables NFQUEUE does not work with NET_ADMIN in the network namespace of a container of %s: %s", p.image, oneLine(err))
+	}
+	n := p.node()
+	if err := n.StartDelayer(ctx, 1000, []string{"--delay", "1ms"}); err != nil {
+		return fmt.Errorf("no packet delayer (nfnetlink_queue) in a container of %s: %s", p.image, oneLine(err))
+	}
+	if err := n.StopDelayers(ctx); err != nil {
+		return fmt.Errorf("preflight: %w", err)
+	}
+	return nil
+}
+
 // CheckClock reports whether the clock injector is at hand and may ptrace
 // a process of the image: it skews the throwaway container's sleeping
 // process by one second through a clock helper, as a clock fault does.

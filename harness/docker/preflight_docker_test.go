@@ -28,6 +28,7 @@ func TestPreflight(t *testing.T) {
 		breakCmd string // run in the container before the check
 		clock    bool
 		packet   bool
+		delay    bool
 		wantErr  string // "" for success
 	}{
 		{name: "iptables with NET_ADMIN", netAdmin: true},
@@ -37,6 +38,8 @@ func TestPreflight(t *testing.T) {
 		{name: "packet with NET_ADMIN", netAdmin: true, packet: true},
 		{name: "packet without NET_ADMIN", packet: true, wantErr: "tc tbf does not work"},
 		{name: "packet without tc", netAdmin: true, packet: true, breakCmd: "ln -sf /bin/false $(command -v tc)", wantErr: "tc tbf does not work"},
+		{name: "delay with NET_ADMIN", netAdmin: true, delay: true},
+		{name: "delay without NET_ADMIN", delay: true, wantErr: "iptables NFQUEUE does not work"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +68,8 @@ func TestPreflight(t *testing.T) {
 				err = p.CheckClock(ctx)
 			case tt.packet:
 				err = p.CheckPacket(ctx)
+			case tt.delay:
+				err = p.CheckDelay(ctx)
 			default:
 				err = p.CheckIptables(ctx)
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/faultline/faultline/harness/node"
+	"github.com/faultline/faultline/nuker/delay"
 )
 
 // Runtime runs nodes as containers of the local (or DOCKER_HOST) engine:
@@ -29,11 +30,20 @@ func NewRuntime(ctx context.Context) (*Runtime, error) {
 // Close lets the engine connection go.
 func (r *Runtime) Close() error { return r.cli.Close() }
 
-// CheckHost finds the clock injector when the clock fault is asked for,
-// the disk server when a disk fault is: without them every injection would
-// fail.
+// CheckHost finds the clock injector when the clock or delay fault is
+// asked for (it carries the packet delayer), the disk server when a disk
+// fault is, and checks the kernel can queue packets for delay: without
+// them every injection would fail.
 func (r *Runtime) CheckHost(ctx context.Context, needs node.Needs, progress node.Progress) error {
-	if needs.Clock {
+	if needs.Delay {
+		// The engine is on this machine (Connect's default): its kernel
+		// is the nodes'. Without NFQUEUE no delay step could start.
+		if sup := delay.Detect(); !sup.NFQueue {
+			return fmt.Errorf("fault delay cannot work here: this kernel has no nfnetlink_queue or iptables NFQUEUE (%s)", sup)
+		}
+	}
+	// The packet delayer is the injector's binary too.
+	if needs.Clock || needs.Delay {
 		if _, err := ClockInjector(ctx, progress); err != nil {
 			return err
 		}
@@ -57,7 +67,8 @@ func (r *Runtime) Install(ctx context.Context, sw node.Software, progress node.P
 
 // Preflight checks in a throwaway container of the image that the
 // mechanism of every requested fault works here: partition needs iptables
-// with NET_ADMIN, packet iptables' statistic and TEE and tc's tbf, clock
+// with NET_ADMIN, packet iptables' statistic and TEE and tc's tbf, delay
+// iptables' NFQUEUE and a delayer bound to a queue, clock
 // the injector and ptrace. Kill, pause and failover
 // use only the target's own process control, which the run's setup
 // exercises anyway: nothing to check.
@@ -65,7 +76,7 @@ func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Install
 	if !needs.Any() {
 		return nil
 	}
-	p, err := StartPreflight(ctx, r.cli, runID, inst.Ref, needs.Iptables || needs.Packet)
+	p, err := StartPreflight(ctx, r.cli, runID, inst.Ref, needs.Iptables || needs.Packet || needs.Delay)
 	if err != nil {
 		return err
 	}
@@ -78,6 +89,11 @@ func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Install
 	if needs.Packet {
 		if err := p.CheckPacket(ctx); err != nil {
 			return fmt.Errorf("fault packet cannot work here: %w", err)
+		}
+	}
+	if needs.Delay {
+		if err := p.CheckDelay(ctx); err != nil {
+			return fmt.Errorf("fault delay cannot work here: %w", err)
 		}
 	}
 	if needs.Clock {

@@ -70,10 +70,14 @@ type Needs struct {
 	// the target's data directories (node.Disker), by a helper holding
 	// CAP_SYS_ADMIN and /dev/fuse.
 	Disk bool
+	// Delay is for delay faults: iptables' NFQUEUE target in each node's
+	// network namespace and a packet delayer bound to an nfnetlink queue
+	// there.
+	Delay bool
 }
 
 // Any reports whether anything is needed.
-func (n Needs) Any() bool { return n.Iptables || n.Clock || n.Packet || n.Disk }
+func (n Needs) Any() bool { return n.Iptables || n.Clock || n.Packet || n.Disk || n.Delay }
 
 // ResourceReader is a RunningCluster that can read what its nodes use
 // (CPU, memory, network, block I/O counters), for the report's resource

@@ -206,6 +206,9 @@ func (r *Runtime) Preflight(ctx context.Context, runID string, inst node.Install
 				return fmt.Errorf("fault packet cannot work on %s (%s): tc or ip missing: %w", n.name, n.host, err)
 			}
 		}
+		if needs.Delay {
+			return fmt.Errorf("fault delay cannot work on %s (%s): the ssh runtime runs no packet delayer yet", n.name, n.host)
+		}
 		if needs.Clock {
 			if err := ensureInjector(ctx, n, bin, sum); err != nil {
 				return fmt.Errorf("fault clock cannot work on %s (%s): %w", n.name, n.host, err)

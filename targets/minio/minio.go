@@ -76,7 +76,9 @@ func (t *Target) Workloads() []string { return []string{"register", "set"} }
 // file like any node.Daemon; MinIO refuses requests whose signed time is
 // more than 15 minutes from its clock (RequestTimeTooSkewed, a definite
 // 403), and its nodes authenticate each other with tokens that expire.
-func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock", "power"} }
+func (t *Target) Faults() []string {
+	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay"}
+}
 
 // DataDirs implements targets.DataDirer: the node's one drive.
 func (t *Target) DataDirs() []string { return []string{dataDir} }

@@ -119,7 +119,9 @@ func (t *Target) Workloads() []string { return []string{"register", "queue"} }
 // Faults lists the faults NATS supports: all but failover (JetStream
 // elects its own leaders, there is nothing to promote). Clock faults reach
 // nats-server through its pid file like any node.Daemon.
-func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock", "power"} }
+func (t *Target) Faults() []string {
+	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay"}
+}
 
 // DataDirs implements targets.DataDirer: the daemon's directory, holding the JetStream store.
 func (t *Target) DataDirs() []string { return []string{"/var/lib/nats"} }

@@ -81,9 +81,9 @@ func TestVersionsFaultsWorkloads(t *testing.T) {
 		faults    string
 		workloads string
 	}{
-		{nil, "partition,kill,pause,clock,failover", "counter,lock,register,set"},
-		{map[string]string{"failover": "none"}, "partition,kill,pause,clock", "counter,lock,register,set"},
-		{map[string]string{"mode": "redlock"}, "partition,kill,pause,clock", "lock"},
+		{nil, "partition,kill,pause,clock,packet,power,delay,failover", "counter,lock,register,set"},
+		{map[string]string{"failover": "none"}, "partition,kill,pause,clock,packet,power,delay", "counter,lock,register,set"},
+		{map[string]string{"mode": "redlock"}, "partition,kill,pause,clock,packet,power,delay", "lock"},
 	}
 	for _, tt := range tests {
 		tg, err := New(DefaultVersion, tt.opts)

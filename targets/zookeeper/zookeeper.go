@@ -88,7 +88,9 @@ func (t *Target) Workloads() []string { return []string{"register", "set", "lock
 // Faults lists the faults ZooKeeper supports: all but failover (the
 // ensemble elects its own leader, there is nothing to promote). Clock
 // faults reach the JVM through the daemon's pid file.
-func (t *Target) Faults() []string { return []string{"partition", "kill", "pause", "clock", "power"} }
+func (t *Target) Faults() []string {
+	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay"}
+}
 
 // DataDirs implements targets.DataDirer: snapshots, transaction logs and myid.
 func (t *Target) DataDirs() []string { return []string{dataDir} }
