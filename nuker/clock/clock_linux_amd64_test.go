@@ -3,6 +3,7 @@ package clock
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -364,5 +365,67 @@ func BenchmarkTimeNow(b *testing.B) {
 			}
 			b.ReportMetric(ns, "target-ns/call")
 		})
+	}
+}
+
+// TestInjectAcrossExec: a process that execs while the injector looks at
+// it (the preflight's `sleep 30 &` may still be the forked shell) shows
+// partial maps or, to a memory file opened before the exec, EOF; Inject
+// looks again instead of failing.
+func TestInjectAcrossExec(t *testing.T) {
+	needPtrace(t)
+	// start runs a shell that execs sleep once told to, and waits until
+	// the shell is ready (its vDSO mapped).
+	start := func(t *testing.T) (int, io.Writer, mapping) {
+		cmd := exec.Command("sh", "-c", "read x; exec sleep 30")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		pid := cmd.Process.Pid
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			maps, err := readMaps(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vdso, ok := findMapping(maps, "[vdso]"); ok {
+				return pid, stdin, vdso
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no vDSO in the shell's maps: %+v", maps)
+			}
+		}
+	}
+	pid, stdin, vdso := start(t)
+	mem, err := openMem(pid, os.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	stdin.Write([]byte("go\n"))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); strings.HasSuffix(exe, "/sleep") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell did not exec sleep")
+		}
+	}
+	if _, err := vdsoFuncs(mem, vdso); !errors.Is(err, io.EOF) {
+		t.Fatalf("reading the memory of before the exec: %v, want EOF", err)
+	}
+	// Inject at once after telling each shell to exec: whatever state of
+	// the exec it meets, it injects (into the shell, whose exec then drops
+	// the stub, or into sleep) and never fails for the race.
+	for i := range 20 {
+		pid, stdin, _ := start(t)
+		stdin.Write([]byte("go\n"))
+		if _, err := Inject(context.Background(), pid, &Options{Offset: time.Second}); err != nil {
+			t.Fatalf("process %d: inject across the exec: %v", i, err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -86,9 +87,9 @@ type vdsoFunc struct {
 // vdsoFuncs reads the vDSO image from the target and finds the clock
 // functions in its dynamic symbol table.
 func vdsoFuncs(mem *os.File, vdso mapping) ([]vdsoFunc, error) {
-	img := make([]byte, vdso.end-vdso.start)
-	if _, err := mem.ReadAt(img, int64(vdso.start)); err != nil {
-		return nil, fmt.Errorf("read vDSO: %w", err)
+	img, err := readVDSO(mem, vdso)
+	if err != nil {
+		return nil, err
 	}
 	f, err := elf.NewFile(bytes.NewReader(img))
 	if err != nil {
@@ -132,9 +133,9 @@ func vdsoFuncs(mem *os.File, vdso mapping) ([]vdsoFunc, error) {
 // syscallInsn finds a syscall instruction (0f 05) in the vDSO's executable
 // image, where an injected system call can be stepped through.
 func syscallInsn(mem *os.File, vdso mapping) (uint64, error) {
-	img := make([]byte, vdso.end-vdso.start)
-	if _, err := mem.ReadAt(img, int64(vdso.start)); err != nil {
-		return 0, fmt.Errorf("read vDSO: %w", err)
+	img, err := readVDSO(mem, vdso)
+	if err != nil {
+		return 0, err
 	}
 	i := bytes.Index(img[64:], []byte{0x0f, 0x05}) // skip the ELF header
 	if i < 0 {
@@ -305,6 +306,33 @@ func findStub(pid int, maps []mapping, mem *os.File) (*Handle, error) {
 	return nil, ErrNotInjected
 }
 
+// errExecRace marks what an exec (or the dynamic loader after it) racing
+// the injector causes before anything in the process is changed: the
+// vDSO the maps named is gone from the memory (EOF, or EIO where nothing
+// is mapped there now), or the address picked for the stub has been mapped
+// since (EEXIST). Inject looks again.
+var errExecRace = errors.New("the process changed while the injector looked (an exec?)")
+
+// readVDSO reads the vDSO's image from the process's memory.
+func readVDSO(mem *os.File, vdso mapping) ([]byte, error) {
+	img := make([]byte, vdso.end-vdso.start)
+	if _, err := mem.ReadAt(img, int64(vdso.start)); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, unix.EIO) {
+			err = fmt.Errorf("%w: %w", errExecRace, err)
+		}
+		return nil, fmt.Errorf("read vDSO: %w", err)
+	}
+	return img, nil
+}
+
+// errNoVDSO is injectOnce's error for a process without a vDSO, which may
+// only be in the middle of an exec (its new mappings not all there yet).
+var errNoVDSO = errors.New("process has no vDSO (static binary without one, or not x86-64)")
+
+// execTries is how many times Inject looks again at a process that seems
+// to have no vDSO, a millisecond apart, before it believes it.
+const execTries = 20
+
 // Inject redirects pid's clock functions to our stub with opts.Offset (nil
 // opts: offset zero), creating the stub or re-using one already there, and
 // returns its handle. Either every function is redirected or, on error,
@@ -318,6 +346,7 @@ func Inject(ctx context.Context, pid int, opts *Options) (*Handle, error) {
 		retries = 200
 	}
 	var h *Handle
+	noVDSO := 0
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, pidError(pid, "inject", err)
@@ -325,6 +354,11 @@ func Inject(ctx context.Context, pid int, opts *Options) (*Handle, error) {
 		var busy bool
 		var err error
 		h, busy, err = injectOnce(ctx, pid, h, opts)
+		if errors.Is(err, errNoVDSO) && noVDSO < execTries {
+			noVDSO++
+			time.Sleep(time.Millisecond)
+			continue
+		}
 		if err != nil {
 			return nil, pidError(pid, "inject", err)
 		}
@@ -349,7 +383,7 @@ func injectOnce(ctx context.Context, pid int, h *Handle, opts *Options) (_ *Hand
 	}
 	vdso, ok := findMapping(maps, "[vdso]")
 	if !ok {
-		return h, false, errors.New("process has no vDSO (static binary without one, or not x86-64)")
+		return h, false, errNoVDSO
 	}
 	mem, err := openMem(pid, os.O_RDWR)
 	if err != nil {
@@ -379,6 +413,9 @@ func injectOnce(ctx context.Context, pid int, h *Handle, opts *Options) (_ *Hand
 	var funcs []vdsoFunc
 	if h == nil {
 		if funcs, err = vdsoFuncs(mem, vdso); err != nil {
+			if errors.Is(err, errExecRace) {
+				return nil, true, nil
+			}
 			return nil, false, err
 		}
 	}
@@ -389,6 +426,9 @@ func injectOnce(ctx context.Context, pid int, h *Handle, opts *Options) (_ *Hand
 	defer s.detach()
 	if h == nil {
 		if h, err = createStub(ctx, s, mem, maps, vdso, funcs, opts); err != nil {
+			if errors.Is(err, errExecRace) {
+				return nil, true, nil
+			}
 			return nil, false, err
 		}
 	}
@@ -449,7 +489,11 @@ func createStub(ctx context.Context, s *session, mem *os.File, maps []mapping, v
 		return nil, fmt.Errorf("mmap: %w", err)
 	}
 	if int64(ret) < 0 && int64(ret) > -4096 {
-		return nil, fmt.Errorf("mmap at %#x in the target: %w", want, unix.Errno(-int64(ret)))
+		err := unix.Errno(-int64(ret))
+		if err == unix.EEXIST {
+			return nil, fmt.Errorf("mmap at %#x in the target: %w: %w", want, errExecRace, err)
+		}
+		return nil, fmt.Errorf("mmap at %#x in the target: %w", want, err)
 	}
 	if ret != want {
 		return nil, fmt.Errorf("mmap in the target returned %#x, asked for %#x", ret, want)
