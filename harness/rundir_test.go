@@ -36,24 +36,12 @@ func invalidRun(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, SpecFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	w, err := history.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range histtest.Build(t,
+	ops := histtest.Build(t,
 		"0 invoke write 1 key=k node=n1", "0 ok write 1 key=k node=n1",
 		"1 invoke read nil key=k node=n1", "1 ok read 2 key=k node=n1",
 		"2 invoke read nil key=k node=n2", "2 ok read 1 key=k node=n2",
-	) {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.End(history.EndRecord{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, HistoryFile), buf.Bytes(), 0o644); err != nil {
+	)
+	if err := history.WriteFile(filepath.Join(dir, HistoryFile), ops); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, NodesDir, "n1"), 0o755); err != nil {

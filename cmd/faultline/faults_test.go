@@ -25,20 +25,7 @@ func writeStoredRun(t *testing.T, spec harness.Spec, ops []history.Op) string {
 	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var hb bytes.Buffer
-	w, err := history.NewWriter(&hb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range ops {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.End(history.EndRecord{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, harness.HistoryFile), hb.Bytes(), 0o644); err != nil {
+	if err := history.WriteFile(filepath.Join(dir, harness.HistoryFile), ops); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -581,24 +581,7 @@ func jsString(s string) string {
 func writeHistoryFile(t *testing.T, dir string, ops []history.Op) {
 	t.Helper()
 	sortByTime(ops)
-	f, err := os.Create(filepath.Join(dir, harness.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := history.NewWriter(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range ops {
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.End(history.EndRecord{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := history.WriteFile(filepath.Join(dir, harness.HistoryFile), ops); err != nil {
 		t.Fatal(err)
 	}
 }

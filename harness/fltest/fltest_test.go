@@ -253,23 +253,13 @@ func storeRun(t *testing.T, name string, ops []history.Op) string {
 	if err := os.WriteFile(filepath.Join(dir, harness.SpecFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(dir, harness.HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := history.NewWriter(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	timed := make([]history.Op, len(ops))
 	for i, op := range ops {
 		op.Time = int64(i+1) * int64(time.Millisecond)
 		op.Key = "1"
-		if _, err := w.Append(op); err != nil {
-			t.Fatal(err)
-		}
+		timed[i] = op
 	}
-	if err := w.End(history.EndRecord{}); err != nil {
+	if err := history.WriteFile(filepath.Join(dir, harness.HistoryFile), timed); err != nil {
 		t.Fatal(err)
 	}
 	return dir

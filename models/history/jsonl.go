@@ -3,8 +3,10 @@ package history
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 )
 
@@ -105,4 +107,25 @@ func ReadFile(path string) ([]Op, error) {
 // ReadFileInfo reads a faultline history file from disk (see ReadWithInfo).
 func ReadFileInfo(path string) ([]Op, ReadInfo, error) {
 	return ReadFileInfoContext(context.Background(), path)
+}
+
+// WriteFile writes ops as the history file of a finished run at path: the
+// header, each op (indexed in order, as Append does) and the end record.
+// It is ReadFile's counterpart, for histories made whole (tests, imports).
+func WriteFile(path string, ops []Op) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	w, err := NewWriter(f)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if _, err := w.Append(op); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return w.End(EndRecord{})
 }
