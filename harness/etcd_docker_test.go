@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
@@ -67,7 +68,7 @@ func testOptions(t *testing.T) Options {
 // partitions, kills and pauses must come out valid, and the faults must
 // really have happened.
 func TestEtcdUnderFaultsIsLinearizable(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}
@@ -109,7 +110,7 @@ func TestEtcdUnderFaultsIsLinearizable(t *testing.T) {
 // from the majority keeps serving its old state, so under partitions the
 // checker must find a nonlinearizable (stale) read.
 func TestEtcdSerializableReadsAreStale(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}
@@ -141,7 +142,7 @@ func TestEtcdSerializableReadsAreStale(t *testing.T) {
 // faults, removes containers and network, keeps the history, and the
 // partial run can be checked again.
 func TestInterruptHealsAndKeepsHistory(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
@@ -16,7 +17,7 @@ import (
 // checker the workload names, and the faults really happened.
 func TestEtcdWorkloadsUnderFaults(t *testing.T) {
 	t.Parallel() // two target runs at once keep CI short; each has its own cluster
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}

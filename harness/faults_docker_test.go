@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/docker"
-	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
@@ -42,7 +42,7 @@ func tally(t *testing.T, res Results, kind string) history.FaultTally {
 // TestEtcdFaultCounts: a normal short etcd run counts its faults, none
 // failed, and the preflight's time is logged.
 func TestEtcdFaultCounts(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out, err := Run(ctx, faultsSpec(t, "fault-counts"), testOptions(t))
@@ -87,7 +87,7 @@ func TestEtcdFaultCounts(t *testing.T) {
 // effect: the run says unknown with the reason, not valid, and counts the
 // failures; kills are counted too.
 func TestEtcdPartitionMechanismBroken(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	// Break iptables in each node container of this process's run as soon

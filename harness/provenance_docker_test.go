@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 )
 
@@ -16,7 +17,7 @@ import (
 // results.json the faultline build, etcd's version and the node image
 // with its recipe hash, the tag of the image the containers ran.
 func TestRunRecordsProvenance(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("Docker run skipped with -short")
 	}

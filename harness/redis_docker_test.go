@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/nuker"
@@ -37,7 +38,7 @@ func redisSpec(t *testing.T, name, workload string, opts map[string]string, neme
 //     while its holder still holds it, and another client takes it.
 func TestRedis(t *testing.T) {
 	t.Parallel() // two target runs at once keep CI short; each has its own cluster
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker runs skipped with -short")
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models/history"
 )
@@ -34,7 +35,7 @@ func faultInputs(t *testing.T, dir string) []string {
 // TestReplayReproducesFaultSchedule: --replay of a stored run injects the
 // same faults on the same nodes in the same order, with the same seed.
 func TestReplayReproducesFaultSchedule(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}

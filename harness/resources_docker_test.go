@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models/history"
 	"github.com/faultline/faultline/models/resources"
@@ -21,7 +22,7 @@ import (
 // drops to nothing while it is down and comes back after the restart, the
 // other nodes keep working, and the report charts each node.
 func TestResourceSamplesShowAKill(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}

@@ -7,6 +7,7 @@ import (
 
 	junit "github.com/joshdk/go-junit"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/reports"
@@ -17,7 +18,7 @@ import (
 // could not run), writes JUnit XML that an existing consumer reads with the
 // expected cases, and computes test-all's exit code.
 func TestSuiteEndToEnd(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models/history"
 )
@@ -15,7 +16,7 @@ import (
 // e2eSpec). It needs a Docker engine and is skipped with -short.
 func targetSpec(t *testing.T, target, name, workload string, opts map[string]string, faults ...string) Spec {
 	t.Helper()
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker run skipped with -short")
 	}

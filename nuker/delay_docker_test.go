@@ -17,8 +17,8 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
-	"github.com/faultline/faultline/internal/testenv"
 )
 
 // rttStats pings to's address from from count times, 20 ms apart, and
@@ -85,7 +85,7 @@ func delayHelpers(ctx context.Context, t *testing.T, cli *client.Client, run str
 // containers through the NFQUEUE delayer, the undo, the traffic's path
 // when a delayer dies, and the final heal.
 func TestDelayDocker(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ref, err := docker.BaseImage(ctx, cli, nil, func(format string, args ...any) { t.Logf("image: "+format, args...) })

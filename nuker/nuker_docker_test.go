@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models/history"
@@ -45,7 +46,7 @@ func procState(ctx context.Context, n node.Node, d node.Daemon) (string, error) 
 // stand-in database process, checks each fault's effect while it is in
 // effect, and that everything is healed when the run is cancelled.
 func TestNukerDocker(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("-short: TestPartitionDocker covers partitions; this longer run is skipped")
 	}

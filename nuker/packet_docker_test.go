@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
-	"github.com/faultline/faultline/internal/testenv"
 )
 
 // pingStats pings to from from count times, 10 ms apart, and returns the
@@ -73,7 +73,7 @@ func leftovers(ctx context.Context, t *testing.T, n node.Node) string {
 // TestPacketDocker measures each packet fault between two containers,
 // then its undo, and that the final heal leaves nothing behind.
 func TestPacketDocker(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cn := startCluster(ctx, t, cli, 2)

@@ -22,6 +22,7 @@ import (
 	dc "github.com/ory/dockertest/v3/docker"
 
 	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -250,7 +251,7 @@ func controllerReach(b *containerNode) bool {
 }
 
 func TestPartitionDocker(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cn := startCluster(ctx, t, cli, 3)
@@ -339,7 +340,7 @@ func TestPartitionDocker(t *testing.T) {
 // n2, datagrams n1 -> n2 arrive, n2 -> n1 do not (TCP fails both ways, as
 // its handshake needs both).
 func TestPartitionDockerOneWay(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("-short: TestPartitionDocker covers partitions; this longer run is skipped")
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models/history"
 )
@@ -46,7 +47,7 @@ func runObjects(ctx context.Context, t *testing.T, cli *client.Client, runID str
 // live; --force removes it. Before controllers were recorded, clean
 // force-removed every labelled object.
 func TestCleanKeepsLiveRun(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	img, err := docker.BaseImage(ctx, cli, nil, nil)
@@ -97,7 +98,7 @@ func TestCleanKeepsLiveRun(t *testing.T) {
 // two runs) and then, for real, limited to each run by --run; under
 // CI=true or FAULTLINE_TEST_CLEAN_ENGINE=1 it runs plain `faultline clean`.
 func TestTwoRunsAndClean(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 

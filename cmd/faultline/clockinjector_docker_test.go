@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models/history"
 )
@@ -69,7 +70,7 @@ func awayEnv(t *testing.T) []string {
 // exit 3 and every clock operation failed: "faultline's source tree is not
 // here".)
 func TestInstalledBinaryInjectsClockFaults(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("SKIPPING: a 3-node etcd run (-short)")
 	}
@@ -175,7 +176,7 @@ func TestInstalledBinaryInjectsClockFaults(t *testing.T) {
 // one line naming what to fix. (Before, it started the cluster and every
 // clock operation failed, run after run.)
 func TestNoClockInjectorFailsFirst(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	store := t.TempDir()
 	t.Setenv("FAULTLINE_CLOCK_INJECTOR", "/etc/hostname") // not an executable
 	var stdout, stderr strings.Builder

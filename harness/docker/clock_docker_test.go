@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/nuker/clock/clocktest"
@@ -77,7 +78,7 @@ func sampleSkews(ctx context.Context, t *testing.T, n node.Node, file string, co
 // not move, they survive many set/reset cycles, the node container has no
 // capability beyond NET_ADMIN, and cleaning the run removes the helper.
 func TestClockSkewInContainers(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -226,7 +227,7 @@ func TestClockSkewInContainers(t *testing.T) {
 // TestClockSkewEtcd skews a real etcd node: the etcd process carries the
 // offset, keeps serving, and gets the true clock back.
 func TestClockSkewEtcd(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("skipping etcd clock test in -short mode")
 	}

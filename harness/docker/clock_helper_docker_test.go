@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 )
 
 // TestClockHelperCopyFallback: an engine that cannot see the injector's
 // file (a remote one) refuses the bind mount and leaves nothing behind;
 // the injector copied in instead runs in the node's image.
 func TestClockHelperCopyFallback(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	n, runID := startBaseNode(ctx, t, cli, "clockcopy")

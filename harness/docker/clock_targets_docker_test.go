@@ -12,6 +12,7 @@ import (
 
 	"github.com/docker/docker/client"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/targets/postgres"
@@ -52,7 +53,7 @@ func startOneNode(ctx context.Context, t *testing.T, cli *client.Client, name st
 // postmaster forks a backend per connection: each reading comes from a
 // fresh backend, forked after the offset was set on the postmaster.
 func TestClockSkewCTargets(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("skipping target clock tests in -short mode")
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
-	"github.com/faultline/faultline/internal/testenv"
 )
 
 // procState returns the state letter of pid in /proc/<pid>/stat on n
@@ -31,7 +31,7 @@ func procState(ctx context.Context, t *testing.T, n node.Node, d node.Daemon) st
 // files in and out, and a daemon that is really killed, restarted,
 // stopped and continued. Removal leaves nothing behind.
 func TestClusterNodesAndDaemons(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	img, err := BaseImage(ctx, cli, nil, func(f string, a ...any) { t.Logf(f, a...) })

@@ -10,7 +10,7 @@ import (
 
 	"github.com/docker/docker/client"
 
-	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 )
 
 // TestDiskHelper mounts the faultline filesystem over a node's directory
@@ -19,7 +19,7 @@ import (
 // fails its fsync until cleared; unmounting leaves the plain directory and
 // no container behind.
 func TestDiskHelper(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if _, err := DiskServer(ctx, func(f string, a ...any) { t.Logf(f, a...) }); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -175,7 +176,7 @@ func (r *progressRecorder) take() []string {
 // the engine, loads it back and checks that it has the same ID and that
 // Ensure then builds nothing. It never removes an image other tests use.
 func TestImageCacheSaveLoad(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	rec := &progressRecorder{t: t}

@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/targets/etcd"
@@ -195,7 +196,7 @@ func TestEnsureRejectsBadSoftware(t *testing.T) {
 // image and etcd binary), checks a second call reuses it, and runs etcd and
 // iptables in a container of it.
 func TestEnsureImageEtcd(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("-short: building the etcd image takes minutes the first time")
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
-	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 )
 
 func TestParseProcStat(t *testing.T) {
@@ -156,7 +156,7 @@ func deadPID(t *testing.T) int {
 // test, and clean is limited to it: other runs on the engine are not
 // touched.
 func TestCleanRunsKeepsLiveRuns(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	img, err := BaseImage(ctx, cli, nil, func(f string, a ...any) { t.Logf(f, a...) })

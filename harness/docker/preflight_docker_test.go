@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/internal/testenv"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 )
 
 // TestPreflight checks fault mechanisms in throwaway containers of the base
@@ -15,7 +15,7 @@ import (
 // binary is broken, the clock injector skews a process, and nothing of the
 // run id is left afterwards. It logs how long each check takes.
 func TestPreflight(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	img, err := BaseImage(ctx, cli, nil, func(f string, a ...any) { t.Logf(f, a...) })

@@ -16,8 +16,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
-	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/nuker"
 )
 
@@ -37,7 +37,7 @@ func removeImageAtEnd(t *testing.T, cli *client.Client, ref string) {
 // container, and shows the recipe hash at work: a second Ensure with no
 // change reuses the image, a one-byte change to the source makes another.
 func TestEnsureLocalSoftware(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	isolateLocalCache(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -142,7 +142,7 @@ func buildTestImage(t *testing.T, ctx context.Context, cli *client.Client, ref, 
 // really dropped and restored on heal, the preflight checks iptables and
 // the clock where they will run, and teardown removes the helpers.
 func TestUserImagePartition(t *testing.T) {
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	progress := func(format string, args ...any) { t.Logf(format, args...) }

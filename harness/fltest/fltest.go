@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/nuker"
@@ -483,5 +484,5 @@ func NeedDocker(t testing.TB) {
 // callers whose t does not stop the test in Skipf or Fatalf.
 func dockerReady(t testing.TB) bool {
 	t.Helper()
-	return testenv.NeedDocker(t) != nil
+	return dockerenv.NeedDocker(t) != nil
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // NeedFUSE skips t loudly unless it can mount FUSE filesystems on this host
-// (root and /dev/fuse); under CI=true it fails instead, as NeedDocker does.
+// (root and /dev/fuse); under CI=true it fails instead, as dockerenv.NeedDocker does.
 func NeedFUSE(t testing.TB) {
 	t.Helper()
 	why := ""

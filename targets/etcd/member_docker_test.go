@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/workloads"
@@ -22,7 +23,7 @@ import (
 // member (a new id), serves a value written while it was out, and the
 // cluster is healthy.
 func TestMemberReplacementDocker(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("SKIPPING member replacement with -short: it starts a 3-node cluster")
 	}

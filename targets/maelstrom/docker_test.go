@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/targets/targettest"
@@ -27,7 +28,7 @@ func newTarget(t *testing.T, node string) *Target {
 // forwards to the controller's lin-kv service is, and one that exits at
 // start or crashes mid-run is reported in one line, at once.
 func TestMaelstromInDocker(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("SKIPPING maelstrom Docker runs with -short: four 3-node clusters, about 100 s")
 	}

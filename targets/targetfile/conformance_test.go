@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/targets/catalog"
@@ -77,7 +78,7 @@ func TestConformanceEtcdFile(t *testing.T) {
 // TestEtcdSerializableReadsAreStale): linearizable reads valid,
 // read=serializable invalid (stale reads from a cut-off node).
 func TestEtcdFileAgreesWithBuiltIn(t *testing.T) {
-	testenv.NeedDocker(t)
+	dockerenv.NeedDocker(t)
 	if testenv.Short() {
 		t.Skip("long Docker runs skipped with -short")
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
 	"github.com/faultline/faultline/models"
@@ -208,7 +209,7 @@ func Conformance(t *testing.T, tg targets.Target, opt Options) {
 	defer cancel()
 	rt := opt.Runtime
 	if rt == nil {
-		testenv.NeedDocker(t)
+		dockerenv.NeedDocker(t)
 		if testenv.Short() {
 			t.Skipf("SKIPPING conformance of %s with -short: it starts a %d-node cluster", tg.Name(), opt.Nodes)
 		}

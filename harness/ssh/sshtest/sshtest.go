@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/faultline/faultline/harness/docker"
+	"github.com/faultline/faultline/harness/docker/dockerenv"
 	fssh "github.com/faultline/faultline/harness/ssh"
 	"github.com/faultline/faultline/internal/testenv"
 )
@@ -70,7 +71,7 @@ func Start(t testing.TB, n int) *Machines {
 	if testenv.Short() {
 		t.Skip("SSH machines in Docker skipped with -short")
 	}
-	cli := testenv.NeedDocker(t)
+	cli := dockerenv.NeedDocker(t)
 	if cli == nil {
 		return nil
 	}
