@@ -58,7 +58,7 @@ func (l *lifecycle) sampleResources(ctx context.Context, cluster node.RunningClu
 		var reading time.Duration // spent waiting for the runtime
 		t := time.NewTicker(every)
 		defer t.Stop()
-		for {
+		for ctx.Err() == nil {
 			// A busy engine can take seconds to answer (measured: over 1 s
 			// on 2 cores with image builds beside the run); a slow read
 			// thins the samples (the ticker drops the ticks it missed)
@@ -85,9 +85,7 @@ func (l *lifecycle) sampleResources(ctx context.Context, cluster node.RunningClu
 			select {
 			case <-ctx.Done():
 			case <-t.C:
-				continue
 			}
-			break
 		}
 		l.log.Info("resource sampling done", "rounds", n, "failed_reads", failed, "every", every,
 			"mean_round", (reading / time.Duration(max(n, 1))).Round(time.Millisecond))
