@@ -697,13 +697,23 @@ func (l *lifecycle) final(ctx context.Context, firstProc history.Process) {
 // never rejoined) would otherwise hold the run for one op timeout per key.
 const finalGiveUp = 3
 
+// finalRetryPause is the pause before a final op that did not complete
+// ok is repeated (workloads.FinalUntilOK).
+const finalRetryPause = 500 * time.Millisecond
+
 // finalReads reads every key the run used from every node, each node with
 // a fresh client and process. A node on which finalGiveUp reads in a row
 // time out gets no more of them: the rest are never invoked, and the log
-// says so.
+// says so. A generator that is a workloads.FinalUntilOK has each final op
+// repeated until it completes ok, within its patience; the give-up rule
+// applies once the patience is spent.
 func finalReads(ctx context.Context, target targets.Target, wl workloads.Workload, gen workloads.Generator,
 	nodes []node.Node, rec *recorder, firstProc history.Process, timeout time.Duration, log *slog.Logger) {
 	ops := gen.Final()
+	var until time.Time
+	if u, ok := gen.(workloads.FinalUntilOK); ok {
+		until = time.Now().Add(u.FinalPatience())
+	}
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Add(1)
@@ -717,14 +727,16 @@ func finalReads(ctx context.Context, target targets.Target, wl workloads.Workloa
 			defer c.Close()
 			proc := firstProc + history.Process(i)
 			silent := 0 // reads in a row that timed out
-			for j, op := range ops {
+			for j := 0; j < len(ops); {
 				if ctx.Err() != nil {
 					return
 				}
-				if silent == finalGiveUp {
+				patient := time.Now().Before(until)
+				if silent >= finalGiveUp && !patient {
 					log.Warn("final reads: node timed out again and again; leaving it", "node", n.Name(), "timeouts_in_a_row", silent, "reads_left", len(ops)-j)
 					return
 				}
+				op := ops[j]
 				op.Process, op.Node = proc, n.Name()
 				inv := rec.record(op)
 				octx, cancel := context.WithTimeout(ctx, timeout)
@@ -741,6 +753,16 @@ func finalReads(ctx context.Context, target targets.Target, wl workloads.Workloa
 				} else {
 					silent = 0
 				}
+				if done.Type != history.OK && time.Now().Before(until) {
+					log.Debug("final reads: repeating an op that did not complete ok", "node", n.Name(), "f", op.F, "type", done.Type, "err", done.Error)
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(finalRetryPause):
+					}
+					continue
+				}
+				j++
 			}
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
@@ -38,6 +39,9 @@ const (
 	// drain cut short by the op timeout leaves the rest to the next, and
 	// one that finds the queue empty is quick.
 	QueueFinalDrains = 8
+	// QueueFinalPatience is how long a node repeats a final drain that did
+	// not complete ok (FinalUntilOK).
+	QueueFinalPatience = 30 * time.Second
 )
 
 // Name implements Workload.
@@ -110,6 +114,11 @@ func (g *queueGen) Complete(op history.Op) {
 	defer g.mu.Unlock()
 	g.acks[int(op.Process)%g.workers] = ids
 }
+
+// FinalPatience implements FinalUntilOK: a JetStream stream or a
+// RabbitMQ queue can take tens of seconds after a heal to elect a leader
+// and serve again.
+func (g *queueGen) FinalPatience() time.Duration { return QueueFinalPatience }
 
 func (g *queueGen) Final() []history.Op {
 	out := make([]history.Op, QueueFinalDrains)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"time"
 
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
@@ -127,6 +128,18 @@ type Generator interface {
 	// Final returns the reads to perform from every node after the run
 	// phase, once faults are healed (e.g. one read per key used).
 	Final() []history.Op
+}
+
+// FinalUntilOK is a Generator whose final ops each repeat on a node until
+// one completes ok, for at most the patience it returns, as Jepsen's
+// until-ok final generators: a queue's drain is the checker's only
+// evidence of what is still queued, so one drain that fails while the
+// system is still electing a leader after the heal must not end it.
+type FinalUntilOK interface {
+	Generator
+	// FinalPatience is how long, from the start of the final reads, a
+	// node repeats a final op that did not complete ok.
+	FinalPatience() time.Duration
 }
 
 // Catalog lists the workloads by name.
