@@ -26,7 +26,7 @@ func TestDialOptions(t *testing.T) {
 		{map[string]string{"consistency": "l"}, ""},
 	}
 	for _, tt := range tests {
-		got, err := parseRead(tt.opts)
+		got, err := parseRead(tt.opts, DialOptions())
 		if tt.want == "" {
 			if err == nil {
 				t.Errorf("parseRead(%v) accepted", tt.opts)
