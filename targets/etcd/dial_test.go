@@ -24,6 +24,7 @@ func TestDialOptions(t *testing.T) {
 		{map[string]string{"read": "linearizable"}, ReadLinearizable},
 		{map[string]string{"read": "stale"}, ""},
 		{map[string]string{"consistency": "l"}, ""},
+		{map[string]string{"upgrade-to": "v3.7.3"}, ""}, // the target's, not a client's
 	}
 	for _, tt := range tests {
 		got, err := parseRead(tt.opts, DialOptions())

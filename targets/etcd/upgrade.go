@@ -160,7 +160,36 @@ func (t *Target) SwitchVersion(ctx context.Context, nodes []node.Node, version s
 			start.Sub(began).Seconds(), time.Since(start).Seconds())
 		out = append(out, pre+line)
 	}
+	if len(out) == 0 || !t.allOn(version) {
+		return out, nil
+	}
+	// Every member runs version: an upgrade is complete once the leader
+	// has raised the cluster version, which it does on its own a few
+	// seconds later. A downgrade must not begin before that, or it would
+	// be taken for a partial upgrade and skip etcd's procedure.
+	start := time.Now()
+	err := node.Poll(ctx, memberLimit, "etcd cluster version "+version, t.log, func(ctx context.Context) error {
+		cv, err := t.clusterVersion(ctx)
+		if err == nil && cv != minorOf(version) {
+			err = fmt.Errorf("cluster version 3.%d, not 3.%d yet", cv, minorOf(version))
+		}
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("etcd: every member on %s, but: %w", version, err)
+	}
+	out[len(out)-1] += fmt.Sprintf("; cluster version 3.%d after %.1fs", minorOf(version), time.Since(start).Seconds())
 	return out, nil
+}
+
+// allOn reports whether every node's etcd runs version.
+func (t *Target) allOn(version string) bool {
+	for _, n := range t.nodes {
+		if t.versionOn(n) != version {
+			return false
+		}
+	}
+	return true
 }
 
 // prepareSwitch does what etcd asks before the first member switches to
