@@ -89,17 +89,26 @@ func (t *Target) UpgradeSoftware() (node.Software, error) {
 // binaryOf is the etcd program n runs: the release it was last switched
 // to.
 func (t *Target) binaryOf(n node.Node) string {
-	v := t.versionOn(n)
-	if v == t.version {
-		return "/usr/local/bin/etcd"
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.binaryLocked(n)
+}
+
+func (t *Target) binaryLocked(n node.Node) string {
+	if v := t.versionLocked(n); v != t.version {
+		return "/usr/local/bin/etcd-" + v
 	}
-	return "/usr/local/bin/etcd-" + v
+	return "/usr/local/bin/etcd"
 }
 
 // versionOn is the release n's etcd runs (or would run when started).
 func (t *Target) versionOn(n node.Node) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.versionLocked(n)
+}
+
+func (t *Target) versionLocked(n node.Node) string {
 	if v, ok := t.releases[n.Name()]; ok {
 		return v
 	}
@@ -137,6 +146,13 @@ func (t *Target) SwitchVersion(ctx context.Context, nodes []node.Node, version s
 		from := t.versionOn(n)
 		if from == version {
 			out = append(out, fmt.Sprintf("%s on %s already", n.Name(), version))
+			continue
+		}
+		if t.isOut(n) {
+			// A removed member (the member fault) has no process to
+			// restart: it joins on version when it is added back.
+			t.setProgram(n, version)
+			out = append(out, fmt.Sprintf("%s is removed from the cluster: it joins on %s", n.Name(), version))
 			continue
 		}
 		var pre string
@@ -331,12 +347,7 @@ func (t *Target) restartOn(ctx context.Context, n node.Node, version string) err
 			}
 		}
 	}
-	t.setVersionOn(n, version)
-	d.Argv = slices.Clone(d.Argv)
-	d.Argv[0] = t.binaryOf(n)
-	t.mu.Lock()
-	t.ByNode[n.Name()] = d
-	t.mu.Unlock()
+	t.setProgram(n, version)
 	if err := t.Start(ctx, n); err != nil {
 		return err
 	}
@@ -351,6 +362,24 @@ func (t *Target) restartOn(ctx context.Context, n node.Node, version string) err
 		}
 		return nil
 	})
+}
+
+// setProgram makes version's program the one n's etcd starts with.
+func (t *Target) setProgram(n node.Node, version string) {
+	t.setVersionOn(n, version)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d, ok := t.ByNode[n.Name()]; ok {
+		d.Argv = slices.Clone(d.Argv)
+		d.Argv[0] = t.binaryLocked(n)
+		t.ByNode[n.Name()] = d
+	}
+}
+
+func (t *Target) isOut(n node.Node) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.out[n.Name()]
 }
 
 // Versions is what an etcd server's /version endpoint reports.
