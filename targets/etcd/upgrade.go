@@ -267,17 +267,11 @@ func (t *Target) enableDowngrade(ctx context.Context, cli *clientv3.Client, targ
 		}
 	}
 	want := target + ".0"
-	err = node.Poll(ctx, memberLimit, "etcd storage version "+want, t.log, func(ctx context.Context) error {
-		return node.Each(t.nodes, func(n node.Node) error {
-			v, err := t.versions(ctx, n)
-			if err != nil {
-				return err
-			}
-			if v.Storage != want {
-				return fmt.Errorf("%s: storage version %s, not %s yet", n.Name(), v.Storage, want)
-			}
-			return nil
-		})
+	err = t.waitVersions(ctx, "etcd storage version "+want, t.nodes, func(n node.Node, v Versions) error {
+		if v.Storage != want {
+			return fmt.Errorf("%s: storage version %s, not %s yet", n.Name(), v.Storage, want)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("etcd downgrade to %s: %w", target, err)
@@ -352,15 +346,25 @@ func (t *Target) restartOn(ctx context.Context, n node.Node, version string) err
 		return err
 	}
 	want := strings.TrimPrefix(version, "v")
-	return node.Poll(ctx, memberLimit, "etcd "+version+" on "+n.Name(), t.log, func(ctx context.Context) error {
-		v, err := t.versions(ctx, n)
-		if err != nil {
-			return err
-		}
+	return t.waitVersions(ctx, "etcd "+version+" on "+n.Name(), []node.Node{n}, func(n node.Node, v Versions) error {
 		if v.Server != want {
 			return fmt.Errorf("%s answers as etcd %s, not %s", n.Name(), v.Server, want)
 		}
 		return nil
+	})
+}
+
+// waitVersions polls, for up to memberLimit, until the /version of every
+// node of nodes passes ok.
+func (t *Target) waitVersions(ctx context.Context, what string, nodes []node.Node, ok func(node.Node, Versions) error) error {
+	return node.Poll(ctx, memberLimit, what, t.log, func(ctx context.Context) error {
+		return node.Each(nodes, func(n node.Node) error {
+			v, err := t.versions(ctx, n)
+			if err != nil {
+				return err
+			}
+			return ok(n, v)
+		})
 	})
 }
 

@@ -48,6 +48,9 @@ func TestUpgradeDockerRolling(t *testing.T) {
 		{"downgrade", from, fmt.Sprintf("3.%d.0", minorOf(from))},
 	}
 	for i, st := range steps {
+		if st.name == "downgrade" {
+			oldWithoutProcedure(ctx, t, tg, nodes[0])
+		}
 		key, value := fmt.Sprintf("upgrade-%d", i), int64(10+i)
 		if err := write(ctx, tg, nodes[0], key, value); err != nil {
 			t.Fatalf("write before the %s: %v", st.name, err)
@@ -85,20 +88,29 @@ func TestUpgradeDockerRolling(t *testing.T) {
 // (removed when the test ends) and sets tg up on it.
 func upgradeCluster(ctx context.Context, t *testing.T, tg *Target) []node.Node {
 	t.Helper()
+	sw, err := tg.UpgradeSoftware()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := dockerCluster(ctx, t, tg, sw, "upgrade")
+	checkVersions(ctx, t, tg, nodes, tg.Version(), fmt.Sprintf("3.%d.0", minorOf(tg.Version())))
+	return nodes
+}
+
+// dockerCluster installs sw, starts a 3-node cluster (removed when the
+// test ends) and sets tg up on it; name tells the test's containers apart.
+func dockerCluster(ctx context.Context, t *testing.T, tg *Target, sw node.Software, name string) []node.Node {
+	t.Helper()
 	rt, err := docker.NewRuntime(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close() })
-	sw, err := tg.UpgradeSoftware()
-	if err != nil {
-		t.Fatal(err)
-	}
 	inst, err := rt.Install(ctx, sw, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID := fmt.Sprintf("test-upgrade-%06x-%d", rand.Uint32()&0xffffff, os.Getpid())
+	runID := fmt.Sprintf("test-%s-%06x-%d", name, rand.Uint32()&0xffffff, os.Getpid())
 	cluster, err := rt.StartCluster(ctx, runID, inst, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +126,6 @@ func upgradeCluster(ctx context.Context, t *testing.T, tg *Target) []node.Node {
 	if err := tg.Setup(ctx, nodes, slog.New(slog.NewTextHandler(tWriter{t}, nil))); err != nil {
 		t.Fatal(err)
 	}
-	checkVersions(ctx, t, tg, nodes, tg.Version(), fmt.Sprintf("3.%d.0", minorOf(tg.Version())))
 	return nodes
 }
 
@@ -145,5 +156,52 @@ func checkVersions(ctx context.Context, t *testing.T, tg *Target, nodes []node.N
 		if v.Storage != cluster {
 			t.Logf("%s: storage version %s (cluster %s)", n.Name(), v.Storage, cluster)
 		}
+	}
+}
+
+// oldWithoutProcedure checks why a downgrade needs etcd's procedure: on a
+// cluster upgraded in full, n's etcd restarted on the older release
+// without it does not come up as a member. n is back on the newer release
+// afterwards.
+func oldWithoutProcedure(ctx context.Context, t *testing.T, tg *Target, n node.Node) {
+	t.Helper()
+	d, err := tg.Of(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Signal(ctx, n, "TERM"); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Poll(ctx, 10*time.Second, "stop", tg.log, func(ctx context.Context) error {
+		if up, err := d.Running(ctx, n); err != nil || up {
+			return fmt.Errorf("running: %v", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old := d
+	old.Argv = append([]string{"/usr/local/bin/etcd"}, d.Argv[1:]...)
+	if err := old.Start(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Second)
+	up, _ := old.Running(ctx, n)
+	v, verr := tg.NodeVersions(ctx, n)
+	res, _ := n.Exec(ctx, "sh", "-c", "grep -E '\"level\":\"(fatal|panic|error)\"' "+d.LogPath()+" | tail -n 3 | cut -c1-400")
+	t.Logf("%s on the older release without the downgrade procedure, 10 s later: running %v, /version %+v (%v); last errors:\n%s", n.Name(), up, v, verr, res.Stdout)
+	if up && verr == nil && v.Server == strings.TrimPrefix(tg.Version(), "v") {
+		if err := tg.WaitHealthy(ctx, 5*time.Second); err == nil {
+			t.Errorf("%s serves as a healthy member on %s without the downgrade procedure", n.Name(), tg.Version())
+		}
+	}
+	if err := old.Kill(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.WaitHealthy(ctx, memberLimit); err != nil {
+		t.Fatalf("%s back on %s: %v", n.Name(), tg.UpgradeVersion(), err)
 	}
 }
