@@ -172,7 +172,7 @@ func (t *Target) SwitchVersion(ctx context.Context, nodes []node.Node, version s
 		if err := t.WaitHealthy(ctx, memberLimit); err != nil {
 			return out, fmt.Errorf("%s on %s, but: %w", n.Name(), version, err)
 		}
-		line := fmt.Sprintf("%s %s -> %s: up in %.1fs, cluster healthy %.1fs later", n.Name(), from, version,
+		line := fmt.Sprintf("%s from %s to %s: up in %.1fs, cluster healthy %.1fs later", n.Name(), from, version,
 			start.Sub(began).Seconds(), time.Since(start).Seconds())
 		out = append(out, pre+line)
 	}
