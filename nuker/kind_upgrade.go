@@ -15,6 +15,11 @@ import (
 // system while the workload runs (a rolling upgrade), and back at the stop
 // (a rolling downgrade, with the system's own downgrade procedure where it
 // has one). Only targets that implement Upgrader support it.
+//
+// Recorded as a kill is (start invoke {"targets": "all"|"one", "nodes":
+// [nodes]}, stop invoke [nodes]); the completions hold the target's line
+// per node, and each node's move is an info op history.VersionF when the
+// node answers on the other release.
 const FaultUpgrade = "upgrade"
 
 // Upgrader is a Target whose nodes can switch between two versions of the
