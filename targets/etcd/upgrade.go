@@ -298,11 +298,13 @@ type downgradeState struct {
 	target  string // e.g. "3.6.0"
 }
 
-// downgradeInfo is the downgrade state one member reports.
+// downgradeInfo is the downgrade state the first member that answers
+// reports. A stopped member (a roll cut short) costs its timeout, kept
+// short.
 func (t *Target) downgradeInfo(ctx context.Context, cli *clientv3.Client) (downgradeState, error) {
 	var errs []error
 	for _, ep := range cli.Endpoints() {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		st, err := cli.Status(cctx, ep)
 		cancel()
 		if err != nil {
