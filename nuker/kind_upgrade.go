@@ -41,8 +41,9 @@ type Upgrader interface {
 	// kept, as an operator's rolling upgrade or downgrade would, waiting
 	// until the cluster is healthy before the next node. A node already on
 	// version is left alone. moved is called as each node comes up on
-	// version. It returns one line per node done, in order, and stops at
-	// the first node that fails.
+	// version. It returns one line per node moved or left alone, in
+	// order, and stops at the first node that fails to move or after
+	// which the cluster is not healthy (that node moved: it has a line).
 	SwitchVersion(ctx context.Context, nodes []node.Node, version string, moved func(n node.Node, from, to string)) (what []string, err error)
 }
 
@@ -146,8 +147,8 @@ func upgradeAct(ctx context.Context, k *Nuker, s *Step, version string) ([]strin
 	if err == nil {
 		return nonNil(what), nil, nil
 	}
-	// SwitchVersion says a line per node done, in order, and stops at
-	// the first node that fails: that one and the rest did not move.
+	// SwitchVersion says a line per node moved, in order, and stops at
+	// the first node that fails: the nodes without a line did not move.
 	var failed []string
 	if len(what) < len(s.Nodes) {
 		failed = s.Nodes[len(what):]

@@ -170,6 +170,8 @@ func (t *Target) SwitchVersion(ctx context.Context, nodes []node.Node, version s
 		moved(n, from, version)
 		start := time.Now()
 		if err := t.WaitHealthy(ctx, memberLimit); err != nil {
+			// n moved: its line says so; the roll stops here.
+			out = append(out, fmt.Sprintf("%s%s from %s to %s: up in %.1fs, the cluster not healthy", pre, n.Name(), from, version, start.Sub(began).Seconds()))
 			return out, fmt.Errorf("%s on %s, but: %w", n.Name(), version, err)
 		}
 		line := fmt.Sprintf("%s from %s to %s: up in %.1fs, cluster healthy %.1fs later", n.Name(), from, version,
