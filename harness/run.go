@@ -342,7 +342,9 @@ func (l *lifecycle) run(ctx context.Context) (err error) {
 // image) and checks the requested faults' mechanisms before any node
 // starts.
 func (l *lifecycle) install(ctx context.Context) (node.Installation, error) {
-	sw, err := l.target.Software()
+	// A fault may need more than the target's own software (the upgrade
+	// fault: both releases).
+	sw, err := nuker.Software(l.target, l.spec.Nemesis)
 	if err != nil {
 		return node.Installation{}, err
 	}

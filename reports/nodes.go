@@ -25,7 +25,8 @@ type nodeFacts struct {
 	Nodes []string
 	// Faults are the fault windows acting on each node.
 	Faults map[string][]history.Window
-	// Restarts are the times a node's process was restarted (end of a kill).
+	// Restarts are the times a node's process was restarted (end of a
+	// kill, a move onto another release).
 	Restarts map[string][]int64
 	// Primary are the spans during which each node was a primary.
 	Primary map[string][][2]int64
@@ -92,6 +93,13 @@ func collectNodeFacts(ops []history.Op, windows []history.Window, runNodes []str
 				if _, ok := open[n]; !ok {
 					open[n] = op.Time
 				}
+			}
+		}
+		if op.Process == history.Nuker && op.F == history.VersionF && op.Type == history.Info {
+			// An upgrade fault restarted the node on another release.
+			for _, n := range op.Nodes {
+				note(n)
+				nf.Restarts[n] = append(nf.Restarts[n], op.Time)
 			}
 		}
 		if offs, ok := history.ClockOffsetsOf(op); ok {

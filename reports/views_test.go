@@ -97,6 +97,21 @@ func TestNodeFacts(t *testing.T) {
 	}
 }
 
+// TestNodeFactsVersions: a node's move onto another release (an upgrade
+// fault's version op) marks a restart of that node only.
+func TestNodeFactsVersions(t *testing.T) {
+	ops := []history.Op{
+		{Index: 0, Time: 1 * ms, Type: history.Invoke, Process: history.Nuker, F: "start-upgrade", Nodes: []string{"n1", "n2"}},
+		{Index: 1, Time: 2 * ms, Type: history.Info, Process: history.Nuker, F: history.VersionF, Nodes: []string{"n2"},
+			Value: map[string]any{"node": "n2", "from": "v3.6.16", "to": "v3.7.3"}},
+		{Index: 2, Time: 3 * ms, Type: history.Info, Process: history.Nuker, F: "start-upgrade", Nodes: []string{"n1", "n2"}},
+	}
+	nf := collectNodeFacts(ops, history.FaultWindows(ops), []string{"n1", "n2"})
+	if !slices.Equal(nf.Restarts["n2"], []int64{2 * ms}) || len(nf.Restarts["n1"]) != 0 {
+		t.Errorf("restarts %v, want n2 at 2ms only", nf.Restarts)
+	}
+}
+
 // demoInput is a run with an anomaly, a porcupine artifact, node info ops
 // and node logs; hostile puts attacker-controlled strings everywhere a
 // target or history file can put them.

@@ -39,6 +39,18 @@ func (changing) RemoveMember(context.Context, node.Node) (string, error) {
 }
 func (changing) AddMember(context.Context, node.Node) (string, error) { return "", nil }
 
+// upgrading is a target whose nodes can switch releases.
+type upgrading struct{ Target }
+
+func (upgrading) Name() string           { return "upgrading" }
+func (upgrading) UpgradeVersion() string { return "v2" }
+func (upgrading) UpgradeSoftware() (node.Software, error) {
+	return node.Software{}, nil
+}
+func (upgrading) SwitchVersion(context.Context, []node.Node, string, func(node.Node, string, string)) ([]string, error) {
+	return nil, nil
+}
+
 // stored is a target that declares a data directory.
 type stored struct{ Target }
 
@@ -63,6 +75,8 @@ func TestSupportedFaults(t *testing.T) {
 		{"failover target", failing{}, []string{"partition", "kill", "pause", "failover", "clock", "packet", "delay"}, []string{"failover"}, ""},
 		{"plain refuses member", etcd, plain, []string{"member"}, "target plain does not support fault member (it supports partition, kill, pause, clock, packet, delay)"},
 		{"member target", changing{}, []string{"partition", "kill", "pause", "clock", "packet", "member", "delay"}, []string{"member", "kill"}, ""},
+		{"plain refuses upgrade", etcd, plain, []string{"upgrade"}, "target plain does not support fault upgrade (it supports partition, kill, pause, clock, packet, delay)"},
+		{"upgrade target", upgrading{}, []string{"partition", "kill", "pause", "clock", "packet", "delay", "upgrade"}, []string{"upgrade"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -96,6 +96,8 @@ func TestExitCodes(t *testing.T) {
 		{"cluster size the target cannot form", []string{"run", "--target", "minio", "--nodes", "1"}, 64, "runs on 2 to 16 nodes"},
 		{"primaries partition on a leaderless target", []string{"run", "--target", "minio", "--partitions", "primaries"}, 64, "names no primaries"},
 		{"fault the target lacks", []string{"run", "--target", "zookeeper", "--nemesis", "failover"}, 64, "does not support fault failover"},
+		{"upgrade on a target without a second release", []string{"run", "--target", "redis", "--nemesis", "upgrade"}, 64, "does not support fault upgrade"},
+		{"upgrade two minor versions away", []string{"run", "--nemesis", "upgrade", "--target-opt", "upgrade-to=v3.8.0"}, 64, "one minor version at a time"},
 		{"run with args", []string{"run", "extra"}, 64, "no arguments"},
 		{"bad slo name", []string{"run", "--slo", "latency=5ms"}, 64, "--slo"},
 		{"bad slo value", []string{"run", "--fail-on-slo", "--slo", "availability=99.5,p99=250ms"}, 64, "percentage"},

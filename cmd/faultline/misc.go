@@ -202,10 +202,12 @@ func listCommand() *cli.Command {
 				if v := k.Variants(); len(v) > 0 {
 					fmt.Fprintf(w, "  \t  variants: %s\n", strings.Join(v, ", "))
 				}
+				if k.Needs().Delay {
+					// Which packet delay mechanisms this machine's kernel
+					// (the local Docker engine's) has.
+					fmt.Fprintf(w, "  \t  this machine: %s\n", delay.Detect())
+				}
 			}
-			// Which packet delay mechanisms this machine's kernel (the local
-			// Docker engine's) has.
-			fmt.Fprintf(w, "  \t  this machine: %s\n", delay.Detect())
 			fmt.Fprintln(w, "SCHEDULES (--schedule; lanes joined by +, options @interval=D,quiet=D,jitter=D,after=D)")
 			for _, d := range nuker.KnownSchedules() {
 				fmt.Fprintf(w, "  %s\t%s\n", d.Name, d.Summary)

@@ -12,9 +12,12 @@ import (
 //	info primaries     Value: the nodes acting as leader or primary, sorted
 //	                   (written when the answer changes, polled about once a second)
 //	info clock-offsets Value: {node: offset in milliseconds} (clock faults)
+//	info version       Nodes: [node], Value: {"node", "from", "to"}: the node's
+//	                   process came up on release "to" (upgrade faults)
 const (
 	PrimariesF    = "primaries"
 	ClockOffsetsF = "clock-offsets"
+	VersionF      = "version"
 )
 
 // PrimariesOf returns the nodes named by a primaries op, and whether op is

@@ -10,4 +10,5 @@ var (
 	_ targets.Target      = (*Target)(nil)
 	_ nuker.PrimaryLister = (*Target)(nil)
 	_ nuker.MemberChanger = (*Target)(nil)
+	_ nuker.Upgrader      = (*Target)(nil)
 )

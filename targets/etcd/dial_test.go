@@ -24,9 +24,10 @@ func TestDialOptions(t *testing.T) {
 		{map[string]string{"read": "linearizable"}, ReadLinearizable},
 		{map[string]string{"read": "stale"}, ""},
 		{map[string]string{"consistency": "l"}, ""},
+		{map[string]string{"upgrade-to": "v3.7.3"}, ""}, // the target's, not a client's
 	}
 	for _, tt := range tests {
-		got, err := parseRead(tt.opts)
+		got, err := parseRead(tt.opts, DialOptions())
 		if tt.want == "" {
 			if err == nil {
 				t.Errorf("parseRead(%v) accepted", tt.opts)

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,16 +52,23 @@ type Target struct {
 	log          *slog.Logger
 	// token makes the cluster id unique per run.
 	token string
-	// out are the nodes whose member is removed (member.go), guarded by mu.
-	mu  sync.Mutex
-	out map[string]bool
+	// upgradeTo is the release the upgrade fault moves nodes to
+	// (upgrade.go).
+	upgradeTo string
+	// out are the nodes whose member is removed (member.go), and releases
+	// the release each node's process runs when not version (upgrade.go);
+	// both guarded by mu.
+	mu       sync.Mutex
+	out      map[string]bool
+	releases map[string]string
 }
 
 // Options lists the target options etcd takes, with their meaning, for
 // `faultline list` and validation.
 func Options() map[string]string {
 	return map[string]string{
-		"read": "linearizable (default) or serializable: serializable reads are served from the node's local state and may be stale",
+		"read":       "linearizable (default) or serializable: serializable reads are served from the node's local state and may be stale",
+		"upgrade-to": "the release the upgrade fault moves nodes to and back from, one minor version away (default: " + DefaultUpgradeTo(DefaultVersion) + " for " + DefaultVersion + "; a 3.5 cluster goes to " + DefaultVersion + ", a 3.7 cluster down to " + DefaultVersion + ")",
 	}
 }
 
@@ -72,17 +81,22 @@ func New(version string, opts map[string]string) (*Target, error) {
 	if _, err := Software(version); err != nil {
 		return nil, err
 	}
-	read, err := parseRead(opts)
+	upgradeTo, err := parseUpgradeTo(version, opts["upgrade-to"])
 	if err != nil {
 		return nil, err
 	}
-	return &Target{version: version, read: read, Daemons: node.Daemons{System: "etcd", ByNode: map[string]node.Daemon{}}, log: slog.Default()}, nil
+	read, err := parseRead(opts, Options())
+	if err != nil {
+		return nil, err
+	}
+	return &Target{version: version, read: read, upgradeTo: upgradeTo,
+		Daemons: node.Daemons{System: "etcd", ByNode: map[string]node.Daemon{}}, log: slog.Default()}, nil
 }
 
-// parseRead checks opts (the target's and Dial's are the same: read) and
-// returns the read mode; an unknown option or a bad value is refused in
-// one line.
-func parseRead(opts map[string]string) (string, error) {
+// parseRead checks opts, whose keys must be among known (the target's
+// Options or DialOptions), and returns the read mode; an unknown option or
+// a bad value is refused in one line.
+func parseRead(opts, known map[string]string) (string, error) {
 	read := ReadLinearizable
 	for k, v := range opts {
 		switch k {
@@ -94,7 +108,9 @@ func parseRead(opts map[string]string) (string, error) {
 				return "", fmt.Errorf("etcd: option read=%q: must be %s or %s", v, ReadLinearizable, ReadSerializable)
 			}
 		default:
-			return "", fmt.Errorf("etcd: unknown option %q (known: read)", k)
+			if _, ok := known[k]; !ok {
+				return "", fmt.Errorf("etcd: unknown option %q (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+			}
 		}
 	}
 	return read, nil
@@ -107,7 +123,9 @@ func (t *Target) Name() string { return "etcd" }
 func (t *Target) Version() string { return t.version }
 
 // Settings returns the effective options.
-func (t *Target) Settings() map[string]string { return map[string]string{"read": t.read} }
+func (t *Target) Settings() map[string]string {
+	return map[string]string{"read": t.read, "upgrade-to": t.upgradeTo}
+}
 
 // Software is what every node needs installed.
 func (t *Target) Software() (node.Software, error) { return Software(t.version) }
@@ -128,7 +146,7 @@ func (t *Target) daemon(n node.Node, initial []string, state string) node.Daemon
 		Name: "etcd",
 		Dir:  "/var/lib/etcd",
 		Argv: []string{
-			"/usr/local/bin/etcd",
+			t.binaryOf(n),
 			"--name", n.Name(),
 			"--data-dir", dataDir,
 			"--listen-client-urls", fmt.Sprintf("http://0.0.0.0:%d", ClientPort),
@@ -288,7 +306,9 @@ func (t *Target) NewClient(ctx context.Context, n node.Node) (workloads.Client, 
 
 // DialOptions describes the options Dial takes: those of the target that
 // concern clients.
-func DialOptions() map[string]string { return Options() }
+func DialOptions() map[string]string {
+	return map[string]string{"read": Options()["read"]}
+}
 
 // DialWorkloads names the workloads a Client serves.
 func DialWorkloads() []string { return []string{"register", "set", "lock"} }
@@ -299,7 +319,7 @@ func DialWorkloads() []string { return []string{"register", "set", "lock"} }
 // that speaks it. Options are DialOptions; an unknown one is refused
 // before anything is sent.
 func Dial(ctx context.Context, addr string, opts map[string]string) (workloads.Client, error) {
-	read, err := parseRead(opts)
+	read, err := parseRead(opts, DialOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -3,13 +3,9 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/docker"
 	"github.com/faultline/faultline/harness/docker/dockerenv"
 	"github.com/faultline/faultline/harness/node"
 	"github.com/faultline/faultline/internal/testenv"
@@ -29,11 +25,6 @@ func TestMemberReplacementDocker(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	rt, err := docker.NewRuntime(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
 	tg, err := New("", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -42,26 +33,7 @@ func TestMemberReplacementDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := rt.Install(ctx, sw, t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runID := fmt.Sprintf("test-member-%06x-%d", rand.Uint32()&0xffffff, os.Getpid())
-	cluster, err := rt.StartCluster(ctx, runID, inst, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer ccancel()
-		if err := cluster.Remove(cctx); err != nil {
-			t.Errorf("remove cluster: %v", err)
-		}
-	}()
-	nodes := cluster.Nodes()
-	if err := tg.Setup(ctx, nodes, slog.New(slog.NewTextHandler(tWriter{t}, nil))); err != nil {
-		t.Fatal(err)
-	}
+	nodes := dockerCluster(ctx, t, tg, sw, "member")
 
 	tests := []struct {
 		name   string
