@@ -46,7 +46,8 @@ func KnownFaults() []Description {
 
 // ParseFaults parses a comma-separated list of fault names such as
 // "partition,kill,pause". Blanks and repeats are ignored, "all" stands for
-// every known fault but the disk faults (power), which must be named, and
+// every known fault but those that must be named (namedOnly: the disk
+// faults and upgrade), and
 // "none" or "" for no faults. The result keeps the
 // order of KnownFaults, so the same set always gives the same schedule.
 func ParseFaults(s string) ([]string, error) {
@@ -58,10 +59,7 @@ func ParseFaults(s string) ([]string, error) {
 			continue
 		case "all":
 			for _, k := range Kinds() {
-				// Disk faults mount a filesystem through a privileged
-				// helper and need a target with data directories: named
-				// only.
-				if !k.Needs().Disk {
+				if !namedOnly(k) {
 					want[k.Name()] = true
 				}
 			}
@@ -96,4 +94,14 @@ func names(ds []Description) string {
 		s[i] = d.Name
 	}
 	return strings.Join(s, ", ")
+}
+
+// namedOnly reports whether "all" leaves kind k out: the disk faults mount
+// a filesystem through a privileged helper and need a target with data
+// directories, and a kind that installs more than the target's own
+// software (upgrade: a second release in the image) changes what every
+// run of "all" builds and starts.
+func namedOnly(k Kind) bool {
+	_, more := k.(softwareChooser)
+	return k.Needs().Disk || more
 }

@@ -26,8 +26,9 @@ func TestParseFaults(t *testing.T) {
 	}{
 		{"partition,kill,pause", []string{"partition", "kill", "pause"}, ""},
 		{" pause , partition ,pause", []string{"partition", "pause"}, ""},
-		{"all", []string{"partition", "kill", "pause", "failover", "clock", "packet", "member", "delay", "upgrade"}, ""},
-		{"power,all", []string{"partition", "kill", "pause", "failover", "clock", "packet", "member", "power", "delay", "upgrade"}, ""},
+		{"all", []string{"partition", "kill", "pause", "failover", "clock", "packet", "member", "delay"}, ""},
+		{"upgrade,all", []string{"partition", "kill", "pause", "failover", "clock", "packet", "member", "delay", "upgrade"}, ""},
+		{"power,all", []string{"partition", "kill", "pause", "failover", "clock", "packet", "member", "power", "delay"}, ""},
 		{"", nil, ""},
 		{"none", nil, ""},
 		{"KILL", []string{"kill"}, ""},
