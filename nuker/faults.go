@@ -46,7 +46,8 @@ func KnownFaults() []Description {
 
 // ParseFaults parses a comma-separated list of fault names such as
 // "partition,kill,pause". Blanks and repeats are ignored, "all" stands for
-// every known fault but the disk faults (power), which must be named, and
+// every known fault but the disk faults (power, disk-full, disk-error,
+// slow-disk, corrupt), which must be named, and
 // "none" or "" for no faults. The result keeps the
 // order of KnownFaults, so the same set always gives the same schedule.
 func ParseFaults(s string) ([]string, error) {
