@@ -39,17 +39,8 @@ func TestReportFailedFaults(t *testing.T) {
 					ops[i].Value = map[string][]string{}
 				}
 			}
-			path := filepath.Join(t.TempDir(), "report.html")
-			in := Input{Run: Run{Test: "t", Nodes: []string{"n1", "n2", "n3"}, Faults: []string{"partition"}},
-				Ops: ops, Verdict: models.Valid}
-			if err := Write(path, in); err != nil {
-				t.Fatal(err)
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			html := string(b)
+			html := writeHTML(t, Input{Run: Run{Test: "t", Nodes: []string{"n1", "n2", "n3"}, Faults: []string{"partition"}},
+				Ops: ops, Verdict: models.Valid})
 			for _, s := range tt.contains {
 				if !strings.Contains(html, s) {
 					t.Errorf("report lacks %q", s)
@@ -91,17 +82,8 @@ func TestReportDiskFaults(t *testing.T) {
 			t.Errorf("%s restarts %v, want the end of its power failure or corruption", n, nf.Restarts[n])
 		}
 	}
-	path := filepath.Join(t.TempDir(), "report.html")
-	in := Input{Run: Run{Test: "t", Nodes: []string{"n1", "n2", "n3"}, Faults: []string{"partition", "disk-full", "corrupt", "power"}},
-		Ops: ops, Verdict: models.Valid}
-	if err := Write(path, in); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	html := string(b)
+	html := writeHTML(t, Input{Run: Run{Test: "t", Nodes: []string{"n1", "n2", "n3"}, Faults: []string{"partition", "disk-full", "corrupt", "power"}},
+		Ops: ops, Verdict: models.Valid})
 	colors := map[string]string{}
 	for _, kind := range []string{"partition", "disk-full", "corrupt", "power"} {
 		i := strings.Index(html, `data-kind="`+kind+`"`)
@@ -123,4 +105,18 @@ func TestReportDiskFaults(t *testing.T) {
 	if !strings.Contains(html, "wal") || !strings.Contains(html, "enospc on n2") {
 		t.Error("the fault table lacks the disk faults' values (the corrupted file, the switch)")
 	}
+}
+
+// writeHTML writes in's report and returns its HTML.
+func writeHTML(t *testing.T, in Input) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.html")
+	if err := Write(path, in); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
