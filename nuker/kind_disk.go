@@ -286,15 +286,19 @@ func (d diskKind) start(ctx context.Context, k *Nuker, s *Step) (any, []string, 
 	return s.Disk.Describe(done), missing(s.Nodes, done), err
 }
 
-// stop switches the fault off; after a corruption it restarts the target's
-// process, which may need that to read the damaged files again.
+// stop switches the fault off, then starts the target's process where the
+// fault made it exit (Start leaves a running one be: etcd, for one, exits
+// on a failed fsync). After a corruption it restarts the process, which
+// may need that to read the damaged files again.
 func (d diskKind) stop(ctx context.Context, k *Nuker, s *Step) (any, error) {
 	if !d.corrupts() {
 		done, err := k.onNodes(ctx, s.Nodes, func(ctx context.Context, n node.Node) error {
-			_, err := diskCommand(ctx, n, s.Disk.off())
-			return err
+			if _, err := diskCommand(ctx, n, s.Disk.off()); err != nil {
+				return err
+			}
+			return k.target.Start(ctx, n)
 		})
-		return done, err
+		return done, errors.Join(err, k.reapplyClocks(ctx, done))
 	}
 	done, err := k.onNodes(ctx, s.Nodes, func(ctx context.Context, n node.Node) error {
 		// Start even when Kill fails: the process may have died of the

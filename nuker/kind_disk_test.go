@@ -69,7 +69,7 @@ func TestDiskKinds(t *testing.T) {
 	tests := []struct {
 		pick    string
 		nodes   int    // how many the step hits, of 3
-		on, off string // the commands before each node's name; off "restart": kill and start
+		on, off string // the commands before each node's name; off "restart": kill and start (else off, then start)
 	}{
 		{"disk-full/one", 1, "enospc on", "enospc off"},
 		{"disk-full/all", 3, "enospc on", "enospc off"},
@@ -99,8 +99,9 @@ func TestDiskKinds(t *testing.T) {
 					if slices.Index(calls, "kill "+n) > slices.Index(calls, "start "+n) {
 						off = -1
 					}
-				} else {
-					off = slices.Index(calls, tt.off+" "+n)
+				} else if off = slices.Index(calls, tt.off+" "+n); off >= 0 && !slices.Contains(calls[off:], "start "+n) {
+					// A process the fault made exit is started again.
+					t.Errorf("%s: no start after %q: %v", n, tt.off, calls)
 				}
 				if on < 0 || off < on {
 					t.Errorf("%s: want %q then %q, calls %v", n, tt.on, tt.off, calls)
