@@ -66,6 +66,18 @@ type DiskPlan struct {
 	Seed uint32 `json:"seed,omitempty"`
 }
 
+// String is the plan for the log: "eio-fsync", "delay 100ms",
+// "flip-tail 8 bytes, seed 42".
+func (p *DiskPlan) String() string {
+	switch {
+	case p.Mode == DiskDelay:
+		return fmt.Sprintf("delay %dms", p.DelayMs)
+	case p.Bytes > 0:
+		return fmt.Sprintf("%s %d bytes, seed %d", p.Mode, p.Bytes, p.Seed)
+	}
+	return p.Mode
+}
+
 // on is the control command that starts the plan.
 func (p *DiskPlan) on() string {
 	switch p.Mode {
@@ -88,11 +100,7 @@ func (p *DiskPlan) off() string {
 // Describe says in a few words what the plan does on nodes, for the
 // report: "eio-fsync on n1,n3", "delay 100ms on n2".
 func (p *DiskPlan) Describe(nodes []string) string {
-	what := p.Mode
-	if p.Mode == DiskDelay {
-		what = fmt.Sprintf("delay %dms", p.DelayMs)
-	}
-	return what + " on " + strings.Join(nodes, ",")
+	return p.String() + " on " + strings.Join(nodes, ",")
 }
 
 // check refuses a plan the kind named fault cannot apply.
