@@ -194,8 +194,8 @@ func corruptKind() Kind {
 	}
 	return diskKind{
 		name: FaultCorrupt,
-		summary: "corrupt the target's files on one node or a minority (all: the -all variants): flip-tail (bits in the newest file's last 4 KiB), " +
-			"flip-random (bits in random files), truncate (the newest file's end); the changes are recorded; the stop restarts the process, nothing restores the bytes",
+		summary: "corrupt the target's files on one node or a minority (all: the -all variants): flip-tail (bits in the last 4 KiB of the newest file's data), " +
+			"flip-random (bits in random files), truncate (the end of the newest file's data); the changes are recorded; the stop restarts the process, nothing restores the bytes",
 		variants: variants,
 		modes:    true,
 		plan: func(r *rand.Rand, v string) *DiskPlan {

@@ -16,13 +16,14 @@ import (
 // directory.
 const (
 	// CorruptFlipTail flips one bit in each of N distinct bytes among the
-	// last TailSpan bytes of the newest file (the one modified last).
+	// last TailSpan bytes of the newest file's data (the file modified
+	// last; trailing zero bytes, as preallocated space, are not data).
 	CorruptFlipTail = "flip-tail"
 	// CorruptFlipRandom flips one bit in each of N distinct bytes, each in
 	// a file and at an offset drawn at random.
 	CorruptFlipRandom = "flip-random"
 	// CorruptTruncate cuts between 1 and N bytes off the end of the newest
-	// file.
+	// file's data, and the zero bytes after it.
 	CorruptTruncate = "truncate"
 )
 
@@ -82,16 +83,22 @@ func (d *FS) Corrupt(mode string, n int, seed uint64) ([]Change, error) {
 			newest = f
 		}
 	}
+	var end int64 // of the newest file's data
+	if mode != CorruptFlipRandom {
+		if end, err = dataEnd(filepath.Join(d.opts.Backing, newest.rel), newest.size); err != nil {
+			return nil, err
+		}
+	}
 	switch mode {
 	case CorruptTruncate:
-		cut := 1 + r.Int64N(min(int64(n), newest.size))
-		if err := os.Truncate(filepath.Join(d.opts.Backing, newest.rel), newest.size-cut); err != nil {
+		size := end - 1 - r.Int64N(min(int64(n), end))
+		if err := os.Truncate(filepath.Join(d.opts.Backing, newest.rel), size); err != nil {
 			return nil, fmt.Errorf("corrupt: %w", err)
 		}
-		return []Change{{File: newest.rel, Offset: newest.size - cut, Cut: cut}}, nil
+		return []Change{{File: newest.rel, Offset: size, Cut: newest.size - size}}, nil
 	case CorruptFlipTail:
-		start := max(0, newest.size-TailSpan)
-		span := newest.size - start
+		start := max(0, end-TailSpan)
+		span := end - start
 		var offs []int64
 		for _, i := range r.Perm(int(span))[:min(n, int(span))] {
 			offs = append(offs, start+int64(i))
@@ -149,6 +156,31 @@ func (d *FS) flip(rel string, off int64, r *rand.Rand) (Change, error) {
 		return Change{}, fmt.Errorf("corrupt: write %s at %d: %w", rel, off, err)
 	}
 	return Change{File: rel, Offset: off, Old: hex.EncodeToString([]byte{old}), New: hex.EncodeToString(b)}, nil
+}
+
+// dataEnd returns where the data of the file at p (size bytes) ends: after
+// its last non-zero byte, or size when every byte is zero.
+func dataEnd(p string, size int64) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, fmt.Errorf("corrupt: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<16)
+	for end := size; end > 0; {
+		off := max(0, end-int64(len(buf)))
+		b := buf[:end-off]
+		if _, err := f.ReadAt(b, off); err != nil {
+			return 0, fmt.Errorf("corrupt: read %s: %w", p, err)
+		}
+		for i := len(b) - 1; i >= 0; i-- {
+			if b[i] != 0 {
+				return off + int64(i) + 1, nil
+			}
+		}
+		end = off
+	}
+	return size, nil
 }
 
 // candidates lists the non-empty regular files under root, by path.

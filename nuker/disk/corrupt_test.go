@@ -28,8 +28,11 @@ func TestCorrupt(t *testing.T) {
 		t.Run(c.mode, func(t *testing.T) {
 			d, mnt := mountTest(t, false)
 			send := control(t, d)
-			// old.dat is older; new.dat (10000 bytes) is the newest file.
-			before := map[string][]byte{"old.dat": bytes.Repeat([]byte("o"), 300), "sub/new.dat": bytes.Repeat([]byte{0x5a}, 10000)}
+			// old.dat is older; new.dat is the newest file: 10000 bytes of
+			// data, then 20000 zero bytes (preallocated space).
+			const dataEnd = 10000
+			newDat := append(bytes.Repeat([]byte{0x5a}, dataEnd), make([]byte, 20000)...)
+			before := map[string][]byte{"old.dat": bytes.Repeat([]byte("o"), 300), "sub/new.dat": newDat}
 			if err := os.Mkdir(filepath.Join(mnt, "sub"), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -62,14 +65,14 @@ func TestCorrupt(t *testing.T) {
 					t.Errorf("%s changed %s, not the newest file", c.mode, ch.File)
 				}
 				if ch.Cut > 0 {
-					if ch.Cut > int64(c.n) || ch.Offset+ch.Cut != int64(len(b)) {
-						t.Errorf("truncation %+v of a %d-byte file, at most %d bytes", ch, len(b), c.n)
+					if ch.Offset < dataEnd-int64(c.n) || ch.Offset >= dataEnd || ch.Offset+ch.Cut != int64(len(b)) {
+						t.Errorf("truncation %+v of a %d-byte file whose data ends at %d, want at most %d bytes of data cut", ch, len(b), dataEnd, c.n)
 					}
 					want[ch.File] = b[:ch.Offset]
 					continue
 				}
-				if c.mode == CorruptFlipTail && ch.Offset < int64(len(b))-TailSpan {
-					t.Errorf("flip-tail changed offset %d of %d bytes", ch.Offset, len(b))
+				if c.mode == CorruptFlipTail && (ch.Offset < dataEnd-TailSpan || ch.Offset >= dataEnd) {
+					t.Errorf("flip-tail changed offset %d, outside the last %d bytes of data before %d", ch.Offset, TailSpan, dataEnd)
 				}
 				old, _ := hex.DecodeString(ch.Old)
 				nw, _ := hex.DecodeString(ch.New)
