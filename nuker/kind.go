@@ -79,7 +79,8 @@ type (
 // order is part of the seeded schedule. Adding a kind means a file of its
 // own and a line here.
 func Kinds() []Kind {
-	return []Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}, memberKind{}, powerKind(), delayKind{}, upgradeKind{}}
+	return append([]Kind{partitionKind{}, killKind(), pauseKind(), failoverKind{}, clockKind{}, packetKind{}, memberKind{}, powerKind(), delayKind{}, upgradeKind{}},
+		diskKinds()...)
 }
 
 // targetChecker is a kind that only some targets can take (failover,

@@ -36,6 +36,13 @@
 //	           history.ClockOffsetsF record the offset every node's process sees (see clockfault.go)
 //	packet:    start invoke {"packet": PacketPlan, "nodes": [nodes], "targets": subset (rate)}, start info
 //	           the plan in words ("loss 20% n1->n2"), stop invoke PacketPlan, stop info [nodes undone]
+//	power:     as kill ([nodes whose power failed], [restarted nodes])
+//	disk-full, disk-error, slow-disk:
+//	           start invoke {"targets": ..., "nodes": [nodes], "disk": DiskPlan}, start info the plan
+//	           in words ("eio-fsync on n1,n3"), stop invoke [nodes], stop info [nodes switched off]
+//	corrupt:   start invoke as disk-full's, start info {node: [{"file", "offset", "old", "new"} or
+//	           {"file", "offset", "cut"}]} (each change as the filesystem made it), stop invoke
+//	           [nodes], stop info [restarted nodes]
 //
 // A start's invoke value also holds "lane": n for faults of a plan's
 // second and later lanes. Completions are of type info because a fault's

@@ -22,6 +22,9 @@ type Step struct {
 	Clock *ClockPlan `json:"clock,omitempty"`
 	// Packet is a packet step's plan.
 	Packet *PacketPlan `json:"packet,omitempty"`
+	// Disk is a disk step's plan (disk-full, disk-error, slow-disk,
+	// corrupt).
+	Disk *DiskPlan `json:"disk,omitempty"`
 	// Lane is the index of the plan's lane the step belongs to.
 	Lane int `json:"lane,omitempty"`
 }

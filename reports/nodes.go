@@ -44,9 +44,10 @@ type leaderChange struct {
 }
 
 // isRestart reports whether the end of a window of this fault kind restarts
-// the nodes' processes.
+// the nodes' processes (a power failure's and a corruption's end do).
 func isRestart(kind string) bool {
-	return strings.Contains(kind, "kill") || strings.Contains(kind, "crash") || strings.Contains(kind, "restart")
+	return strings.Contains(kind, "kill") || strings.Contains(kind, "crash") || strings.Contains(kind, "restart") ||
+		kind == "power" || kind == "corrupt"
 }
 
 func collectNodeFacts(ops []history.Op, windows []history.Window, runNodes []string) nodeFacts {

@@ -183,7 +183,7 @@ func TestForgivingCLI(t *testing.T) {
 		{"mistyped global flag", []string{"--versoin"}, "faultline: unknown flag --versoin; did you mean --version?"},
 		{"subcommand flag (once, on stderr)", []string{"images", "save", "--prnue", "dir"}, "faultline: unknown flag --prnue; did you mean --prune?"},
 		{"mistyped target", []string{"run", "--target", "etdc"}, `faultline: unknown target "etdc"; did you mean "etcd"? (known: [etcd maelstrom minio nats postgres redis zookeeper])`},
-		{"mistyped fault", []string{"run", "--nemesis", "partition,kil"}, `faultline: unknown fault "kil"; did you mean "kill"? (known: partition, kill, pause, failover, clock, packet, member, power, delay, upgrade)`},
+		{"mistyped fault", []string{"run", "--nemesis", "partition,kil"}, `faultline: unknown fault "kil"; did you mean "kill"? (known: partition, kill, pause, failover, clock, packet, member, power, delay, upgrade, disk-full, disk-error, slow-disk, corrupt)`},
 		{"mistyped command", []string{"rnu"}, `faultline: unknown command "rnu"; did you mean "run"? (see faultline --help)`},
 		{"help of a mistyped command", []string{"help", "chekc"}, `faultline: help: no command "chekc"; did you mean "check"?`},
 		{"help of a mistyped subcommand", []string{"help", "images", "sav"}, `faultline: help: no command "images sav"; did you mean "save"?`},

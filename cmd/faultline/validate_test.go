@@ -44,7 +44,7 @@ func TestValidationGaps(t *testing.T) {
 		{"absurd test count", []string{"run", "--store", store, "--test-count", "20000"}, []string{"--test-count must be 1..10000, got 20000"}},
 		{"junit is a directory", []string{"run", "--store", store, "--junit", tmp}, []string{"--junit " + tmp + " is a directory"}},
 		{"every problem", []string{"run", "--store", file, "--rate", "NaN", "--nodes", "0", "--test-name", "latest", "--nemesis", "meteor", "--test-count", "0"}, []string{
-			`unknown fault "meteor" (known: partition, kill, pause, failover, clock, packet, member, power, delay, upgrade)`,
+			`unknown fault "meteor" (known: partition, kill, pause, failover, clock, packet, member, power, delay, upgrade, disk-full, disk-error, slow-disk, corrupt)`,
 			"nodes must be 1..100, got 0",
 			"rate must be a finite number >= 0, got NaN",
 			`test name "latest" is reserved: the store keeps a link of that name`,

@@ -3,10 +3,12 @@ package disk
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +22,8 @@ import (
 //	eio-read on|off            EIO on reads
 //	eio-fsync on|off           EIO on fsync
 //	delay DURATION             added to every operation (0 for none)
+//	corrupt MODE N SEED        damage the files (see Corrupt); answers the
+//	                           changes as one JSON array
 //	clear                      all switchable faults off: passthrough
 //	faults                     the switchable faults in force
 
@@ -32,6 +36,9 @@ func (d *FS) Control(line string) (string, error) {
 	arg := ""
 	if len(f) > 1 {
 		arg = f[1]
+	}
+	if f[0] == "corrupt" {
+		return d.controlCorrupt(f[1:])
 	}
 	if len(f) > 2 {
 		return "", fmt.Errorf("%s: too many arguments", f[0])
@@ -71,6 +78,38 @@ func (d *FS) Control(line string) (string, error) {
 	}
 	d.SetFaults(faults)
 	return formatFaults(faults), nil
+}
+
+// controlCorrupt runs "corrupt MODE N SEED" and answers its changes.
+func (d *FS) controlCorrupt(args []string) (string, error) {
+	if len(args) != 3 {
+		return "", errors.New("corrupt: want MODE BYTES SEED")
+	}
+	n, err := strconv.Atoi(args[1])
+	if err != nil {
+		return "", fmt.Errorf("corrupt: bytes %q: %w", args[1], err)
+	}
+	seed, err := strconv.ParseUint(args[2], 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("corrupt: seed %q: %w", args[2], err)
+	}
+	changes, err := d.Corrupt(args[0], n, seed)
+	b, jerr := json.Marshal(nonNilChanges(changes))
+	if jerr != nil {
+		return "", fmt.Errorf("corrupt: %w", jerr)
+	}
+	if err != nil {
+		// What was changed before the error still counts.
+		return "", fmt.Errorf("%w (changed %s)", err, b)
+	}
+	return string(b), nil
+}
+
+func nonNilChanges(c []Change) []Change {
+	if c == nil {
+		return []Change{}
+	}
+	return c
 }
 
 func onOff(s string) (bool, error) {

@@ -21,7 +21,9 @@
 //
 // Faults other than power failure are switches: ENOSPC on writes and creates,
 // EIO on reads or on fsync, and a delay added to every data operation. Each is
-// undone by switching it off, which restores plain passthrough. A running
+// undone by switching it off, which restores plain passthrough. Corruption
+// (Corrupt) flips bits in, or truncates, the backing files and answers what
+// it changed; nothing undoes it. A running
 // filesystem is driven through a line protocol on a unix socket (ServeControl,
 // Send).
 package disk

@@ -77,7 +77,7 @@ func (t *Target) Workloads() []string { return []string{"register", "set"} }
 // more than 15 minutes from its clock (RequestTimeTooSkewed, a definite
 // 403), and its nodes authenticate each other with tokens that expire.
 func (t *Target) Faults() []string {
-	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay"}
+	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay", "disk-full", "disk-error", "slow-disk", "corrupt"}
 }
 
 // DataDirs implements targets.DataDirer: the node's one drive.

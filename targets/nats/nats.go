@@ -120,7 +120,7 @@ func (t *Target) Workloads() []string { return []string{"register", "queue"} }
 // elects its own leaders, there is nothing to promote). Clock faults reach
 // nats-server through its pid file like any node.Daemon.
 func (t *Target) Faults() []string {
-	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay"}
+	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay", "disk-full", "disk-error", "slow-disk", "corrupt"}
 }
 
 // DataDirs implements targets.DataDirer: the daemon's directory, holding the JetStream store.

@@ -105,7 +105,7 @@ func (t *Target) Workloads() []string {
 // Clock faults reach the postmaster and, through --tree, every backend;
 // backends forked later inherit the patched clock.
 func (t *Target) Faults() []string {
-	return []string{"partition", "kill", "pause", "clock", "failover", "packet", "power", "delay"}
+	return []string{"partition", "kill", "pause", "clock", "failover", "packet", "power", "delay", "disk-full", "disk-error", "slow-disk", "corrupt"}
 }
 
 // DataDirs implements targets.DataDirer: the postgres user's home, holding the cluster's data directory.

@@ -112,7 +112,7 @@ func (t *Target) Workloads() []string {
 // Sentinels. Clock faults skew every Redis process of a node (server and
 // Sentinel): key expiry, and so lock TTLs, runs on the wall clock.
 func (t *Target) Faults() []string {
-	f := []string{"partition", "kill", "pause", "clock", "packet", "power", "delay"}
+	f := []string{"partition", "kill", "pause", "clock", "packet", "power", "delay", "disk-full", "disk-error", "slow-disk", "corrupt"}
 	if t.sentinelMode() {
 		f = append(f, "failover")
 	}

@@ -81,9 +81,9 @@ func TestVersionsFaultsWorkloads(t *testing.T) {
 		faults    string
 		workloads string
 	}{
-		{nil, "partition,kill,pause,clock,packet,power,delay,failover", "counter,lock,register,set"},
-		{map[string]string{"failover": "none"}, "partition,kill,pause,clock,packet,power,delay", "counter,lock,register,set"},
-		{map[string]string{"mode": "redlock"}, "partition,kill,pause,clock,packet,power,delay", "lock"},
+		{nil, "partition,kill,pause,clock,packet,power,delay,disk-full,disk-error,slow-disk,corrupt,failover", "counter,lock,register,set"},
+		{map[string]string{"failover": "none"}, "partition,kill,pause,clock,packet,power,delay,disk-full,disk-error,slow-disk,corrupt", "counter,lock,register,set"},
+		{map[string]string{"mode": "redlock"}, "partition,kill,pause,clock,packet,power,delay,disk-full,disk-error,slow-disk,corrupt", "lock"},
 	}
 	for _, tt := range tests {
 		tg, err := New(DefaultVersion, tt.opts)

@@ -58,7 +58,7 @@ func TestBadFiles(t *testing.T) {
 			`5: client.port: missing: protocol portless has no default port`,
 		}},
 		{"unknown fault, failover, member", base + "faults: [partition, meteor, failover, member]\n", []string{
-			`7: faults[1]: unknown fault "meteor" (known: partition, kill, pause, failover, clock, packet, member, power, delay, upgrade)`,
+			`7: faults[1]: unknown fault "meteor" (known: partition, kill, pause, failover, clock, packet, member, power, delay, upgrade, disk-full, disk-error, slow-disk, corrupt)`,
 			`7: faults[2]: failover needs a target written in Go (a nuker.Failoverer); a target file cannot offer it`,
 			`7: faults[3]: member needs a target written in Go (a nuker.MemberChanger); a target file cannot offer it`,
 		}},

@@ -89,7 +89,7 @@ func (t *Target) Workloads() []string { return []string{"register", "set", "lock
 // ensemble elects its own leader, there is nothing to promote). Clock
 // faults reach the JVM through the daemon's pid file.
 func (t *Target) Faults() []string {
-	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay"}
+	return []string{"partition", "kill", "pause", "clock", "packet", "power", "delay", "disk-full", "disk-error", "slow-disk", "corrupt"}
 }
 
 // DataDirs implements targets.DataDirer: snapshots, transaction logs and myid.
