@@ -18,6 +18,7 @@
 package delay
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"io"
@@ -70,12 +71,19 @@ type Stats struct {
 // every packet still held and returns. Errors of single verdicts are
 // written to log (the kernel gives up on such a packet by itself when
 // the queue is unbound).
+//
+// One goroutine accepts held packets in order of their due time (ties in
+// arrival order), so a constant delay never reorders: a timer per packet
+// would let two packets due close together race each other's goroutine
+// on a loaded machine.
 func Run(ctx context.Context, q *Queue, cfg Config, r *rand.Rand, log io.Writer) (Stats, error) {
 	var (
 		mu      sync.Mutex
 		st      Stats
-		pending = map[uint32]*time.Timer{}
+		held    holdQueue
+		seq     uint64
 		stopped bool
+		wake    = make(chan struct{}, 1)
 	)
 	accept := func(id uint32) {
 		if err := q.Accept(id); err != nil {
@@ -90,6 +98,7 @@ func Run(ctx context.Context, q *Queue, cfg Config, r *rand.Rand, log io.Writer)
 				recvErr <- err
 				return
 			}
+			now := time.Now()
 			mu.Lock()
 			for _, id := range ids {
 				st.Packets++
@@ -100,17 +109,40 @@ func Run(ctx context.Context, q *Queue, cfg Config, r *rand.Rand, log io.Writer)
 					continue
 				}
 				st.Held++
-				pending[id] = time.AfterFunc(h, func() {
-					mu.Lock()
-					_, ok := pending[id]
-					delete(pending, id)
-					mu.Unlock()
-					if ok {
-						accept(id)
-					}
-				})
+				seq++
+				heap.Push(&held, heldPacket{due: now.Add(h), seq: seq, id: id})
 			}
 			mu.Unlock()
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	releaserDone := make(chan struct{})
+	releaseCtx, stopReleaser := context.WithCancel(context.Background())
+	go func() {
+		defer close(releaserDone)
+		timer := time.NewTimer(time.Hour)
+		defer timer.Stop()
+		for {
+			mu.Lock()
+			now := time.Now()
+			for held.Len() > 0 && !held[0].due.After(now) {
+				accept(heap.Pop(&held).(heldPacket).id)
+			}
+			next := time.Hour
+			if held.Len() > 0 {
+				next = held[0].due.Sub(now)
+			}
+			mu.Unlock()
+			timer.Reset(next)
+			select {
+			case <-releaseCtx.Done():
+				return
+			case <-wake:
+			case <-timer.C:
+			}
 		}
 	}()
 	var err error
@@ -119,15 +151,40 @@ func Run(ctx context.Context, q *Queue, cfg Config, r *rand.Rand, log io.Writer)
 	case err = <-recvErr:
 		err = fmt.Errorf("nfqueue %d: receive: %w", q.num, err)
 	}
+	stopReleaser()
+	<-releaserDone
 	mu.Lock()
 	stopped = true
-	for id, t := range pending {
-		if t.Stop() {
-			accept(id)
-		}
-		delete(pending, id)
+	for held.Len() > 0 {
+		accept(heap.Pop(&held).(heldPacket).id)
 	}
 	out := st
 	mu.Unlock()
 	return out, err
+}
+
+// heldPacket is a packet waiting for its due time.
+type heldPacket struct {
+	due time.Time
+	seq uint64 // arrival order, for equal due times
+	id  uint32
+}
+
+// holdQueue is a min-heap of held packets by due time, then arrival.
+type holdQueue []heldPacket
+
+func (h holdQueue) Len() int { return len(h) }
+func (h holdQueue) Less(i, j int) bool {
+	if !h[i].due.Equal(h[j].due) {
+		return h[i].due.Before(h[j].due)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h holdQueue) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *holdQueue) Push(x any)   { *h = append(*h, x.(heldPacket)) }
+func (h *holdQueue) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
