@@ -119,7 +119,7 @@ func TestGeneratedHistoryValid(t *testing.T) {
 // BenchmarkListAppend checks generated strict-serializable list-append
 // histories of 10k and 100k transactions from 10 clients.
 func BenchmarkListAppend(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		ops := appendHistory(n, 10, 1)
 		b.Run(fmt.Sprintf("txns=%d", n), func(b *testing.B) {
 			b.ReportAllocs()

@@ -206,7 +206,7 @@ func (a *analysis) sayEdge(n *namer, e edge) string {
 		x := a.p.txns[to]
 		inv := "its invocation"
 		if x.inv >= 0 {
-			inv = fmt.Sprintf("its invocation at op %d", a.ops[x.inv].Index)
+			inv = fmt.Sprintf("its invocation at op %d", x.invIndex)
 		}
 		return fmt.Sprintf("%s completed before %s was invoked (real time: %s)", n.name(from), n.name(to), inv)
 	}

@@ -2,8 +2,6 @@ package txn
 
 import (
 	"slices"
-
-	"github.com/faultline/faultline/models/history"
 )
 
 // kv names a value of a key.
@@ -71,7 +69,7 @@ func (a *analysis) listAppend() {
 
 	keys := make([]laKey, len(p.keys))
 	for t := range p.txns {
-		if p.txns[t].typ != history.OK {
+		if p.txns[t].typ != tOK {
 			continue
 		}
 		for m, mo := range p.txns[t].mops {
@@ -131,7 +129,7 @@ func (a *analysis) listAppend() {
 				if ok {
 					refs[j].seen = true
 				}
-				if !ok || p.txns[refs[j].t].typ == history.Fail {
+				if !ok || p.txns[refs[j].t].typ == tFail {
 					a.badElement(r, v, idx, refs)
 				}
 			}
@@ -139,12 +137,12 @@ func (a *analysis) listAppend() {
 	}
 
 	for t := range p.txns {
-		if p.txns[t].typ == history.OK {
+		if p.txns[t].typ == tOK {
 			a.commit(int32(t))
 		}
 	}
 	for _, w := range refs {
-		if w.seen && !w.dup && p.txns[w.t].typ == history.Info {
+		if w.seen && !w.dup && p.txns[w.t].typ == tInfo {
 			a.commit(w.t)
 		}
 	}
@@ -226,7 +224,7 @@ func (a *analysis) badElement(r rref, v int64, idx map[kv]int32, refs []wref) {
 			a.report("garbage-read", k, []int32{r.t}, func() string { return a.sayGarbage(r, v) })
 		}
 	case refs[j].dup:
-	case a.p.txns[refs[j].t].typ == history.Fail:
+	case a.p.txns[refs[j].t].typ == tFail:
 		a.report("G1a", k, []int32{r.t, refs[j].t}, func() string { return a.sayAborted(r, v, refs[j].t) })
 	}
 }
@@ -328,7 +326,7 @@ func (a *analysis) internalLists() {
 	p := a.p
 	for t := range p.txns {
 		x := &p.txns[t]
-		if x.typ != history.OK {
+		if x.typ != tOK {
 			continue
 		}
 		for m := range x.mops {

@@ -1,8 +1,10 @@
 package txn
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,7 +19,8 @@ const (
 	mWrite
 )
 
-// mop is one micro-op. A list read's elements are arena[off:off+n].
+// mop is one micro-op. A list read's elements are n from arena offset off
+// (see elems).
 type mop struct {
 	kind mopKind
 	list bool // a read that returned a list
@@ -30,14 +33,39 @@ type mop struct {
 	off, n int32
 }
 
+// outcome is how a transaction completed.
+type outcome uint8
+
+const (
+	tOK   outcome = iota + 1
+	tFail         // certainly did not commit
+	tInfo         // may have committed (also when it never completed)
+)
+
 // txn is one transaction: an invocation and its completion.
 type txn struct {
-	typ  history.Type // OK, Fail, or Info (also when it never completed)
-	inv  int32        // position of the invocation in ops, -1 if none
-	done int32        // position of the completion, -1 if none
-	proc history.Process
-	mops []mop
-	node int32 // graph node, -1 when not committed
+	// invIndex and doneIndex are the history indexes of the invocation
+	// and the completion; time is the invocation's (else the
+	// completion's).
+	invIndex, doneIndex, time int64
+	proc                      history.Process
+	inv                       int32 // position of the invocation among the ops read, -1 if none
+	done                      int32 // position of the completion, -1 if none
+	mops                      []mop
+	node                      int32 // graph node, -1 when not committed
+	typ                       outcome
+	// malformed marks a transaction whose value could not be read; it is
+	// dropped when the history is complete.
+	malformed bool
+}
+
+// index is the history index that names t: its completion, or its
+// invocation when it never completed.
+func (t *txn) index() int64 {
+	if t.done >= 0 {
+		return t.doneIndex
+	}
+	return t.invIndex
 }
 
 // keyName is a key as the history spells it: an integer or a string.
@@ -54,14 +82,19 @@ func (k keyName) String() string {
 	return k.s
 }
 
-// parsed is a history's transactions.
+// parsed is a history's transactions, in the compact form the analysis
+// works on: no history.Op is kept.
 type parsed struct {
-	txns    []txn
-	arena   []int64
+	txns []txn
+	// arena holds the elements of list reads in chunks (see elems).
+	arena   [][]int64
+	arenaAt int32 // offset of the next element
+	mopsBuf []mop // the unused rest of the chunk micro-ops are carved from
 	keys    []keyName
 	keyID   map[keyName]int32
 	appends int // micro-ops of each kind
 	writes  int
+	nops    int32 // ops read (positions run 0..nops-1)
 	// malformed counts transactions left out because their value could
 	// not be read; firstMalformed says why for the first.
 	malformed      int
@@ -70,111 +103,242 @@ type parsed struct {
 	other          int // client ops of other functions, ignored
 }
 
-// parse pairs each process's txn invocation with its completion and reads
-// the micro-ops: for an ok transaction those of its completion (they carry
-// what was read), otherwise those of its invocation (the writes attempted).
+// Chunks: the arena and the micro-ops grow in fixed pieces rather than by
+// copying one slice, so a large history never holds two copies at once.
+const (
+	chunkBits = 20
+	chunkSize = 1 << chunkBits
+	mopChunk  = 1 << 16
+)
+
+// builder reads a history op by op into parsed: it pairs each process's
+// txn invocation with its completion and reads the micro-ops, for an ok
+// transaction those of its completion (they carry what was read),
+// otherwise those of its invocation (the writes attempted).
+type builder struct {
+	p       *parsed
+	pending map[history.Process]*pend
+	free    []*pend
+	errs    map[int32]string // why each malformed transaction is
+	scratch []mop            // a completion's micro-ops before they are kept
+}
+
+// pend is a transaction awaiting its completion, with its invocation's
+// micro-ops (kept aside: an ok completion replaces them).
+type pend struct {
+	t    int32
+	mops []mop
+	n    counts
+	err  error
+	null bool // the invocation's value is nil
+}
+
+func newBuilder() *builder {
+	return &builder{
+		p:       &parsed{keyID: map[keyName]int32{}},
+		pending: map[history.Process]*pend{},
+		errs:    map[int32]string{},
+	}
+}
+
+// parse reads ops into the compact form.
 func parse(ops []history.Op) *parsed {
-	p := &parsed{keyID: map[keyName]int32{}}
-	pending := map[history.Process]int{}
-	// txns are kept in invocation order; vals[i] is the value to parse.
-	var invs []int32
-	var dones []int32
-	for i, op := range ops {
-		if !op.IsClient() {
-			continue
-		}
-		if op.F != F {
-			p.other++
-			continue
-		}
-		if op.Type == history.Invoke {
-			// A second invocation on a process abandons the first, which
-			// stays of unknown outcome.
-			pending[op.Process] = len(invs)
-			invs = append(invs, int32(i))
-			dones = append(dones, -1)
-			continue
-		}
-		j, ok := pending[op.Process]
-		if !ok {
-			p.unmatched++
-			invs = append(invs, -1)
-			dones = append(dones, int32(i))
-			continue
-		}
-		delete(pending, op.Process)
-		dones[j] = int32(i)
+	b := newBuilder()
+	for i := range ops {
+		b.add(&ops[i])
 	}
-	p.txns = make([]txn, 0, len(invs))
-	p.arena = make([]int64, 0, readElements(ops, dones))
-	for i := range invs {
-		t := txn{typ: history.Info, inv: invs[i], done: dones[i], node: -1}
-		var v any
-		if t.done >= 0 {
-			t.typ = ops[t.done].Type
-			if t.typ == history.Invoke { // not a completion: treat as unknown
-				t.typ = history.Info
+	return b.finish()
+}
+
+// add reads the next op. Its Value is an op value as decoded (any) or a
+// json.RawMessage (see history.ReadEach).
+func (b *builder) add(op *history.Op) {
+	p := b.p
+	pos := p.nops
+	p.nops++
+	if !op.IsClient() {
+		return
+	}
+	if op.F != F {
+		p.other++
+		return
+	}
+	if op.Type == history.Invoke {
+		// A second invocation on a process abandons the first, which
+		// stays of unknown outcome.
+		if old, ok := b.pending[op.Process]; ok {
+			b.settle(old, nil)
+		}
+		t := int32(len(p.txns))
+		p.txns = append(p.txns, txn{typ: tInfo, inv: pos, done: -1, invIndex: op.Index, time: op.Time, proc: op.Process, node: -1})
+		pd := b.newPend(t)
+		pd.null = op.Value == nil
+		pd.mops, pd.n, pd.err = p.parseTxn(op.Value, pd.mops[:0])
+		b.pending[op.Process] = pd
+		return
+	}
+	pd, ok := b.pending[op.Process]
+	if !ok {
+		p.unmatched++
+		t := int32(len(p.txns))
+		p.txns = append(p.txns, txn{typ: outcomeOf(op.Type), inv: -1, done: pos, doneIndex: op.Index, time: op.Time, proc: op.Process, node: -1})
+		mops, n, err := p.parseTxn(op.Value, nil)
+		b.keep(t, mops, n, err)
+		return
+	}
+	delete(b.pending, op.Process)
+	x := &p.txns[pd.t]
+	x.typ, x.done, x.doneIndex = outcomeOf(op.Type), pos, op.Index
+	b.settle(pd, op)
+}
+
+// outcomeOf maps a completion's type; anything but ok and fail is unknown.
+func outcomeOf(t history.Type) outcome {
+	switch t {
+	case history.OK:
+		return tOK
+	case history.Fail:
+		return tFail
+	}
+	return tInfo
+}
+
+func (b *builder) newPend(t int32) *pend {
+	if n := len(b.free); n > 0 {
+		pd := b.free[n-1]
+		b.free = b.free[:n-1]
+		pd.t = t
+		return pd
+	}
+	return &pend{t: t}
+}
+
+// settle decides a transaction's micro-ops once its completion (done, nil
+// if none) is known.
+func (b *builder) settle(pd *pend, done *history.Op) {
+	p := b.p
+	x := &p.txns[pd.t]
+	if done != nil && (x.typ == tOK || pd.null) {
+		mops, n, err := p.parseTxn(done.Value, b.scratch[:0])
+		b.scratch = mops
+		b.keep(pd.t, mops, n, err)
+	} else {
+		b.keep(pd.t, pd.mops, pd.n, pd.err)
+	}
+	b.free = append(b.free, pd)
+}
+
+// keep stores transaction t's micro-ops (copied), or marks it malformed.
+func (b *builder) keep(t int32, mops []mop, n counts, err error) {
+	b.p.appends += n.appends
+	b.p.writes += n.writes
+	x := &b.p.txns[t]
+	if err != nil {
+		x.malformed = true
+		b.errs[t] = fmt.Sprintf("op %d: %v", x.index(), err)
+		return
+	}
+	x.mops = b.p.carve(mops)
+}
+
+// carve copies mops into the current chunk of micro-ops.
+func (p *parsed) carve(mops []mop) []mop {
+	if len(mops) > mopChunk/4 {
+		return slices.Clone(mops)
+	}
+	if len(mops) > len(p.mopsBuf) {
+		p.mopsBuf = make([]mop, mopChunk)
+	}
+	out := p.mopsBuf[:len(mops):len(mops)]
+	copy(out, mops)
+	p.mopsBuf = p.mopsBuf[len(mops):]
+	return out
+}
+
+// finish settles the transactions still pending (they never completed)
+// and drops the malformed ones.
+func (b *builder) finish() *parsed {
+	p := b.p
+	left := make([]*pend, 0, len(b.pending))
+	for _, pd := range b.pending {
+		left = append(left, pd)
+	}
+	slices.SortFunc(left, func(x, y *pend) int { return int(x.t - y.t) })
+	for _, pd := range left {
+		b.settle(pd, nil)
+	}
+	clear(b.pending)
+	p.renumberKeys()
+	if len(b.errs) == 0 {
+		return p
+	}
+	kept := p.txns[:0]
+	for t := range p.txns {
+		if p.txns[t].malformed {
+			p.malformed++
+			if p.firstMalformed == "" {
+				p.firstMalformed = b.errs[int32(t)]
 			}
-			t.proc = ops[t.done].Process
-		}
-		if t.inv >= 0 {
-			t.proc = ops[t.inv].Process
-			v = ops[t.inv].Value
-		}
-		if t.typ == history.OK || v == nil {
-			if t.done >= 0 {
-				v = ops[t.done].Value
-			}
-		}
-		mops, err := p.parseTxn(v)
-		if err != nil {
-			p.malformedTxn(ops, t, err)
 			continue
 		}
-		t.mops = mops
-		p.txns = append(p.txns, t)
+		kept = append(kept, p.txns[t])
 	}
+	p.txns = kept
 	return p
 }
 
-// readElements counts the list elements read by ok completions, so the
-// arena is allocated once.
-func readElements(ops []history.Op, dones []int32) int {
-	n := 0
-	for _, d := range dones {
-		if d < 0 || ops[d].Type != history.OK {
+// renumberKeys numbers the keys in order of first use by a transaction
+// kept, as reading the transactions in invocation order would: invocation
+// values that completions replaced may have named keys first. The order
+// keys are numbered in is the order anomalies are found in.
+func (p *parsed) renumberKeys() {
+	const unset = -1
+	to := make([]int32, len(p.keys))
+	for i := range to {
+		to[i] = unset
+	}
+	next := int32(0)
+	for t := range p.txns {
+		if p.txns[t].malformed {
 			continue
 		}
-		mops, _ := ops[d].Value.([]any)
-		for _, m := range mops {
-			if m, ok := m.([]any); ok && len(m) == 3 {
-				if l, ok := m[2].([]any); ok {
-					n += len(l)
-				}
+		for m := range p.txns[t].mops {
+			k := &p.txns[t].mops[m].key
+			if to[*k] == unset {
+				to[*k] = next
+				next++
 			}
+			*k = to[*k]
 		}
 	}
-	return n
+	for k, n := range to { // keys no kept transaction uses go last
+		if n == unset {
+			to[k] = next
+			next++
+		}
+	}
+	keys := make([]keyName, len(p.keys))
+	for k, n := range to {
+		keys[n] = p.keys[k]
+		p.keyID[p.keys[k]] = n
+	}
+	p.keys = keys
 }
 
-func (p *parsed) malformedTxn(ops []history.Op, t txn, err error) {
+func (p *parsed) malformedTxn(t txn, err error) {
 	p.malformed++
 	if p.firstMalformed == "" {
-		at := t.done
-		if at < 0 {
-			at = t.inv
-		}
-		p.firstMalformed = fmt.Sprintf("op %d: %v", ops[at].Index, err)
+		p.firstMalformed = fmt.Sprintf("op %d: %v", t.index(), err)
 	}
 }
 
 // validate drops transactions whose micro-ops do not fit the model, and
 // ok ones whose reads do not.
-func (p *parsed) validate(ops []history.Op, model string) {
+func (p *parsed) validate(model string) {
 	kept := p.txns[:0]
 	for _, t := range p.txns {
 		if err := checkShape(t, model); err != nil {
-			p.malformedTxn(ops, t, err)
+			p.malformedTxn(t, err)
 			continue
 		}
 		kept = append(kept, t)
@@ -189,7 +353,7 @@ func checkShape(t txn, model string) error {
 			return fmt.Errorf("micro-op %d: w in a list-append history", i)
 		case model == RWRegister && m.kind == mAppend:
 			return fmt.Errorf("micro-op %d: append in a rw-register history", i)
-		case t.typ != history.OK || m.kind != mRead:
+		case t.typ != tOK || m.kind != mRead:
 		case model == ListAppend && !m.list && !m.null:
 			return fmt.Errorf("micro-op %d: list-append read of a single value", i)
 		case model == RWRegister && m.list:
@@ -199,41 +363,54 @@ func checkShape(t txn, model string) error {
 	return nil
 }
 
-func (p *parsed) parseTxn(v any) ([]mop, error) {
+// counts are the micro-ops of each kind a value holds, also those read
+// before an error: Elle's model detection counts them so.
+type counts struct{ appends, writes int }
+
+// parseTxn reads a transaction's value into dst: a decoded value or a
+// json.RawMessage, which is read directly when it has the usual shape and
+// decoded first otherwise.
+func (p *parsed) parseTxn(v any, dst []mop) ([]mop, counts, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		start := p.arenaAt
+		if mops, n, ok := p.scanTxn(raw, dst); ok {
+			return mops, n, nil
+		}
+		p.arenaAt = start
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		v = nil
+		if err := d.Decode(&v); err != nil {
+			return nil, counts{}, fmt.Errorf("value %s: %w", raw, err)
+		}
+	}
 	list, ok := asList(v)
 	if !ok {
-		return nil, fmt.Errorf("value %s is not a list of micro-ops", show(v))
+		return nil, counts{}, fmt.Errorf("value %s is not a list of micro-ops", show(v))
 	}
-	mops := make([]mop, 0, len(list))
+	var n counts
+	mops := dst[:0]
 	for i, x := range list {
-		m, err := p.parseMop(x)
+		m, err := p.parseMop(x, &n)
 		if err != nil {
-			return nil, fmt.Errorf("micro-op %d %s: %w", i, show(x), err)
+			return nil, n, fmt.Errorf("micro-op %d %s: %w", i, show(x), err)
 		}
 		mops = append(mops, m)
 	}
-	return mops, nil
+	return mops, n, nil
 }
 
-func (p *parsed) parseMop(x any) (mop, error) {
+func (p *parsed) parseMop(x any, n *counts) (mop, error) {
 	parts, ok := asList(x)
 	if !ok || len(parts) != 3 {
 		return mop{}, fmt.Errorf("not [f key value]")
 	}
 	f, _ := parts[0].(string)
 	var m mop
-	switch strings.TrimPrefix(f, ":") {
-	case "append":
-		m.kind = mAppend
-		p.appends++
-	case "r", "read":
-		m.kind = mRead
-	case "w", "write":
-		m.kind = mWrite
-		p.writes++
-	default:
+	if m.kind = mopKindOf(f); m.kind == 0 {
 		return mop{}, fmt.Errorf("unknown micro-op %s", show(parts[0]))
 	}
+	n.add(m.kind)
 	k, err := p.key(parts[1])
 	if err != nil {
 		return mop{}, err
@@ -254,23 +431,232 @@ func (p *parsed) parseMop(x any) (mop, error) {
 	}
 	if elems, ok := asList(v); ok {
 		m.list = true
-		m.off, m.n = int32(len(p.arena)), int32(len(elems))
-		for _, e := range elems {
+		m.off, m.n = p.alloc(int32(len(elems))), int32(len(elems))
+		out := p.elems(&m)
+		for i, e := range elems {
 			n, ok := history.Int(e)
 			if !ok {
-				p.arena = p.arena[:m.off]
+				p.arenaAt = m.off
 				return mop{}, fmt.Errorf("read element %s is not an integer", show(e))
 			}
-			p.arena = append(p.arena, n)
+			out[i] = n
 		}
 		return m, nil
 	}
-	n, ok := history.Int(v)
+	i, ok := history.Int(v)
 	if !ok {
 		return mop{}, fmt.Errorf("read value %s is neither an integer, a list nor nil", show(v))
 	}
-	m.val = n
+	m.val = i
 	return m, nil
+}
+
+func (n *counts) add(k mopKind) {
+	switch k {
+	case mAppend:
+		n.appends++
+	case mWrite:
+		n.writes++
+	}
+}
+
+// mopKindOf reads a micro-op's f, 0 when unknown.
+func mopKindOf(f string) mopKind {
+	switch strings.TrimPrefix(f, ":") {
+	case "append":
+		return mAppend
+	case "r", "read":
+		return mRead
+	case "w", "write":
+		return mWrite
+	}
+	return 0
+}
+
+// scanTxn reads a raw transaction value of the usual shape
+// ([["append",1,2],["r","x",[1,2]],["r",1,null]], integers and strings
+// without escapes) into dst. It returns false for anything else, which
+// parseTxn then decodes, so both ways give the same micro-ops and errors.
+func (p *parsed) scanTxn(b []byte, dst []mop) ([]mop, counts, bool) {
+	s := scan{b: b}
+	var n counts
+	mops := dst[:0]
+	if !s.byte('[') {
+		return nil, n, false
+	}
+	if s.byte(']') {
+		return mops, n, s.end()
+	}
+	for {
+		var m mop
+		if !s.byte('[') {
+			return nil, n, false
+		}
+		f, ok := s.str()
+		if !ok || !s.byte(',') {
+			return nil, n, false
+		}
+		if m.kind = mopKindOf(string(f)); m.kind == 0 {
+			return nil, n, false
+		}
+		var k keyName
+		if s.peek() == '"' {
+			name, ok := s.str()
+			if !ok {
+				return nil, n, false
+			}
+			k.s = strings.TrimPrefix(string(name), ":")
+		} else if k.n, ok = s.int(); ok {
+			k.isInt = true
+		} else {
+			return nil, n, false
+		}
+		if !s.byte(',') {
+			return nil, n, false
+		}
+		m.key = p.keyOf(k)
+		switch {
+		case m.kind != mRead:
+			if m.val, ok = s.int(); !ok {
+				return nil, n, false
+			}
+		case s.literal("null"):
+			m.null = true
+		case s.peek() == '[':
+			if !p.scanList(&s, &m) {
+				return nil, n, false
+			}
+		default:
+			if m.val, ok = s.int(); !ok {
+				return nil, n, false
+			}
+		}
+		if !s.byte(']') {
+			return nil, n, false
+		}
+		n.add(m.kind)
+		mops = append(mops, m)
+		if s.byte(']') {
+			return mops, n, s.end()
+		}
+		if !s.byte(',') {
+			return nil, n, false
+		}
+	}
+}
+
+// scanList reads a list of integers into the arena.
+func (p *parsed) scanList(s *scan, m *mop) bool {
+	s.i++ // [
+	m.list = true
+	// Count the elements first, so they go to the arena in one piece.
+	n := int32(0)
+	if s.peek() != ']' {
+		n = 1
+		for j := s.i; j < len(s.b) && s.b[j] != ']'; j++ {
+			if s.b[j] == ',' {
+				n++
+			}
+		}
+	}
+	m.off, m.n = p.alloc(n), n
+	out := p.elems(m)
+	for i := range out {
+		if i > 0 && !s.byte(',') {
+			return false
+		}
+		v, ok := s.int()
+		if !ok {
+			return false
+		}
+		out[i] = v
+	}
+	return s.byte(']')
+}
+
+// scan reads JSON from b at i, for scanTxn.
+type scan struct {
+	b []byte
+	i int
+}
+
+func (s *scan) peek() byte {
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; c {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+func (s *scan) byte(c byte) bool {
+	if s.peek() == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *scan) end() bool { return s.peek() == 0 && s.i == len(s.b) }
+
+func (s *scan) literal(lit string) bool {
+	if s.peek() == lit[0] && bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// str reads a string of printable ASCII without escapes.
+func (s *scan) str() ([]byte, bool) {
+	if !s.byte('"') {
+		return nil, false
+	}
+	start := s.i
+	for ; s.i < len(s.b); s.i++ {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			s.i++
+			return s.b[start : s.i-1], true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// int reads an integer in JSON's grammar that fits int64.
+func (s *scan) int() (int64, bool) {
+	s.peek()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	digits := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	if s.i == digits || s.b[digits] == '0' && s.i-digits > 1 {
+		return 0, false
+	}
+	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		return 0, false
+	}
+	if s.i-start < 19 { // fits without overflow
+		var v int64
+		for _, c := range s.b[digits:s.i] {
+			v = v*10 + int64(c-'0')
+		}
+		if digits > start {
+			v = -v
+		}
+		return v, true
+	}
+	v, err := strconv.ParseInt(string(s.b[start:s.i]), 10, 64)
+	return v, err == nil
 }
 
 func (p *parsed) key(v any) (int32, error) {
@@ -282,13 +668,18 @@ func (p *parsed) key(v any) (int32, error) {
 	} else {
 		return 0, fmt.Errorf("key %s is neither an integer nor a string", show(v))
 	}
+	return p.keyOf(k), nil
+}
+
+// keyOf interns a key.
+func (p *parsed) keyOf(k keyName) int32 {
 	id, ok := p.keyID[k]
 	if !ok {
 		id = int32(len(p.keys))
 		p.keys = append(p.keys, k)
 		p.keyID[k] = id
 	}
-	return id, nil
+	return id
 }
 
 // asList returns v as a list when it is one of the list types an op value
@@ -327,4 +718,30 @@ func show(v any) string {
 }
 
 // elems returns a list read's elements.
-func (p *parsed) elems(m *mop) []int64 { return p.arena[m.off : m.off+m.n] }
+func (p *parsed) elems(m *mop) []int64 {
+	if m.n == 0 {
+		return nil
+	}
+	c := p.arena[m.off>>chunkBits]
+	in := m.off & (chunkSize - 1)
+	return c[in : in+m.n]
+}
+
+// alloc takes n elements from the arena, in one chunk: a read that does
+// not fit in the current chunk's rest starts a new one, and one longer
+// than a chunk gets a piece spanning several chunk numbers.
+func (p *parsed) alloc(n int32) int32 {
+	if in := p.arenaAt & (chunkSize - 1); in != 0 && in+n > chunkSize {
+		p.arenaAt += chunkSize - in
+	}
+	if c := int(p.arenaAt >> chunkBits); c >= len(p.arena) {
+		size := (max(n, 1) + chunkSize - 1) &^ (chunkSize - 1)
+		piece := make([]int64, size)
+		for at := int32(0); at < size; at += chunkSize {
+			p.arena = append(p.arena, piece[at:])
+		}
+	}
+	off := p.arenaAt
+	p.arenaAt += n
+	return off
+}

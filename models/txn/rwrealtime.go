@@ -2,8 +2,6 @@ package txn
 
 import (
 	"slices"
-
-	"github.com/faultline/faultline/models/history"
 )
 
 // realtimeVersions adds the version order that strict serializability and
@@ -24,7 +22,7 @@ func (a *analysis) realtimeVersions(reads []rref, idx map[kv]int32, refs []wref,
 	per := make([][]done, len(p.keys)) // per key, ok writers by completion
 	for j := range refs {
 		x := &p.txns[refs[j].t]
-		if committed(int32(j)) && x.typ == history.OK && x.done >= 0 {
+		if committed(int32(j)) && x.typ == tOK && x.done >= 0 {
 			k := x.mops[refs[j].m].key
 			per[k] = append(per[k], done{x.done, int32(j)})
 		}

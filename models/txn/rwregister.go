@@ -3,8 +3,6 @@ package txn
 import (
 	"cmp"
 	"slices"
-
-	"github.com/faultline/faultline/models/history"
 )
 
 // version is a register state: a value, or the initial nil.
@@ -30,7 +28,7 @@ func (a *analysis) rwRegister() {
 	var exts []ext
 	for t := range p.txns {
 		x := &p.txns[t]
-		if x.typ != history.OK {
+		if x.typ != tOK {
 			continue
 		}
 		type state struct {
@@ -103,7 +101,7 @@ func (a *analysis) rwRegister() {
 		case refs[j].dup:
 		case refs[j].t == e.t:
 			a.report("future-read", mo.key, []int32{e.t}, func() string { return a.sayFuture(e.t, e.m, mo.val) })
-		case p.txns[refs[j].t].typ == history.Fail:
+		case p.txns[refs[j].t].typ == tFail:
 			a.report("G1a", mo.key, []int32{e.t, refs[j].t}, func() string { return a.sayAborted(r, mo.val, refs[j].t) })
 		case !refs[j].final:
 			a.report("G1b", mo.key, []int32{e.t, refs[j].t}, func() string { return a.sayIntermediate(r, mo.val, refs[j]) })
@@ -114,12 +112,12 @@ func (a *analysis) rwRegister() {
 	}
 	exts = good
 	for t := range p.txns {
-		if p.txns[t].typ == history.OK {
+		if p.txns[t].typ == tOK {
 			a.commit(int32(t))
 		}
 	}
 	for _, w := range refs {
-		if w.seen && p.txns[w.t].typ == history.Info {
+		if w.seen && p.txns[w.t].typ == tInfo {
 			a.commit(w.t)
 		}
 	}

@@ -96,10 +96,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/ctxio"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
@@ -200,20 +202,80 @@ func (c *Checker) Check(ctx context.Context, ops []history.Op, _ models.Options)
 }
 
 func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
+	res, ok := c.newResult()
+	if !ok {
+		return res
+	}
+	return c.checkParsed(ctx, parse(ops), res)
+}
+
+// newResult starts a result, false (with the verdict unknown) when the
+// checker is configured for a model or data model it does not know.
+func (c *Checker) newResult() (models.Result, bool) {
 	res := models.Result{Checker: c.consistency(), Model: cmp.Or(c.Model, Elle)}
 	if !slices.Contains(Consistencies(), c.consistency()) {
 		res.Verdict = models.Unknown
 		res.Reason = fmt.Sprintf("unknown consistency model %q (known: %s)", c.consistency(), strings.Join(Consistencies(), ", "))
-		return res
+		return res, false
 	}
 	switch res.Model {
 	case ListAppend, RWRegister, Elle:
 	default:
 		res.Verdict = models.Unknown
 		res.Reason = fmt.Sprintf("unknown model %q (known: %s, %s, %s)", res.Model, ListAppend, RWRegister, Elle)
-		return res
+		return res, false
 	}
-	p := parse(ops)
+	return res, true
+}
+
+// StreamInfo is what CheckStream found about the history besides the
+// verdict.
+type StreamInfo struct {
+	// Read is what the reader found (version, end record, torn line).
+	Read history.ReadInfo
+	// Report is history.Validate's report, made op by op.
+	Report history.Report
+	// Ops counts the ops read.
+	Ops int64
+}
+
+// CheckStream judges a faultline history file (history.jsonl) read from r
+// op by op straight into the checker's compact form: no history.Op is
+// kept, so memory goes to the transactions and the graph only, and a
+// history larger than []history.Op would fit in can be judged. Ops are
+// filtered as history.Validate filters them for every checker, so the
+// result is Check's on the validated ops. The error is the reader's (a
+// malformed file, ctx done while reading).
+func (c *Checker) CheckStream(ctx context.Context, r io.Reader) (models.Result, StreamInfo, error) {
+	start := time.Now()
+	var si StreamInfo
+	res, ok := c.newResult()
+	if !ok {
+		return res, si, nil
+	}
+	b := newBuilder()
+	v := history.NewValidator()
+	info, err := history.ReadEach(ctxio.NewReader(ctx, r), func(op history.Op) error {
+		si.Ops++
+		if v.Keep(op) {
+			b.add(&op)
+		}
+		return nil
+	})
+	si.Read, si.Report = info, v.Report()
+	if ctx.Err() != nil {
+		return res, si, fmt.Errorf("reading stopped: %w", context.Cause(ctx))
+	}
+	if err != nil {
+		return res, si, err
+	}
+	res = c.checkParsed(ctx, b.finish(), res)
+	res.DurationNS = time.Since(start).Nanoseconds()
+	return res, si, nil
+}
+
+// checkParsed judges a history read into the compact form.
+func (c *Checker) checkParsed(ctx context.Context, p *parsed, res models.Result) models.Result {
 	model := res.Model
 	if model == Elle {
 		model = RWRegister
@@ -222,8 +284,8 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		}
 		res.Model = model
 	}
-	p.validate(ops, model)
-	a := newAnalysis(p, ops, c, model)
+	p.validate(model)
+	a := newAnalysis(p, c, model)
 	a.g.edges = make([]edge, 0, 8*len(p.txns))
 	a.g.whys = make([]why, 0, 4*len(p.txns))
 	if len(p.txns) > 0 {
