@@ -46,6 +46,7 @@ func readEach(r io.Reader, raw bool, each func(Op) error) (ReadInfo, error) {
 	}
 	info.Version = hd.Version
 	var count int64
+	strs := interner{}
 	n := 1
 	for {
 		b, nl, err := readLine(br, maxLine)
@@ -66,7 +67,7 @@ func readEach(r io.Reader, raw bool, each func(Op) error) (ReadInfo, error) {
 		var l line
 		fast := false
 		if raw && nl {
-			l.Op, fast = scanOp(t)
+			l.Op, fast = scanOp(t, &strs)
 		}
 		if !fast {
 			if !nl && !json.Valid(t) {
@@ -115,8 +116,8 @@ func rawValue(v []byte) any {
 // "nuker" for process, strings without escapes, any well-formed value
 // (kept raw). It returns false for anything else, which encoding/json then
 // decodes or rejects with its own error.
-func scanOp(b []byte) (Op, bool) {
-	s := scanner{b: b}
+func scanOp(b []byte, strs *interner) (Op, bool) {
+	s := scanner{b: b, strs: strs}
 	op := Op{Process: noProcess}
 	if !s.byte('{') {
 		return Op{}, false
@@ -143,17 +144,17 @@ func scanOp(b []byte) (Op, bool) {
 		case "type":
 			var v []byte
 			v, ok = s.plainString()
-			op.Type = Type(v)
+			op.Type = Type(s.strs.get(v))
 		case "process":
 			op.Process, ok = s.process()
 		case "f":
 			var v []byte
 			v, ok = s.plainString()
-			op.F = string(v)
+			op.F = s.strs.get(v)
 		case "key":
 			var v []byte
 			v, ok = s.plainString()
-			op.Key = string(v)
+			op.Key = s.strs.get(v)
 		case "value":
 			start := s.i
 			if ok = s.skipValue(0); ok {
@@ -162,13 +163,13 @@ func scanOp(b []byte) (Op, bool) {
 		case "error":
 			var v []byte
 			v, ok = s.plainString()
-			op.Error = string(v)
+			op.Error = s.strs.get(v)
 		case "answered":
 			op.Answered, ok = s.bool()
 		case "node":
 			var v []byte
 			v, ok = s.plainString()
-			op.Node = string(v)
+			op.Node = s.strs.get(v)
 		case "nodes":
 			op.Nodes, ok = s.strings()
 		case "failed":
@@ -197,18 +198,58 @@ func scanOp(b []byte) (Op, bool) {
 // fieldBit numbers Op's JSON fields, one bit each, to refuse a repeated
 // one; 0 for any other name.
 func fieldBit(name string) uint16 {
-	for i, f := range [...]string{"index", "time", "type", "process", "f", "key", "value", "error", "answered", "node", "nodes", "failed"} {
-		if name == f {
-			return 1 << i
-		}
+	switch name {
+	case "index":
+		return 1
+	case "time":
+		return 2
+	case "type":
+		return 4
+	case "process":
+		return 8
+	case "f":
+		return 16
+	case "key":
+		return 32
+	case "value":
+		return 64
+	case "error":
+		return 128
+	case "answered":
+		return 256
+	case "node":
+		return 512
+	case "nodes":
+		return 1024
+	case "failed":
+		return 2048
 	}
 	return 0
 }
 
 // scanner reads JSON from b at i.
 type scanner struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	strs *interner
+}
+
+// interner shares the strings that repeat from line to line (types,
+// functions, keys, nodes), so a line allocates none of them again.
+type interner map[string]string
+
+// maxInterned bounds an interner: past it, strings are copied each time.
+const maxInterned = 4096
+
+func (in *interner) get(b []byte) string {
+	if s, ok := (*in)[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(*in) < maxInterned {
+		(*in)[s] = s
+	}
+	return s
 }
 
 func (s *scanner) space() {
@@ -276,6 +317,16 @@ func (s *scanner) int() (int64, bool) {
 	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
 		return 0, false
 	}
+	if s.i-digits < 19 { // cannot overflow
+		var n int64
+		for _, c := range s.b[digits:s.i] {
+			n = n*10 + int64(c-'0')
+		}
+		if digits > start {
+			n = -n
+		}
+		return n, true
+	}
 	n, err := strconv.ParseInt(string(s.b[start:s.i]), 10, 64)
 	return n, err == nil
 }
@@ -325,7 +376,7 @@ func (s *scanner) strings() ([]string, bool) {
 		if !ok {
 			return nil, false
 		}
-		out = append(out, string(v))
+		out = append(out, s.strs.get(v))
 		if s.byte(']') {
 			return out, true
 		}

@@ -100,7 +100,7 @@ func FuzzReadEach(f *testing.F) {
 // writes must not fall back to encoding/json.
 func TestScanOpTakesUsualLines(t *testing.T) {
 	for _, s := range eachSeeds[:4] {
-		if _, ok := scanOp([]byte(s)); !ok {
+		if _, ok := scanOp([]byte(s), &interner{}); !ok {
 			t.Errorf("scanOp refused %s", s)
 		}
 	}

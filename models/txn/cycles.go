@@ -21,10 +21,8 @@ func (a *analysis) cycles(ctx context.Context) error {
 
 	// G0: ww only.
 	ww, nww := g.scc(relWW)
-	for _, nodes := range groups(ww, nww) {
-		if len(nodes) == 0 {
-			continue
-		}
+	for _, gr := range groups(ww, nww) {
+		nodes := gr.nodes
 		if s.search(nodes[0], nodes[0], relWW, ww, ww[nodes[0]], 0) {
 			a.reportCycle(s.path(nodes[0], nodes[0]))
 		}
@@ -35,9 +33,9 @@ func (a *analysis) cycles(ctx context.Context) error {
 
 	// G1c: ww and wr, through a wr edge (otherwise it was a G0).
 	wr, nwr := g.scc(relWW | relWR)
-	for c, nodes := range groups(wr, nwr) {
-		if e, ok := a.internalEdge(nodes, wr, relWR, nil); ok {
-			a.cycleThrough(s, e, relWW|relWR, wr, int32(c))
+	for _, gr := range groups(wr, nwr) {
+		if e, ok := a.internalEdge(gr.nodes, wr, relWR, nil); ok {
+			a.cycleThrough(s, e, relWW|relWR, wr, gr.c)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -46,14 +44,11 @@ func (a *analysis) cycles(ctx context.Context) error {
 
 	// G-single, G-nonadjacent, G2-item: through an rw edge.
 	dep, ndep := g.scc(relDeps)
-	for c, nodes := range groups(dep, ndep) {
-		if len(nodes) == 0 {
-			continue
-		}
+	for _, gr := range groups(dep, ndep) {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("cycle search stopped: %w", err)
 		}
-		a.antiCycle(s, nodes, dep, int32(c), wr)
+		a.antiCycle(s, gr.nodes, dep, gr.c, wr)
 	}
 
 	// Cycles that need process, then real-time, order: components that
@@ -63,9 +58,9 @@ func (a *analysis) cycles(ctx context.Context) error {
 	for _, r := range []rel{relProcess, relRealtime} {
 		mask := relDeps | relProcess | r
 		comp, n := g.scc(mask)
-		for c, nodes := range groups(comp, n) {
-			if e, ok := a.internalEdge(nodes, comp, r, prev); ok {
-				a.cycleThrough(s, e, mask, comp, int32(c))
+		for _, gr := range groups(comp, n) {
+			if e, ok := a.internalEdge(gr.nodes, comp, r, prev); ok {
+				a.cycleThrough(s, e, mask, comp, gr.c)
 			}
 		}
 		prev = comp

@@ -163,16 +163,39 @@ func (g *graph) scc(mask rel) ([]int32, int32) {
 	return comp, ncomp
 }
 
-// groups lists the nodes of every component with at least two nodes.
-func groups(comp []int32, ncomp int32) [][]int32 {
+// group is a component with at least two nodes.
+type group struct {
+	c     int32
+	nodes []int32
+}
+
+// groups lists the components with at least two nodes, each with its
+// nodes (carved from one slice: most components of a large graph are
+// single nodes).
+func groups(comp []int32, ncomp int32) []group {
 	size := make([]int32, ncomp)
 	for _, c := range comp {
 		size[c]++
 	}
-	out := make([][]int32, ncomp)
+	var out []group
+	at := make([]int32, ncomp) // index into out + 1
+	total := 0
+	for c, n := range size {
+		if n > 1 {
+			out = append(out, group{c: int32(c)})
+			at[c] = int32(len(out))
+			total += int(n)
+		}
+	}
+	flat := make([]int32, 0, total)
+	for i := range out {
+		n := int(size[out[i].c])
+		out[i].nodes = flat[len(flat) : len(flat) : len(flat)+n]
+		flat = flat[:len(flat)+n]
+	}
 	for v, c := range comp {
-		if size[c] > 1 {
-			out[c] = append(out[c], int32(v))
+		if i := at[c]; i > 0 {
+			out[i-1].nodes = append(out[i-1].nodes, int32(v))
 		}
 	}
 	return out

@@ -20,8 +20,8 @@ type wref struct {
 }
 
 // writers indexes the micro-ops of kind by the value they write.
-func (a *analysis) writers(kind mopKind) (map[kv]int32, []wref) {
-	idx := map[kv]int32{}
+func (a *analysis) writers(kind mopKind) (*valIndex, []wref) {
+	idx := newValIndex(a.p, kind)
 	var refs []wref
 	for t := range a.p.txns {
 		mops := a.p.txns[t].mops
@@ -30,7 +30,7 @@ func (a *analysis) writers(kind mopKind) (map[kv]int32, []wref) {
 				continue
 			}
 			x := kv{mops[m].key, mops[m].val}
-			if i, ok := idx[x]; ok {
+			if i, ok := idx.get(x); ok {
 				refs[i].dup = true
 				continue
 			}
@@ -41,11 +41,92 @@ func (a *analysis) writers(kind mopKind) (map[kv]int32, []wref) {
 					break
 				}
 			}
-			idx[x] = int32(len(refs))
+			idx.put(x, int32(len(refs)))
 			refs = append(refs, wref{t: int32(t), m: int32(m), final: final})
 		}
 	}
 	return idx, refs
+}
+
+// valIndex maps a key's written values to their wref. Values are
+// usually dense per key (Elle's generators count up from 1), so a key
+// whose values span at most twice their number gets a slice indexed by
+// value; the others share a map.
+type valIndex struct {
+	lo     []int64 // per key: smallest value written
+	off    []int32 // per key: start in slots, -1 when in sparse
+	span   []int32 // per key: values lo..lo+span-1 have a slot
+	slots  []int32 // wref + 1; 0 when none
+	sparse map[kv]int32
+}
+
+// newValIndex sizes the index for the values of micro-ops of kind.
+func newValIndex(p *parsed, kind mopKind) *valIndex {
+	x := &valIndex{lo: make([]int64, len(p.keys)), off: make([]int32, len(p.keys)), span: make([]int32, len(p.keys)), sparse: map[kv]int32{}}
+	hi := make([]int64, len(p.keys))
+	n := make([]int64, len(p.keys))
+	for t := range p.txns {
+		for _, m := range p.txns[t].mops {
+			if m.kind != kind {
+				continue
+			}
+			if n[m.key] == 0 || m.val < x.lo[m.key] {
+				x.lo[m.key] = m.val
+			}
+			if n[m.key] == 0 || m.val > hi[m.key] {
+				hi[m.key] = m.val
+			}
+			n[m.key]++
+		}
+	}
+	total := int64(0)
+	for k := range x.off {
+		x.off[k] = -1
+		// hi-lo is computed in uint64: the values may span all of int64.
+		if d := uint64(hi[k]) - uint64(x.lo[k]); n[k] > 0 && d < uint64(2*n[k]) && total+int64(d)+1 < 1<<31 {
+			x.off[k], x.span[k] = int32(total), int32(d+1)
+			total += int64(d) + 1
+		}
+	}
+	x.slots = make([]int32, total)
+	return x
+}
+
+func (x *valIndex) slot(v kv) (int, bool) {
+	off := x.off[v.k]
+	if off < 0 {
+		return 0, false
+	}
+	d := uint64(v.v) - uint64(x.lo[v.k])
+	if d >= uint64(x.span[v.k]) {
+		return -1, true
+	}
+	return int(off) + int(d), true
+}
+
+// get returns the wref of value v.
+func (x *valIndex) get(v kv) (int32, bool) {
+	if v.k < 0 || int(v.k) >= len(x.off) {
+		return 0, false
+	}
+	i, dense := x.slot(v)
+	if !dense {
+		j, ok := x.sparse[v]
+		return j, ok
+	}
+	if i < 0 || x.slots[i] == 0 {
+		return 0, false
+	}
+	return x.slots[i] - 1, true
+}
+
+// put records the wref of a value newValIndex counted.
+func (x *valIndex) put(v kv, j int32) {
+	if i, dense := x.slot(v); dense {
+		x.slots[i] = j + 1
+		return
+	}
+	x.sparse[v] = j
 }
 
 // rref is a read: micro-op m of transaction t.
@@ -99,7 +180,7 @@ func (a *analysis) listAppend() {
 		ks.w = make([]int32, len(long))
 		for i, v := range long {
 			ks.w[i] = -1
-			if j, ok := idx[kv{int32(k), v}]; ok {
+			if j, ok := idx.get(kv{int32(k), v}); ok {
 				ks.w[i] = j
 				refs[j].seen = true
 			}
@@ -125,7 +206,7 @@ func (a *analysis) listAppend() {
 				a.report("duplicate-elements", int32(k), []int32{r.t}, func() string { return a.sayDuplicate(r, v) })
 			}
 			for _, v := range got {
-				j, ok := idx[kv{int32(k), v}]
+				j, ok := idx.get(kv{int32(k), v})
 				if ok {
 					refs[j].seen = true
 				}
@@ -215,9 +296,9 @@ func (a *analysis) nodeOf(j int32, refs []wref) int32 {
 }
 
 // badElement reports a read element that no committed transaction wrote.
-func (a *analysis) badElement(r rref, v int64, idx map[kv]int32, refs []wref) {
+func (a *analysis) badElement(r rref, v int64, idx *valIndex, refs []wref) {
 	k := a.p.txns[r.t].mops[r.m].key
-	j, ok := idx[kv{k, v}]
+	j, ok := idx.get(kv{k, v})
 	switch {
 	case !ok:
 		if a.p.malformed == 0 { // else its writer may be a left-out transaction
@@ -229,7 +310,7 @@ func (a *analysis) badElement(r rref, v int64, idx map[kv]int32, refs []wref) {
 	}
 }
 
-func (a *analysis) listAppendKey(k int32, ks *laKey, idx map[kv]int32, refs []wref) {
+func (a *analysis) listAppendKey(k int32, ks *laKey, idx *valIndex, refs []wref) {
 	p := a.p
 	if ks.longest < 0 {
 		return

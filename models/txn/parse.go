@@ -91,7 +91,9 @@ type parsed struct {
 	arenaAt int32 // offset of the next element
 	mopsBuf []mop // the unused rest of the chunk micro-ops are carved from
 	keys    []keyName
-	keyID   map[keyName]int32
+	// intKeys and strKeys intern keys while the history is read.
+	intKeys map[int64]int32
+	strKeys map[string]int32
 	appends int // micro-ops of each kind
 	writes  int
 	nops    int32 // ops read (positions run 0..nops-1)
@@ -135,7 +137,7 @@ type pend struct {
 
 func newBuilder() *builder {
 	return &builder{
-		p:       &parsed{keyID: map[keyName]int32{}},
+		p:       &parsed{intKeys: map[int64]int32{}, strKeys: map[string]int32{}},
 		pending: map[history.Process]*pend{},
 		errs:    map[int32]string{},
 	}
@@ -320,9 +322,9 @@ func (p *parsed) renumberKeys() {
 	keys := make([]keyName, len(p.keys))
 	for k, n := range to {
 		keys[n] = p.keys[k]
-		p.keyID[p.keys[k]] = n
 	}
 	p.keys = keys
+	p.intKeys, p.strKeys = nil, nil // no key is added after
 }
 
 func (p *parsed) malformedTxn(t txn, err error) {
@@ -499,22 +501,20 @@ func (p *parsed) scanTxn(b []byte, dst []mop) ([]mop, counts, bool) {
 		if m.kind = mopKindOf(string(f)); m.kind == 0 {
 			return nil, n, false
 		}
-		var k keyName
 		if s.peek() == '"' {
 			name, ok := s.str()
 			if !ok {
 				return nil, n, false
 			}
-			k.s = strings.TrimPrefix(string(name), ":")
-		} else if k.n, ok = s.int(); ok {
-			k.isInt = true
+			m.key = p.strKey(bytes.TrimPrefix(name, []byte(":")))
+		} else if k, ok := s.int(); ok {
+			m.key = p.keyOf(keyName{n: k, isInt: true})
 		} else {
 			return nil, n, false
 		}
 		if !s.byte(',') {
 			return nil, n, false
 		}
-		m.key = p.keyOf(k)
 		switch {
 		case m.kind != mRead:
 			if m.val, ok = s.int(); !ok {
@@ -673,12 +673,27 @@ func (p *parsed) key(v any) (int32, error) {
 
 // keyOf interns a key.
 func (p *parsed) keyOf(k keyName) int32 {
-	id, ok := p.keyID[k]
+	if !k.isInt {
+		return p.strKey([]byte(k.s))
+	}
+	id, ok := p.intKeys[k.n]
 	if !ok {
 		id = int32(len(p.keys))
 		p.keys = append(p.keys, k)
-		p.keyID[k] = id
+		p.intKeys[k.n] = id
 	}
+	return id
+}
+
+// strKey interns a string key (its ':' already trimmed).
+func (p *parsed) strKey(name []byte) int32 {
+	if id, ok := p.strKeys[string(name)]; ok {
+		return id
+	}
+	id := int32(len(p.keys))
+	k := keyName{s: string(name)}
+	p.keys = append(p.keys, k)
+	p.strKeys[k.s] = id
 	return id
 }
 

@@ -16,7 +16,7 @@ import (
 //
 // reads are the external reads of ok transactions that passed the checks;
 // committed(j) reports whether wref j is the final write of a graph node.
-func (a *analysis) realtimeVersions(reads []rref, idx map[kv]int32, refs []wref, committed func(int32) bool) {
+func (a *analysis) realtimeVersions(reads []rref, idx *valIndex, refs []wref, committed func(int32) bool) {
 	p := a.p
 	type done struct{ at, j int32 }
 	per := make([][]done, len(p.keys)) // per key, ok writers by completion
@@ -36,7 +36,7 @@ func (a *analysis) realtimeVersions(reads []rref, idx map[kv]int32, refs []wref,
 		if mo.null || mo.bad || rx.inv < 0 {
 			continue
 		}
-		j, ok := idx[kv{mo.key, mo.val}]
+		j, ok := idx.get(kv{mo.key, mo.val})
 		if !ok || !committed(j) {
 			continue
 		}

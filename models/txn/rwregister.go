@@ -91,7 +91,7 @@ func (a *analysis) rwRegister() {
 			good = append(good, e)
 			continue
 		}
-		j, ok := idx[kv{mo.key, mo.val}]
+		j, ok := idx.get(kv{mo.key, mo.val})
 		r := rref{e.t, e.m}
 		switch {
 		case !ok:
@@ -139,13 +139,13 @@ func (a *analysis) rwRegister() {
 		}
 		x := &p.txns[e.t]
 		r, w := &x.mops[e.m], &x.mops[e.write]
-		j := idx[kv{w.key, w.val}]
+		j, _ := idx.get(kv{w.key, w.val})
 		v := version{k: r.key, v: r.val, null: r.null}
 		lost[v] = append(lost[v], e.t)
 		if !committed(j) || r.null {
 			continue
 		}
-		i := idx[kv{r.key, r.val}]
+		i, _ := idx.get(kv{r.key, r.val})
 		succ[kv{r.key, r.val}] = append(succ[kv{r.key, r.val}], j)
 		hasPred[j] = true
 		a.g.add(p.txns[refs[i].t].node, x.node, relWW, why{key: r.key, a: r.val, b: w.val, mop: e.m})
@@ -182,7 +182,8 @@ func (a *analysis) rwRegister() {
 		r := &x.mops[e.m]
 		next := roots[r.key]
 		if !r.null {
-			w := refs[idx[kv{r.key, r.val}]]
+			j, _ := idx.get(kv{r.key, r.val})
+			w := refs[j]
 			a.g.add(p.txns[w.t].node, x.node, relWR, why{key: r.key, a: r.val, mop: e.m})
 			next = succ[kv{r.key, r.val}]
 		} else if !a.spend(len(next), "reads of the initial state") {
