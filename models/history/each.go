@@ -13,18 +13,19 @@ import (
 // ReadEach reads a faultline history file as ReadWithInfo does, with the
 // same errors, but hands each op to each instead of keeping them all, so a
 // checker with a compact form of its own can read a history larger than
-// memory would hold as []Op. Each op's Value is its json.RawMessage,
-// valid until each returns; the checker decodes what it needs. An error
-// from each stops the reading and is returned as it is.
+// memory would hold as []Op. Each op comes without its Value: value is
+// its JSON (nil for null or none), valid until each returns, for the
+// checker to decode what it needs. An error from each stops the reading
+// and is returned as it is.
 //
 // Lines of the usual shape (the fields Op writes, integers, strings without
 // escapes) are decoded by a scanner without encoding/json, several times
 // faster; any other line goes through encoding/json, so the two agree.
-func ReadEach(r io.Reader, each func(Op) error) (ReadInfo, error) {
+func ReadEach(r io.Reader, each func(op Op, value []byte) error) (ReadInfo, error) {
 	return readEach(r, true, each)
 }
 
-func readEach(r io.Reader, raw bool, each func(Op) error) (ReadInfo, error) {
+func readEach(r io.Reader, raw bool, each func(Op, []byte) error) (ReadInfo, error) {
 	var info ReadInfo
 	br := bufio.NewReaderSize(r, 256*1024)
 	b, nl, err := readLine(br, maxLine)
@@ -65,9 +66,10 @@ func readEach(r io.Reader, raw bool, each func(Op) error) (ReadInfo, error) {
 			return info, fmt.Errorf("history line %d: a line after the end record", n)
 		}
 		var l line
+		var value []byte
 		fast := false
 		if raw && nl {
-			l.Op, fast = scanOp(t, &strs)
+			l.Op, value, fast = scanOp(t, &strs)
 		}
 		if !fast {
 			if !nl && !json.Valid(t) {
@@ -84,7 +86,7 @@ func readEach(r io.Reader, raw bool, each func(Op) error) (ReadInfo, error) {
 				if err := json.Unmarshal(t, &v); err != nil {
 					return info, fmt.Errorf("history line %d: %w", n, err)
 				}
-				l.Value = rawValue(v.Value)
+				l.Value, value = nil, rawValue(v.Value)
 			}
 		}
 		if l.End != nil {
@@ -95,20 +97,19 @@ func readEach(r io.Reader, raw bool, each func(Op) error) (ReadInfo, error) {
 			continue
 		}
 		count++
-		if err := each(l.Op); err != nil {
+		if err := each(l.Op, value); err != nil {
 			return info, err
 		}
 	}
 	return info, nil
 }
 
-// rawValue is v as an op's Value: nil for JSON null, as encoding/json
-// decodes it.
-func rawValue(v []byte) any {
-	if v == nil || string(v) == "null" {
+// rawValue is nil for JSON null, as encoding/json decodes it, else v.
+func rawValue(v []byte) []byte {
+	if string(v) == "null" {
 		return nil
 	}
-	return json.RawMessage(v)
+	return v
 }
 
 // scanOp decodes an op line of the usual shape: a JSON object with only
@@ -116,24 +117,25 @@ func rawValue(v []byte) any {
 // "nuker" for process, strings without escapes, any well-formed value
 // (kept raw). It returns false for anything else, which encoding/json then
 // decodes or rejects with its own error.
-func scanOp(b []byte, strs *interner) (Op, bool) {
+func scanOp(b []byte, strs *interner) (Op, []byte, bool) {
 	s := scanner{b: b, strs: strs}
 	op := Op{Process: noProcess}
+	var value []byte
 	if !s.byte('{') {
-		return Op{}, false
+		return Op{}, nil, false
 	}
 	var seen uint16
 	if s.peek() == '}' {
-		return Op{}, false
+		return Op{}, nil, false
 	}
 	for {
 		name, ok := s.plainString()
 		if !ok || !s.byte(':') {
-			return Op{}, false
+			return Op{}, nil, false
 		}
 		bit := fieldBit(string(name))
 		if bit == 0 || seen&bit != 0 {
-			return Op{}, false
+			return Op{}, nil, false
 		}
 		seen |= bit
 		switch string(name) {
@@ -158,7 +160,7 @@ func scanOp(b []byte, strs *interner) (Op, bool) {
 		case "value":
 			start := s.i
 			if ok = s.skipValue(0); ok {
-				op.Value = rawValue(b[start:s.i])
+				value = rawValue(b[start:s.i])
 			}
 		case "error":
 			var v []byte
@@ -176,23 +178,23 @@ func scanOp(b []byte, strs *interner) (Op, bool) {
 			op.Failed, ok = s.strings()
 		}
 		if !ok {
-			return Op{}, false
+			return Op{}, nil, false
 		}
 		s.space()
 		if s.byte(',') {
 			continue
 		}
 		if !s.byte('}') {
-			return Op{}, false
+			return Op{}, nil, false
 		}
 		break
 	}
 	s.space()
 	// What parseLine would refuse is left to it, for its error.
 	if s.i != len(b) || !op.Type.Valid() || op.Process == noProcess || op.F == "" {
-		return Op{}, false
+		return Op{}, nil, false
 	}
-	return op, true
+	return op, value, true
 }
 
 // fieldBit numbers Op's JSON fields, one bit each, to refuse a repeated

@@ -103,7 +103,7 @@ type line struct {
 // writing it): it is dropped and reported in ReadInfo.Torn.
 func ReadWithInfo(r io.Reader) ([]Op, ReadInfo, error) {
 	var ops []Op
-	info, err := readEach(r, false, func(op Op) error {
+	info, err := readEach(r, false, func(op Op, _ []byte) error {
 		ops = append(ops, op)
 		return nil
 	})

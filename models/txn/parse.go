@@ -147,14 +147,14 @@ func newBuilder() *builder {
 func parse(ops []history.Op) *parsed {
 	b := newBuilder()
 	for i := range ops {
-		b.add(&ops[i])
+		b.add(&ops[i], nil)
 	}
 	return b.finish()
 }
 
-// add reads the next op. Its Value is an op value as decoded (any) or a
-// json.RawMessage (see history.ReadEach).
-func (b *builder) add(op *history.Op) {
+// add reads the next op: its value is op.Value as decoded, or raw, its
+// JSON, when not nil (see history.ReadEach).
+func (b *builder) add(op *history.Op, raw []byte) {
 	p := b.p
 	pos := p.nops
 	p.nops++
@@ -169,13 +169,13 @@ func (b *builder) add(op *history.Op) {
 		// A second invocation on a process abandons the first, which
 		// stays of unknown outcome.
 		if old, ok := b.pending[op.Process]; ok {
-			b.settle(old, nil)
+			b.settle(old, nil, nil)
 		}
 		t := int32(len(p.txns))
 		p.txns = append(p.txns, txn{typ: tInfo, inv: pos, done: -1, invIndex: op.Index, time: op.Time, proc: op.Process, node: -1})
 		pd := b.newPend(t)
-		pd.null = op.Value == nil
-		pd.mops, pd.n, pd.err = p.parseTxn(op.Value, pd.mops[:0])
+		pd.null = op.Value == nil && raw == nil
+		pd.mops, pd.n, pd.err = p.parseTxn(op.Value, raw, pd.mops[:0])
 		b.pending[op.Process] = pd
 		return
 	}
@@ -184,14 +184,14 @@ func (b *builder) add(op *history.Op) {
 		p.unmatched++
 		t := int32(len(p.txns))
 		p.txns = append(p.txns, txn{typ: outcomeOf(op.Type), inv: -1, done: pos, doneIndex: op.Index, time: op.Time, proc: op.Process, node: -1})
-		mops, n, err := p.parseTxn(op.Value, nil)
+		mops, n, err := p.parseTxn(op.Value, raw, nil)
 		b.keep(t, mops, n, err)
 		return
 	}
 	delete(b.pending, op.Process)
 	x := &p.txns[pd.t]
 	x.typ, x.done, x.doneIndex = outcomeOf(op.Type), pos, op.Index
-	b.settle(pd, op)
+	b.settle(pd, op, raw)
 }
 
 // outcomeOf maps a completion's type; anything but ok and fail is unknown.
@@ -216,12 +216,12 @@ func (b *builder) newPend(t int32) *pend {
 }
 
 // settle decides a transaction's micro-ops once its completion (done, nil
-// if none) is known.
-func (b *builder) settle(pd *pend, done *history.Op) {
+// if none, with its raw value as add takes it) is known.
+func (b *builder) settle(pd *pend, done *history.Op, raw []byte) {
 	p := b.p
 	x := &p.txns[pd.t]
 	if done != nil && (x.typ == tOK || pd.null) {
-		mops, n, err := p.parseTxn(done.Value, b.scratch[:0])
+		mops, n, err := p.parseTxn(done.Value, raw, b.scratch[:0])
 		b.scratch = mops
 		b.keep(pd.t, mops, n, err)
 	} else {
@@ -267,7 +267,7 @@ func (b *builder) finish() *parsed {
 	}
 	slices.SortFunc(left, func(x, y *pend) int { return int(x.t - y.t) })
 	for _, pd := range left {
-		b.settle(pd, nil)
+		b.settle(pd, nil, nil)
 	}
 	clear(b.pending)
 	p.renumberKeys()
@@ -369,11 +369,11 @@ func checkShape(t txn, model string) error {
 // before an error: Elle's model detection counts them so.
 type counts struct{ appends, writes int }
 
-// parseTxn reads a transaction's value into dst: a decoded value or a
-// json.RawMessage, which is read directly when it has the usual shape and
-// decoded first otherwise.
-func (p *parsed) parseTxn(v any, dst []mop) ([]mop, counts, error) {
-	if raw, ok := v.(json.RawMessage); ok {
+// parseTxn reads a transaction's value into dst: v as decoded or, when
+// not nil, raw JSON, which is read directly when it has the usual shape
+// and decoded first otherwise.
+func (p *parsed) parseTxn(v any, raw []byte, dst []mop) ([]mop, counts, error) {
+	if raw != nil {
 		start := p.arenaAt
 		if mops, n, ok := p.scanTxn(raw, dst); ok {
 			return mops, n, nil

@@ -255,10 +255,10 @@ func (c *Checker) CheckStream(ctx context.Context, r io.Reader) (models.Result, 
 	}
 	b := newBuilder()
 	v := history.NewValidator()
-	info, err := history.ReadEach(ctxio.NewReader(ctx, r), func(op history.Op) error {
+	info, err := history.ReadEach(ctxio.NewReader(ctx, r), func(op history.Op, value []byte) error {
 		si.Ops++
 		if v.Keep(op) {
-			b.add(&op)
+			b.add(&op, value)
 		}
 		return nil
 	})
