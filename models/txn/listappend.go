@@ -24,7 +24,7 @@ func (a *analysis) writers(kind mopKind) (*valIndex, []wref) {
 	idx := newValIndex(a.p, kind)
 	var refs []wref
 	for t := range a.p.txns {
-		mops := a.p.txns[t].mops
+		mops := a.p.mopsOf(int32(t))
 		for m := range mops {
 			if mops[m].kind != kind {
 				continue
@@ -66,7 +66,7 @@ func newValIndex(p *parsed, kind mopKind) *valIndex {
 	hi := make([]int64, len(p.keys))
 	n := make([]int64, len(p.keys))
 	for t := range p.txns {
-		for _, m := range p.txns[t].mops {
+		for _, m := range p.mopsOf(int32(t)) {
 			if m.kind != kind {
 				continue
 			}
@@ -153,7 +153,7 @@ func (a *analysis) listAppend() {
 		if p.txns[t].typ != tOK {
 			continue
 		}
-		for m, mo := range p.txns[t].mops {
+		for m, mo := range p.mopsOf(int32(t)) {
 			if mo.kind == mRead {
 				keys[mo.key].reads = append(keys[mo.key].reads, rref{int32(t), int32(m)})
 			}
@@ -168,7 +168,7 @@ func (a *analysis) listAppend() {
 		ks.longest = -1
 		best := int32(-1)
 		for i, r := range ks.reads {
-			if n := p.txns[r.t].mops[r.m].n; n > best {
+			if n := p.mopsOf(r.t)[r.m].n; n > best {
 				best, ks.longest = n, i
 			}
 		}
@@ -176,7 +176,7 @@ func (a *analysis) listAppend() {
 			continue
 		}
 		lr := ks.reads[ks.longest]
-		long := p.elems(&p.txns[lr.t].mops[lr.m])
+		long := p.elems(&p.mopsOf(lr.t)[lr.m])
 		ks.w = make([]int32, len(long))
 		for i, v := range long {
 			ks.w[i] = -1
@@ -193,7 +193,7 @@ func (a *analysis) listAppend() {
 		}
 		ks.compat = make([]bool, len(ks.reads))
 		for i, r := range ks.reads {
-			got := p.elems(&p.txns[r.t].mops[r.m])
+			got := p.elems(&p.mopsOf(r.t)[r.m])
 			if slices.Equal(got, long[:len(got)]) {
 				ks.compat[i] = true
 				continue
@@ -229,7 +229,7 @@ func (a *analysis) listAppend() {
 	}
 	for j, w := range refs {
 		if !w.seen && !w.dup && p.txns[w.t].node >= 0 {
-			ks := &keys[p.txns[w.t].mops[w.m].key]
+			ks := &keys[p.mopsOf(w.t)[w.m].key]
 			if n := len(ks.unseen); n == 0 || refs[ks.unseen[n-1]].t != w.t {
 				ks.unseen = append(ks.unseen, int32(j))
 			}
@@ -265,7 +265,7 @@ func (a *analysis) ownOrder(k int32, lr rref, long []int64, w []int32, refs []wr
 		}
 		t, m := refs[j].t, refs[j].m
 		var o int32 // appends of t to k before this one
-		for _, mo := range a.p.txns[t].mops[:m] {
+		for _, mo := range a.p.mopsOf(t)[:m] {
 			if mo.kind == mAppend && mo.key == k {
 				o++
 			}
@@ -297,7 +297,7 @@ func (a *analysis) nodeOf(j int32, refs []wref) int32 {
 
 // badElement reports a read element that no committed transaction wrote.
 func (a *analysis) badElement(r rref, v int64, idx *valIndex, refs []wref) {
-	k := a.p.txns[r.t].mops[r.m].key
+	k := a.p.mopsOf(r.t)[r.m].key
 	j, ok := idx.get(kv{k, v})
 	switch {
 	case !ok:
@@ -316,7 +316,7 @@ func (a *analysis) listAppendKey(k int32, ks *laKey, idx *valIndex, refs []wref)
 		return
 	}
 	lr := ks.reads[ks.longest]
-	long := p.elems(&p.txns[lr.t].mops[lr.m])
+	long := p.elems(&p.mopsOf(lr.t)[lr.m])
 
 	// ww: consecutive committed appends in the version order, then every
 	// unobserved committed append after the last observed one.
@@ -338,7 +338,7 @@ func (a *analysis) listAppendKey(k int32, ks *laKey, idx *valIndex, refs []wref)
 	}
 	if last >= 0 && a.spend(len(ks.unseen), "unobserved appends") {
 		for _, u := range ks.unseen {
-			a.g.add(last, a.nodeOf(u, refs), relWW, why{key: k, a: long[lastAt], b: p.txns[refs[u].t].mops[refs[u].m].val, mop: -1, note: noteUnobserved})
+			a.g.add(last, a.nodeOf(u, refs), relWW, why{key: k, a: long[lastAt], b: p.mopsOf(refs[u].t)[refs[u].m].val, mop: -1, note: noteUnobserved})
 		}
 	}
 
@@ -346,7 +346,7 @@ func (a *analysis) listAppendKey(k int32, ks *laKey, idx *valIndex, refs []wref)
 		if !ks.compat[i] {
 			continue
 		}
-		mo := &p.txns[r.t].mops[r.m]
+		mo := &p.mopsOf(r.t)[r.m]
 		n := int(mo.n)
 		// Elements that failed or that nobody wrote.
 		if n > firstBad {
@@ -393,7 +393,7 @@ func (a *analysis) listAppendKey(k int32, ks *laKey, idx *valIndex, refs []wref)
 			}
 		} else if a.spend(len(ks.unseen), "unobserved appends") {
 			for _, u := range ks.unseen {
-				a.g.add(reader, a.nodeOf(u, refs), relRW, why{key: k, b: p.txns[refs[u].t].mops[refs[u].m].val, mop: r.m, note: noteUnobserved})
+				a.g.add(reader, a.nodeOf(u, refs), relRW, why{key: k, b: p.mopsOf(refs[u].t)[refs[u].m].val, mop: r.m, note: noteUnobserved})
 			}
 		}
 	}
@@ -410,8 +410,9 @@ func (a *analysis) internalLists() {
 		if x.typ != tOK {
 			continue
 		}
-		for m := range x.mops {
-			mo := &x.mops[m]
+		mops := p.txnMops(x)
+		for m := range mops {
+			mo := &mops[m]
 			if mo.kind != mRead {
 				continue
 			}
@@ -420,7 +421,7 @@ func (a *analysis) internalLists() {
 			prev := -1
 			var since []int64
 			for j := m - 1; j >= 0; j-- {
-				o := &x.mops[j]
+				o := &mops[j]
 				if o.key != mo.key {
 					continue
 				}
@@ -432,7 +433,7 @@ func (a *analysis) internalLists() {
 			}
 			slices.Reverse(since)
 			if prev >= 0 {
-				want := append(slices.Clone(p.elems(&x.mops[prev])), since...)
+				want := append(slices.Clone(p.elems(&mops[prev])), since...)
 				if !slices.Equal(got, want) {
 					mo.bad = true
 					a.report("internal", mo.key, []int32{int32(t)}, func() string { return a.sayInternal(int32(t), int32(m), want, true) })
@@ -441,7 +442,7 @@ func (a *analysis) internalLists() {
 			}
 			// No earlier read: own appends must be exactly the suffix, and
 			// later ones absent.
-			for _, o := range x.mops[m+1:] {
+			for _, o := range mops[m+1:] {
 				if o.kind == mAppend && o.key == mo.key && slices.Contains(got, o.val) {
 					mo.bad = true
 					a.report("future-read", mo.key, []int32{int32(t)}, func() string { return a.sayFuture(int32(t), int32(m), o.val) })

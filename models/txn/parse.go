@@ -51,7 +51,7 @@ type txn struct {
 	proc                      history.Process
 	inv                       int32 // position of the invocation among the ops read, -1 if none
 	done                      int32 // position of the completion, -1 if none
-	mops                      []mop
+	mo, mn                    int32 // micro-ops: mn at offset mo (see mopsOf)
 	node                      int32 // graph node, -1 when not committed
 	typ                       outcome
 	// malformed marks a transaction whose value could not be read; it is
@@ -86,11 +86,12 @@ func (k keyName) String() string {
 // works on: no history.Op is kept.
 type parsed struct {
 	txns []txn
-	// arena holds the elements of list reads in chunks (see elems).
-	arena   [][]int64
-	arenaAt int32 // offset of the next element
-	mopsBuf []mop // the unused rest of the chunk micro-ops are carved from
-	keys    []keyName
+	// arena holds the elements of list reads (see elems), mops the
+	// transactions' micro-ops. Neither, nor txns, holds a pointer, so the
+	// garbage collector does not scan them.
+	arena chunked[int64]
+	mops  chunked[mop]
+	keys  []keyName
 	// intKeys and strKeys intern keys while the history is read.
 	intKeys map[int64]int32
 	strKeys map[string]int32
@@ -105,13 +106,54 @@ type parsed struct {
 	other          int // client ops of other functions, ignored
 }
 
-// Chunks: the arena and the micro-ops grow in fixed pieces rather than by
-// copying one slice, so a large history never holds two copies at once.
+// Chunk sizes (as powers of two) of the arena and the micro-ops.
 const (
-	chunkBits = 20
-	chunkSize = 1 << chunkBits
-	mopChunk  = 1 << 16
+	arenaBits = 20
+	mopBits   = 16
 )
+
+// chunked is a store that grows in fixed pieces rather than by copying one
+// slice, so a large history never holds two copies at once. Items are
+// addressed by an offset; a run of them taken at once lies in one piece.
+type chunked[T any] struct {
+	bits   uint
+	pieces [][]T
+	at     int32 // offset of the next item
+}
+
+// alloc takes n items. A run that does not fit in the current piece's
+// rest starts a new one, and one longer than a piece gets a piece of its
+// own spanning several piece numbers.
+func (c *chunked[T]) alloc(n int32) int32 {
+	size := int32(1) << c.bits
+	if in := c.at & (size - 1); in != 0 && in+n > size {
+		c.at += size - in
+	}
+	if i := int(c.at >> c.bits); i >= len(c.pieces) {
+		total := (max(n, 1) + size - 1) &^ (size - 1)
+		piece := make([]T, total)
+		for at := int32(0); at < total; at += size {
+			c.pieces = append(c.pieces, piece[at:])
+		}
+	}
+	off := c.at
+	c.at += n
+	return off
+}
+
+// get returns the n items at off.
+func (c *chunked[T]) get(off, n int32) []T {
+	if n == 0 {
+		return nil
+	}
+	in := off & (1<<c.bits - 1)
+	return c.pieces[off>>c.bits][in : in+n : in+n]
+}
+
+// mopsOf returns transaction t's micro-ops.
+func (p *parsed) mopsOf(t int32) []mop { return p.txnMops(&p.txns[t]) }
+
+func (p *parsed) txnMops(x *txn) []mop { return p.mops.get(x.mo, x.mn) }
 
 // builder reads a history op by op into parsed: it pairs each process's
 // txn invocation with its completion and reads the micro-ops, for an ok
@@ -137,7 +179,10 @@ type pend struct {
 
 func newBuilder() *builder {
 	return &builder{
-		p:       &parsed{intKeys: map[int64]int32{}, strKeys: map[string]int32{}},
+		p: &parsed{
+			intKeys: map[int64]int32{}, strKeys: map[string]int32{},
+			arena: chunked[int64]{bits: arenaBits}, mops: chunked[mop]{bits: mopBits},
+		},
 		pending: map[history.Process]*pend{},
 		errs:    map[int32]string{},
 	}
@@ -240,21 +285,9 @@ func (b *builder) keep(t int32, mops []mop, n counts, err error) {
 		b.errs[t] = fmt.Sprintf("op %d: %v", x.index(), err)
 		return
 	}
-	x.mops = b.p.carve(mops)
-}
-
-// carve copies mops into the current chunk of micro-ops.
-func (p *parsed) carve(mops []mop) []mop {
-	if len(mops) > mopChunk/4 {
-		return slices.Clone(mops)
-	}
-	if len(mops) > len(p.mopsBuf) {
-		p.mopsBuf = make([]mop, mopChunk)
-	}
-	out := p.mopsBuf[:len(mops):len(mops)]
-	copy(out, mops)
-	p.mopsBuf = p.mopsBuf[len(mops):]
-	return out
+	x.mn = int32(len(mops))
+	x.mo = b.p.mops.alloc(x.mn)
+	copy(b.p.mops.get(x.mo, x.mn), mops)
 }
 
 // finish settles the transactions still pending (they never completed)
@@ -304,8 +337,9 @@ func (p *parsed) renumberKeys() {
 		if p.txns[t].malformed {
 			continue
 		}
-		for m := range p.txns[t].mops {
-			k := &p.txns[t].mops[m].key
+		mops := p.mopsOf(int32(t))
+		for m := range mops {
+			k := &mops[m].key
 			if to[*k] == unset {
 				to[*k] = next
 				next++
@@ -339,7 +373,7 @@ func (p *parsed) malformedTxn(t txn, err error) {
 func (p *parsed) validate(model string) {
 	kept := p.txns[:0]
 	for _, t := range p.txns {
-		if err := checkShape(t, model); err != nil {
+		if err := checkShape(t, p.txnMops(&t), model); err != nil {
 			p.malformedTxn(t, err)
 			continue
 		}
@@ -348,8 +382,8 @@ func (p *parsed) validate(model string) {
 	p.txns = kept
 }
 
-func checkShape(t txn, model string) error {
-	for i, m := range t.mops {
+func checkShape(t txn, mops []mop, model string) error {
+	for i, m := range mops {
 		switch {
 		case model == ListAppend && m.kind == mWrite:
 			return fmt.Errorf("micro-op %d: w in a list-append history", i)
@@ -374,11 +408,11 @@ type counts struct{ appends, writes int }
 // and decoded first otherwise.
 func (p *parsed) parseTxn(v any, raw []byte, dst []mop) ([]mop, counts, error) {
 	if raw != nil {
-		start := p.arenaAt
+		start := p.arena.at
 		if mops, n, ok := p.scanTxn(raw, dst); ok {
 			return mops, n, nil
 		}
-		p.arenaAt = start
+		p.arena.at = start
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
 		v = nil
@@ -433,12 +467,12 @@ func (p *parsed) parseMop(x any, n *counts) (mop, error) {
 	}
 	if elems, ok := asList(v); ok {
 		m.list = true
-		m.off, m.n = p.alloc(int32(len(elems))), int32(len(elems))
+		m.off, m.n = p.arena.alloc(int32(len(elems))), int32(len(elems))
 		out := p.elems(&m)
 		for i, e := range elems {
 			n, ok := history.Int(e)
 			if !ok {
-				p.arenaAt = m.off
+				p.arena.at = m.off
 				return mop{}, fmt.Errorf("read element %s is not an integer", show(e))
 			}
 			out[i] = n
@@ -559,7 +593,7 @@ func (p *parsed) scanList(s *scan, m *mop) bool {
 			}
 		}
 	}
-	m.off, m.n = p.alloc(n), n
+	m.off, m.n = p.arena.alloc(n), n
 	out := p.elems(m)
 	for i := range out {
 		if i > 0 && !s.byte(',') {
@@ -733,30 +767,4 @@ func show(v any) string {
 }
 
 // elems returns a list read's elements.
-func (p *parsed) elems(m *mop) []int64 {
-	if m.n == 0 {
-		return nil
-	}
-	c := p.arena[m.off>>chunkBits]
-	in := m.off & (chunkSize - 1)
-	return c[in : in+m.n]
-}
-
-// alloc takes n elements from the arena, in one chunk: a read that does
-// not fit in the current chunk's rest starts a new one, and one longer
-// than a chunk gets a piece spanning several chunk numbers.
-func (p *parsed) alloc(n int32) int32 {
-	if in := p.arenaAt & (chunkSize - 1); in != 0 && in+n > chunkSize {
-		p.arenaAt += chunkSize - in
-	}
-	if c := int(p.arenaAt >> chunkBits); c >= len(p.arena) {
-		size := (max(n, 1) + chunkSize - 1) &^ (chunkSize - 1)
-		piece := make([]int64, size)
-		for at := int32(0); at < size; at += chunkSize {
-			p.arena = append(p.arena, piece[at:])
-		}
-	}
-	off := p.arenaAt
-	p.arenaAt += n
-	return off
-}
+func (p *parsed) elems(m *mop) []int64 { return p.arena.get(m.off, m.n) }

@@ -23,7 +23,7 @@ func (a *analysis) realtimeVersions(reads []rref, idx *valIndex, refs []wref, co
 	for j := range refs {
 		x := &p.txns[refs[j].t]
 		if committed(int32(j)) && x.typ == tOK && x.done >= 0 {
-			k := x.mops[refs[j].m].key
+			k := p.txnMops(x)[refs[j].m].key
 			per[k] = append(per[k], done{x.done, int32(j)})
 		}
 	}
@@ -32,7 +32,7 @@ func (a *analysis) realtimeVersions(reads []rref, idx *valIndex, refs []wref, co
 	}
 	for _, r := range reads {
 		rx := &p.txns[r.t]
-		mo := &rx.mops[r.m]
+		mo := &p.txnMops(rx)[r.m]
 		if mo.null || mo.bad || rx.inv < 0 {
 			continue
 		}
@@ -58,7 +58,7 @@ func (a *analysis) realtimeVersions(reads []rref, idx *valIndex, refs []wref, co
 				continue
 			}
 			t := refs[d.j].t
-			a.g.add(p.txns[t].node, w.node, relRealtime, why{key: mo.key, a: p.txns[t].mops[refs[d.j].m].val, b: mo.val, mop: r.m, reader: r.t, note: noteRealtimeVersion})
+			a.g.add(p.txns[t].node, w.node, relRealtime, why{key: mo.key, a: p.mopsOf(t)[refs[d.j].m].val, b: mo.val, mop: r.m, reader: r.t, note: noteRealtimeVersion})
 		}
 	}
 }

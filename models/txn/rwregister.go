@@ -38,8 +38,9 @@ func (a *analysis) rwRegister() {
 			read               int32 // external read, -1 if none
 		}
 		var st []state // per key, in order of first use; transactions are short
-		for m := range x.mops {
-			mo := &x.mops[m]
+		mops := p.txnMops(x)
+		for m := range mops {
+			mo := &mops[m]
 			i := slices.IndexFunc(st, func(s state) bool { return s.key == mo.key })
 			if i < 0 {
 				i = len(st)
@@ -71,8 +72,8 @@ func (a *analysis) rwRegister() {
 			}
 			e := ext{t: int32(t), m: s.read, write: -1}
 			if s.wrote {
-				for m := len(x.mops) - 1; m >= 0; m-- {
-					if x.mops[m].kind == mWrite && x.mops[m].key == k {
+				for m := len(mops) - 1; m >= 0; m-- {
+					if mops[m].kind == mWrite && mops[m].key == k {
 						e.write = int32(m)
 						break
 					}
@@ -86,7 +87,7 @@ func (a *analysis) rwRegister() {
 	// make info transactions nodes.
 	good := exts[:0]
 	for _, e := range exts {
-		mo := &p.txns[e.t].mops[e.m]
+		mo := &p.mopsOf(e.t)[e.m]
 		if mo.null {
 			good = append(good, e)
 			continue
@@ -138,7 +139,7 @@ func (a *analysis) rwRegister() {
 			continue
 		}
 		x := &p.txns[e.t]
-		r, w := &x.mops[e.m], &x.mops[e.write]
+		r, w := &p.txnMops(x)[e.m], &p.txnMops(x)[e.write]
 		j, _ := idx.get(kv{w.key, w.val})
 		v := version{k: r.key, v: r.val, null: r.null}
 		lost[v] = append(lost[v], e.t)
@@ -153,7 +154,7 @@ func (a *analysis) rwRegister() {
 	roots := make([][]int32, len(p.keys))
 	for j := range refs {
 		if committed(int32(j)) && !hasPred[j] {
-			k := p.txns[refs[j].t].mops[refs[j].m].key
+			k := p.mopsOf(refs[j].t)[refs[j].m].key
 			roots[k] = append(roots[k], int32(j))
 		}
 	}
@@ -179,7 +180,7 @@ func (a *analysis) rwRegister() {
 
 	for _, e := range exts {
 		x := &p.txns[e.t]
-		r := &x.mops[e.m]
+		r := &p.txnMops(x)[e.m]
 		next := roots[r.key]
 		if !r.null {
 			j, _ := idx.get(kv{r.key, r.val})
@@ -194,7 +195,7 @@ func (a *analysis) rwRegister() {
 			if r.null {
 				note = noteNilRead
 			}
-			a.g.add(x.node, p.txns[refs[j].t].node, relRW, why{key: r.key, a: r.val, b: p.txns[refs[j].t].mops[refs[j].m].val, mop: e.m, note: note})
+			a.g.add(x.node, p.txns[refs[j].t].node, relRW, why{key: r.key, a: r.val, b: p.mopsOf(refs[j].t)[refs[j].m].val, mop: e.m, note: note})
 		}
 	}
 }
