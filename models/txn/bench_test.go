@@ -179,6 +179,7 @@ func BenchmarkListAppendStream(b *testing.B) {
 				if err != nil || res.Verdict != models.Valid {
 					b.Fatalf("verdict %s: %s (%v)", res.Verdict, res.Reason, err)
 				}
+				b.ReportMetric(float64(res.Stats["edges"])/float64(n), "edges/txn")
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "txns/s")
 			b.ReportMetric(float64(fi.Size())/1e6, "file-MB")

@@ -71,14 +71,14 @@ func (a *analysis) cycles(ctx context.Context) error {
 	return nil
 }
 
-// internalEdge returns an edge (index into g.list) of relation r between
+// internalEdge returns an edge (index into g.edges) of relation r between
 // two nodes of the component, whose ends lie in different components of
 // apart when apart is not nil.
 func (a *analysis) internalEdge(nodes []int32, comp []int32, r rel, apart []int32) (int32, bool) {
 	g := &a.g
 	for _, v := range nodes {
 		for i := g.off[v]; i < g.off[v+1]; i++ {
-			e := g.list[i]
+			e := g.edges[i]
 			if e.rel == r && comp[e.to] == comp[v] && (apart == nil || apart[e.to] != apart[v]) {
 				return i, true
 			}
@@ -88,11 +88,11 @@ func (a *analysis) internalEdge(nodes []int32, comp []int32, r rel, apart []int3
 }
 
 // cycleThrough reports the shortest cycle through edge i (an index into
-// g.list) over mask within component c.
+// g.edges) over mask within component c.
 func (a *analysis) cycleThrough(s *searcher, i int32, mask rel, comp []int32, c int32) {
-	e := a.g.edges[a.g.list[i].e]
+	e := a.g.edges[i]
 	if s.search(e.to, e.from, mask, comp, c, 0) {
-		a.reportCycle(append(s.path(e.to, e.from), a.g.list[i].e))
+		a.reportCycle(append(s.path(e.to, e.from), i))
 	}
 }
 
@@ -101,10 +101,10 @@ func (a *analysis) cycleThrough(s *searcher, i int32, mask rel, comp []int32, c 
 // (wr holds those components), else one through the first rw edge.
 func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, wr []int32) {
 	g := &a.g
-	var rws []int32 // g.list indexes
+	var rws []int32 // edge ids
 	for _, v := range nodes {
 		for i := g.off[v]; i < g.off[v+1]; i++ {
-			if e := g.list[i]; e.rel == relRW && dep[e.to] == c {
+			if e := g.edges[i]; e.rel == relRW && dep[e.to] == c {
 				rws = append(rws, i)
 			}
 		}
@@ -114,7 +114,7 @@ func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, w
 	}
 	// Within one ww/wr component the way back is certain.
 	for _, i := range rws {
-		e := g.edges[g.list[i].e]
+		e := g.edges[i]
 		if wr[e.from] == wr[e.to] {
 			a.cycleThrough(s, i, relWW|relWR, wr, wr[e.to])
 			return
@@ -124,7 +124,7 @@ func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, w
 	spent := s.visits
 	tried := map[int32]bool{}
 	for _, i := range rws {
-		b := g.list[i].to
+		b := g.edges[i].to
 		if tried[b] {
 			continue
 		}
@@ -136,9 +136,9 @@ func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, w
 		}
 		s.search(b, -1, relWW|relWR, dep, c, left)
 		for _, j := range rws {
-			e := g.edges[g.list[j].e]
+			e := g.edges[j]
 			if e.to == b && s.reached(e.from) {
-				a.reportCycle(append(s.path(b, e.from), g.list[j].e))
+				a.reportCycle(append(s.path(b, e.from), j))
 				return
 			}
 		}

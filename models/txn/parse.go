@@ -177,9 +177,13 @@ type pend struct {
 	null bool // the invocation's value is nil
 }
 
-func newBuilder() *builder {
+// newBuilder starts a history of about hint transactions (a guess: more
+// costs address space only, as the transactions hold no pointers and
+// untouched pages stay unmapped; fewer costs copies as they grow).
+func newBuilder(hint int) *builder {
 	return &builder{
 		p: &parsed{
+			txns:    make([]txn, 0, hint),
 			intKeys: map[int64]int32{}, strKeys: map[string]int32{},
 			arena: chunked[int64]{bits: arenaBits}, mops: chunked[mop]{bits: mopBits},
 		},
@@ -190,7 +194,7 @@ func newBuilder() *builder {
 
 // parse reads ops into the compact form.
 func parse(ops []history.Op) *parsed {
-	b := newBuilder()
+	b := newBuilder(len(ops)/2 + 1)
 	for i := range ops {
 		b.add(&ops[i], nil)
 	}

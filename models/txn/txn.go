@@ -97,6 +97,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -228,6 +229,20 @@ func (c *Checker) newResult() (models.Result, bool) {
 	return res, true
 }
 
+// txnsHint guesses the transactions in a history file from its size: a
+// transaction is two lines of at least 64 bytes each.
+func txnsHint(r io.Reader) int {
+	f, ok := r.(interface{ Stat() (fs.FileInfo, error) })
+	if !ok {
+		return 0
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
+	return int(min(fi.Size()/128, 1<<31-1))
+}
+
 // StreamInfo is what CheckStream found about the history besides the
 // verdict.
 type StreamInfo struct {
@@ -253,7 +268,7 @@ func (c *Checker) CheckStream(ctx context.Context, r io.Reader) (models.Result, 
 	if !ok {
 		return res, si, nil
 	}
-	b := newBuilder()
+	b := newBuilder(txnsHint(r))
 	v := history.NewValidator()
 	info, err := history.ReadEach(ctxio.NewReader(ctx, r), func(op history.Op, value []byte) error {
 		si.Ops++
