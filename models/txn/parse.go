@@ -91,7 +91,13 @@ type parsed struct {
 	// garbage collector does not scan them.
 	arena chunked[int64]
 	mops  chunked[mop]
-	keys  []keyName
+	// shared is, per key, the longest list read so far, in the arena with
+	// room to grow: a read that is a prefix of it, or extends it, views it
+	// instead of taking elements of its own (reads of a key mostly
+	// extend one another, as its versions do).
+	shared  []sharedList
+	scratch []int64 // a list read's elements before they are stored
+	keys    []keyName
 	// intKeys and strKeys intern keys while the history is read.
 	intKeys map[int64]int32
 	strKeys map[string]int32
@@ -104,6 +110,41 @@ type parsed struct {
 	firstMalformed string
 	unmatched      int // completions without an invocation
 	other          int // client ops of other functions, ignored
+}
+
+// sharedList is a key's longest read: n elements at off, room for cap.
+type sharedList struct{ off, n, cap int32 }
+
+// storeList makes m view elems (a read of m.key) in the arena.
+func (p *parsed) storeList(m *mop, elems []int64) {
+	n := int32(len(elems))
+	m.list, m.n = true, n
+	if n == 0 {
+		return
+	}
+	for int(m.key) >= len(p.shared) {
+		p.shared = append(p.shared, sharedList{})
+	}
+	sh := &p.shared[m.key]
+	have := p.arena.get(sh.off, sh.n)
+	switch {
+	case n <= sh.n && slices.Equal(elems, have[:n]):
+		m.off = sh.off
+	case n > sh.n && slices.Equal(elems[:sh.n], have):
+		if n > sh.cap {
+			// Move to a larger home; reads made so far keep the old one.
+			c := max(2*n, 8)
+			off := p.arena.alloc(c)
+			copy(p.arena.get(off, sh.n), have)
+			*sh = sharedList{off: off, n: sh.n, cap: c}
+		}
+		copy(p.arena.get(sh.off, n)[sh.n:], elems[sh.n:])
+		sh.n = n
+		m.off = sh.off
+	default: // neither: a read in an order of its own
+		m.off = p.arena.alloc(n)
+		copy(p.arena.get(m.off, n), elems)
+	}
 }
 
 // Chunk sizes (as powers of two) of the arena and the micro-ops.
@@ -412,11 +453,9 @@ type counts struct{ appends, writes int }
 // and decoded first otherwise.
 func (p *parsed) parseTxn(v any, raw []byte, dst []mop) ([]mop, counts, error) {
 	if raw != nil {
-		start := p.arena.at
 		if mops, n, ok := p.scanTxn(raw, dst); ok {
 			return mops, n, nil
 		}
-		p.arena.at = start
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
 		v = nil
@@ -470,17 +509,16 @@ func (p *parsed) parseMop(x any, n *counts) (mop, error) {
 		return m, nil
 	}
 	if elems, ok := asList(v); ok {
-		m.list = true
-		m.off, m.n = p.arena.alloc(int32(len(elems))), int32(len(elems))
-		out := p.elems(&m)
-		for i, e := range elems {
+		out := p.scratch[:0]
+		for _, e := range elems {
 			n, ok := history.Int(e)
 			if !ok {
-				p.arena.at = m.off
 				return mop{}, fmt.Errorf("read element %s is not an integer", show(e))
 			}
-			out[i] = n
+			out = append(out, n)
 		}
+		p.scratch = out
+		p.storeList(&m, out)
 		return m, nil
 	}
 	i, ok := history.Int(v)
@@ -586,30 +624,25 @@ func (p *parsed) scanTxn(b []byte, dst []mop) ([]mop, counts, bool) {
 // scanList reads a list of integers into the arena.
 func (p *parsed) scanList(s *scan, m *mop) bool {
 	s.i++ // [
-	m.list = true
-	// Count the elements first, so they go to the arena in one piece.
-	n := int32(0)
-	if s.peek() != ']' {
-		n = 1
-		for j := s.i; j < len(s.b) && s.b[j] != ']'; j++ {
-			if s.b[j] == ',' {
-				n++
+	out := p.scratch[:0]
+	if !s.byte(']') {
+		for {
+			v, ok := s.int()
+			if !ok {
+				return false
+			}
+			out = append(out, v)
+			if s.byte(']') {
+				break
+			}
+			if !s.byte(',') {
+				return false
 			}
 		}
 	}
-	m.off, m.n = p.arena.alloc(n), n
-	out := p.elems(m)
-	for i := range out {
-		if i > 0 && !s.byte(',') {
-			return false
-		}
-		v, ok := s.int()
-		if !ok {
-			return false
-		}
-		out[i] = v
-	}
-	return s.byte(']')
+	p.scratch = out
+	p.storeList(m, out)
+	return true
 }
 
 // scan reads JSON from b at i, for scanTxn.
