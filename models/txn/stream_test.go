@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -110,5 +111,23 @@ func TestStreamAgrees(t *testing.T) {
 	t.Logf("%d histories: %v", n, verdicts)
 	if verdicts[models.Valid] < n/10 || verdicts[models.Invalid] < n/10 || verdicts[models.Unknown] < n/100 {
 		t.Errorf("too few of some verdict to mean much: %v", verdicts)
+	}
+}
+
+// TestStreamContextDone: a done context stops the reading with its error.
+func TestStreamContextDone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	if err := history.WriteFile(path, appendHistory(20000, 10, 3)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := (&Checker{}).CheckStream(ctx, f); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CheckStream with a done context: %v, want context.Canceled", err)
 	}
 }

@@ -229,6 +229,68 @@ func (c *Checker) newResult() (models.Result, bool) {
 	return res, true
 }
 
+// batch is a run of ops read, their raw values copied into buf.
+type batch struct {
+	ops  []history.Op
+	vals [][2]int32 // each op's value: buf[v[0]:v[1]], nil when v[0] < 0
+	buf  []byte
+}
+
+func (bt *batch) value(i int) []byte {
+	v := bt.vals[i]
+	if v[0] < 0 {
+		return nil
+	}
+	return bt.buf[v[0]:v[1]]
+}
+
+// batchOps is how many ops a batch holds.
+const batchOps = 4096
+
+// readBatches reads a history file with history.ReadEach in a goroutine of
+// its own and hands the ops to each in batches, so decoding lines and
+// building the compact form run side by side on two cores.
+func readBatches(ctx context.Context, r io.Reader, each func(*batch)) (history.ReadInfo, error) {
+	full := make(chan *batch, 4)
+	free := make(chan *batch, 8)
+	var info history.ReadInfo
+	var err error
+	go func() {
+		defer close(full)
+		cur := &batch{}
+		info, err = history.ReadEach(ctxio.NewReader(ctx, r), func(op history.Op, value []byte) error {
+			v := [2]int32{-1, -1}
+			if value != nil {
+				v = [2]int32{int32(len(cur.buf)), int32(len(cur.buf) + len(value))}
+				cur.buf = append(cur.buf, value...)
+			}
+			cur.ops = append(cur.ops, op)
+			cur.vals = append(cur.vals, v)
+			if len(cur.ops) == batchOps || len(cur.buf) > 1<<30 {
+				full <- cur
+				select {
+				case cur = <-free:
+					cur.ops, cur.vals, cur.buf = cur.ops[:0], cur.vals[:0], cur.buf[:0]
+				default:
+					cur = &batch{}
+				}
+			}
+			return nil
+		})
+		if len(cur.ops) > 0 {
+			full <- cur
+		}
+	}()
+	for bt := range full {
+		each(bt)
+		select {
+		case free <- bt:
+		default:
+		}
+	}
+	return info, err
+}
+
 // txnsHint guesses the transactions in a history file from its size: a
 // transaction is two lines of at least 64 bytes each.
 func txnsHint(r io.Reader) int {
@@ -270,12 +332,13 @@ func (c *Checker) CheckStream(ctx context.Context, r io.Reader) (models.Result, 
 	}
 	b := newBuilder(txnsHint(r))
 	v := history.NewValidator()
-	info, err := history.ReadEach(ctxio.NewReader(ctx, r), func(op history.Op, value []byte) error {
-		si.Ops++
-		if v.Keep(op) {
-			b.add(&op, value)
+	info, err := readBatches(ctx, r, func(bt *batch) {
+		for i := range bt.ops {
+			si.Ops++
+			if v.Keep(bt.ops[i]) {
+				b.add(&bt.ops[i], bt.value(i))
+			}
 		}
-		return nil
 	})
 	si.Read, si.Report = info, v.Report()
 	if ctx.Err() != nil {
