@@ -90,6 +90,13 @@
 // in the chain read-uncommitted < read-committed < snapshot-isolation <
 // serializable < strict-serializable. Result.Properties["violates"] lists
 // them, weakest first.
+//
+// # Large histories
+//
+// Both Check (ops in memory) and CheckStream (a history.jsonl file read op
+// by op, for histories too large to hold as []history.Op) build the same
+// compact form: transactions, micro-ops and read lists in pointer-free
+// chunked arrays, keys interned, values indexed densely per key.
 package txn
 
 import (
