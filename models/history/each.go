@@ -144,34 +144,26 @@ func scanOp(b []byte, strs *interner) (Op, []byte, bool) {
 		case "time":
 			op.Time, ok = s.int()
 		case "type":
-			var v []byte
-			v, ok = s.plainString()
-			op.Type = Type(s.strs.get(v))
+			var t string
+			t, ok = s.str()
+			op.Type = Type(t)
 		case "process":
 			op.Process, ok = s.process()
 		case "f":
-			var v []byte
-			v, ok = s.plainString()
-			op.F = s.strs.get(v)
+			op.F, ok = s.str()
 		case "key":
-			var v []byte
-			v, ok = s.plainString()
-			op.Key = s.strs.get(v)
+			op.Key, ok = s.str()
 		case "value":
 			start := s.i
 			if ok = s.skipValue(0); ok {
 				value = rawValue(b[start:s.i])
 			}
 		case "error":
-			var v []byte
-			v, ok = s.plainString()
-			op.Error = s.strs.get(v)
+			op.Error, ok = s.str()
 		case "answered":
 			op.Answered, ok = s.bool()
 		case "node":
-			var v []byte
-			v, ok = s.plainString()
-			op.Node = s.strs.get(v)
+			op.Node, ok = s.str()
 		case "nodes":
 			op.Nodes, ok = s.strings()
 		case "failed":
@@ -196,6 +188,35 @@ func scanOp(b []byte, strs *interner) (Op, []byte, bool) {
 	}
 	return op, value, true
 }
+
+// ValueScanner reads the JSON of a value ReadEach handed out, for a
+// checker that decodes the usual shapes of its values itself (lists,
+// integers, strings without escapes, null). A method that does not find
+// what it asks for returns false and the checker decodes the value with
+// encoding/json instead, so both ways agree.
+type ValueScanner struct{ s scanner }
+
+// NewValueScanner starts reading b.
+func NewValueScanner(b []byte) *ValueScanner { return &ValueScanner{scanner{b: b}} }
+
+// Peek returns the next byte after white space, 0 at the end.
+func (v *ValueScanner) Peek() byte { return v.s.peek() }
+
+// Byte consumes c, after white space.
+func (v *ValueScanner) Byte(c byte) bool { return v.s.byte(c) }
+
+// Null consumes null.
+func (v *ValueScanner) Null() bool { return v.s.literal("null") }
+
+// PlainString reads a string of printable ASCII without escapes.
+func (v *ValueScanner) PlainString() ([]byte, bool) { return v.s.plainString() }
+
+// Int reads an integer in JSON's grammar (no fraction or exponent) that
+// fits int64.
+func (v *ValueScanner) Int() (int64, bool) { return v.s.int() }
+
+// End reports whether only white space is left.
+func (v *ValueScanner) End() bool { return v.s.peek() == 0 && v.s.i == len(v.s.b) }
 
 // fieldBit numbers Op's JSON fields, one bit each, to refuse a repeated
 // one; 0 for any other name.
@@ -300,6 +321,12 @@ func (s *scanner) plainString() ([]byte, bool) {
 		s.i++
 	}
 	return nil, false
+}
+
+// str reads a plain string (see plainString), interned.
+func (s *scanner) str() (string, bool) {
+	v, ok := s.plainString()
+	return s.strs.get(v), ok
 }
 
 // int reads an integer in JSON's grammar (no fraction or exponent).
@@ -409,37 +436,11 @@ func (s *scanner) skipValue(depth int) bool {
 	}
 	switch c := s.peek(); {
 	case c == '{':
-		s.i++
-		if s.byte('}') {
-			return true
-		}
-		for {
-			if s.peek() != '"' || !s.skipString() || !s.byte(':') || !s.skipValue(depth+1) {
-				return false
-			}
-			if s.byte('}') {
-				return true
-			}
-			if !s.byte(',') {
-				return false
-			}
-		}
+		return s.skipItems('}', func() bool {
+			return s.peek() == '"' && s.skipString() && s.byte(':') && s.skipValue(depth+1)
+		})
 	case c == '[':
-		s.i++
-		if s.byte(']') {
-			return true
-		}
-		for {
-			if !s.skipValue(depth + 1) {
-				return false
-			}
-			if s.byte(']') {
-				return true
-			}
-			if !s.byte(',') {
-				return false
-			}
-		}
+		return s.skipItems(']', func() bool { return s.skipValue(depth + 1) })
 	case c == '"':
 		return s.skipString()
 	case c == 't':
@@ -452,6 +453,26 @@ func (s *scanner) skipValue(depth int) bool {
 		return s.skipNumber()
 	}
 	return false
+}
+
+// skipItems passes over an object's members or a list's elements (item
+// passes over one) and the closing byte end; the opening one is next.
+func (s *scanner) skipItems(end byte, item func() bool) bool {
+	s.i++
+	if s.byte(end) {
+		return true
+	}
+	for {
+		if !item() {
+			return false
+		}
+		if s.byte(end) {
+			return true
+		}
+		if !s.byte(',') {
+			return false
+		}
+	}
 }
 
 // skipString passes over a string, checking its escapes.

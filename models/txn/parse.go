@@ -556,86 +556,86 @@ func mopKindOf(f string) mopKind {
 // without escapes) into dst. It returns false for anything else, which
 // parseTxn then decodes, so both ways give the same micro-ops and errors.
 func (p *parsed) scanTxn(b []byte, dst []mop) ([]mop, counts, bool) {
-	s := scan{b: b}
+	s := history.NewValueScanner(b)
 	var n counts
 	mops := dst[:0]
-	if !s.byte('[') {
+	if !s.Byte('[') {
 		return nil, n, false
 	}
-	if s.byte(']') {
-		return mops, n, s.end()
+	if s.Byte(']') {
+		return mops, n, s.End()
 	}
 	for {
 		var m mop
-		if !s.byte('[') {
+		if !s.Byte('[') {
 			return nil, n, false
 		}
-		f, ok := s.str()
-		if !ok || !s.byte(',') {
+		f, ok := s.PlainString()
+		if !ok || !s.Byte(',') {
 			return nil, n, false
 		}
 		if m.kind = mopKindOf(string(f)); m.kind == 0 {
 			return nil, n, false
 		}
-		if s.peek() == '"' {
-			name, ok := s.str()
+		if s.Peek() == '"' {
+			name, ok := s.PlainString()
 			if !ok {
 				return nil, n, false
 			}
 			m.key = p.strKey(bytes.TrimPrefix(name, []byte(":")))
-		} else if k, ok := s.int(); ok {
+		} else if k, ok := s.Int(); ok {
 			m.key = p.keyOf(keyName{n: k, isInt: true})
 		} else {
 			return nil, n, false
 		}
-		if !s.byte(',') {
+		if !s.Byte(',') {
 			return nil, n, false
 		}
 		switch {
 		case m.kind != mRead:
-			if m.val, ok = s.int(); !ok {
+			if m.val, ok = s.Int(); !ok {
 				return nil, n, false
 			}
-		case s.literal("null"):
+		case s.Null():
 			m.null = true
-		case s.peek() == '[':
-			if !p.scanList(&s, &m) {
+		case s.Peek() == '[':
+			if !p.scanList(s, &m) {
 				return nil, n, false
 			}
 		default:
-			if m.val, ok = s.int(); !ok {
+			if m.val, ok = s.Int(); !ok {
 				return nil, n, false
 			}
 		}
-		if !s.byte(']') {
+		if !s.Byte(']') {
 			return nil, n, false
 		}
 		n.add(m.kind)
 		mops = append(mops, m)
-		if s.byte(']') {
-			return mops, n, s.end()
+		if s.Byte(']') {
+			return mops, n, s.End()
 		}
-		if !s.byte(',') {
+		if !s.Byte(',') {
 			return nil, n, false
 		}
 	}
 }
 
 // scanList reads a list of integers into the arena.
-func (p *parsed) scanList(s *scan, m *mop) bool {
-	s.i++ // [
+func (p *parsed) scanList(s *history.ValueScanner, m *mop) bool {
+	s.Byte('[')
 	out := p.scratch[:0]
-	if !s.byte(']') {
+	if !s.Byte(']') {
 		for {
-			v, ok := s.int()
+			v, ok := s.Int()
 			if !ok {
 				return false
 			}
 			out = append(out, v)
-			if s.byte(']') {
+			if s.Byte(']') {
 				break
 			}
-			if !s.byte(',') {
+			if !s.Byte(',') {
 				return false
 			}
 		}
@@ -643,91 +643,6 @@ func (p *parsed) scanList(s *scan, m *mop) bool {
 	p.scratch = out
 	p.storeList(m, out)
 	return true
-}
-
-// scan reads JSON from b at i, for scanTxn.
-type scan struct {
-	b []byte
-	i int
-}
-
-func (s *scan) peek() byte {
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; c {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return c
-		}
-	}
-	return 0
-}
-
-func (s *scan) byte(c byte) bool {
-	if s.peek() == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-func (s *scan) end() bool { return s.peek() == 0 && s.i == len(s.b) }
-
-func (s *scan) literal(lit string) bool {
-	if s.peek() == lit[0] && bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
-		s.i += len(lit)
-		return true
-	}
-	return false
-}
-
-// str reads a string of printable ASCII without escapes.
-func (s *scan) str() ([]byte, bool) {
-	if !s.byte('"') {
-		return nil, false
-	}
-	start := s.i
-	for ; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// int reads an integer in JSON's grammar that fits int64.
-func (s *scan) int() (int64, bool) {
-	s.peek()
-	start := s.i
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
-	}
-	digits := s.i
-	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-		s.i++
-	}
-	if s.i == digits || s.b[digits] == '0' && s.i-digits > 1 {
-		return 0, false
-	}
-	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		return 0, false
-	}
-	if s.i-start < 19 { // fits without overflow
-		var v int64
-		for _, c := range s.b[digits:s.i] {
-			v = v*10 + int64(c-'0')
-		}
-		if digits > start {
-			v = -v
-		}
-		return v, true
-	}
-	v, err := strconv.ParseInt(string(s.b[start:s.i]), 10, 64)
-	return v, err == nil
 }
 
 func (p *parsed) key(v any) (int32, error) {
