@@ -102,60 +102,13 @@ type line struct {
 // is not complete JSON, is taken as torn (the writer was stopped while
 // writing it): it is dropped and reported in ReadInfo.Torn.
 func ReadWithInfo(r io.Reader) ([]Op, ReadInfo, error) {
-	var info ReadInfo
-	br := bufio.NewReaderSize(r, 64*1024)
-	b, nl, err := readLine(br, maxLine)
-	if err == io.EOF {
-		return nil, info, errors.New("empty history: no header line")
-	}
-	if err != nil {
-		return nil, info, fmt.Errorf("history line 1: %w", err)
-	}
-	var hd header
-	if err := json.Unmarshal(b, &hd); err != nil || hd.Format != Format {
-		if !nl && !json.Valid(b) && bytes.HasPrefix(b, []byte(`{"format"`)) {
-			return nil, info, errors.New("history line 1: torn header line: the history is empty")
-		}
-		return nil, info, fmt.Errorf("history line 1: not a faultline history (first line must be {\"format\":%q,...})", Format)
-	}
-	if hd.Version < 1 || hd.Version > Version {
-		return nil, info, fmt.Errorf("history line 1: format version %d is not supported (this faultline reads versions 1 to %d)", hd.Version, Version)
-	}
-	info.Version = hd.Version
 	var ops []Op
-	n := 1
-	for {
-		b, nl, err := readLine(br, maxLine)
-		if err == io.EOF {
-			break
-		}
-		n++
-		if err != nil {
-			return nil, info, fmt.Errorf("history line %d: %w", n, err)
-		}
-		t := bytes.TrimSpace(b)
-		if len(t) == 0 {
-			continue
-		}
-		if info.End != nil {
-			return nil, info, fmt.Errorf("history line %d: a line after the end record", n)
-		}
-		if !nl && !json.Valid(t) {
-			info.Torn = &TornLine{Line: n, Bytes: len(b)}
-			break
-		}
-		l, err := parseLine(t, hd.Version)
-		if err != nil {
-			return nil, info, fmt.Errorf("history line %d: %w", n, err)
-		}
-		if l.End != nil {
-			if l.End.Ops != int64(len(ops)) {
-				return nil, info, fmt.Errorf("history line %d: the end record counts %d ops, the file holds %d", n, l.End.Ops, len(ops))
-			}
-			info.End = l.End
-			continue
-		}
-		ops = append(ops, l.Op)
+	info, err := readEach(r, false, func(op Op, _ []byte) error {
+		ops = append(ops, op)
+		return nil
+	})
+	if err != nil {
+		return nil, info, err
 	}
 	return ops, info, nil
 }

@@ -108,41 +108,14 @@ func (r *Report) count(m *map[string]int, kind string, op Op) {
 // the ignored ones (ops itself when nothing is ignored), and the report.
 // Nuker ops are not client operations and are left as they are.
 func Validate(ops []Op) ([]Op, Report) {
-	var r Report
+	v := NewValidator()
 	var drop []int
-	pending := map[Process]int{}
 	for pos, op := range ops {
-		if op.Process == Nuker {
-			continue
-		}
-		if !op.Type.Valid() {
-			r.count(&r.Unjudgeable, UnknownType, op)
+		if !v.Keep(op) {
 			drop = append(drop, pos)
-			continue
 		}
-		if op.Process < 0 {
-			r.count(&r.Unjudgeable, NegativeProcess, op)
-		}
-		if op.Type == Invoke {
-			if _, ok := pending[op.Process]; ok {
-				r.count(&r.Indeterminate, InvokeWhilePending, op)
-			}
-			pending[op.Process] = pos
-			continue
-		}
-		inv, ok := pending[op.Process]
-		if !ok {
-			r.count(&r.Ignored, CompletionWithoutInvocation, op)
-			drop = append(drop, pos)
-			continue
-		}
-		if ops[inv].F != op.F {
-			// Not its invocation's completion: as Pair, leave that pending.
-			r.count(&r.Unjudgeable, FDiffers, op)
-			continue
-		}
-		delete(pending, op.Process)
 	}
+	r := v.Report()
 	if len(drop) == 0 {
 		return ops, r
 	}
@@ -154,3 +127,50 @@ func Validate(ops []Op) ([]Op, Report) {
 	}
 	return append(clean, ops[prev:]...), r
 }
+
+// Validator is Validate op by op, for a history read as a stream (see
+// ReadEach): it keeps only the f of each process's pending invocation.
+type Validator struct {
+	r       Report
+	pending map[Process]string
+}
+
+// NewValidator returns a Validator with nothing seen.
+func NewValidator() *Validator { return &Validator{pending: map[Process]string{}} }
+
+// Keep checks the next op and reports whether the checkers should see it
+// (false for the ignored ones).
+func (v *Validator) Keep(op Op) bool {
+	r := &v.r
+	if op.Process == Nuker {
+		return true
+	}
+	if !op.Type.Valid() {
+		r.count(&r.Unjudgeable, UnknownType, op)
+		return false
+	}
+	if op.Process < 0 {
+		r.count(&r.Unjudgeable, NegativeProcess, op)
+	}
+	if op.Type == Invoke {
+		if _, ok := v.pending[op.Process]; ok {
+			r.count(&r.Indeterminate, InvokeWhilePending, op)
+		}
+		v.pending[op.Process] = op.F
+		return true
+	}
+	f, ok := v.pending[op.Process]
+	if !ok {
+		r.count(&r.Ignored, CompletionWithoutInvocation, op)
+		return false
+	}
+	if f != op.F {
+		r.count(&r.Unjudgeable, FDiffers, op)
+		return true
+	}
+	delete(v.pending, op.Process)
+	return true
+}
+
+// Report returns what was found so far.
+func (v *Validator) Report() Report { return v.r }

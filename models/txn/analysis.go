@@ -12,7 +12,6 @@ import (
 // analysis holds one check's state.
 type analysis struct {
 	p     *parsed
-	ops   []history.Op
 	c     *Checker
 	model string
 	g     graph
@@ -29,9 +28,9 @@ type analysis struct {
 	budget int
 }
 
-func newAnalysis(p *parsed, ops []history.Op, c *Checker, model string) *analysis {
+func newAnalysis(p *parsed, c *Checker, model string) *analysis {
 	return &analysis{
-		p: p, ops: ops, c: c, model: model,
+		p: p, c: c, model: model,
 		anomalies: map[string][]models.Anomaly{},
 		counts:    map[string]int64{},
 		budget:    16*len(p.txns) + 1<<20,
@@ -65,21 +64,9 @@ func (a *analysis) note(msg string) {
 
 // opIndex is the history index that names transaction t: its completion,
 // or its invocation when it never completed.
-func (a *analysis) opIndex(t int32) int64 {
-	x := a.p.txns[t]
-	if x.done >= 0 {
-		return a.ops[x.done].Index
-	}
-	return a.ops[x.inv].Index
-}
+func (a *analysis) opIndex(t int32) int64 { return a.p.txns[t].index() }
 
-func (a *analysis) opTime(t int32) int64 {
-	x := a.p.txns[t]
-	if x.inv >= 0 {
-		return a.ops[x.inv].Time
-	}
-	return a.ops[x.done].Time
-}
+func (a *analysis) opTime(t int32) int64 { return a.p.txns[t].time }
 
 // report records an anomaly of kind about transactions ts.
 func (a *analysis) report(kind string, key int32, ts []int32, explain func() string) {
@@ -119,7 +106,7 @@ func (a *analysis) orders(process, realtime bool) {
 				continue
 			}
 			if prev, ok := last[x.proc]; ok {
-				if y := &txns[prev]; y.typ == history.OK && y.done < x.inv {
+				if y := &txns[prev]; y.typ == tOK && y.done < x.inv {
 					a.g.addOrder(y.node, x.node, relProcess)
 				}
 			}
@@ -133,8 +120,8 @@ func (a *analysis) orders(process, realtime bool) {
 	// far that no completed transaction follows in real time. A new
 	// transaction follows exactly the frontier; everything older reaches
 	// it through the frontier, so the order stays transitively reduced.
-	invAt := make([]int32, len(a.ops))
-	doneAt := make([]int32, len(a.ops))
+	invAt := make([]int32, a.p.nops)
+	doneAt := make([]int32, a.p.nops)
 	for t := range txns {
 		x := &txns[t]
 		if x.node < 0 {
@@ -143,14 +130,14 @@ func (a *analysis) orders(process, realtime bool) {
 		if x.inv >= 0 {
 			invAt[x.inv] = int32(t) + 1
 		}
-		if x.typ == history.OK && x.done >= 0 {
+		if x.typ == tOK && x.done >= 0 {
 			doneAt[x.done] = int32(t) + 1
 		}
 	}
 	preds := make([][2]int32, len(txns)) // range of a transaction's incoming edges
 	inFront := make([]bool, len(a.nodes))
 	var front []int32
-	for pos := range a.ops {
+	for pos := range a.p.nops {
 		if t := invAt[pos] - 1; t >= 0 {
 			lo := int32(len(a.g.edges))
 			for _, f := range front {
@@ -175,9 +162,9 @@ func (a *analysis) result(res *models.Result) {
 	res.Stats = map[string]int64{"txns": int64(len(p.txns))}
 	for _, t := range p.txns {
 		switch t.typ {
-		case history.OK:
+		case tOK:
 			res.Stats["ok"]++
-		case history.Fail:
+		case tFail:
 			res.Stats["failed"]++
 		default:
 			res.Stats["info"]++

@@ -21,10 +21,8 @@ func (a *analysis) cycles(ctx context.Context) error {
 
 	// G0: ww only.
 	ww, nww := g.scc(relWW)
-	for _, nodes := range groups(ww, nww) {
-		if len(nodes) == 0 {
-			continue
-		}
+	for _, gr := range groups(ww, nww) {
+		nodes := gr.nodes
 		if s.search(nodes[0], nodes[0], relWW, ww, ww[nodes[0]], 0) {
 			a.reportCycle(s.path(nodes[0], nodes[0]))
 		}
@@ -35,9 +33,9 @@ func (a *analysis) cycles(ctx context.Context) error {
 
 	// G1c: ww and wr, through a wr edge (otherwise it was a G0).
 	wr, nwr := g.scc(relWW | relWR)
-	for c, nodes := range groups(wr, nwr) {
-		if e, ok := a.internalEdge(nodes, wr, relWR, nil); ok {
-			a.cycleThrough(s, e, relWW|relWR, wr, int32(c))
+	for _, gr := range groups(wr, nwr) {
+		if e, ok := a.internalEdge(gr.nodes, wr, relWR, nil); ok {
+			a.cycleThrough(s, e, relWW|relWR, wr, gr.c)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -46,14 +44,11 @@ func (a *analysis) cycles(ctx context.Context) error {
 
 	// G-single, G-nonadjacent, G2-item: through an rw edge.
 	dep, ndep := g.scc(relDeps)
-	for c, nodes := range groups(dep, ndep) {
-		if len(nodes) == 0 {
-			continue
-		}
+	for _, gr := range groups(dep, ndep) {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("cycle search stopped: %w", err)
 		}
-		a.antiCycle(s, nodes, dep, int32(c), wr)
+		a.antiCycle(s, gr.nodes, dep, gr.c, wr)
 	}
 
 	// Cycles that need process, then real-time, order: components that
@@ -63,9 +58,9 @@ func (a *analysis) cycles(ctx context.Context) error {
 	for _, r := range []rel{relProcess, relRealtime} {
 		mask := relDeps | relProcess | r
 		comp, n := g.scc(mask)
-		for c, nodes := range groups(comp, n) {
-			if e, ok := a.internalEdge(nodes, comp, r, prev); ok {
-				a.cycleThrough(s, e, mask, comp, int32(c))
+		for _, gr := range groups(comp, n) {
+			if e, ok := a.internalEdge(gr.nodes, comp, r, prev); ok {
+				a.cycleThrough(s, e, mask, comp, gr.c)
 			}
 		}
 		prev = comp
@@ -76,14 +71,14 @@ func (a *analysis) cycles(ctx context.Context) error {
 	return nil
 }
 
-// internalEdge returns an edge (index into g.list) of relation r between
+// internalEdge returns an edge (index into g.edges) of relation r between
 // two nodes of the component, whose ends lie in different components of
 // apart when apart is not nil.
 func (a *analysis) internalEdge(nodes []int32, comp []int32, r rel, apart []int32) (int32, bool) {
 	g := &a.g
 	for _, v := range nodes {
 		for i := g.off[v]; i < g.off[v+1]; i++ {
-			e := g.list[i]
+			e := g.edges[i]
 			if e.rel == r && comp[e.to] == comp[v] && (apart == nil || apart[e.to] != apart[v]) {
 				return i, true
 			}
@@ -93,11 +88,11 @@ func (a *analysis) internalEdge(nodes []int32, comp []int32, r rel, apart []int3
 }
 
 // cycleThrough reports the shortest cycle through edge i (an index into
-// g.list) over mask within component c.
+// g.edges) over mask within component c.
 func (a *analysis) cycleThrough(s *searcher, i int32, mask rel, comp []int32, c int32) {
-	e := a.g.edges[a.g.list[i].e]
+	e := a.g.edges[i]
 	if s.search(e.to, e.from, mask, comp, c, 0) {
-		a.reportCycle(append(s.path(e.to, e.from), a.g.list[i].e))
+		a.reportCycle(append(s.path(e.to, e.from), i))
 	}
 }
 
@@ -106,10 +101,10 @@ func (a *analysis) cycleThrough(s *searcher, i int32, mask rel, comp []int32, c 
 // (wr holds those components), else one through the first rw edge.
 func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, wr []int32) {
 	g := &a.g
-	var rws []int32 // g.list indexes
+	var rws []int32 // edge ids
 	for _, v := range nodes {
 		for i := g.off[v]; i < g.off[v+1]; i++ {
-			if e := g.list[i]; e.rel == relRW && dep[e.to] == c {
+			if e := g.edges[i]; e.rel == relRW && dep[e.to] == c {
 				rws = append(rws, i)
 			}
 		}
@@ -119,7 +114,7 @@ func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, w
 	}
 	// Within one ww/wr component the way back is certain.
 	for _, i := range rws {
-		e := g.edges[g.list[i].e]
+		e := g.edges[i]
 		if wr[e.from] == wr[e.to] {
 			a.cycleThrough(s, i, relWW|relWR, wr, wr[e.to])
 			return
@@ -129,7 +124,7 @@ func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, w
 	spent := s.visits
 	tried := map[int32]bool{}
 	for _, i := range rws {
-		b := g.list[i].to
+		b := g.edges[i].to
 		if tried[b] {
 			continue
 		}
@@ -141,9 +136,9 @@ func (a *analysis) antiCycle(s *searcher, nodes []int32, dep []int32, c int32, w
 		}
 		s.search(b, -1, relWW|relWR, dep, c, left)
 		for _, j := range rws {
-			e := g.edges[g.list[j].e]
+			e := g.edges[j]
 			if e.to == b && s.reached(e.from) {
-				a.reportCycle(append(s.path(b, e.from), g.list[j].e))
+				a.reportCycle(append(s.path(b, e.from), j))
 				return
 			}
 		}

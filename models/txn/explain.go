@@ -45,7 +45,7 @@ func list(vs []int64) string {
 
 // readText prints what micro-op m of transaction t read: "x = [1 2]".
 func (a *analysis) readText(t, m int32) string {
-	mo := &a.p.txns[t].mops[m]
+	mo := &a.p.mopsOf(t)[m]
 	var v string
 	switch {
 	case mo.list:
@@ -73,26 +73,26 @@ func (a *analysis) sayIncompatible(r, long rref) string {
 
 func (a *analysis) sayGarbage(r rref, v int64) string {
 	n := a.namer()
-	k := a.key(a.p.txns[r.t].mops[r.m].key)
+	k := a.key(a.p.mopsOf(r.t)[r.m].key)
 	return fmt.Sprintf("%s read %s, but no transaction wrote %d to %s.", n.name(r.t), a.readText(r.t, r.m), v, k)
 }
 
 func (a *analysis) sayAborted(r rref, v int64, w int32) string {
 	n := a.namer()
-	k := a.key(a.p.txns[r.t].mops[r.m].key)
+	k := a.key(a.p.mopsOf(r.t)[r.m].key)
 	return fmt.Sprintf("%s read %s, but %d was written to %s by %s, which failed (aborted read).", n.name(r.t), a.readText(r.t, r.m), v, k, n.name(w))
 }
 
 func (a *analysis) sayIntermediate(r rref, v int64, w wref) string {
 	n := a.namer()
-	k := a.key(a.p.txns[r.t].mops[r.m].key)
+	k := a.key(a.p.mopsOf(r.t)[r.m].key)
 	verb := "wrote"
 	if a.model == ListAppend {
 		verb = "appended"
 	}
 	var later int64
-	for _, mo := range a.p.txns[w.t].mops[w.m+1:] {
-		if mo.key == a.p.txns[w.t].mops[w.m].key && mo.kind != mRead {
+	for _, mo := range a.p.mopsOf(w.t)[w.m+1:] {
+		if mo.key == a.p.mopsOf(w.t)[w.m].key && mo.kind != mRead {
 			later = mo.val
 		}
 	}
@@ -114,9 +114,9 @@ func (a *analysis) sayInternal(t, m int32, want []int64, afterRead bool) string 
 
 func (a *analysis) sayOwnOrder(t int32, long rref, v int64) string {
 	n := a.namer()
-	k := a.p.txns[long.t].mops[long.m].key
+	k := a.p.mopsOf(long.t)[long.m].key
 	var own []int64
-	for _, mo := range a.p.txns[t].mops {
+	for _, mo := range a.p.mopsOf(t) {
 		if mo.kind == mAppend && mo.key == k {
 			own = append(own, mo.val)
 		}
@@ -206,7 +206,7 @@ func (a *analysis) sayEdge(n *namer, e edge) string {
 		x := a.p.txns[to]
 		inv := "its invocation"
 		if x.inv >= 0 {
-			inv = fmt.Sprintf("its invocation at op %d", a.ops[x.inv].Index)
+			inv = fmt.Sprintf("its invocation at op %d", x.invIndex)
 		}
 		return fmt.Sprintf("%s completed before %s was invoked (real time: %s)", n.name(from), n.name(to), inv)
 	}

@@ -23,13 +23,13 @@ type edge struct {
 
 // why records what a dependency edge was inferred from, for explanations.
 type why struct {
-	key  int32
 	a, b int64 // the values: a (from's) and b (to's), as the note says
+	key  int32
 	mop  int32 // the reading micro-op in the reader, -1 if none
-	note uint8
 	// reader is the reading transaction of a noteRealtimeVersion edge,
 	// which joins two writers.
 	reader int32
+	note   uint8
 }
 
 // Notes on dependency edges.
@@ -42,23 +42,15 @@ const (
 	noteRealtimeVersion
 )
 
-// adj is an edge in the compressed adjacency lists.
-type adj struct {
-	to  int32
-	rel rel
-	e   int32 // index into graph.edges
-}
-
-// graph is the dependency graph. Edges are appended, then build lays them
-// out as adjacency lists with each node's edges in relation order (ww
+// graph is the dependency graph. Edges are appended, then build sorts
+// them into adjacency lists, each node's edges in relation order (ww
 // first), so a search that may take any of two parallel edges takes the
-// weaker one.
+// weaker one. An edge's id is its place after build.
 type graph struct {
 	n     int
 	edges []edge
 	whys  []why
-	off   []int32 // adjacency of node v: list[off[v]:off[v+1]]
-	list  []adj
+	off   []int32 // edges of node v: edges[off[v]:off[v+1]]
 }
 
 func (g *graph) add(from, to int32, r rel, w why) {
@@ -89,15 +81,16 @@ func (g *graph) build() {
 	}
 	next := make([]int32, g.n)
 	copy(next, g.off[:g.n])
-	g.list = make([]adj, len(g.edges))
+	sorted := make([]edge, len(g.edges))
 	for r := relWW; r <= relRealtime; r <<= 1 {
-		for i, e := range g.edges {
+		for _, e := range g.edges {
 			if e.rel == r {
-				g.list[next[e.from]] = adj{to: e.to, rel: r, e: int32(i)}
+				sorted[next[e.from]] = e
 				next[e.from]++
 			}
 		}
 	}
+	g.edges = sorted
 }
 
 // scc returns the strongly connected component of every node over the
@@ -128,7 +121,7 @@ func (g *graph) scc(mask rel) ([]int32, int32) {
 			f := &call[len(call)-1]
 			v := f.v
 			if f.i < g.off[v+1] {
-				a := g.list[f.i]
+				a := g.edges[f.i]
 				f.i++
 				if a.rel&mask == 0 {
 					continue
@@ -163,16 +156,39 @@ func (g *graph) scc(mask rel) ([]int32, int32) {
 	return comp, ncomp
 }
 
-// groups lists the nodes of every component with at least two nodes.
-func groups(comp []int32, ncomp int32) [][]int32 {
+// group is a component with at least two nodes.
+type group struct {
+	c     int32
+	nodes []int32
+}
+
+// groups lists the components with at least two nodes, each with its
+// nodes (carved from one slice: most components of a large graph are
+// single nodes).
+func groups(comp []int32, ncomp int32) []group {
 	size := make([]int32, ncomp)
 	for _, c := range comp {
 		size[c]++
 	}
-	out := make([][]int32, ncomp)
+	var out []group
+	at := make([]int32, ncomp) // index into out + 1
+	total := 0
+	for c, n := range size {
+		if n > 1 {
+			out = append(out, group{c: int32(c)})
+			at[c] = int32(len(out))
+			total += int(n)
+		}
+	}
+	flat := make([]int32, 0, total)
+	for i := range out {
+		n := int(size[out[i].c])
+		out[i].nodes = flat[len(flat) : len(flat) : len(flat)+n]
+		flat = flat[:len(flat)+n]
+	}
 	for v, c := range comp {
-		if size[c] > 1 {
-			out[c] = append(out[c], int32(v))
+		if i := at[c]; i > 0 {
+			out[i-1].nodes = append(out[i-1].nodes, int32(v))
 		}
 	}
 	return out
@@ -184,7 +200,7 @@ type searcher struct {
 	g      *graph
 	seen   []uint32
 	stamp  uint32
-	parent []int32 // index into g.list of the edge that reached the node
+	parent []int32 // the edge that reached the node
 	queue  []int32
 	// visits counts nodes expanded over all searches, for budgets.
 	visits int
@@ -209,7 +225,7 @@ func (s *searcher) search(src, dst int32, mask rel, comp []int32, c int32, budge
 			return false
 		}
 		for i := s.g.off[v]; i < s.g.off[v+1]; i++ {
-			a := s.g.list[i]
+			a := s.g.edges[i]
 			if a.rel&mask == 0 || comp[a.to] != c {
 				continue
 			}
@@ -236,9 +252,9 @@ func (s *searcher) path(src, dst int32) []int32 {
 	var out []int32
 	v := dst
 	for {
-		a := s.g.list[s.parent[v]]
-		out = append(out, a.e)
-		v = s.g.edges[a.e].from
+		e := s.parent[v]
+		out = append(out, e)
+		v = s.g.edges[e].from
 		if v == src {
 			break
 		}

@@ -2,8 +2,6 @@ package txn
 
 import (
 	"slices"
-
-	"github.com/faultline/faultline/models/history"
 )
 
 // kv names a value of a key.
@@ -22,17 +20,17 @@ type wref struct {
 }
 
 // writers indexes the micro-ops of kind by the value they write.
-func (a *analysis) writers(kind mopKind) (map[kv]int32, []wref) {
-	idx := map[kv]int32{}
+func (a *analysis) writers(kind mopKind) (*valIndex, []wref) {
+	idx := newValIndex(a.p, kind)
 	var refs []wref
 	for t := range a.p.txns {
-		mops := a.p.txns[t].mops
+		mops := a.p.mopsOf(int32(t))
 		for m := range mops {
 			if mops[m].kind != kind {
 				continue
 			}
 			x := kv{mops[m].key, mops[m].val}
-			if i, ok := idx[x]; ok {
+			if i, ok := idx.get(x); ok {
 				refs[i].dup = true
 				continue
 			}
@@ -43,11 +41,92 @@ func (a *analysis) writers(kind mopKind) (map[kv]int32, []wref) {
 					break
 				}
 			}
-			idx[x] = int32(len(refs))
+			idx.put(x, int32(len(refs)))
 			refs = append(refs, wref{t: int32(t), m: int32(m), final: final})
 		}
 	}
 	return idx, refs
+}
+
+// valIndex maps a key's written values to their wref. Values are
+// usually dense per key (Elle's generators count up from 1), so a key
+// whose values span at most twice their number gets a slice indexed by
+// value; the others share a map.
+type valIndex struct {
+	lo     []int64 // per key: smallest value written
+	off    []int32 // per key: start in slots, -1 when in sparse
+	span   []int32 // per key: values lo..lo+span-1 have a slot
+	slots  []int32 // wref + 1; 0 when none
+	sparse map[kv]int32
+}
+
+// newValIndex sizes the index for the values of micro-ops of kind.
+func newValIndex(p *parsed, kind mopKind) *valIndex {
+	x := &valIndex{lo: make([]int64, len(p.keys)), off: make([]int32, len(p.keys)), span: make([]int32, len(p.keys)), sparse: map[kv]int32{}}
+	hi := make([]int64, len(p.keys))
+	n := make([]int64, len(p.keys))
+	for t := range p.txns {
+		for _, m := range p.mopsOf(int32(t)) {
+			if m.kind != kind {
+				continue
+			}
+			if n[m.key] == 0 || m.val < x.lo[m.key] {
+				x.lo[m.key] = m.val
+			}
+			if n[m.key] == 0 || m.val > hi[m.key] {
+				hi[m.key] = m.val
+			}
+			n[m.key]++
+		}
+	}
+	total := int64(0)
+	for k := range x.off {
+		x.off[k] = -1
+		// hi-lo is computed in uint64: the values may span all of int64.
+		if d := uint64(hi[k]) - uint64(x.lo[k]); n[k] > 0 && d < uint64(2*n[k]) && total+int64(d)+1 < 1<<31 {
+			x.off[k], x.span[k] = int32(total), int32(d+1)
+			total += int64(d) + 1
+		}
+	}
+	x.slots = make([]int32, total)
+	return x
+}
+
+func (x *valIndex) slot(v kv) (int, bool) {
+	off := x.off[v.k]
+	if off < 0 {
+		return 0, false
+	}
+	d := uint64(v.v) - uint64(x.lo[v.k])
+	if d >= uint64(x.span[v.k]) {
+		return -1, true
+	}
+	return int(off) + int(d), true
+}
+
+// get returns the wref of value v.
+func (x *valIndex) get(v kv) (int32, bool) {
+	if v.k < 0 || int(v.k) >= len(x.off) {
+		return 0, false
+	}
+	i, dense := x.slot(v)
+	if !dense {
+		j, ok := x.sparse[v]
+		return j, ok
+	}
+	if i < 0 || x.slots[i] == 0 {
+		return 0, false
+	}
+	return x.slots[i] - 1, true
+}
+
+// put records the wref of a value newValIndex counted.
+func (x *valIndex) put(v kv, j int32) {
+	if i, dense := x.slot(v); dense {
+		x.slots[i] = j + 1
+		return
+	}
+	x.sparse[v] = j
 }
 
 // rref is a read: micro-op m of transaction t.
@@ -71,10 +150,10 @@ func (a *analysis) listAppend() {
 
 	keys := make([]laKey, len(p.keys))
 	for t := range p.txns {
-		if p.txns[t].typ != history.OK {
+		if p.txns[t].typ != tOK {
 			continue
 		}
-		for m, mo := range p.txns[t].mops {
+		for m, mo := range p.mopsOf(int32(t)) {
 			if mo.kind == mRead {
 				keys[mo.key].reads = append(keys[mo.key].reads, rref{int32(t), int32(m)})
 			}
@@ -89,7 +168,7 @@ func (a *analysis) listAppend() {
 		ks.longest = -1
 		best := int32(-1)
 		for i, r := range ks.reads {
-			if n := p.txns[r.t].mops[r.m].n; n > best {
+			if n := p.mopsOf(r.t)[r.m].n; n > best {
 				best, ks.longest = n, i
 			}
 		}
@@ -97,11 +176,11 @@ func (a *analysis) listAppend() {
 			continue
 		}
 		lr := ks.reads[ks.longest]
-		long := p.elems(&p.txns[lr.t].mops[lr.m])
+		long := p.elems(&p.mopsOf(lr.t)[lr.m])
 		ks.w = make([]int32, len(long))
 		for i, v := range long {
 			ks.w[i] = -1
-			if j, ok := idx[kv{int32(k), v}]; ok {
+			if j, ok := idx.get(kv{int32(k), v}); ok {
 				ks.w[i] = j
 				refs[j].seen = true
 			}
@@ -114,7 +193,7 @@ func (a *analysis) listAppend() {
 		}
 		ks.compat = make([]bool, len(ks.reads))
 		for i, r := range ks.reads {
-			got := p.elems(&p.txns[r.t].mops[r.m])
+			got := p.elems(&p.mopsOf(r.t)[r.m])
 			if slices.Equal(got, long[:len(got)]) {
 				ks.compat[i] = true
 				continue
@@ -127,11 +206,11 @@ func (a *analysis) listAppend() {
 				a.report("duplicate-elements", int32(k), []int32{r.t}, func() string { return a.sayDuplicate(r, v) })
 			}
 			for _, v := range got {
-				j, ok := idx[kv{int32(k), v}]
+				j, ok := idx.get(kv{int32(k), v})
 				if ok {
 					refs[j].seen = true
 				}
-				if !ok || p.txns[refs[j].t].typ == history.Fail {
+				if !ok || p.txns[refs[j].t].typ == tFail {
 					a.badElement(r, v, idx, refs)
 				}
 			}
@@ -139,18 +218,18 @@ func (a *analysis) listAppend() {
 	}
 
 	for t := range p.txns {
-		if p.txns[t].typ == history.OK {
+		if p.txns[t].typ == tOK {
 			a.commit(int32(t))
 		}
 	}
 	for _, w := range refs {
-		if w.seen && !w.dup && p.txns[w.t].typ == history.Info {
+		if w.seen && !w.dup && p.txns[w.t].typ == tInfo {
 			a.commit(w.t)
 		}
 	}
 	for j, w := range refs {
 		if !w.seen && !w.dup && p.txns[w.t].node >= 0 {
-			ks := &keys[p.txns[w.t].mops[w.m].key]
+			ks := &keys[p.mopsOf(w.t)[w.m].key]
 			if n := len(ks.unseen); n == 0 || refs[ks.unseen[n-1]].t != w.t {
 				ks.unseen = append(ks.unseen, int32(j))
 			}
@@ -186,7 +265,7 @@ func (a *analysis) ownOrder(k int32, lr rref, long []int64, w []int32, refs []wr
 		}
 		t, m := refs[j].t, refs[j].m
 		var o int32 // appends of t to k before this one
-		for _, mo := range a.p.txns[t].mops[:m] {
+		for _, mo := range a.p.mopsOf(t)[:m] {
 			if mo.kind == mAppend && mo.key == k {
 				o++
 			}
@@ -217,27 +296,27 @@ func (a *analysis) nodeOf(j int32, refs []wref) int32 {
 }
 
 // badElement reports a read element that no committed transaction wrote.
-func (a *analysis) badElement(r rref, v int64, idx map[kv]int32, refs []wref) {
-	k := a.p.txns[r.t].mops[r.m].key
-	j, ok := idx[kv{k, v}]
+func (a *analysis) badElement(r rref, v int64, idx *valIndex, refs []wref) {
+	k := a.p.mopsOf(r.t)[r.m].key
+	j, ok := idx.get(kv{k, v})
 	switch {
 	case !ok:
 		if a.p.malformed == 0 { // else its writer may be a left-out transaction
 			a.report("garbage-read", k, []int32{r.t}, func() string { return a.sayGarbage(r, v) })
 		}
 	case refs[j].dup:
-	case a.p.txns[refs[j].t].typ == history.Fail:
+	case a.p.txns[refs[j].t].typ == tFail:
 		a.report("G1a", k, []int32{r.t, refs[j].t}, func() string { return a.sayAborted(r, v, refs[j].t) })
 	}
 }
 
-func (a *analysis) listAppendKey(k int32, ks *laKey, idx map[kv]int32, refs []wref) {
+func (a *analysis) listAppendKey(k int32, ks *laKey, idx *valIndex, refs []wref) {
 	p := a.p
 	if ks.longest < 0 {
 		return
 	}
 	lr := ks.reads[ks.longest]
-	long := p.elems(&p.txns[lr.t].mops[lr.m])
+	long := p.elems(&p.mopsOf(lr.t)[lr.m])
 
 	// ww: consecutive committed appends in the version order, then every
 	// unobserved committed append after the last observed one.
@@ -259,7 +338,7 @@ func (a *analysis) listAppendKey(k int32, ks *laKey, idx map[kv]int32, refs []wr
 	}
 	if last >= 0 && a.spend(len(ks.unseen), "unobserved appends") {
 		for _, u := range ks.unseen {
-			a.g.add(last, a.nodeOf(u, refs), relWW, why{key: k, a: long[lastAt], b: p.txns[refs[u].t].mops[refs[u].m].val, mop: -1, note: noteUnobserved})
+			a.g.add(last, a.nodeOf(u, refs), relWW, why{key: k, a: long[lastAt], b: p.mopsOf(refs[u].t)[refs[u].m].val, mop: -1, note: noteUnobserved})
 		}
 	}
 
@@ -267,7 +346,7 @@ func (a *analysis) listAppendKey(k int32, ks *laKey, idx map[kv]int32, refs []wr
 		if !ks.compat[i] {
 			continue
 		}
-		mo := &p.txns[r.t].mops[r.m]
+		mo := &p.mopsOf(r.t)[r.m]
 		n := int(mo.n)
 		// Elements that failed or that nobody wrote.
 		if n > firstBad {
@@ -314,7 +393,7 @@ func (a *analysis) listAppendKey(k int32, ks *laKey, idx map[kv]int32, refs []wr
 			}
 		} else if a.spend(len(ks.unseen), "unobserved appends") {
 			for _, u := range ks.unseen {
-				a.g.add(reader, a.nodeOf(u, refs), relRW, why{key: k, b: p.txns[refs[u].t].mops[refs[u].m].val, mop: r.m, note: noteUnobserved})
+				a.g.add(reader, a.nodeOf(u, refs), relRW, why{key: k, b: p.mopsOf(refs[u].t)[refs[u].m].val, mop: r.m, note: noteUnobserved})
 			}
 		}
 	}
@@ -328,11 +407,12 @@ func (a *analysis) internalLists() {
 	p := a.p
 	for t := range p.txns {
 		x := &p.txns[t]
-		if x.typ != history.OK {
+		if x.typ != tOK {
 			continue
 		}
-		for m := range x.mops {
-			mo := &x.mops[m]
+		mops := p.txnMops(x)
+		for m := range mops {
+			mo := &mops[m]
 			if mo.kind != mRead {
 				continue
 			}
@@ -341,7 +421,7 @@ func (a *analysis) internalLists() {
 			prev := -1
 			var since []int64
 			for j := m - 1; j >= 0; j-- {
-				o := &x.mops[j]
+				o := &mops[j]
 				if o.key != mo.key {
 					continue
 				}
@@ -353,7 +433,7 @@ func (a *analysis) internalLists() {
 			}
 			slices.Reverse(since)
 			if prev >= 0 {
-				want := append(slices.Clone(p.elems(&x.mops[prev])), since...)
+				want := append(slices.Clone(p.elems(&mops[prev])), since...)
 				if !slices.Equal(got, want) {
 					mo.bad = true
 					a.report("internal", mo.key, []int32{int32(t)}, func() string { return a.sayInternal(int32(t), int32(m), want, true) })
@@ -362,7 +442,7 @@ func (a *analysis) internalLists() {
 			}
 			// No earlier read: own appends must be exactly the suffix, and
 			// later ones absent.
-			for _, o := range x.mops[m+1:] {
+			for _, o := range mops[m+1:] {
 				if o.kind == mAppend && o.key == mo.key && slices.Contains(got, o.val) {
 					mo.bad = true
 					a.report("future-read", mo.key, []int32{int32(t)}, func() string { return a.sayFuture(int32(t), int32(m), o.val) })

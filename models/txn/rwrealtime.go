@@ -2,8 +2,6 @@ package txn
 
 import (
 	"slices"
-
-	"github.com/faultline/faultline/models/history"
 )
 
 // realtimeVersions adds the version order that strict serializability and
@@ -18,14 +16,14 @@ import (
 //
 // reads are the external reads of ok transactions that passed the checks;
 // committed(j) reports whether wref j is the final write of a graph node.
-func (a *analysis) realtimeVersions(reads []rref, idx map[kv]int32, refs []wref, committed func(int32) bool) {
+func (a *analysis) realtimeVersions(reads []rref, idx *valIndex, refs []wref, committed func(int32) bool) {
 	p := a.p
 	type done struct{ at, j int32 }
 	per := make([][]done, len(p.keys)) // per key, ok writers by completion
 	for j := range refs {
 		x := &p.txns[refs[j].t]
-		if committed(int32(j)) && x.typ == history.OK && x.done >= 0 {
-			k := x.mops[refs[j].m].key
+		if committed(int32(j)) && x.typ == tOK && x.done >= 0 {
+			k := p.txnMops(x)[refs[j].m].key
 			per[k] = append(per[k], done{x.done, int32(j)})
 		}
 	}
@@ -34,11 +32,11 @@ func (a *analysis) realtimeVersions(reads []rref, idx map[kv]int32, refs []wref,
 	}
 	for _, r := range reads {
 		rx := &p.txns[r.t]
-		mo := &rx.mops[r.m]
+		mo := &p.txnMops(rx)[r.m]
 		if mo.null || mo.bad || rx.inv < 0 {
 			continue
 		}
-		j, ok := idx[kv{mo.key, mo.val}]
+		j, ok := idx.get(kv{mo.key, mo.val})
 		if !ok || !committed(j) {
 			continue
 		}
@@ -60,7 +58,7 @@ func (a *analysis) realtimeVersions(reads []rref, idx map[kv]int32, refs []wref,
 				continue
 			}
 			t := refs[d.j].t
-			a.g.add(p.txns[t].node, w.node, relRealtime, why{key: mo.key, a: p.txns[t].mops[refs[d.j].m].val, b: mo.val, mop: r.m, reader: r.t, note: noteRealtimeVersion})
+			a.g.add(p.txns[t].node, w.node, relRealtime, why{key: mo.key, a: p.mopsOf(t)[refs[d.j].m].val, b: mo.val, mop: r.m, reader: r.t, note: noteRealtimeVersion})
 		}
 	}
 }

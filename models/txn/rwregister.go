@@ -3,8 +3,6 @@ package txn
 import (
 	"cmp"
 	"slices"
-
-	"github.com/faultline/faultline/models/history"
 )
 
 // version is a register state: a value, or the initial nil.
@@ -30,7 +28,7 @@ func (a *analysis) rwRegister() {
 	var exts []ext
 	for t := range p.txns {
 		x := &p.txns[t]
-		if x.typ != history.OK {
+		if x.typ != tOK {
 			continue
 		}
 		type state struct {
@@ -40,8 +38,9 @@ func (a *analysis) rwRegister() {
 			read               int32 // external read, -1 if none
 		}
 		var st []state // per key, in order of first use; transactions are short
-		for m := range x.mops {
-			mo := &x.mops[m]
+		mops := p.txnMops(x)
+		for m := range mops {
+			mo := &mops[m]
 			i := slices.IndexFunc(st, func(s state) bool { return s.key == mo.key })
 			if i < 0 {
 				i = len(st)
@@ -73,8 +72,8 @@ func (a *analysis) rwRegister() {
 			}
 			e := ext{t: int32(t), m: s.read, write: -1}
 			if s.wrote {
-				for m := len(x.mops) - 1; m >= 0; m-- {
-					if x.mops[m].kind == mWrite && x.mops[m].key == k {
+				for m := len(mops) - 1; m >= 0; m-- {
+					if mops[m].kind == mWrite && mops[m].key == k {
 						e.write = int32(m)
 						break
 					}
@@ -88,12 +87,12 @@ func (a *analysis) rwRegister() {
 	// make info transactions nodes.
 	good := exts[:0]
 	for _, e := range exts {
-		mo := &p.txns[e.t].mops[e.m]
+		mo := &p.mopsOf(e.t)[e.m]
 		if mo.null {
 			good = append(good, e)
 			continue
 		}
-		j, ok := idx[kv{mo.key, mo.val}]
+		j, ok := idx.get(kv{mo.key, mo.val})
 		r := rref{e.t, e.m}
 		switch {
 		case !ok:
@@ -103,7 +102,7 @@ func (a *analysis) rwRegister() {
 		case refs[j].dup:
 		case refs[j].t == e.t:
 			a.report("future-read", mo.key, []int32{e.t}, func() string { return a.sayFuture(e.t, e.m, mo.val) })
-		case p.txns[refs[j].t].typ == history.Fail:
+		case p.txns[refs[j].t].typ == tFail:
 			a.report("G1a", mo.key, []int32{e.t, refs[j].t}, func() string { return a.sayAborted(r, mo.val, refs[j].t) })
 		case !refs[j].final:
 			a.report("G1b", mo.key, []int32{e.t, refs[j].t}, func() string { return a.sayIntermediate(r, mo.val, refs[j]) })
@@ -114,12 +113,12 @@ func (a *analysis) rwRegister() {
 	}
 	exts = good
 	for t := range p.txns {
-		if p.txns[t].typ == history.OK {
+		if p.txns[t].typ == tOK {
 			a.commit(int32(t))
 		}
 	}
 	for _, w := range refs {
-		if w.seen && p.txns[w.t].typ == history.Info {
+		if w.seen && p.txns[w.t].typ == tInfo {
 			a.commit(w.t)
 		}
 	}
@@ -140,14 +139,14 @@ func (a *analysis) rwRegister() {
 			continue
 		}
 		x := &p.txns[e.t]
-		r, w := &x.mops[e.m], &x.mops[e.write]
-		j := idx[kv{w.key, w.val}]
+		r, w := &p.txnMops(x)[e.m], &p.txnMops(x)[e.write]
+		j, _ := idx.get(kv{w.key, w.val})
 		v := version{k: r.key, v: r.val, null: r.null}
 		lost[v] = append(lost[v], e.t)
 		if !committed(j) || r.null {
 			continue
 		}
-		i := idx[kv{r.key, r.val}]
+		i, _ := idx.get(kv{r.key, r.val})
 		succ[kv{r.key, r.val}] = append(succ[kv{r.key, r.val}], j)
 		hasPred[j] = true
 		a.g.add(p.txns[refs[i].t].node, x.node, relWW, why{key: r.key, a: r.val, b: w.val, mop: e.m})
@@ -155,7 +154,7 @@ func (a *analysis) rwRegister() {
 	roots := make([][]int32, len(p.keys))
 	for j := range refs {
 		if committed(int32(j)) && !hasPred[j] {
-			k := p.txns[refs[j].t].mops[refs[j].m].key
+			k := p.mopsOf(refs[j].t)[refs[j].m].key
 			roots[k] = append(roots[k], int32(j))
 		}
 	}
@@ -181,10 +180,11 @@ func (a *analysis) rwRegister() {
 
 	for _, e := range exts {
 		x := &p.txns[e.t]
-		r := &x.mops[e.m]
+		r := &p.txnMops(x)[e.m]
 		next := roots[r.key]
 		if !r.null {
-			w := refs[idx[kv{r.key, r.val}]]
+			j, _ := idx.get(kv{r.key, r.val})
+			w := refs[j]
 			a.g.add(p.txns[w.t].node, x.node, relWR, why{key: r.key, a: r.val, mop: e.m})
 			next = succ[kv{r.key, r.val}]
 		} else if !a.spend(len(next), "reads of the initial state") {
@@ -195,7 +195,7 @@ func (a *analysis) rwRegister() {
 			if r.null {
 				note = noteNilRead
 			}
-			a.g.add(x.node, p.txns[refs[j].t].node, relRW, why{key: r.key, a: r.val, b: p.txns[refs[j].t].mops[refs[j].m].val, mop: e.m, note: note})
+			a.g.add(x.node, p.txns[refs[j].t].node, relRW, why{key: r.key, a: r.val, b: p.mopsOf(refs[j].t)[refs[j].m].val, mop: e.m, note: note})
 		}
 	}
 }

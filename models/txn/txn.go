@@ -90,16 +90,26 @@
 // in the chain read-uncommitted < read-committed < snapshot-isolation <
 // serializable < strict-serializable. Result.Properties["violates"] lists
 // them, weakest first.
+//
+// # Large histories
+//
+// Both Check (ops in memory) and CheckStream (a history.jsonl file read op
+// by op, for histories too large to hold as []history.Op) build the same
+// compact form: transactions, micro-ops and read lists in pointer-free
+// chunked arrays, keys interned, values indexed densely per key.
 package txn
 
 import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/internal/ctxio"
 	"github.com/faultline/faultline/models"
 	"github.com/faultline/faultline/models/history"
 )
@@ -200,20 +210,157 @@ func (c *Checker) Check(ctx context.Context, ops []history.Op, _ models.Options)
 }
 
 func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
+	res, ok := c.newResult()
+	if !ok {
+		return res
+	}
+	return c.checkParsed(ctx, parse(ops), res)
+}
+
+// newResult starts a result, false (with the verdict unknown) when the
+// checker is configured for a model or data model it does not know.
+func (c *Checker) newResult() (models.Result, bool) {
 	res := models.Result{Checker: c.consistency(), Model: cmp.Or(c.Model, Elle)}
 	if !slices.Contains(Consistencies(), c.consistency()) {
 		res.Verdict = models.Unknown
 		res.Reason = fmt.Sprintf("unknown consistency model %q (known: %s)", c.consistency(), strings.Join(Consistencies(), ", "))
-		return res
+		return res, false
 	}
 	switch res.Model {
 	case ListAppend, RWRegister, Elle:
 	default:
 		res.Verdict = models.Unknown
 		res.Reason = fmt.Sprintf("unknown model %q (known: %s, %s, %s)", res.Model, ListAppend, RWRegister, Elle)
-		return res
+		return res, false
 	}
-	p := parse(ops)
+	return res, true
+}
+
+// batch is a run of ops read, their raw values copied into buf.
+type batch struct {
+	ops  []history.Op
+	vals [][2]int32 // each op's value: buf[v[0]:v[1]], nil when v[0] < 0
+	buf  []byte
+}
+
+func (bt *batch) value(i int) []byte {
+	v := bt.vals[i]
+	if v[0] < 0 {
+		return nil
+	}
+	return bt.buf[v[0]:v[1]]
+}
+
+// batchOps is how many ops a batch holds.
+const batchOps = 4096
+
+// readBatches reads a history file with history.ReadEach in a goroutine of
+// its own and hands the ops to each in batches, so decoding lines and
+// building the compact form run side by side on two cores.
+func readBatches(ctx context.Context, r io.Reader, each func(*batch)) (history.ReadInfo, error) {
+	full := make(chan *batch, 4)
+	free := make(chan *batch, 8)
+	var info history.ReadInfo
+	var err error
+	go func() {
+		defer close(full)
+		cur := &batch{}
+		info, err = history.ReadEach(ctxio.NewReader(ctx, r), func(op history.Op, value []byte) error {
+			v := [2]int32{-1, -1}
+			if value != nil {
+				v = [2]int32{int32(len(cur.buf)), int32(len(cur.buf) + len(value))}
+				cur.buf = append(cur.buf, value...)
+			}
+			cur.ops = append(cur.ops, op)
+			cur.vals = append(cur.vals, v)
+			if len(cur.ops) == batchOps || len(cur.buf) > 1<<30 {
+				full <- cur
+				select {
+				case cur = <-free:
+					cur.ops, cur.vals, cur.buf = cur.ops[:0], cur.vals[:0], cur.buf[:0]
+				default:
+					cur = &batch{}
+				}
+			}
+			return nil
+		})
+		if len(cur.ops) > 0 {
+			full <- cur
+		}
+	}()
+	for bt := range full {
+		each(bt)
+		select {
+		case free <- bt:
+		default:
+		}
+	}
+	return info, err
+}
+
+// txnsHint guesses the transactions in a history file from its size: a
+// transaction is two lines of at least 64 bytes each.
+func txnsHint(r io.Reader) int {
+	f, ok := r.(interface{ Stat() (fs.FileInfo, error) })
+	if !ok {
+		return 0
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
+	return int(min(fi.Size()/128, 1<<31-1))
+}
+
+// StreamInfo is what CheckStream found about the history besides the
+// verdict.
+type StreamInfo struct {
+	// Read is what the reader found (version, end record, torn line).
+	Read history.ReadInfo
+	// Report is history.Validate's report, made op by op.
+	Report history.Report
+	// Ops counts the ops read.
+	Ops int64
+}
+
+// CheckStream judges a faultline history file (history.jsonl) read from r
+// op by op straight into the checker's compact form: no history.Op is
+// kept, so memory goes to the transactions and the graph only, and a
+// history larger than []history.Op would fit in can be judged. Ops are
+// filtered as history.Validate filters them for every checker, so the
+// result is Check's on the validated ops. The error is the reader's (a
+// malformed file, ctx done while reading).
+func (c *Checker) CheckStream(ctx context.Context, r io.Reader) (models.Result, StreamInfo, error) {
+	start := time.Now()
+	var si StreamInfo
+	res, ok := c.newResult()
+	if !ok {
+		return res, si, nil
+	}
+	b := newBuilder(txnsHint(r))
+	v := history.NewValidator()
+	info, err := readBatches(ctx, r, func(bt *batch) {
+		for i := range bt.ops {
+			si.Ops++
+			if v.Keep(bt.ops[i]) {
+				b.add(&bt.ops[i], bt.value(i))
+			}
+		}
+	})
+	si.Read, si.Report = info, v.Report()
+	if ctx.Err() != nil {
+		return res, si, fmt.Errorf("reading stopped: %w", context.Cause(ctx))
+	}
+	if err != nil {
+		return res, si, err
+	}
+	res = c.checkParsed(ctx, b.finish(), res)
+	res.DurationNS = time.Since(start).Nanoseconds()
+	return res, si, nil
+}
+
+// checkParsed judges a history read into the compact form.
+func (c *Checker) checkParsed(ctx context.Context, p *parsed, res models.Result) models.Result {
 	model := res.Model
 	if model == Elle {
 		model = RWRegister
@@ -222,8 +369,8 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		}
 		res.Model = model
 	}
-	p.validate(ops, model)
-	a := newAnalysis(p, ops, c, model)
+	p.validate(model)
+	a := newAnalysis(p, c, model)
 	a.g.edges = make([]edge, 0, 8*len(p.txns))
 	a.g.whys = make([]why, 0, 4*len(p.txns))
 	if len(p.txns) > 0 {
