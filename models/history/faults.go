@@ -116,3 +116,23 @@ func faultKind(f, prefix string) (string, bool) {
 	}
 	return "", false
 }
+
+// PowerKind is the fault kind of a power failure (the nuker's power fault:
+// the target killed and its unsynced writes dropped).
+const PowerKind = "power"
+
+// PowerFailureBetween returns the first power failure that began after
+// time after and before time before, skipping those that never took
+// effect. A checker that finds a write acknowledged (or read) at after and
+// missing from a read invoked at before asks it whether a power failure
+// lies between: then the loss is one of unsynced data. Which nodes held
+// the write is not in the history (a client's node may forward it to a
+// primary), so the window's nodes are reported, not matched.
+func PowerFailureBetween(windows []Window, after, before int64) (Window, bool) {
+	for _, w := range windows {
+		if w.Kind == PowerKind && !w.Failed() && w.Start > after && w.Start < before {
+			return w, true
+		}
+	}
+	return Window{}, false
+}
