@@ -134,6 +134,7 @@ func (n *Node) MountDisk(ctx context.Context, dir string, dirs bool) error {
 		_, err := h.diskControl(tctx, "pending")
 		cancel()
 		if err == nil {
+			n.disk = filepath.Clean(dir)
 			return nil
 		}
 		exited := false
