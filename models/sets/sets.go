@@ -14,11 +14,12 @@
 //     the time it was known to the invocation of the last read that lacked it;
 //   - lost: it was known, and the last read that counts, begun after it was
 //     known, lacks it (so every read after the last one that saw it does).
-//     When a power failure (fault kind "power") began after the element was
-//     last seen (its ack, or the completion of the last read that returned
-//     it) and before the first read that lacks it was invoked, the anomaly
-//     is lost-after-power-failure instead of lost-element: unsynced data
-//     dropped, as distinct from a loss at a failover or a partition;
+//     When a power failure (fault kind "power") finished dropping data
+//     after the element was last seen (its ack, or the completion of the
+//     last read that returned it) and began before the first read that
+//     lacks it was invoked, the anomaly is lost-after-power-failure instead
+//     of lost-element: unsynced data dropped, as distinct from a loss at a
+//     failover or a partition;
 //   - never-read: known, but no read that counts began after it was known;
 //   - unconfirmed: an add of unknown outcome (info, or unfinished) whose
 //     element no read returned; set-full counts these as never-read, here

@@ -109,6 +109,20 @@ func TestHandWritten(t *testing.T) {
 			stats:   map[string]int64{"lost": 1, "lost_after_power_failure": 1},
 		},
 		{
+			name: "seen while the power failure began: still after it", verdict: models.Invalid, kind: LostAfterPowerKind, anomaly: []int64{0, 1, 2, 4, 7, 8},
+			ops: []string{
+				"0 invoke add 1", "0 ok add 1",
+				"1 invoke read nil",
+				"nuker invoke start-power nodes=n1",
+				"1 ok read [1]",
+				"nuker info start-power nodes=n1",
+				"nuker invoke stop-power",
+				"1 invoke read nil", "1 ok read []",
+			},
+			explain: "and a power failure of n1 (op 3, at 30ns) lies between",
+			stats:   map[string]int64{"lost": 1, "lost_after_power_failure": 1},
+		},
+		{
 			name: "power failure before the ack: a plain loss", verdict: models.Invalid, kind: LostKind, anomaly: []int64{4, 5, 6, 7},
 			ops: []string{
 				"nuker invoke start-power nodes=n1", "nuker info start-power nodes=n1",
