@@ -65,3 +65,26 @@ func TestFaultTallies(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecNeedsDisk: the disk filesystem is mounted for a disk fault, and
+// for DiskMount with no fault at all (a passthrough run, to measure it).
+func TestSpecNeedsDisk(t *testing.T) {
+	tests := []struct {
+		name      string
+		nemesis   []string
+		diskMount bool
+		want      bool
+	}{
+		{"no faults", nil, false, false},
+		{"kill only", []string{"kill"}, false, false},
+		{"power", []string{"power"}, false, true},
+		{"disk-mount without faults", nil, true, true},
+		{"disk-mount with a kill", []string{"kill"}, true, true},
+	}
+	for _, tt := range tests {
+		s := Spec{Nemesis: tt.nemesis, DiskMount: tt.diskMount}
+		if got := s.needs().Disk; got != tt.want {
+			t.Errorf("%s: needs().Disk = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

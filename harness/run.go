@@ -163,7 +163,7 @@ func RunTest(ctx context.Context, t Test, opt Options) (*Outcome, error) {
 		defer drt.Close()
 		rt = drt
 	}
-	if err := rt.CheckHost(ctx, nuker.NeedsOf(spec.Nemesis), opt.Progress); err != nil {
+	if err := rt.CheckHost(ctx, spec.needs(), opt.Progress); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 
@@ -355,7 +355,7 @@ func (l *lifecycle) install(ctx context.Context) (node.Installation, error) {
 	}
 	l.log.Info("software ready", "installation", inst.Ref, "took", time.Since(t0).Round(time.Millisecond))
 	l.info.Provenance.addImage("node", inst.Ref)
-	if needs := nuker.NeedsOf(l.spec.Nemesis); needs.Any() {
+	if needs := l.spec.needs(); needs.Any() {
 		t0 = time.Now()
 		if err := l.rt.Preflight(ctx, l.runID, inst, needs, l.progress); err != nil {
 			return node.Installation{}, err
@@ -834,11 +834,19 @@ func collectLogs(ctx context.Context, nodes []node.Node, files []string, dir str
 	wg.Wait()
 }
 
+// needs is what the spec's faults need of the nodes, and the disk
+// filesystem also when DiskMount asks for it without a fault.
+func (s *Spec) needs() node.Needs {
+	n := nuker.NeedsOf(s.Nemesis)
+	n.Disk = n.Disk || s.DiskMount
+	return n
+}
+
 // mountDisks mounts faultline's disk filesystem over the target's data
-// directory on every node when a disk fault is asked for, before Setup
+// directory on every node when a disk fault (or Spec.DiskMount) asks for it, before Setup
 // starts the daemons that use it.
 func (l *lifecycle) mountDisks(ctx context.Context) error {
-	if !nuker.NeedsOf(l.spec.Nemesis).Disk {
+	if !l.spec.needs().Disk {
 		return nil
 	}
 	dd, ok := l.target.(targets.DataDirer)

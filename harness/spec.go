@@ -57,6 +57,10 @@ type Spec struct {
 	// fault's start and stop and between faults.
 	Nemesis         []string `json:"nemesis"`
 	NemesisInterval Duration `json:"nemesis_interval"`
+	// DiskMount mounts the disk filesystem over the target's data
+	// directory even when no disk fault is asked for: it then only passes
+	// through, which is how its cost is measured.
+	DiskMount bool `json:"disk_mount,omitempty"`
 	// Partitions are the partition kinds the partition fault draws from;
 	// empty means the nuker's defaults.
 	Partitions []string `json:"partitions,omitempty"`

@@ -57,6 +57,7 @@ valid exits 4.`,
 			&cli.DurationFlag{Name: "check-timeout", Value: d.CheckTimeout.D(), Usage: "time limit per checker; past it the verdict is unknown", EnvVars: []string{"FAULTLINE_CHECK_TIMEOUT"}},
 			&cli.IntFlag{Name: "ops-per-key", Usage: "ops on one key before its workers move to a fresh key (0: workload default)", EnvVars: []string{"FAULTLINE_OPS_PER_KEY"}},
 			&cli.StringFlag{Name: "test-name", Usage: "name the run is stored under (default: target-workload-faults)", EnvVars: []string{"FAULTLINE_TEST_NAME"}},
+			&cli.BoolFlag{Name: "disk-mount", Usage: "mount faultline's disk filesystem over the target's data directory even with no disk fault: it only passes through (to measure its cost, docs/disk.md)", EnvVars: []string{"FAULTLINE_DISK_MOUNT"}},
 			&cli.StringFlag{Name: "store", Value: d.Store, Usage: "directory runs are stored in", EnvVars: []string{"FAULTLINE_STORE"}},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines", EnvVars: []string{"FAULTLINE_QUIET"}},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the controller's log (always in faultline.log)", EnvVars: []string{"FAULTLINE_VERBOSE"}},
@@ -249,6 +250,7 @@ func specFromFlags(c *cli.Context) (harness.Spec, error) {
 		spec.Nemesis = []string{"all"} // every fault the target supports, resolved by the harness
 	}
 	spec.NemesisInterval = harness.Duration(c.Duration("nemesis-interval"))
+	spec.DiskMount = c.Bool("disk-mount")
 	spec.FaultSchedule = c.String("schedule")
 	if spec.FaultSchedule != "" {
 		if err := scheduleFitsFaults(spec, c.IsSet("nemesis")); err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,9 @@ type Node struct {
 	// tools is the node's tools helper (see tools.go), nil when its image
 	// has faultline's tools.
 	tools *Node
+	// disk is the directory MountDisk mounted the disk filesystem over, ""
+	// when none: the engine's archive API writes beneath that mount.
+	disk string
 }
 
 var _ node.Node = (*Node)(nil)
@@ -370,15 +374,24 @@ func (n *Node) ExecDetached(ctx context.Context, argv ...string) error {
 	return nil
 }
 
-// WriteFile writes data to p in the container.
+// WriteFile writes data to p in the container. Under the disk
+// filesystem's mount the engine's archive API would write to the hidden
+// directory beneath it, so the file is staged in /tmp and copied into
+// place by a command in the node, then synced: a file faultline wrote
+// stands for one installed long before, which a power failure keeps.
 func (n *Node) WriteFile(ctx context.Context, p string, data []byte, mode int64) error {
 	dir := path.Dir(p)
 	if _, err := n.Exec(ctx, "mkdir", "-p", dir); err != nil {
 		return err
 	}
+	name := path.Base(p)
+	mounted := n.disk != "" && (dir == n.disk || strings.HasPrefix(dir, n.disk+"/"))
+	if mounted {
+		dir, name = "/tmp", fmt.Sprintf(".faultline-write-%d-%s", rand.Uint64(), name)
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: path.Base(p), Mode: mode, Size: int64(len(data)), ModTime: time.Now()}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: time.Now()}); err != nil {
 		return err
 	}
 	if _, err := tw.Write(data); err != nil {
@@ -389,6 +402,13 @@ func (n *Node) WriteFile(ctx context.Context, p string, data []byte, mode int64)
 	}
 	if err := n.cli.CopyToContainer(ctx, n.id, dir, &buf, container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("%s: write %s: %w", n.name, p, err)
+	}
+	if mounted {
+		staged := path.Join(dir, name)
+		if _, err := n.Exec(ctx, "sh", "-c", `cat "$1" > "$2" && chmod "$3" "$2" && sync "$2" && rm -f "$1"`,
+			"sh", staged, p, strconv.FormatInt(mode&0o7777, 8)); err != nil {
+			return fmt.Errorf("%s: write %s: %w", n.name, p, err)
+		}
 	}
 	return nil
 }

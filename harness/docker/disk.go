@@ -128,11 +128,20 @@ func (n *Node) MountDisk(ctx context.Context, dir string, dirs bool) error {
 	// Ready once it answers on its control socket (it listens after mounting).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		_, err := h.diskControl(ctx, "pending")
+		// Each try is bounded: an exec into a helper that is exiting may
+		// never answer.
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := h.diskControl(tctx, "pending")
+		cancel()
 		if err == nil {
+			n.disk = filepath.Clean(dir)
 			return nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		exited := false
+		if insp, ierr := n.cli.ContainerInspect(ctx, h.id); ierr == nil && insp.State != nil && !insp.State.Running {
+			exited, err = true, fmt.Errorf("it exited (%d)", insp.State.ExitCode)
+		}
+		if exited || time.Now().After(deadline) || ctx.Err() != nil {
 			logs := h.logs(ctx)
 			return errors.Join(fmt.Errorf("%s: disk helper not ready: %w %s", n.name, err, logs), removeHelper(ctx, h))
 		}

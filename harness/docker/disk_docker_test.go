@@ -78,6 +78,27 @@ func TestDiskHelper(t *testing.T) {
 	if got, err := sh("ls -A /data; cat /data.faultline/a"); err != nil || got != "kept" {
 		t.Errorf("after unmount: %q, %v; want an empty /data and a in the backing directory", got, err)
 	}
+
+	// A directory of the image's layer, which overlayfs will not rename
+	// (EXDEV): its tree is copied aside and shows through the mount. A file
+	// faultline writes there lands inside the mount, synced: a power
+	// failure keeps it.
+	const layer = "/var/lib/dpkg"
+	if err := n.MountDisk(ctx, layer, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WriteFile(ctx, layer+"/faultline.conf", []byte("conf"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Disk(ctx, "power-fail"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sh("test -s " + layer + "/status && stat -c %a " + layer + "/faultline.conf && cat " + layer + "/faultline.conf"); err != nil || got != "640\nconf" {
+		t.Errorf("through the mount over %s: %q, %v; want its status file and faultline.conf 640 \"conf\"", layer, got, err)
+	}
+	if err := n.UnmountDisk(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startBaseNode starts a one-node cluster of faultline's base image for a

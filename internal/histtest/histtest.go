@@ -10,9 +10,10 @@ import (
 	"github.com/faultline/faultline/models/history"
 )
 
-// Build builds a history from lines "process type f [value] [key=K] [node=N]",
-// e.g. "0 invoke add 1 node=n1", "1 ok read [1 2] node=n2" or "nuker info
-// stop-partition". A value is nil, an integer, a list [1 2] or else a
+// Build builds a history from lines "process type f [value] [key=K] [node=N]
+// [nodes=N,M] [failed=N,M]", e.g. "0 invoke add 1 node=n1", "1 ok read [1 2]
+// node=n2" or "nuker info start-power nodes=n1,n2 failed=n2" (a fault's
+// nodes, and those where it did not take effect). A value is nil, an integer, a list [1 2] or else a
 // string. Op i has index i and time 10*i.
 func Build(t testing.TB, lines ...string) []history.Op {
 	t.Helper()
@@ -26,6 +27,10 @@ func Build(t testing.TB, lines ...string) []history.Op {
 				op.Key = k
 			} else if n, ok := strings.CutPrefix(last, "node="); ok {
 				op.Node = n
+			} else if n, ok := strings.CutPrefix(last, "nodes="); ok {
+				op.Nodes = strings.Split(n, ",")
+			} else if n, ok := strings.CutPrefix(last, "failed="); ok {
+				op.Failed = strings.Split(n, ",")
 			} else {
 				break
 			}

@@ -136,3 +136,34 @@ func TestFaultWindowsOutcome(t *testing.T) {
 		t.Errorf("second window: outcome %q, want none (effective)", ws[1].Outcome)
 	}
 }
+
+func TestPowerFailureBetween(t *testing.T) {
+	ws := []Window{
+		{Kind: "kill", Start: 10, Effective: 20, End: 30},
+		{Kind: PowerKind, Start: 40, Effective: 50, End: 60, StartOp: 1},
+		{Kind: PowerKind, Start: 70, End: 90, StartOp: 2}, // no start completion: its end bounds the drop
+		{Kind: PowerKind, Start: 100, Effective: 110, End: 120, StartOp: 3, Outcome: Failed},
+	}
+	tests := []struct {
+		after, before int64
+		want          int64 // StartOp, or -1 for none
+	}{
+		{0, 35, -1},   // only the kill lies between
+		{0, 45, 1},    // the first power failure began before the read
+		{45, 200, 1},  // seen while it began, dropped after
+		{50, 200, 2},  // seen once the first finished dropping
+		{85, 200, 2},  // dropped by the end of the second
+		{90, 200, -1}, // the third never took effect
+		{0, 40, -1},   // the read began as the power failure did
+	}
+	for _, tt := range tests {
+		w, ok := PowerFailureBetween(ws, tt.after, tt.before)
+		got := int64(-1)
+		if ok {
+			got = w.StartOp
+		}
+		if got != tt.want {
+			t.Errorf("PowerFailureBetween(%d, %d) = op %d, want %d", tt.after, tt.before, got, tt.want)
+		}
+	}
+}

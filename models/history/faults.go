@@ -116,3 +116,28 @@ func faultKind(f, prefix string) (string, bool) {
 	}
 	return "", false
 }
+
+// PowerKind is the fault kind of a power failure (the nuker's power fault:
+// the target killed and its unsynced writes dropped).
+const PowerKind = "power"
+
+// PowerFailureBetween returns the first power failure that could have
+// dropped a write last shown to exist at time after (its ack, or the last
+// read that returned it) and found missing by a read invoked at time
+// before: one that began before before and finished dropping (its start
+// completed; its end when the history does not say) after after. Power
+// failures that never took effect are skipped. Which nodes held the write
+// is not in the history (a client's node may forward it to a primary), so
+// the window's nodes are reported, not matched.
+func PowerFailureBetween(windows []Window, after, before int64) (Window, bool) {
+	for _, w := range windows {
+		done := w.Effective
+		if done == 0 {
+			done = w.End
+		}
+		if w.Kind == PowerKind && !w.Failed() && done > after && w.Start < before {
+			return w, true
+		}
+	}
+	return Window{}, false
+}

@@ -13,7 +13,13 @@
 //     read that began after it was known lacks it; the stale window runs from
 //     the time it was known to the invocation of the last read that lacked it;
 //   - lost: it was known, and the last read that counts, begun after it was
-//     known, lacks it (so every read after the last one that saw it does);
+//     known, lacks it (so every read after the last one that saw it does).
+//     When a power failure (fault kind "power") finished dropping data
+//     after the element was last seen (its ack, or the completion of the
+//     last read that returned it) and began before the first read that
+//     lacks it was invoked, the anomaly is lost-after-power-failure instead
+//     of lost-element: unsynced data dropped, as distinct from a loss at a
+//     failover or a partition;
 //   - never-read: known, but no read that counts began after it was known;
 //   - unconfirmed: an add of unknown outcome (info, or unfinished) whose
 //     element no read returned; set-full counts these as never-read, here
@@ -56,10 +62,13 @@ const Name = "set"
 
 // Kinds of the anomalies.
 const (
-	LostKind       = "lost-element"
-	StaleKind      = "stale-element"
-	UnexpectedKind = "unexpected-element"
-	DuplicatedKind = "duplicated-element"
+	LostKind = "lost-element"
+	// LostAfterPowerKind is a lost element with a power failure between
+	// its last sighting and the first read that lacks it.
+	LostAfterPowerKind = "lost-after-power-failure"
+	StaleKind          = "stale-element"
+	UnexpectedKind     = "unexpected-element"
+	DuplicatedKind     = "duplicated-element"
 )
 
 // DefaultMaxAnomalies bounds the anomalies a result lists when
@@ -99,6 +108,7 @@ func (c *Checker) Name() string { return Name }
 // are skipped and make an otherwise valid verdict unknown, and a done ctx
 // makes it unknown with the reason. Stats: keys, attempts (adds),
 // acknowledged, indeterminate, failed, reads (ok reads), stable, lost,
+// lost_after_power_failure (the lost ones a power failure explains),
 // stale, never_read, unconfirmed, recovered (indeterminate adds that reads
 // returned), unexpected, duplicated, duplicate_adds, malformed, and
 // unmatched_completions when some completion had no invocation.
@@ -136,13 +146,15 @@ type elem struct {
 type stats struct {
 	attempts, acked, indet, failed, reads                  int64
 	stable, lost, stale, neverRead, unconfirmed, recovered int64
+	lostAfterPower                                         int64
 	unexpected, duplicated, duplicateAdds, malformed       int64
 	worstStale                                             int64
 	worstStaleElem                                         string
 	firstMalformed                                         string
 	anomalies                                              []models.Anomaly
 	maxAnomalies                                           int
-	unlisted                                               int64 // anomalies beyond maxAnomalies
+	windows                                                []history.Window // faults, for lost elements
+	unlisted                                               int64            // anomalies beyond maxAnomalies
 }
 
 // report lists the anomaly build makes, unless enough are listed already.
@@ -167,7 +179,7 @@ func (s *stats) malformedOp(op *history.Op, format string, args ...any) {
 func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 	res := models.Result{Checker: Name, Model: Name}
 	calls, _, unmatched := history.Pair(ops)
-	st := &stats{maxAnomalies: cmp.Or(c.MaxAnomalies, DefaultMaxAnomalies)}
+	st := &stats{maxAnomalies: cmp.Or(c.MaxAnomalies, DefaultMaxAnomalies), windows: history.FaultWindows(ops)}
 
 	keyIDs := map[string]int{}
 	var keys []*keyOps
@@ -211,22 +223,23 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 
 	res.Anomalies = st.anomalies
 	res.Stats = map[string]int64{
-		"keys":           int64(len(keys)),
-		"attempts":       st.attempts,
-		"acknowledged":   st.acked,
-		"indeterminate":  st.indet,
-		"failed":         st.failed,
-		"reads":          st.reads,
-		"stable":         st.stable,
-		"lost":           st.lost,
-		"stale":          st.stale,
-		"never_read":     st.neverRead,
-		"unconfirmed":    st.unconfirmed,
-		"recovered":      st.recovered,
-		"unexpected":     st.unexpected,
-		"duplicated":     st.duplicated,
-		"duplicate_adds": st.duplicateAdds,
-		"malformed":      st.malformed,
+		"keys":                     int64(len(keys)),
+		"attempts":                 st.attempts,
+		"acknowledged":             st.acked,
+		"indeterminate":            st.indet,
+		"failed":                   st.failed,
+		"reads":                    st.reads,
+		"stable":                   st.stable,
+		"lost":                     st.lost,
+		"lost_after_power_failure": st.lostAfterPower,
+		"stale":                    st.stale,
+		"never_read":               st.neverRead,
+		"unconfirmed":              st.unconfirmed,
+		"recovered":                st.recovered,
+		"unexpected":               st.unexpected,
+		"duplicated":               st.duplicated,
+		"duplicate_adds":           st.duplicateAdds,
+		"malformed":                st.malformed,
 	}
 	if unmatched > 0 {
 		res.Stats["unmatched_completions"] = int64(unmatched)
@@ -255,6 +268,9 @@ func (c *Checker) check(ctx context.Context, ops []history.Op) models.Result {
 		}
 		if c.Linearizable && st.stale > 0 {
 			counts = append(counts, fmt.Sprintf("%d stale", st.stale))
+		}
+		if st.lostAfterPower > 0 {
+			counts[0] += fmt.Sprintf(" (%d after a power failure)", st.lostAfterPower)
 		}
 		if bad == 1 {
 			parts = append(parts, res.Anomalies[0].Explanation)
@@ -460,7 +476,19 @@ func (k *keyChecker) judge(ops []history.Op, calls []call, ko *keyOps, st *stats
 			}
 		case e.known >= 0 && lastRel >= 0 && k.invs[lastRel] > e.known:
 			st.lost++
-			st.report(func() models.Anomaly { return k.lost(ops, calls, ko, e, lastRel) })
+			from := k.firstLacking(e)
+			w, power := history.PowerFailureBetween(st.windows, k.lastSeen(ops, calls, ko, e), ops[calls[reads[from]].Inv].Time)
+			if power {
+				st.lostAfterPower++
+			}
+			st.report(func() models.Anomaly {
+				a := k.lost(ops, calls, ko, e, from, lastRel)
+				if power {
+					a.Kind = LostAfterPowerKind
+					a.Explanation += fmt.Sprintf(", and a power failure of %s (op %d, at %v) lies between", strings.Join(w.Nodes, ", "), w.StartOp, time.Duration(w.Start))
+				}
+				return a
+			})
 		case e.known >= 0:
 			st.neverRead++
 		default:
@@ -521,7 +549,24 @@ func onKey(key string) string {
 	return " of key " + key
 }
 
-func (k *keyChecker) lost(ops []history.Op, calls []call, ko *keyOps, e *elem, lastRel int) models.Anomaly {
+// firstLacking is the rank of the first read that lacks lost element e:
+// every read ranked after both the last that saw it and the moment it
+// became known lacks it.
+func (k *keyChecker) firstLacking(e *elem) int {
+	return max(int(e.maxP)+1, sort.SearchInts(k.invs, e.known+1))
+}
+
+// lastSeen is the time element e was last shown to exist: when it became
+// known, or when the last read that returned it completed, if later.
+func (k *keyChecker) lastSeen(ops []history.Op, calls []call, ko *keyOps, e *elem) int64 {
+	t := ops[e.known].Time
+	if e.maxP >= 0 {
+		t = max(t, ops[calls[ko.reads[e.maxP]].Done].Time)
+	}
+	return t
+}
+
+func (k *keyChecker) lost(ops []history.Op, calls []call, ko *keyOps, e *elem, from, lastRel int) models.Anomaly {
 	reads := ko.reads
 	ids := []int32{e.add, e.knownBy}
 	var how string
@@ -534,9 +579,6 @@ func (k *keyChecker) lost(ops []history.Op, calls []call, ko *keyOps, e *elem, l
 		ids = append(ids, reads[e.maxP])
 		how += fmt.Sprintf(", %s last saw it", opName(ops, calls[reads[e.maxP]]))
 	}
-	// Every read ranked after both the last that saw it and the moment it
-	// became known lacks it.
-	from := max(int(e.maxP)+1, sort.SearchInts(k.invs, e.known+1))
 	ids = append(ids, reads[from], reads[lastRel])
 	n := lastRel - from + 1
 	var missing string

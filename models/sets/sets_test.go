@@ -97,6 +97,78 @@ func TestHandWritten(t *testing.T) {
 			explain: "Element 1 was lost: process 1's read (ops 2–3) saw it, added by process 0's indeterminate add of 1 (ops 0–1), but the last read, process 1's read (ops 4–5), lacks it",
 		},
 		{
+			name: "lost after a power failure", verdict: models.Invalid, kind: LostAfterPowerKind, anomaly: []int64{0, 1, 2, 3, 8, 9},
+			ops: []string{
+				"0 invoke add 1", "0 ok add 1",
+				"1 invoke read nil", "1 ok read [1]",
+				"nuker invoke start-power nodes=n1", "nuker info start-power nodes=n1",
+				"nuker invoke stop-power", "nuker info stop-power",
+				"1 invoke read nil", "1 ok read []",
+			},
+			explain: "the last read, process 1's read (ops 8–9), lacks it, and a power failure of n1 (op 4, at 40ns) lies between",
+			stats:   map[string]int64{"lost": 1, "lost_after_power_failure": 1},
+		},
+		{
+			name: "seen while the power failure began: still after it", verdict: models.Invalid, kind: LostAfterPowerKind, anomaly: []int64{0, 1, 2, 4, 7, 8},
+			ops: []string{
+				"0 invoke add 1", "0 ok add 1",
+				"1 invoke read nil",
+				"nuker invoke start-power nodes=n1",
+				"1 ok read [1]",
+				"nuker info start-power nodes=n1",
+				"nuker invoke stop-power",
+				"1 invoke read nil", "1 ok read []",
+			},
+			explain: "and a power failure of n1 (op 3, at 30ns) lies between",
+			stats:   map[string]int64{"lost": 1, "lost_after_power_failure": 1},
+		},
+		{
+			name: "power failure before the ack: a plain loss", verdict: models.Invalid, kind: LostKind, anomaly: []int64{4, 5, 6, 7},
+			ops: []string{
+				"nuker invoke start-power nodes=n1", "nuker info start-power nodes=n1",
+				"nuker invoke stop-power", "nuker info stop-power",
+				"0 invoke add 1", "0 ok add 1",
+				"1 invoke read nil", "1 ok read []",
+			},
+			explain: "the last read, process 1's read (ops 6–7), lacks it",
+			stats:   map[string]int64{"lost": 1, "lost_after_power_failure": 0},
+		},
+		{
+			name: "power failure after the read that missed it: a plain loss", verdict: models.Invalid, kind: LostKind, anomaly: []int64{0, 1, 2, 5},
+			ops: []string{
+				"0 invoke add 1", "0 ok add 1",
+				"1 invoke read nil",
+				"nuker invoke start-power nodes=n1,n2,n3", "nuker info start-power nodes=n1,n2,n3",
+				"1 ok read []",
+			},
+			stats: map[string]int64{"lost": 1, "lost_after_power_failure": 0},
+		},
+		{
+			name: "seen after the power failure, then lost: a plain loss", verdict: models.Invalid, kind: LostKind, anomaly: []int64{0, 1, 4, 5, 6, 7},
+			ops: []string{
+				"0 invoke add 1", "0 ok add 1",
+				"nuker invoke start-power nodes=n1", "nuker info start-power nodes=n1",
+				"1 invoke read nil", "1 ok read [1]",
+				"1 invoke read nil", "1 ok read []",
+			},
+			stats: map[string]int64{"lost": 1, "lost_after_power_failure": 0},
+		},
+		{
+			name: "a power failure that never took effect: a plain loss", verdict: models.Invalid, kind: LostKind, anomaly: []int64{0, 1, 4, 5},
+			ops: []string{
+				"0 invoke add 1", "0 ok add 1",
+				"nuker invoke start-power nodes=n1", "nuker info start-power nodes=n1 failed=n1",
+				"1 invoke read nil", "1 ok read []",
+			},
+			stats: map[string]int64{"lost": 1, "lost_after_power_failure": 0},
+		},
+		{name: "power failure, nothing lost", verdict: models.Valid, ops: []string{
+			"0 invoke add 1", "0 ok add 1",
+			"nuker invoke start-power nodes=n1", "nuker info start-power nodes=n1",
+			"nuker invoke stop-power", "nuker info stop-power",
+			"1 invoke read nil", "1 ok read [1]",
+		}, stats: map[string]int64{"stable": 1, "lost": 0, "lost_after_power_failure": 0}},
+		{
 			name: "unexpected element", verdict: models.Invalid, kind: UnexpectedKind, anomaly: []int64{2, 3},
 			ops:     []string{"0 invoke add 1", "0 ok add 1", "1 invoke read nil", "1 ok read [1 9]"},
 			explain: "Process 1's read (ops 2–3) returned 9, which no add attempted",
@@ -220,13 +292,35 @@ func TestMaxAnomaliesAndStats(t *testing.T) {
 	}
 	want := map[string]int64{
 		"keys": 1, "attempts": 3, "acknowledged": 2, "indeterminate": 0, "failed": 1, "reads": 1,
-		"stable": 0, "lost": 2, "stale": 0, "never_read": 0, "unconfirmed": 0, "recovered": 0,
+		"stable": 0, "lost": 2, "lost_after_power_failure": 0, "stale": 0, "never_read": 0, "unconfirmed": 0, "recovered": 0,
 		"unexpected": 4, "duplicated": 0, "duplicate_adds": 0, "malformed": 0,
 	}
 	if !reflect.DeepEqual(res.Stats, want) {
 		t.Errorf("stats %v, want %v", res.Stats, want)
 	}
 	if !strings.HasPrefix(res.Reason, "2 lost, 4 unexpected elements; the first: ") {
+		t.Errorf("reason %q", res.Reason)
+	}
+}
+
+// TestLostAfterPowerReason: the reason counts the losses a power failure
+// explains apart from the others.
+func TestLostAfterPowerReason(t *testing.T) {
+	res := New().Check(context.Background(), hist(t,
+		"0 invoke add 1", "0 ok add 1",
+		"nuker invoke start-power nodes=n1,n2,n3", "nuker info start-power nodes=n1,n2,n3",
+		"0 invoke add 2", "0 ok add 2",
+		"1 invoke read nil", "1 ok read []",
+	), models.Options{})
+	if res.Verdict != models.Invalid {
+		t.Fatalf("%s: %s", res.Verdict, res.Reason)
+	}
+	kinds := []string{res.Anomalies[0].Kind, res.Anomalies[1].Kind}
+	slices.Sort(kinds)
+	if want := []string{LostAfterPowerKind, LostKind}; !slices.Equal(kinds, want) {
+		t.Errorf("kinds %v, want %v", kinds, want)
+	}
+	if !strings.HasPrefix(res.Reason, "2 lost (1 after a power failure) elements; the first: ") {
 		t.Errorf("reason %q", res.Reason)
 	}
 }

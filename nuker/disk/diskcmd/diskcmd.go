@@ -12,7 +12,9 @@
 //
 // serve moves the directory, as process PID sees it, aside to DIR.faultline
 // (the backing directory, kept across restarts of serve), puts an empty
-// directory of the same owner and mode in its place and mounts the
+// directory of the same owner and mode in its place (or, where overlayfs
+// refuses to rename a directory of an image layer, copies the tree and
+// empties the directory) and mounts the
 // filesystem there in PID's mount namespace. It runs until SIGTERM or
 // SIGINT, then unmounts. send prints the answer to one control command (see
 // nuker/disk's control protocol) and exits 1 on an error answer.
@@ -154,7 +156,13 @@ func moveAside(dir, backing string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("data directory %s is not a directory", dir)
 	}
-	if err := os.Rename(dir, backing); err != nil {
+	err = os.Rename(dir, backing)
+	if errors.Is(err, syscall.EXDEV) {
+		// overlayfs (a container's root) refuses to rename a directory of
+		// an image layer: copy it instead, and leave dir empty in place.
+		return copyAside(dir, backing)
+	}
+	if err != nil {
 		return fmt.Errorf("move data directory aside: %w", err)
 	}
 	if err := os.Mkdir(dir, fi.Mode().Perm()); err != nil {
@@ -165,4 +173,92 @@ func moveAside(dir, backing string) error {
 		return fmt.Errorf("recreate data directory: %w", err)
 	}
 	return os.Chmod(dir, fi.Mode().Perm())
+}
+
+// copyAside copies dir's tree to backing (through a temporary name, so a
+// failed copy leaves no backing that a later serve would trust), then
+// empties dir, which keeps its owner and mode.
+func copyAside(dir, backing string) error {
+	tmp := backing + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("copy data directory aside: %w", err)
+	}
+	if err := copyTree(dir, tmp); err != nil {
+		return fmt.Errorf("copy data directory aside: %w", err)
+	}
+	if err := os.Rename(tmp, backing); err != nil {
+		return fmt.Errorf("copy data directory aside: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("empty data directory: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("empty data directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// copyTree copies directories, regular files and symbolic links from src
+// to dst (which must not exist) with their modes and owners; any other
+// kind of file is refused, since a data directory holds none before its
+// daemon starts.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.IsDir():
+			err = os.Mkdir(to, 0o700)
+		case fi.Mode().IsRegular():
+			err = copyFile(p, to)
+		case fi.Mode()&os.ModeSymlink != 0:
+			var link string
+			if link, err = os.Readlink(p); err == nil {
+				err = os.Symlink(link, to)
+			}
+		default:
+			err = fmt.Errorf("%s: cannot copy a %s", p, fi.Mode().Type())
+		}
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if err := os.Lchown(to, int(st.Uid), int(st.Gid)); err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return nil
+		}
+		// After the chown, which clears set-id bits.
+		return os.Chmod(to, fi.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky))
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		return errors.Join(err, out.Close())
+	}
+	return out.Close()
 }

@@ -107,3 +107,47 @@ func TestServeInOtherNamespace(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestCopyAside: where a rename is refused (overlayfs, EXDEV), the tree is
+// copied with its modes and the data directory left empty in place.
+func TestCopyAside(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	backing := dir + BackingSuffix
+	for _, d := range []string{dir, filepath.Join(dir, "15", "main")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "15", "main", "PG_VERSION"), []byte("15\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("15/main", filepath.Join(dir, "current")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o710); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyAside(dir, backing); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(backing, "current", "PG_VERSION")); err != nil || string(b) != "15\n" {
+		t.Errorf("copied file through the copied link: %q, %v", b, err)
+	}
+	for p, want := range map[string]os.FileMode{
+		backing: 0o710, filepath.Join(backing, "15", "main"): 0o750,
+		filepath.Join(backing, "15", "main", "PG_VERSION"): 0o640, dir: 0o710,
+	} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
+		}
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("data directory not emptied: %v, %v", entries, err)
+	}
+	if _, err := os.Stat(backing + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("temporary copy left: %v", err)
+	}
+}
