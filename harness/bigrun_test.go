@@ -252,3 +252,22 @@ func slicesIndex[T comparable](xs []T, x T) int {
 	}
 	return -1
 }
+
+// BenchmarkCheckBigRun re-checks the run directory $FAULTLINE_BIGRUN_DIR
+// as `faultline check DIR` does (read, check, report), for a profile of
+// that path; it skips when the variable is unset.
+func BenchmarkCheckBigRun(b *testing.B) {
+	dir := os.Getenv(bigRunEnv)
+	if dir == "" {
+		b.Skipf("set %s to a run directory (TestWriteBigRun writes one)", bigRunEnv)
+	}
+	for b.Loop() {
+		res, err := Check(context.Background(), dir, nil, 5*time.Minute, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Verdict != models.Valid {
+			b.Fatalf("%s: %s (%s)", dir, res.Verdict, res.Reason)
+		}
+	}
+}

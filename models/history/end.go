@@ -103,7 +103,7 @@ type line struct {
 // writing it): it is dropped and reported in ReadInfo.Torn.
 func ReadWithInfo(r io.Reader) ([]Op, ReadInfo, error) {
 	var ops []Op
-	info, err := readEach(r, false, func(op Op, _ []byte) error {
+	info, err := readEach(r, false, &valueCache{}, func(op Op, _ []byte) error {
 		ops = append(ops, op)
 		return nil
 	})
@@ -123,7 +123,8 @@ func parseLine(b []byte, version int) (line, error) {
 	if err := d.Decode(&l); err != nil {
 		return line{}, err
 	}
-	if d.More() {
+	// Decoder.More is false before a stray '}' or ']': look at the rest.
+	if len(bytes.TrimSpace(b[d.InputOffset():])) > 0 {
 		return line{}, errors.New("more than one JSON value on the line")
 	}
 	if l.End != nil {
