@@ -165,11 +165,14 @@ func TestCutOff(t *testing.T) {
 	tests := []struct {
 		name   string
 		grudge map[string][]string
+		nodes  []string // the client ops' nodes
 		want   []string
 	}{
-		{"halves", map[string][]string{"n1": {"n4", "n5"}, "n2": {"n4", "n5"}, "n3": {"n4", "n5"}, "n4": {"n1", "n2", "n3"}, "n5": {"n1", "n2", "n3"}}, []string{"n4", "n5"}},
-		{"majorities ring", map[string][]string{"n1": {"n3", "n5"}, "n2": {"n3", "n4"}, "n3": {"n1", "n2"}, "n4": {"n2", "n5"}, "n5": {"n1", "n4"}}, nil},
-		{"one-way drop still cuts TCP", map[string][]string{"n1": {"n2", "n3"}, "n2": {}, "n3": {}}, []string{"n1"}},
+		{"halves", map[string][]string{"n1": {"n4", "n5"}, "n2": {"n4", "n5"}, "n3": {"n4", "n5"}, "n4": {"n1", "n2", "n3"}, "n5": {"n1", "n2", "n3"}}, nil, []string{"n4", "n5"}},
+		{"majorities ring", map[string][]string{"n1": {"n3", "n5"}, "n2": {"n3", "n4"}, "n3": {"n1", "n2"}, "n4": {"n2", "n5"}, "n5": {"n1", "n4"}}, nil, nil},
+		{"one-way drop still cuts TCP", map[string][]string{"n1": {"n2", "n3"}, "n2": {}, "n3": {}}, nil, []string{"n1"}},
+		{"client nodes widen the cluster", map[string][]string{"n1": {"n2", "n3"}}, []string{"n1", "n4", "n5"}, nil},
+		{"client nodes the grudge names", map[string][]string{"n1": {"n2", "n3"}}, []string{"n1", "n2"}, []string{"n1"}},
 	}
 	for _, tt := range tests {
 		// The grudge as history.jsonl gives it back: decoded JSON.
@@ -181,14 +184,21 @@ func TestCutOff(t *testing.T) {
 			}
 			decoded[a] = l
 		}
-		got := cutOff(history.Window{Kind: "partition", Value: decoded}, nil)
+		got := cutOff(history.Window{Kind: "partition", Value: decoded}, tt.nodes)
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: cut off %v, want %v", tt.name, got, tt.want)
 		}
 		// During a run the value is the nuker's own named map type.
 		type grudge map[string][]string
-		if got := cutOff(history.Window{Kind: "partition", Value: grudge(tt.grudge)}, nil); !reflect.DeepEqual(got, tt.want) {
+		if got := cutOff(history.Window{Kind: "partition", Value: grudge(tt.grudge)}, tt.nodes); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s (in memory): cut off %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestOpNodes(t *testing.T) {
+	opers := []operation{{node: "n2"}, {node: "n2"}, {}, {node: "n1"}, {node: "n2"}, {node: "n3"}}
+	if got, want := opNodes(opers), []string{"n2", "n1", "n3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("opNodes = %v, want %v", got, want)
 	}
 }
