@@ -178,8 +178,15 @@ func writeBigRun(dir string, entries int, seed uint64) (int, error) {
 			} else {
 				f, nodesOf, cut = "stop-partition", []string{cut}, ""
 			}
-			for _, typ := range []history.Type{history.Invoke, history.Info} {
-				if err := appendOp(history.Op{Type: typ, Process: history.Nuker, F: f, Nodes: nodesOf, Value: nodesOf}); err != nil {
+			// As the nuker writes them: what was asked, then the grudge
+			// (node -> nodes whose traffic it drops) in effect.
+			var asked, done any = map[string]any{"partition": "one"}, grudgeCutting(nodesOf[0], nodes)
+			if f == "stop-partition" {
+				asked, done = nil, nil
+			}
+			for _, op := range []history.Op{{Type: history.Invoke, Value: asked}, {Type: history.Info, Value: done}} {
+				op.Process, op.F, op.Nodes = history.Nuker, f, nodesOf
+				if err := appendOp(op); err != nil {
 					return 0, err
 				}
 				n++
@@ -242,6 +249,19 @@ func writeBigRun(dir string, entries int, seed uint64) (int, error) {
 		return 0, err
 	}
 	return len(finals), f.Close()
+}
+
+// grudgeCutting is the grudge that cuts node off from the other nodes of
+// n1..nN, both ways.
+func grudgeCutting(node string, nodes int) map[string][]string {
+	g := map[string][]string{}
+	for i := 1; i <= nodes; i++ {
+		if other := fmt.Sprintf("n%d", i); other != node {
+			g[node] = append(g[node], other)
+			g[other] = []string{node}
+		}
+	}
+	return g
 }
 
 func slicesIndex[T comparable](xs []T, x T) int {
