@@ -85,6 +85,20 @@ func isPartition(kind string) bool { return strings.HasPrefix(kind, "partition")
 
 // CAP measures the CAP/PACELC profile of a history from its client ops,
 // its partition windows and the checkers' results.
+// StatsAndCAP is Stats with its Availability set (AvailabilityOf) and
+// CAP, from one pairing and one summary of the history: the three apart
+// pair and summarize it three times, a second of `faultline check` at a
+// million entries.
+func StatsAndCAP(ops []history.Op, results []models.Result) (Summary, CAPProfile) {
+	opers, _ := pairOps(ops)
+	windows := heldWindows(history.FaultWindows(ops))
+	s := summarize(opers, windows)
+	avail := availability(opers, windows, s)
+	p := capProfile(opers, windows, s, results)
+	s.Availability = &avail
+	return s, p
+}
+
 func CAP(ops []history.Op, results []models.Result) CAPProfile {
 	opers, _ := pairOps(ops)
 	windows := heldWindows(history.FaultWindows(ops))

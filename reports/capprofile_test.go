@@ -120,6 +120,14 @@ func TestCAP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := CAP(tt.ops, tt.results)
+			// StatsAndCAP gives what the three give apart.
+			stats, p2 := StatsAndCAP(tt.ops, tt.results)
+			want := Stats(tt.ops)
+			avail := AvailabilityOf(tt.ops)
+			want.Availability = &avail
+			if !reflect.DeepEqual(p2, p) || !reflect.DeepEqual(stats, want) {
+				t.Errorf("StatsAndCAP = %+v, %+v\nwant %+v, %+v", stats, p2, want, p)
+			}
 			if p.Class != tt.class || p.Line != tt.line {
 				t.Errorf("class %q line %q\nwant %q line %q", p.Class, p.Line, tt.class, tt.line)
 			}
