@@ -118,6 +118,19 @@ func writeBigRun(dir string, entries int, seed uint64) (int, error) {
 	step := max(entries/12, 1)
 	cut := ""
 	nextFault := step
+	// put writes v as out does: 1% end info, half of those having taken
+	// effect.
+	put := func(out history.Op, v int64) history.Op {
+		if rng.IntN(100) == 0 {
+			out.Type, out.Error = history.Info, "i/o timeout"
+			if rng.IntN(2) == 0 {
+				store[out.Key] = v
+			}
+			return out
+		}
+		store[out.Key] = v
+		return out
+	}
 	apply := func(op history.Op) history.Op {
 		out := op
 		out.Type = history.OK
@@ -135,26 +148,11 @@ func writeBigRun(dir string, entries int, seed uint64) (int, error) {
 			return out
 		case "write":
 			v, _ := history.Int(op.Value)
-			if rng.IntN(100) == 0 {
-				out.Type, out.Error = history.Info, "i/o timeout"
-				if rng.IntN(2) == 0 {
-					store[op.Key] = v
-				}
-				return out
-			}
-			store[op.Key] = v
+			return put(out, v)
 		case "cas":
 			old, nw, _ := history.IntPair(op.Value)
 			if ok && cur == old {
-				if rng.IntN(100) == 0 {
-					out.Type, out.Error = history.Info, "i/o timeout"
-					if rng.IntN(2) == 0 {
-						store[op.Key] = nw
-					}
-					return out
-				}
-				store[op.Key] = nw
-				return out
+				return put(out, nw)
 			}
 			out.Type, out.Error, out.Answered = history.Fail, "compare failed: value differs", true
 		}
