@@ -98,9 +98,7 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 	if len(results) == 0 {
 		reasons = append(reasons, "no checker ran")
 	}
-	stats := reports.Stats(ops)
-	avail := reports.AvailabilityOf(ops)
-	stats.Availability = &avail
+	stats, capProfile := reports.StatsAndCAP(ops, results)
 	// The spec was validated when the run started; a bad SLO in a stored
 	// spec.json is left unchecked rather than failing the check.
 	var sloResults []reports.SLOResult
@@ -127,7 +125,7 @@ func assemble(spec Spec, ops []history.Op, results []models.Result, info RunInfo
 	return Results{
 		Format: ResultsFormat, Version: ResultsVersion, Test: spec.Test,
 		Verdict: verdict, Reason: strings.Join(reasons, "; "),
-		Results: results, Stats: stats, CAPProfile: reports.CAP(ops, results),
+		Results: results, Stats: stats, CAPProfile: capProfile,
 		SLOs: sloResults, Faults: faults, Run: info,
 	}
 }

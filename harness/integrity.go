@@ -43,7 +43,11 @@ type HistoryCheck struct {
 // errors) until ctx is done, and what was found about it. prefix asks to
 // judge a history without its end record as a prefix.
 func readRunHistory(ctx context.Context, r io.Reader, name string, prefix bool) ([]history.Op, *HistoryCheck, error) {
-	ops, info, err := history.ReadWithInfo(ctxio.NewReader(ctx, r))
+	lines := 0
+	if f, ok := r.(io.ReaderAt); ok {
+		lines = history.CountLines(f)
+	}
+	ops, info, err := history.ReadWithInfoLines(ctxio.NewReader(ctx, r), lines)
 	if ctx.Err() != nil {
 		return nil, nil, fmt.Errorf("%s: reading stopped: %w", name, context.Cause(ctx))
 	}

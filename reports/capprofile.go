@@ -85,6 +85,20 @@ func isPartition(kind string) bool { return strings.HasPrefix(kind, "partition")
 
 // CAP measures the CAP/PACELC profile of a history from its client ops,
 // its partition windows and the checkers' results.
+// StatsAndCAP is Stats with its Availability set (AvailabilityOf) and
+// CAP, from one pairing and one summary of the history: the three apart
+// pair and summarize it three times, a second of `faultline check` at a
+// million entries.
+func StatsAndCAP(ops []history.Op, results []models.Result) (Summary, CAPProfile) {
+	opers, _ := pairOps(ops)
+	windows := heldWindows(history.FaultWindows(ops))
+	s := summarize(opers, windows)
+	avail := availability(opers, windows, s)
+	p := capProfile(opers, windows, s, results)
+	s.Availability = &avail
+	return s, p
+}
+
 func CAP(ops []history.Op, results []models.Result) CAPProfile {
 	opers, _ := pairOps(ops)
 	windows := heldWindows(history.FaultWindows(ops))
@@ -162,8 +176,9 @@ func capProfile(opers []operation, windows []history.Window, s Summary, results 
 		cp.Basis = "overall verdict"
 	}
 	cp.Consistency = judge(in)
+	nodes := opNodes(opers)
 	for _, w := range parts {
-		cut := cutOff(w, opers)
+		cut := cutOff(w, nodes)
 		cp.Cut = append(cp.Cut, cut)
 		// Count only while the partition certainly held: from its start's
 		// completion to its stop's invocation (applying and healing take a
@@ -205,6 +220,26 @@ func capProfile(opers []operation, windows []history.Window, s Summary, results 
 	return p
 }
 
+// opNodes returns the nodes the client ops were sent to, once each. It is
+// computed once for every partition window: a pass over a million ops per
+// window cost a second of `faultline check`.
+func opNodes(opers []operation) []string {
+	seen := map[string]bool{}
+	var out []string
+	last := ""
+	for _, o := range opers {
+		if o.node == "" || o.node == last {
+			continue
+		}
+		last = o.node
+		if !seen[o.node] {
+			seen[o.node] = true
+			out = append(out, o.node)
+		}
+	}
+	return out
+}
+
 const (
 	minInt64 = -1 << 63
 	maxInt64 = 1<<63 - 1
@@ -222,8 +257,9 @@ func pct(f float64) string {
 // cutOff returns the nodes that a partition window's grudge (its Value:
 // node -> nodes whose traffic it drops) leaves unable to reach a majority
 // of the cluster, itself included. The cluster is every node the grudge or
-// the client ops name. A window without a readable grudge cuts off nothing.
-func cutOff(w history.Window, opers []operation) []string {
+// the client ops name (nodes, see opNodes). A window without a readable
+// grudge cuts off nothing.
+func cutOff(w history.Window, nodes []string) []string {
 	g, ok := grudgeOf(w.Value)
 	if !ok {
 		return nil
@@ -235,10 +271,8 @@ func cutOff(w history.Window, opers []operation) []string {
 			all[b] = true
 		}
 	}
-	for _, o := range opers {
-		if o.node != "" {
-			all[o.node] = true
-		}
+	for _, n := range nodes {
+		all[n] = true
 	}
 	drops := func(a, b string) bool { return contains(g[a], b) }
 	majority := len(all)/2 + 1

@@ -120,6 +120,14 @@ func TestCAP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := CAP(tt.ops, tt.results)
+			// StatsAndCAP gives what the three give apart.
+			stats, p2 := StatsAndCAP(tt.ops, tt.results)
+			want := Stats(tt.ops)
+			avail := AvailabilityOf(tt.ops)
+			want.Availability = &avail
+			if !reflect.DeepEqual(p2, p) || !reflect.DeepEqual(stats, want) {
+				t.Errorf("StatsAndCAP = %+v, %+v\nwant %+v, %+v", stats, p2, want, p)
+			}
 			if p.Class != tt.class || p.Line != tt.line {
 				t.Errorf("class %q line %q\nwant %q line %q", p.Class, p.Line, tt.class, tt.line)
 			}
@@ -165,11 +173,14 @@ func TestCutOff(t *testing.T) {
 	tests := []struct {
 		name   string
 		grudge map[string][]string
+		nodes  []string // the client ops' nodes
 		want   []string
 	}{
-		{"halves", map[string][]string{"n1": {"n4", "n5"}, "n2": {"n4", "n5"}, "n3": {"n4", "n5"}, "n4": {"n1", "n2", "n3"}, "n5": {"n1", "n2", "n3"}}, []string{"n4", "n5"}},
-		{"majorities ring", map[string][]string{"n1": {"n3", "n5"}, "n2": {"n3", "n4"}, "n3": {"n1", "n2"}, "n4": {"n2", "n5"}, "n5": {"n1", "n4"}}, nil},
-		{"one-way drop still cuts TCP", map[string][]string{"n1": {"n2", "n3"}, "n2": {}, "n3": {}}, []string{"n1"}},
+		{"halves", map[string][]string{"n1": {"n4", "n5"}, "n2": {"n4", "n5"}, "n3": {"n4", "n5"}, "n4": {"n1", "n2", "n3"}, "n5": {"n1", "n2", "n3"}}, nil, []string{"n4", "n5"}},
+		{"majorities ring", map[string][]string{"n1": {"n3", "n5"}, "n2": {"n3", "n4"}, "n3": {"n1", "n2"}, "n4": {"n2", "n5"}, "n5": {"n1", "n4"}}, nil, nil},
+		{"one-way drop still cuts TCP", map[string][]string{"n1": {"n2", "n3"}, "n2": {}, "n3": {}}, nil, []string{"n1"}},
+		{"client nodes widen the cluster", map[string][]string{"n1": {"n2", "n3"}}, []string{"n1", "n4", "n5"}, nil},
+		{"client nodes the grudge names", map[string][]string{"n1": {"n2", "n3"}}, []string{"n1", "n2"}, []string{"n1"}},
 	}
 	for _, tt := range tests {
 		// The grudge as history.jsonl gives it back: decoded JSON.
@@ -181,14 +192,21 @@ func TestCutOff(t *testing.T) {
 			}
 			decoded[a] = l
 		}
-		got := cutOff(history.Window{Kind: "partition", Value: decoded}, nil)
+		got := cutOff(history.Window{Kind: "partition", Value: decoded}, tt.nodes)
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: cut off %v, want %v", tt.name, got, tt.want)
 		}
 		// During a run the value is the nuker's own named map type.
 		type grudge map[string][]string
-		if got := cutOff(history.Window{Kind: "partition", Value: grudge(tt.grudge)}, nil); !reflect.DeepEqual(got, tt.want) {
+		if got := cutOff(history.Window{Kind: "partition", Value: grudge(tt.grudge)}, tt.nodes); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s (in memory): cut off %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestOpNodes(t *testing.T) {
+	opers := []operation{{node: "n2"}, {node: "n2"}, {}, {node: "n1"}, {node: "n2"}, {node: "n3"}}
+	if got, want := opNodes(opers), []string{"n2", "n1", "n3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("opNodes = %v, want %v", got, want)
 	}
 }

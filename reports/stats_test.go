@@ -2,7 +2,9 @@ package reports
 
 import (
 	"math"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -220,5 +222,29 @@ func TestPairOps(t *testing.T) {
 	}
 	if wantAt := []int{0, 1, 1, -1, -1}; !reflect.DeepEqual(at, wantAt) {
 		t.Errorf("at = %v, want %v", at, wantAt)
+	}
+}
+
+// TestPercentilesAgreeWithSort compares the selection with the ranks of
+// a sorted copy, on random lists with and without many equal values.
+func TestPercentilesAgreeWithSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		n := 1 + rng.IntN(300)
+		span := int64(1 + rng.IntN(1000))
+		if rng.IntN(3) == 0 {
+			span = 3 // mostly equal values
+		}
+		ds := make([]time.Duration, n)
+		for i := range ds {
+			ds[i] = time.Duration(rng.Int64N(span))
+		}
+		sorted := slices.Clone(ds)
+		slices.Sort(sorted)
+		rank := func(q int) time.Duration { return sorted[max((q*n+99)/100-1, 0)] }
+		want := Latency{N: n, P50: rank(50), P95: rank(95), P99: rank(99), Max: sorted[n-1]}
+		if got := percentiles(ds); got != want {
+			t.Fatalf("%v: percentiles = %+v, want %+v", sorted, got, want)
+		}
 	}
 }

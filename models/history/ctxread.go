@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -60,7 +61,7 @@ func ReadFileInfoContext(ctx context.Context, path string) ([]Op, ReadInfo, erro
 		return nil, ReadInfo{}, err
 	}
 	defer f.Close()
-	ops, info, err := ReadWithInfo(ctxio.NewReader(ctx, f))
+	ops, info, err := ReadWithInfoLines(ctxio.NewReader(ctx, f), CountLines(f))
 	if ctx.Err() != nil {
 		return nil, ReadInfo{}, fmt.Errorf("%s: reading stopped: %w", path, context.Cause(ctx))
 	}
@@ -109,3 +110,29 @@ func kind(m os.FileMode) string {
 	}
 	return m.Type().String()
 }
+
+// CountLines returns the number of lines of the file f, read from its
+// start without moving its offset, as a size hint for ReadWithInfoLines;
+// 0 when it cannot be read or holds more than maxHintLines.
+func CountLines(f io.ReaderAt) int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for off := int64(0); ; {
+		k, err := f.ReadAt(buf, off)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		off += int64(k)
+		if n > maxHintLines {
+			return 0
+		}
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			return 0
+		}
+	}
+}
+
+// maxHintLines bounds CountLines' hint, so a huge file cannot make a
+// reader ask for more memory up front than its ops would take.
+const maxHintLines = 1 << 27

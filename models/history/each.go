@@ -22,10 +22,13 @@ import (
 // escapes) are decoded by a scanner without encoding/json, several times
 // faster; any other line goes through encoding/json, so the two agree.
 func ReadEach(r io.Reader, each func(op Op, value []byte) error) (ReadInfo, error) {
-	return readEach(r, true, each)
+	return readEach(r, true, nil, each)
 }
 
-func readEach(r io.Reader, raw bool, each func(Op, []byte) error) (ReadInfo, error) {
+// readEach reads as ReadEach does. With raw, each op comes without its
+// Value and with its JSON; else with its Value decoded as encoding/json
+// (UseNumber) decodes it, through vals for lines of the usual shape.
+func readEach(r io.Reader, raw bool, vals *valueCache, each func(Op, []byte) error) (ReadInfo, error) {
 	var info ReadInfo
 	br := bufio.NewReaderSize(r, 256*1024)
 	b, nl, err := readLine(br, maxLine)
@@ -68,8 +71,14 @@ func readEach(r io.Reader, raw bool, each func(Op, []byte) error) (ReadInfo, err
 		var l line
 		var value []byte
 		fast := false
-		if raw && nl {
+		if (raw || vals != nil) && nl {
 			l.Op, value, fast = scanOp(t, &strs)
+			if fast && !raw {
+				if l.Value, err = vals.decode(value); err != nil {
+					return info, fmt.Errorf("history line %d: %w", n, err)
+				}
+				value = nil
+			}
 		}
 		if !fast {
 			if !nl && !json.Valid(t) {

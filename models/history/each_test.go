@@ -29,6 +29,12 @@ var eachSeeds = []string{
 	`{"index":5,"type":"ok","process":1,"f":"r"} x`,
 	`{"end":{"ops":0,"interrupted":false}}`,
 	`{}`,
+	`{"index":6,"type":"ok","process":1,"f":"r","value":[1,"a",null,true,false,-0,1e5,2.50,[2],"1"]}`,
+	`{"index":6,"type":"ok","process":1,"f":"r","value":"1"}`,
+	`{"index":6,"type":"ok","process":1,"f":"r","value": [ ] }`,
+	`{"index":6,"type":"ok","process":1,"f":"r","value":123456789012345678901234567890}`,
+	`{"index":6,"type":"ok","process":1,"f":"r","value":["\u00e9","é",{"a":[1]}]}`,
+	`{"index":6,"type":"ok","process":1,"f":"r","value":[[[1]]]}`,
 }
 
 // decodeRaw decodes the raw value ReadEach hands out beside op, for
@@ -48,9 +54,24 @@ func decodeRaw(t *testing.T, op Op, raw []byte) Op {
 	return op
 }
 
-// agree checks that ReadEach reads in as ReadWithInfo does.
+// agree checks that ReadWithInfo (its scanner and value cache) and
+// ReadEach read in as encoding/json alone does.
 func agree(t *testing.T, in []byte) {
-	ops, info, err := ReadWithInfo(bytes.NewReader(in))
+	var ops []Op
+	info, err := readEach(bytes.NewReader(in), false, nil, func(op Op, _ []byte) error {
+		ops = append(ops, op)
+		return nil
+	})
+	if err != nil {
+		ops = nil
+	}
+	fops, finfo, ferr := ReadWithInfo(bytes.NewReader(in))
+	if (err == nil) != (ferr == nil) || err != nil && err.Error() != ferr.Error() {
+		t.Fatalf("errors differ: encoding/json %v, ReadWithInfo %v\n%s", err, ferr, in)
+	}
+	if !reflect.DeepEqual(info, finfo) || !reflect.DeepEqual(ops, fops) {
+		t.Fatalf("ReadWithInfo differs from encoding/json:\n%#v %#v\n%#v %#v", info, ops, finfo, fops)
+	}
 	var got []Op
 	ginfo, gerr := ReadEach(bytes.NewReader(in), func(op Op, raw []byte) error {
 		got = append(got, decodeRaw(t, op, bytes.Clone(raw)))

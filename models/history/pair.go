@@ -17,6 +17,8 @@ type Call struct {
 // reports all of these; a history it finds unjudgeable has no verdict.
 func Pair(ops []Op) (calls []Call, at []int32, unmatched int) {
 	at = make([]int32, len(ops))
+	// About half the entries are invocations.
+	calls = make([]Call, 0, len(ops)/2+1)
 	pending := map[Process]int32{}
 	for pos := range ops {
 		at[pos] = -1
