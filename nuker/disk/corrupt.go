@@ -56,10 +56,20 @@ type candidate struct {
 // makes the same changes. It writes the backing files directly, as a
 // failing disk would change what is stored; nothing can undo it. A later
 // power failure still writes back the durable bytes that writes had
-// replaced since the last sync, which may cover a change. Open handles
-// may keep the old bytes in the kernel's page cache until the file is
-// opened again.
+// replaced since the last sync, which may cover a change. The kernel's
+// cache of each changed file is dropped, so the next read sees the change
+// (a process may still hold the old bytes in its own memory).
 func (d *FS) Corrupt(mode string, n int, seed uint64) ([]Change, error) {
+	changes, err := d.corruptLocked(mode, n, seed)
+	files := make([]string, 0, len(changes))
+	for _, c := range changes {
+		files = append(files, c.File)
+	}
+	return changes, errors.Join(err, d.invalidateFiles(files))
+}
+
+// corruptLocked makes Corrupt's changes; it takes d.mu.
+func (d *FS) corruptLocked(mode string, n int, seed uint64) ([]Change, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("corrupt: want at least 1 byte, got %d", n)
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -44,6 +46,7 @@ type Faults struct {
 type FS struct {
 	opts    Options
 	server  *fuse.Server
+	root    *fs.Inode    // finds the inodes whose cache Corrupt drops
 	unmount func() error // for a mount go-fuse did not make (MountIn)
 
 	mu      sync.Mutex
@@ -82,7 +85,13 @@ func Mount(mountpoint string, opts Options) (*FS, error) {
 	root := &node{LoopbackNode: lb, d: d}
 	lb.RootData.RootNode = root
 	// No kernel caching of names or attributes: after a power failure the
-	// kernel must see the backing directory as it is.
+	// kernel must see the backing directory as it is. File data is cached,
+	// and the kernel's page cache is the one copy every handle reads
+	// through: it never drops pages on its own (an open, a changed mtime),
+	// since a drop racing a write-through write lets a read cache the bytes
+	// the write is replacing (a reader then sees zeros a completed write
+	// put data in). What changes the backing files behind the kernel (a
+	// power failure, a corruption) drops their cache itself (invalidate).
 	var zero time.Duration
 	server, err := fs.Mount(mountpoint, root, &fs.Options{
 		EntryTimeout:    &zero,
@@ -96,6 +105,9 @@ func Mount(mountpoint string, opts Options) (*FS, error) {
 			// go-fuse would then mount over /dev/fuse.
 			DirectMount: !strings.HasPrefix(mountpoint, "/dev/fd/"),
 			MaxWrite:    maxWrite,
+			// Without it the kernel drops a file's cache whenever a
+			// getattr shows a new mtime, that is after every write.
+			ExplicitDataCacheControl: true,
 			// The server runs as root: let the kernel check permissions
 			// against the modes it passes through.
 			Options: []string{"default_permissions"},
@@ -105,7 +117,47 @@ func Mount(mountpoint string, opts Options) (*FS, error) {
 		return nil, fmt.Errorf("disk: mount %s: %w", mountpoint, err)
 	}
 	d.server = server
+	d.root = root.EmbeddedInode()
 	return d, nil
+}
+
+// invalidate drops what the kernel caches of the inodes' data and
+// attributes, after their backing files changed behind it. d.mu must not be
+// held: dropping a page waits for a write holding it, which may wait for
+// d.mu.
+func invalidate(inodes []*fs.Inode) error {
+	var errs []error
+	for _, in := range inodes {
+		// ENOENT: the kernel holds nothing of it.
+		if e := in.NotifyContent(0, 0); e != 0 && e != syscall.ENOENT {
+			errs = append(errs, fmt.Errorf("invalidate inode %d: %w", in.StableAttr().Ino, e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// invalidateFiles is invalidate for the files at these backing paths (each
+// relative to the backing directory) that the kernel knows.
+func (d *FS) invalidateFiles(rels []string) error {
+	var inodes []*fs.Inode
+	for _, rel := range rels {
+		if in := d.inode(rel); in != nil && !slices.Contains(inodes, in) {
+			inodes = append(inodes, in)
+		}
+	}
+	return invalidate(inodes)
+}
+
+// inode finds the inode of rel (a backing path) among those the kernel
+// knows, or nil.
+func (d *FS) inode(rel string) *fs.Inode {
+	in := d.root
+	for _, name := range strings.Split(filepath.Clean(rel), string(filepath.Separator)) {
+		if in = in.GetChild(name); in == nil {
+			return nil
+		}
+	}
+	return in
 }
 
 // Unmount unmounts the filesystem and waits for its server to stop. Data not

@@ -66,7 +66,8 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if e != 0 {
 		return nil, 0, e
 	}
-	return n.wrap(fh, flags, gen), fl, 0
+	// Keep the page cache: see Mount.
+	return n.wrap(fh, flags, gen), fl | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 func (n *node) wrap(fh fs.FileHandle, flags uint32, gen uint64) *handle {
@@ -75,7 +76,7 @@ func (n *node) wrap(fh fs.FileHandle, flags uint32, gen uint64) *handle {
 
 // saveTail keeps the bytes past size before a truncate to size. d.mu is held.
 func (n *node) saveTail(size int64) error {
-	st, err := n.d.stateLocked(ino(n), n.reopen)
+	st, err := n.d.stateLocked(n.EmbeddedInode(), n.reopen)
 	if err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	if !existed {
 		n.created(name)
 	}
-	return ch, ch.Operations().(*node).wrap(fh, flags, gen), fl, 0
+	return ch, ch.Operations().(*node).wrap(fh, flags, gen), fl | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // Mkdir journals the new directory.
@@ -423,7 +424,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	d := h.n.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st, err := d.stateLocked(ino(h.n), h.reopen)
+	st, err := d.stateLocked(h.n.EmbeddedInode(), h.reopen)
 	if err == nil {
 		err = st.save(off, off+int64(len(data)))
 	}
@@ -470,7 +471,7 @@ func (h *handle) Allocate(ctx context.Context, off, size uint64, mode uint32) sy
 	d := h.n.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, err := d.stateLocked(ino(h.n), h.reopen); err != nil {
+	if _, err := d.stateLocked(h.n.EmbeddedInode(), h.reopen); err != nil {
 		return errno(err)
 	}
 	return h.LoopbackFile.Allocate(ctx, off, size, mode)

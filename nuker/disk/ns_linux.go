@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -56,7 +57,33 @@ func MountIn(ns, mountpoint string, opts Options) (*FS, error) {
 		runtime.KeepAlive(dev)
 		return err
 	}
+	if err := inNamespace(ns, func() error { return pollHack(mountpoint) }); err != nil {
+		return nil, errors.Join(fmt.Errorf("disk: poll hack on %s: %w", mountpoint, err), d.Unmount())
+	}
 	return d, nil
+}
+
+// pollHack makes the kernel stop sending POLL for this mount: it polls a
+// file that go-fuse answers with ENOSYS, which the kernel remembers for the
+// connection. go-fuse does this itself only for a mountpoint it knows, not
+// for /dev/fd/N. Without it, a Go program that serves the mount and opens
+// a file on it (the tests) can deadlock: the runtime registers the file
+// with epoll while holding its P, the kernel waits for the POLL answer,
+// and a garbage collection waiting for that P keeps every goroutine that
+// could answer from running (golang/go#21014). poll(2) here is a blocking
+// syscall that releases the P.
+func pollHack(mountpoint string) error {
+	// go-fuse answers a lookup of this name in the root itself.
+	fd, err := unix.Open(filepath.Join(mountpoint, ".go-fuse-epoll-hack"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_, err = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLPRI | unix.POLLOUT}}, 0)
+	if err != nil && err != unix.ENOSYS {
+		return err
+	}
+	return nil
 }
 
 // inNamespace runs fn on a thread of its own that has joined the mount

@@ -6,12 +6,15 @@ import (
 	"io"
 	"os"
 	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
 )
 
 // fileState is what a power failure needs to put one file back to its durable
 // content: its durable size and, newest last, the durable bytes that writes
 // and truncates have since replaced.
 type fileState struct {
+	in   *fs.Inode
 	f    *os.File // the backing file, read-write (also when unlinked)
 	size int64
 	undo []undoRecord
@@ -22,9 +25,10 @@ type undoRecord struct {
 	old []byte
 }
 
-// stateLocked returns the state of inode ino, starting it (durable = current
+// stateLocked returns the state of inode in, starting it (durable = current
 // content) with the file open returns. d.mu is held.
-func (d *FS) stateLocked(ino uint64, open func() (*os.File, error)) (*fileState, error) {
+func (d *FS) stateLocked(in *fs.Inode, open func() (*os.File, error)) (*fileState, error) {
+	ino := in.StableAttr().Ino
 	if st, ok := d.files[ino]; ok {
 		return st, nil
 	}
@@ -37,7 +41,7 @@ func (d *FS) stateLocked(ino uint64, open func() (*os.File, error)) (*fileState,
 		f.Close()
 		return nil, fmt.Errorf("stat backing file: %w", err)
 	}
-	st := &fileState{f: f, size: fi.Size()}
+	st := &fileState{in: in, f: f, size: fi.Size()}
 	d.files[ino] = st
 	return st, nil
 }
@@ -127,11 +131,23 @@ type Dropped struct {
 // fail with EIO afterwards, as no process survives a power failure; callers
 // stop the programs using the filesystem first.
 func (d *FS) PowerFail() (Dropped, error) {
+	out, restored, err := d.powerFailLocked()
+	// The kernel still caches what was written since the last sync.
+	if err := errors.Join(err, invalidate(restored)); err != nil {
+		return out, fmt.Errorf("disk: power failure: %w", err)
+	}
+	return out, nil
+}
+
+// powerFailLocked drops everything not durable and returns the inodes
+// whose content it put back. It takes d.mu.
+func (d *FS) powerFailLocked() (Dropped, []*fs.Inode, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.gen++
 	var out Dropped
 	var errs []error
+	var restored []*fs.Inode
 	for ino, st := range d.files {
 		if st.dirty() {
 			out.Files++
@@ -139,6 +155,7 @@ func (d *FS) PowerFail() (Dropped, error) {
 		n, err := st.restore()
 		errs = append(errs, err, st.f.Close())
 		out.Bytes += n
+		restored = append(restored, st.in)
 		delete(d.files, ino)
 	}
 	for i := len(d.journal) - 1; i >= 0; i-- {
@@ -146,10 +163,7 @@ func (d *FS) PowerFail() (Dropped, error) {
 		out.Entries++
 	}
 	d.journal = nil
-	if err := errors.Join(errs...); err != nil {
-		return out, fmt.Errorf("disk: power failure: %w", err)
-	}
-	return out, nil
+	return out, restored, errors.Join(errs...)
 }
 
 // Pending says what a power failure would drop now (Bytes counts the old
