@@ -79,7 +79,7 @@ type upgradeKind struct{}
 func (upgradeKind) Name() string { return FaultUpgrade }
 
 func (upgradeKind) Summary() string {
-	return "restart the nodes one by one onto another version of the target (etcd: --target-opt upgrade-to=vX.Y.Z), and back at the stop, with the target's downgrade procedure where it needs one"
+	return "restart the nodes one by one onto another version of the target (the target's option upgrade-to chooses it, see faultline list), and back at the stop, with the target's downgrade procedure where it needs one"
 }
 
 // Variants: all nodes, one after the other (a rolling upgrade), or one

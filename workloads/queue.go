@@ -115,9 +115,8 @@ func (g *queueGen) Complete(op history.Op) {
 	g.acks[int(op.Process)%g.workers] = ids
 }
 
-// FinalPatience implements FinalUntilOK: a JetStream stream or a
-// RabbitMQ queue can take tens of seconds after a heal to elect a leader
-// and serve again.
+// FinalPatience implements FinalUntilOK: a replicated queue can take tens
+// of seconds after a heal to elect a leader and serve again.
 func (g *queueGen) FinalPatience() time.Duration { return QueueFinalPatience }
 
 func (g *queueGen) Final() []history.Op {
